@@ -1,0 +1,53 @@
+"""The `relulab` command line: a thin shell over the library.
+
+Each sub-command group lives in its own module with a ``register(subparsers)`` function
+that adds its parser and sets ``func`` (a callable taking the parsed ``args`` and returning
+an exit code). User errors (:class:`relulab.RelulabError`) become one line on stderr and
+exit code 2; nothing here is imported by the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from relulab import __version__
+from relulab.errors import RelulabError
+
+# Sub-command modules, each with register(subparsers). Imported lazily by name so that a
+# missing optional piece cannot break the others.
+_COMMAND_MODULES = ("activations", "study", "runs")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relulab",
+        description="Which activation function suits my model and my data, and does it matter?",
+    )
+    parser.add_argument("--version", action="version", version=f"relulab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        module = importlib.import_module(f"relulab.cli.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except RelulabError as exc:
+        print(f"relulab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("relulab: interrupted; results already computed are kept.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

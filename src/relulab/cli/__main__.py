@@ -1,0 +1,5 @@
+import sys
+
+from relulab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,5 @@
+"""`relulab study ...` (being written)."""
+
+
+def register(sub) -> None:
+    pass

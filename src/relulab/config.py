@@ -1,0 +1,142 @@
+"""The study configuration: one frozen dataclass, stored with every result.
+
+A config plus the data (identified by its content hash) determines a study's results
+exactly, on a given machine: the seeds are ``seed_offset + range(seeds)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from relulab.errors import RelulabError
+
+MODELS = ("lstm", "mlp")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Everything that decides a study's numbers.
+
+    Defaults are the reference experiment of PROTOCOL.md (the ``seed`` preset) except for
+    ``activations`` and ``seeds``, which a study exists to vary.
+    """
+
+    # What is compared.
+    activations: tuple[str, ...] = ("tanh", "relu")
+    reference: str = "tanh"  # each activation is compared against this one (Keras' default)
+    seeds: int = 10
+    seed_offset: int = 0
+
+    # Model.
+    model: str = "lstm"  # "lstm" | "mlp"
+    units: int = 4  # LSTM units per layer, or MLP width
+    layers: int = 1  # stacked LSTM layers, or MLP hidden layers
+    recurrent_activation: str = "sigmoid"
+
+    # Data and windows (PROTOCOL.md).
+    lookback: int = 5
+    test_size: int = 15
+    train_fraction: float = 0.8  # of the points before the test window
+    season: int | None = None  # seasonal period for seasonal naive and MASE (None: m = 1)
+
+    # Training (Keras defaults).
+    epochs: int = 500
+    batch_size: int = 1
+    learning_rate: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-7
+    validation_split: float = 0.2
+    patience: int | None = None  # early stopping on validation loss, best weights restored
+
+    # Evaluation.
+    folds: int = 1  # rolling-origin folds; 1 = the single split of PROTOCOL.md
+    bootstrap: int = 2000
+    confidence: float = 0.95
+
+    # Free-form label; not part of the hash.
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "activations", tuple(self.activations))
+        if self.model not in MODELS:
+            raise RelulabError(
+                f"unknown model {self.model!r}; choose one of: {', '.join(MODELS)}"
+            )
+        if not self.activations:
+            raise RelulabError("no activations given; pass e.g. --activations tanh,relu")
+        if len(set(self.activations)) != len(self.activations):
+            raise RelulabError(f"activations repeat: {', '.join(self.activations)}")
+        for key in ("seeds", "epochs", "batch_size", "lookback", "test_size", "units",
+                    "layers", "folds", "bootstrap"):
+            if int(getattr(self, key)) < 1:
+                raise RelulabError(f"{key} must be at least 1, got {getattr(self, key)}")
+        if not 0.0 < self.train_fraction < 1.0:
+            raise RelulabError(f"train_fraction must lie in (0, 1), got {self.train_fraction}")
+        if not 0.0 <= self.validation_split < 1.0:
+            raise RelulabError(
+                f"validation_split must lie in [0, 1), got {self.validation_split}"
+            )
+        if self.patience is not None and self.patience < 1:
+            raise RelulabError(f"patience must be at least 1, got {self.patience}")
+        if self.patience is not None and self.validation_split == 0:
+            raise RelulabError("early stopping (--patience) needs a validation_split > 0")
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seed_offset, self.seed_offset + self.seeds))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["activations"] = list(self.activations)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StudyConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise RelulabError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> StudyConfig:
+        return dataclasses.replace(self, **changes)
+
+    def group_key(self, activation: str) -> str:
+        """Hash of everything that decides one activation group's runs (not the others)."""
+        d = self.to_dict()
+        for k in ("activations", "reference", "name", "bootstrap", "confidence"):
+            d.pop(k)
+        d["activation"] = activation
+        return _hash(d)
+
+    def key(self) -> str:
+        d = self.to_dict()
+        d.pop("name")
+        return _hash(d)
+
+
+def _hash(d: dict[str, Any]) -> str:
+    blob = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # PROTOCOL.md's reference experiment, exactly.
+    "seed": dict(
+        model="lstm", units=4, layers=1, lookback=5, test_size=15, train_fraction=0.8,
+        epochs=500, batch_size=1, validation_split=0.2, learning_rate=1e-3,
+    ),
+}
+
+DEMO_ACTIVATIONS = ("tanh", "relu", "leaky_relu", "elu", "gelu")
+
+
+def preset(name: str, **overrides: Any) -> StudyConfig:
+    if name not in PRESETS:
+        raise RelulabError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return StudyConfig(**{**PRESETS[name], **overrides})
