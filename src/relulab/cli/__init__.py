@@ -17,7 +17,7 @@ from relulab.errors import RelulabError
 
 # Sub-command modules, each with register(subparsers). Imported lazily by name so that a
 # missing optional piece cannot break the others.
-_COMMAND_MODULES = ("activations", "study", "runs")
+_COMMAND_MODULES = ("activations", "study", "runs", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:
