@@ -1,0 +1,74 @@
+"""Terminal rendering of a study result: the summary table, baselines and verdicts."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from relulab.result import StudyResult
+
+# (column, header, format) of the summary table, in display order.
+_SHOWN = (
+    ("rmse", "RMSE", "{:.4g}"),
+    ("mae", "MAE", "{:.4g}"),
+    ("mfe", "MFE", "{:+.3g}"),
+    ("mda", "MDA", "{:.0%}"),
+    ("mda_naive", "MDA (naive-anchored)", "{:.0%}"),
+    ("mase", "MASE", "{:.3g}"),
+    ("vol_ratio", "vol. ratio", "{:.2f}"),
+)
+
+
+def _fmt(fmt: str, v: Any) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    return fmt.format(v)
+
+
+def show_result(console: Any, result: StudyResult) -> None:
+    from rich.table import Table
+
+    c = result.config
+    console.print(
+        f"[bold]{result.series_name}[/bold]: {result.values.size} points, "
+        f"test = last {result.values.size - result.test_start}, model {c.model.upper()}"
+        f"({c.units}) × {c.layers}, {c.epochs} epochs, {c.seeds} seeds per activation"
+    )
+    table = Table(title="Test-window metrics: median [95% bootstrap interval] over seeds",
+                  title_justify="left")
+    table.add_column("activation")
+    table.add_column("runs", justify="right")
+    for _, header, _ in _SHOWN:
+        table.add_column(header, justify="right")
+    summary = result.summary.set_index(["activation", "metric"])
+    frame = result.runs_frame
+    for act in c.activations:
+        runs = frame[frame.activation == act]
+        n_ok = int((~runs.diverged).sum())
+        cells = [act, f"{n_ok}/{len(runs)}"]
+        for col, _, fmt in _SHOWN:
+            if (act, col) not in summary.index:
+                cells.append("-")
+                continue
+            row = summary.loc[(act, col)]
+            cells.append(f"{_fmt(fmt, row['median'])} [{_fmt(fmt, row['lo'])}, "
+                         f"{_fmt(fmt, row['hi'])}]")
+        table.add_row(*cells)
+    for name, b in result.baselines.items():
+        m = b["metrics"]
+        table.add_row(f"[dim]{name} (baseline)[/dim]", "-",
+                      *[_fmt(fmt, m.get(col)) for col, _, fmt in _SHOWN])
+    console.print(table)
+    if result.comparisons:
+        console.print("[bold]Verdicts[/bold] (each activation against the reference):")
+        for comp in result.comparisons:
+            console.print(f"  {comp.verdict}", highlight=False)
+    for w in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    t = result.timing
+    if t:
+        console.print(
+            f"[dim]wall {t.get('wall_s', float('nan')):.1f} s, compile "
+            f"{t.get('compile_s', float('nan')):.1f} s, "
+            f"{t.get('model_steps_per_s', float('nan')):,.0f} model-steps/s[/dim]"
+        )

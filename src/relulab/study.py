@@ -1,0 +1,260 @@
+"""The study: many seeds × several activations, trained, scored, compared.
+
+This module orchestrates; the numbers come from pure modules (``windows``, ``training``,
+``metrics``, ``stats``, ``baselines``). Runs are grouped by activation: all seeds of one
+activation train in one compiled program, and a group is the unit the results store
+writes atomically, so an interrupted study resumes by computing only the missing groups.
+
+With ``config.folds = k > 1`` (rolling origin), each model is retrained at k origins and
+its one-step forecasts over the k consecutive test windows are joined into one test
+region of ``k * test_size`` points, each point forecast by a model that saw only data
+before its window.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from relulab import __version__
+from relulab.config import StudyConfig
+from relulab.data import Series, check_length, load_series
+from relulab.errors import RelulabError
+from relulab.result import METRIC_COLUMNS, RunRecord, StudyResult
+
+# A progress callback receives events: ("start", {"groups": n, "cached": m}),
+# ("group_start", {"activation", "fold", "index", "total"}), ("group_done", {..., "seconds"}),
+# ("analysis", {}) and ("done", {}).
+ProgressFn = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class Study:
+    """A study of ``config`` on ``series`` (a :class:`Series`, or anything `load_series` takes).
+
+    >>> result = Study(StudyConfig(activations=("tanh", "relu"), seeds=5), series).run()
+    >>> result.runs_frame.groupby("activation").rmse.median()
+    """
+
+    config: StudyConfig
+    series: Any
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.series, Series):
+            self.series = load_series(self.series)
+        check_length(self.series, self.config)
+        from relulab.activations import get
+
+        # Fail before any training when a name is wrong.
+        for name in (*self.config.activations, self.config.recurrent_activation):
+            get(name)
+
+    def run(self, *, store: Any | None = None, progress: ProgressFn | None = None) -> StudyResult:
+        """Train every missing group, then score, compare and (if given) store everything.
+
+        Groups already in ``store`` for this exact config and data are loaded, not retrained.
+        """
+        emit = progress or (lambda event, info: None)
+        config, series = self.config, self.series
+        values = np.asarray(series.values, dtype=np.float64)
+        splits = _splits(values.size, config)
+        train_end, test_start = splits[-1].train_end, splits[0].test_start
+        t_start = time.perf_counter()
+
+        study_id = ""
+        done: dict[str, list[RunRecord]] = {}
+        if store is not None:
+            study_id = store.open_study(
+                config, series_name=series.name, values=values,
+                dates=list(series.dates) if series.dates else None,
+                data_hash=series.content_hash(), train_end=train_end, test_start=test_start,
+            )
+            finished = store.completed_activations(study_id)
+            for run in store.load_runs(study_id):
+                if run.activation in finished:
+                    done.setdefault(run.activation, []).append(run)
+
+        todo = [a for a in config.activations if a not in done]
+        emit("start", {"groups": len(todo) * len(splits), "cached": len(done),
+                       "activations": list(config.activations)})
+        timing = {"compile_s": 0.0, "train_s": 0.0, "model_steps": 0.0}
+        warn: list[str] = []
+        total = len(todo) * len(splits)
+        for i, activation in enumerate(todo):
+            runs = _train_group(config, activation, values, splits, timing, emit,
+                                index=i * len(splits), total=total)
+            if store is not None:
+                store.save_group(study_id, activation, runs)
+            done[activation] = runs
+
+        emit("analysis", {})
+        runs = [r for a in config.activations for r in sorted(done[a], key=lambda r: r.seed)]
+        for activation in config.activations:
+            n_div = sum(r.diverged for r in done[activation])
+            if n_div:
+                warn.append(
+                    f"{activation}: {n_div} of {len(done[activation])} runs diverged "
+                    "(non-finite loss); they are left out of the statistics"
+                )
+        result = _analyse(config, series, values, splits, runs, warn)
+        result.study_id = str(study_id)
+        wall = time.perf_counter() - t_start
+        result.timing = {
+            "wall_s": wall,
+            "compile_s": timing["compile_s"],
+            "train_s": timing["train_s"],
+            "model_steps": timing["model_steps"],
+            "model_steps_per_s": (timing["model_steps"] / timing["train_s"]
+                                  if timing["train_s"] > 0 else float("nan")),
+            "groups_trained": float(len(todo) * len(splits)),
+            "groups_cached": float(len(config.activations) - len(todo)),
+        }
+        if store is not None:
+            store.save_analysis(study_id, result)
+        emit("done", {"wall_s": wall})
+        for w in warn:
+            warnings.warn(w, stacklevel=2)
+        return result
+
+
+def _splits(n: int, config: StudyConfig) -> list[Any]:
+    from relulab.windows import rolling_folds, split
+
+    if config.folds > 1:
+        return rolling_folds(n, config)
+    return [split(n, test_size=config.test_size, train_fraction=config.train_fraction,
+                  lookback=config.lookback)]
+
+
+def _train_group(config: StudyConfig, activation: str, values: np.ndarray, splits: list[Any],
+                 timing: dict[str, float], emit: ProgressFn, *, index: int,
+                 total: int) -> list[RunRecord]:
+    """All seeds of one activation, over every fold; returns one RunRecord per seed."""
+    from relulab import metrics
+    from relulab.training import TrainData, compile_many, predict_many
+    from relulab.windows import prepare_split
+
+    seeds = config.seed_list
+    S = len(seeds)
+    forecasts, val_forecasts, y_tests, y_prevs = [], [], [], []
+    last_out = None
+    for k, sp in enumerate(splits):
+        emit("group_start", {"activation": activation, "fold": k, "index": index + k,
+                             "total": total})
+        t0 = time.perf_counter()
+        prep = prepare_split(values, sp, config)
+        data = TrainData.from_prepared(prep)
+        t_c = time.perf_counter()
+        train = compile_many(config, activation, data, S)
+        timing["compile_s"] += time.perf_counter() - t_c
+        t_r = time.perf_counter()
+        out = train(data, np.asarray(seeds))
+        out.loss.block_until_ready()
+        timing["train_s"] += time.perf_counter() - t_r
+        timing["model_steps"] += S * config.epochs * _steps_per_epoch(data, config)
+        scaled = np.asarray(predict_many(config, activation, out.params, prep.test.X))
+        forecasts.append(prep.scaler.inverse(scaled))
+        y_tests.append(values[sp.test_start:sp.n])
+        y_prevs.append(prep.test.y_prev)
+        if k == len(splits) - 1:
+            val_scaled = np.asarray(predict_many(config, activation, out.params,
+                                                 prep.validation.X))
+            val_forecasts.append(prep.scaler.inverse(val_scaled))
+            val_y = values[sp.train_end:sp.test_start]
+            val_prev = prep.validation.y_prev
+            last_out = out
+        diverged_k = np.asarray(out.diverged)
+        if k == 0:
+            diverged = diverged_k.copy()
+        else:
+            diverged |= diverged_k
+        emit("group_done", {"activation": activation, "fold": k, "index": index + k,
+                            "total": total, "seconds": time.perf_counter() - t0})
+
+    forecast = np.concatenate(forecasts, axis=1)  # (S, folds * test_size)
+    val_forecast = val_forecasts[0]
+    y_test = np.concatenate(y_tests)
+    y_prev = np.concatenate(y_prevs)
+    last = splits[-1]
+    y_train = values[:last.train_end]
+    out = last_out
+    loss = np.asarray(out.loss, dtype=np.float64)
+    val_loss = np.asarray(out.val_loss, dtype=np.float64)
+    best = np.asarray(out.best_epoch)
+    stats = {k: np.asarray(v, dtype=np.float64) for k, v in out.epoch_stats.items()}
+    runs = []
+    for i, seed in enumerate(seeds):
+        bad = bool(diverged[i]) or not np.all(np.isfinite(forecast[i]))
+        if bad:
+            m = dict.fromkeys(METRIC_COLUMNS, float("nan"))
+            vm = dict(m)
+        else:
+            m = metrics.score(y_test, forecast[i], y_prev=y_prev, y_train=y_train,
+                              season=config.season)
+            vm = metrics.score(val_y, val_forecast[i], y_prev=val_prev, y_train=y_train,
+                               season=config.season)
+        runs.append(RunRecord(
+            activation=activation, seed=int(seed), diverged=bad,
+            metrics={k: float(v) for k, v in m.items()},
+            val_metrics={k: float(v) for k, v in vm.items()},
+            forecast=forecast[i], val_forecast=val_forecast[i], loss=loss[i],
+            val_loss=val_loss[i], best_epoch=int(best[i]),
+            epoch_stats={k: v[i] for k, v in stats.items()},
+        ))
+    return runs
+
+
+def _steps_per_epoch(data: Any, config: StudyConfig) -> int:
+    n = int(data.X_fit.shape[0])
+    return -(-n // config.batch_size)
+
+
+def _analyse(config: StudyConfig, series: Series, values: np.ndarray, splits: list[Any],
+             runs: list[RunRecord], warn: list[str]) -> StudyResult:
+    """Summaries, comparisons against the reference and baselines: cheap and deterministic."""
+    from relulab import stats
+    from relulab.baselines import run_baselines
+
+    last = splits[-1]
+    test_start = splits[0].test_start
+    result = StudyResult(
+        config=config, series_name=series.name, values=values,
+        dates=list(series.dates) if series.dates else None, data_hash=series.content_hash(),
+        train_end=last.train_end, test_start=test_start, runs=runs, summary=None,
+        comparisons=[], baselines={}, timing={}, warnings=warn,
+    )
+    frame = result.runs_frame
+    result.summary = stats.summarize(frame, n_boot=config.bootstrap,
+                                     confidence=config.confidence, seed=0)
+    reference = config.reference
+    if reference not in config.activations:
+        warn.append(f"reference activation {reference!r} is not in the study; "
+                    f"comparing against {config.activations[0]!r} instead")
+        reference = config.activations[0]
+    y_test = values[test_start:]
+    ref_runs = [r for r in runs if r.activation == reference]
+    for activation in config.activations:
+        if activation == reference:
+            continue
+        act_runs = [r for r in runs if r.activation == activation]
+        result.comparisons.append(stats.compare(
+            act_runs, ref_runs, y_test, activation=activation, reference=reference,
+            confidence=config.confidence, n_boot=config.bootstrap, seed=0,
+        ))
+    result.baselines = run_baselines(values, train_end=last.train_end, test_start=test_start,
+                                     season=config.season)
+    return result
+
+
+def version_info() -> dict[str, str]:
+    import jax
+
+    return {"relulab": __version__, "jax": jax.__version__, "numpy": np.__version__}
+
+
+__all__ = ["RelulabError", "Study", "StudyConfig"]
