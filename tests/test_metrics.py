@@ -1,0 +1,151 @@
+"""Metrics against hand-computed cases and textbook identities."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from relulab import metrics
+from relulab.errors import RelulabError
+from relulab.result import METRIC_COLUMNS
+
+# The hand case used throughout:
+#   y_prev = 9,  y = [10, 12, 11, 11, 15],  ŷ = [11, 11, 12, 12, 12],  y_train = [8, 10, 9, 13]
+Y_PREV = 9.0
+Y = np.array([10.0, 12, 11, 11, 15])
+YHAT = np.array([11.0, 11, 12, 12, 12])
+Y_TRAIN = np.array([8.0, 10, 9, 13])
+
+
+def test_rmse_mae_mfe_by_hand():
+    # e = y - ŷ = [-1, 1, -1, -1, 3];  e² = [1, 1, 1, 1, 9], sum 13
+    assert metrics.rmse(Y, YHAT) == pytest.approx(math.sqrt(13 / 5))
+    # |e| = [1, 1, 1, 1, 3], sum 7
+    assert metrics.mae(Y, YHAT) == pytest.approx(7 / 5)
+    # sum e = 1: forecasts slightly too low on average -> positive
+    assert metrics.mfe(Y, YHAT) == pytest.approx(1 / 5)
+
+
+def test_mda_reference_definition_by_hand():
+    # Δy = [2, -1, 0, 4] -> signs [+, -, 0, +]
+    # Δŷ = [0, 1, 0, 0]  -> signs [0, +, 0, 0]
+    # equal:                       F  F  T  F  -> 1/4  (a flat step matches a flat step)
+    assert metrics.mda(Y, YHAT) == pytest.approx(0.25)
+
+
+def test_mda_naive_textbook_definition_by_hand():
+    # anchors (actual previous values) = [9, 10, 12, 11, 11]
+    # y - anchor = [1, 2, -1, 0, 4] -> [+, +, -, 0, +]
+    # ŷ - anchor = [2, 1,  0, 1, 1] -> [+, +, 0, +, +]
+    # equal:                            T  T  F  F  T  -> 3/5
+    assert metrics.mda_naive(Y, YHAT, Y_PREV) == pytest.approx(0.6)
+
+
+def test_mase_by_hand():
+    # m = 1: |10-8|, |9-10|, |13-9| = 2, 1, 4 -> scale 7/3;  MAE 7/5 -> 0.6
+    assert metrics.mase(Y, YHAT, Y_TRAIN) == pytest.approx((7 / 5) / (7 / 3))
+    # m = 2: |9-8|, |13-10| = 1, 3 -> scale 2 -> 0.7
+    assert metrics.mase(Y, YHAT, Y_TRAIN, season=2) == pytest.approx(0.7)
+
+
+def test_vol_ratio_by_hand():
+    # ŷ: mean 11.6, squared deviations .36 .36 .16 .16 .16 -> sum 1.2
+    # y: mean 11.8, squared deviations 3.24 .04 .64 .64 10.24 -> sum 14.8
+    assert metrics.vol_ratio(Y, YHAT) == pytest.approx(math.sqrt(1.2 / 14.8))
+    # the ddof cancels: the same with sample standard deviations
+    assert metrics.vol_ratio(Y, YHAT) == pytest.approx(
+        np.std(YHAT, ddof=1) / np.std(Y, ddof=1)
+    )
+
+
+def test_score_keys_and_values():
+    s = metrics.score(Y, YHAT, y_prev=Y_PREV, y_train=Y_TRAIN)
+    assert tuple(s) == METRIC_COLUMNS
+    assert s["rmse"] == pytest.approx(math.sqrt(13 / 5))
+    assert s["mda"] == pytest.approx(0.25)
+    assert s["mda_naive"] == pytest.approx(0.6)
+    assert s["mase"] == pytest.approx(0.6)
+    assert metrics.score(Y, YHAT, y_prev=Y_PREV, y_train=Y_TRAIN, season=2)["mase"] == (
+        pytest.approx(0.7)
+    )
+
+
+def test_score_of_diverged_forecast_is_all_nan():
+    bad = YHAT.copy()
+    bad[2] = np.nan
+    s = metrics.score(Y, bad, y_prev=Y_PREV, y_train=Y_TRAIN)
+    assert all(math.isnan(v) for v in s.values())
+    assert math.isnan(metrics.mda(Y, bad))  # not 0 from NaN comparisons
+    assert math.isnan(metrics.mda_naive(Y, bad, Y_PREV))
+
+
+def test_undefined_cases():
+    assert math.isnan(metrics.vol_ratio(np.ones(4), np.arange(4.0)))  # constant actuals
+    assert math.isnan(metrics.mase(Y, YHAT, np.ones(5)))  # constant training part
+    assert math.isnan(metrics.mda(Y[:1], YHAT[:1]))  # no step inside the window
+    with pytest.raises(RelulabError, match="same length"):
+        metrics.rmse(Y, YHAT[:3])
+    with pytest.raises(RelulabError, match="season"):
+        metrics.mase(Y, YHAT, Y_TRAIN, season=4)
+    with pytest.raises(RelulabError, match="NaN"):
+        metrics.score(np.array([1.0, np.nan]), np.ones(2), y_prev=0.0, y_train=Y_TRAIN)
+
+
+def test_mase_of_naive_forecast_in_sample_is_one():
+    # Hyndman & Koehler's scale is the in-sample naive MAE, so the naive forecast scored on
+    # the training part itself has MASE exactly 1.
+    rng = np.random.default_rng(3)
+    train = rng.normal(size=40).cumsum()
+    assert metrics.mase(train[1:], train[:-1], train) == pytest.approx(1.0)
+    assert metrics.mase(train[4:], train[:-4], train, season=4) == pytest.approx(1.0)
+
+
+def test_metadata():
+    assert tuple(metrics.METRICS) == METRIC_COLUMNS
+    assert metrics.METRICS["mfe"].direction == "closer to 0"
+    assert metrics.METRICS["vol_ratio"].direction == "closer to 1"
+    assert metrics.METRICS["mda"].direction == "higher"
+    # rank_value: smaller is better
+    assert metrics.rank_value("rmse", 1.0) < metrics.rank_value("rmse", 2.0)
+    assert metrics.rank_value("mda", 0.8) < metrics.rank_value("mda", 0.6)
+    assert metrics.rank_value("mfe", -1.0) < metrics.rank_value("mfe", 2.0)
+    assert metrics.rank_value("vol_ratio", 1.1) < metrics.rank_value("vol_ratio", 0.6)
+
+
+finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float64, st.integers(2, 30), elements=finite), st.data())
+def test_norm_inequalities(y, data):
+    yhat = data.draw(arrays(np.float64, y.shape, elements=finite))
+    r, a, f = metrics.rmse(y, yhat), metrics.mae(y, yhat), metrics.mfe(y, yhat)
+    # power-mean inequality and the triangle inequality, with float slack
+    assert r >= a * (1 - 1e-12) - 1e-12
+    assert a >= abs(f) * (1 - 1e-12) - 1e-12
+    assert 0.0 <= metrics.mda(y, yhat) <= 1.0
+    assert 0.0 <= metrics.mda_naive(y, yhat, 0.0) <= 1.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float64, st.integers(2, 30), elements=finite))
+def test_perfect_forecast(y):
+    assert metrics.rmse(y, y) == 0.0
+    assert metrics.mda(y, y) == 1.0
+    assert metrics.mda_naive(y, y, 0.0) == 1.0
+    if np.std(y) > 0:
+        assert metrics.vol_ratio(y, y) == pytest.approx(1.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float64, st.integers(2, 30), elements=st.floats(-100, 100)),
+       st.floats(-50, 50), st.floats(0.1, 10))
+def test_vol_ratio_of_affine_forecast(y, shift, scale):
+    # sd(a + b y) / sd(y) = |b| for any shift a
+    if np.std(y) > 1e-6:
+        assert metrics.vol_ratio(y, shift + scale * y) == pytest.approx(scale, rel=1e-9)
