@@ -1,0 +1,324 @@
+"""From a series to supervised windows, exactly as PROTOCOL.md's reference experiment.
+
+All indices are 0-based; ``n`` is the series length, ``L`` the lookback.
+
+* **Test region** ``[test_start, n)``: the last ``test_size`` points.
+* **Train region** ``[0, train_end)`` with ``train_end = floor(train_fraction * test_start)``,
+  the first ``train_fraction`` of the points before the test window (80 of the hotel series'
+  100, as the reference study's ``int(len(df) * 0.8)``).
+* **Validation region** ``[train_end, test_start)``.
+* **Window** for target ``t`` (``t >= L``): input ``y[t-L .. t-1]``, target ``y[t]``. A window
+  belongs to the region that holds its target, so test inputs may reach back into the
+  validation region: forecasts are one step ahead from actual previous values.
+* **Scaling**: min-max to ``[0, 1]`` fitted on the train region only, applied everywhere.
+* **Keras' validation split**: of the training windows (targets in the train region), Keras
+  ``fit(..., validation_split=v)`` trains on the first ``floor(m * (1 - v))`` and reports its
+  validation loss on the rest, split before any shuffling.
+
+Pure NumPy; the models read ``X`` as one timestep with ``L`` features.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from relulab.errors import RelulabError
+
+if TYPE_CHECKING:
+    from relulab.config import StudyConfig
+
+# Fewest training windows a study accepts: one to fit and one for Keras' validation loss.
+MIN_TRAIN_SAMPLES = 2
+# Guards floor(fraction * m) against representation error: 0.29 * 100 is 28.999999999999996
+# in binary floating point, and a user asking for 29% of 100 points means 29.
+_FLOOR_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Split:
+    """Region boundaries of a series of ``n`` points.
+
+    Train ``[0, train_end)``, validation ``[train_end, test_start)``, test ``[test_start, n)``.
+    """
+
+    n: int
+    train_end: int
+    test_start: int
+
+    @property
+    def test_size(self) -> int:
+        return self.n - self.test_start
+
+    @property
+    def validation_size(self) -> int:
+        return self.test_start - self.train_end
+
+
+def train_end_for(points_before_test: int, train_fraction: float) -> int:
+    """``floor(train_fraction * points_before_test)``: the reference study's ``int(...)``."""
+    return math.floor(train_fraction * points_before_test + _FLOOR_EPS)
+
+
+def split(n: int, *, test_size: int, train_fraction: float, lookback: int) -> Split:
+    """Split ``n`` points into train, validation and test regions (see the module docstring).
+
+    >>> split(115, test_size=15, train_fraction=0.8, lookback=5)
+    Split(n=115, train_end=80, test_start=100)
+    """
+    n, test_size, lookback = int(n), int(test_size), int(lookback)
+    if test_size < 1:
+        raise RelulabError(f"test size must be at least 1, got {test_size}; pass --test-size N")
+    if lookback < 1:
+        raise RelulabError(f"lookback must be at least 1, got {lookback}; pass --lookback N")
+    if not 0.0 < train_fraction < 1.0:
+        raise RelulabError(
+            f"train fraction must lie in (0, 1), got {train_fraction}; pass e.g. 0.8"
+        )
+    test_start = n - test_size
+    train_end = train_end_for(test_start, train_fraction)
+    need = lookback + MIN_TRAIN_SAMPLES
+    if test_start < 1 or train_end < need:
+        raise RelulabError(
+            f"a series of {n} points is too short for lookback {lookback} and test size "
+            f"{test_size}: its train region holds {max(train_end, 0)} points but needs at least "
+            f"{need} (lookback + {MIN_TRAIN_SAMPLES} training windows); lower --lookback or "
+            f"--test-size, or use a longer series"
+        )
+    if train_end >= test_start:
+        raise RelulabError(
+            f"train fraction {train_fraction} leaves no validation points before the test "
+            f"window of a {n}-point series; lower the train fraction"
+        )
+    return Split(n=n, train_end=train_end, test_start=test_start)
+
+
+def _keras_floor(samples: int, validation_split: float) -> int:
+    # Keras writes int(math.floor(batch_dim * (1.0 - validation_split))); math.floor of a
+    # float is already that int. Same float expression, so the same rounding.
+    return math.floor(samples * (1.0 - validation_split))
+
+
+def keras_split_at(samples: int, validation_split: float) -> int:
+    """Index at which Keras' ``validation_split`` cuts ``samples`` training windows.
+
+    Mirrors ``train_validation_split`` in Keras 3 (``keras/src/trainers/data_adapters/
+    array_slicing.py``, 3.15): ``split_at = int(math.floor(batch_dim * (1.0 -
+    validation_split)))``, training on ``[:split_at]`` and validating on ``[split_at:]``, and
+    an error when either part would be empty. ``Model.fit`` only splits when
+    ``validation_split`` is non-zero, so 0 means "no validation windows".
+    """
+    if not validation_split:
+        return samples
+    split_at = _keras_floor(samples, validation_split)
+    if split_at == 0 or split_at == samples:
+        raise RelulabError(
+            f"{samples} training windows cannot be split by validation_split="
+            f"{validation_split} into a non-empty fit part and validation part (Keras refuses "
+            f"too); lower --lookback or --test-size, or use a longer series"
+        )
+    return split_at
+
+
+def _min_train_samples(validation_split: float) -> int:
+    """Fewest training windows (at least 2) that Keras' split leaves both parts non-empty."""
+    m = MIN_TRAIN_SAMPLES
+    if not validation_split:
+        return m
+    while True:
+        if 0 < _keras_floor(m, validation_split) < m:
+            return m
+        m += 1
+
+
+def min_length(config: StudyConfig) -> int:
+    """Fewest points a series needs under ``config``: test window, a validation point, and a
+    train region holding ``lookback`` points plus enough training windows for Keras' split.
+    """
+    train_points = config.lookback + _min_train_samples(config.validation_split)
+    before = train_points
+    while not (
+        train_end_for(before, config.train_fraction) >= train_points
+        and train_end_for(before, config.train_fraction) < before
+    ):
+        before += 1
+    return before + config.test_size
+
+
+def check_length(n: int, config: StudyConfig, *, what: str = "the series") -> None:
+    """Raise a :class:`RelulabError` saying what to lower when ``n`` points are too few."""
+    need = min_length(config)
+    if n < need:
+        raise RelulabError(
+            f"{what} has {n} points, but lookback {config.lookback}, test size "
+            f"{config.test_size}, train fraction {config.train_fraction} and validation split "
+            f"{config.validation_split} need at least {need}; lower --lookback or --test-size, "
+            f"or use a longer series"
+        )
+
+
+@dataclass(frozen=True)
+class MinMaxScaler:
+    """Min-max scaling to ``[0, 1]``: :math:`z = (y - lo) / (hi - lo)`, inverse
+    :math:`y = z (hi - lo) + lo`.
+
+    ``transform`` and ``inverse`` are plain arithmetic, so they accept NumPy, JAX or torch
+    arrays alike. Fitted on the train region only: later points may fall outside ``[0, 1]``.
+    """
+
+    lo: float
+    hi: float
+
+    @classmethod
+    def fit(cls, values: Any) -> MinMaxScaler:
+        v = np.asarray(values, dtype=np.float64)
+        if v.size == 0:
+            raise RelulabError("cannot fit the min-max scaler on no values; check the split")
+        lo, hi = float(v.min()), float(v.max())
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise RelulabError("the train region holds NaN or inf; fill or drop those points")
+        if hi == lo:
+            raise RelulabError(
+                f"the train region is constant (every value is {lo:g}), so min-max scaling is "
+                f"impossible; use a longer or different series, or raise the train fraction"
+            )
+        return cls(lo=lo, hi=hi)
+
+    def transform(self, values: Any) -> Any:
+        return (values - self.lo) / (self.hi - self.lo)
+
+    def inverse(self, scaled: Any) -> Any:
+        return scaled * (self.hi - self.lo) + self.lo
+
+
+@dataclass(frozen=True, eq=False)
+class Windows:
+    """A set of one-step-ahead windows.
+
+    ``X[i] = scaled(y[t-L .. t-1])`` and ``y[i] = scaled(y[t])`` with ``t = target_index[i]``
+    (both float32, what the models consume); ``y_prev[i] = y[t-1]`` in original units (float64),
+    the naive forecast and the anchor of the naive-anchored MDA.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    target_index: np.ndarray
+    y_prev: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.target_index.shape[0])
+
+    def take(self, start: int | None = None, stop: int | None = None) -> Windows:
+        s = slice(start, stop)
+        return Windows(self.X[s], self.y[s], self.target_index[s], self.y_prev[s])
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Everything a training run and its scoring need from one series and config.
+
+    ``train_targets``: all windows with targets in the train region; Keras' validation split
+    cuts them into ``fit`` (trained on) and ``val_loss`` (its validation loss).
+    ``validation`` and ``test``: windows with targets in those regions. ``values``: the series
+    in original units, for scoring and for MASE's in-sample scale.
+    """
+
+    split: Split
+    scaler: MinMaxScaler
+    fit: Windows
+    val_loss: Windows
+    validation: Windows
+    test: Windows
+    train_targets: Windows
+    values: np.ndarray
+
+
+def _as_values(values: Any) -> np.ndarray:
+    # A relulab Series or a pandas Series carries its numbers in `.values`.
+    v = np.asarray(getattr(values, "values", values), dtype=np.float64)
+    if v.ndim != 1:
+        raise RelulabError(f"expected a 1-D series, got shape {v.shape}; pass one column")
+    if not np.all(np.isfinite(v)):
+        i = int(np.flatnonzero(~np.isfinite(v))[0])
+        raise RelulabError(
+            f"the series holds {v[i]} at position {i}; fill or drop NaN/inf points first"
+        )
+    return v
+
+
+def _windows(values: np.ndarray, scaled: np.ndarray, lookback: int, lo: int, hi: int) -> Windows:
+    """Windows whose targets are ``t`` in ``[max(lo, lookback), hi)``."""
+    targets = np.arange(max(lo, lookback), hi)
+    # Row i of the view is scaled[i : i + lookback], the input of target i + lookback.
+    view = np.lib.stride_tricks.sliding_window_view(scaled, lookback)
+    return Windows(
+        X=view[targets - lookback].astype(np.float32),
+        y=scaled[targets].astype(np.float32),
+        target_index=targets,
+        y_prev=values[targets - 1].copy(),
+    )
+
+
+def prepare(values: Any, config: StudyConfig) -> Prepared:
+    """Split, scale (train region only) and window ``values`` as PROTOCOL.md prescribes.
+
+    For the 115-point hotel series with the ``seed`` preset: train region 80 points,
+    75 training windows cut 60 / 15 by Keras' split, 20 validation and 15 test windows.
+    """
+    v = _as_values(values).copy()
+    v.setflags(write=False)
+    check_length(v.shape[0], config)
+    s = split(v.shape[0], test_size=config.test_size, train_fraction=config.train_fraction,
+              lookback=config.lookback)
+    scaler = MinMaxScaler.fit(v[: s.train_end])
+    scaled = scaler.transform(v)
+    L = config.lookback
+    train_targets = _windows(v, scaled, L, 0, s.train_end)
+    split_at = keras_split_at(len(train_targets), config.validation_split)
+    return Prepared(
+        split=s,
+        scaler=scaler,
+        fit=train_targets.take(None, split_at),
+        val_loss=train_targets.take(split_at, None),
+        validation=_windows(v, scaled, L, s.train_end, s.test_start),
+        test=_windows(v, scaled, L, s.test_start, s.n),
+        train_targets=train_targets,
+        values=v,
+    )
+
+
+def rolling_folds(n: int, config: StudyConfig) -> list[Split]:
+    """Rolling-origin evaluation: ``config.folds`` splits, oldest first.
+
+    The last fold is PROTOCOL.md's split of all ``n`` points. Fold ``k`` of ``K`` uses only
+    the first ``n - (K - 1 - k) * test_size`` points, so each earlier fold moves the test
+    window back by ``test_size`` (the test windows tile the end of the series without
+    overlap), and its train and validation regions are the usual fractions of the points
+    before its test window. Each fold is meant to be prepared on its own points
+    (``prepare(values[:fold.n], config)``), so its scaler sees only its own train region.
+    """
+    folds = int(config.folds)
+    if folds < 1:
+        raise RelulabError(f"folds must be at least 1, got {folds}; pass --folds K")
+    need = min_length(config)
+    shortest = n - (folds - 1) * config.test_size
+    if shortest < need:
+        raise RelulabError(
+            f"the series has {n} points, too few for {folds} rolling folds of test size "
+            f"{config.test_size}: the earliest fold would have {shortest} points but needs "
+            f"{need}; lower --folds, --test-size or --lookback"
+        )
+    return [
+        split(n - (folds - 1 - k) * config.test_size, test_size=config.test_size,
+              train_fraction=config.train_fraction, lookback=config.lookback)
+        for k in range(folds)
+    ]
+
+
+def prepare_folds(values: Any, config: StudyConfig) -> list[Prepared]:
+    """:func:`prepare` for each of :func:`rolling_folds`, oldest first."""
+    v = _as_values(values)
+    return [prepare(v[: s.n], config) for s in rolling_folds(v.shape[0], config)]
