@@ -1,0 +1,257 @@
+r"""The activation family: one definition each, for NumPy, JAX (tracers included) and PyTorch.
+
+Each function takes any array (or Python number), finds its library through
+array-api-compat and returns an array of the same library, shape, device and floating
+dtype; integers and booleans are promoted to the library's default float (see
+:func:`relulab.activations._namespace.floating`).
+
+Numerical habits, each repeated next to the formula it protects:
+
+* Branches are selected with ``where``, and the input of a branch that may overflow is
+  itself guarded with a ``where`` (the "double where"), so that neither the value nor the
+  autodiff gradient of the branch *not* taken can become ``inf``/``NaN``.
+* Comparisons are written so that a NaN input falls into a branch that returns it.
+* Kinks are placed the way PyTorch's autograd places them (see ``docs/activations.md``), so
+  that ``jax.grad``/``torch.autograd`` through these definitions agree with PyTorch even at
+  the kink, and the analytic derivatives in :mod:`.derivatives` agree with both.
+
+Parameter names and defaults are PyTorch's.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from relulab.activations._namespace import erfc, floating, param
+
+# Klambauer et al. (2017), eq. (14): the fixed point for zero mean, unit variance.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+# Past |x| = 10 the tanh-GELU argument exceeds 43 and tanh is exactly +-1 in every float
+# dtype, so clipping there changes nothing but keeps x**3 finite (float16 overflows at 41).
+_GELU_TANH_CLIP = 10.0
+# exp(-800) is 0 in every float dtype: softplus' correction term vanishes past |beta x| = 800.
+_SOFTPLUS_CLIP = 800.0
+
+
+def relu(x: Any) -> Any:
+    r"""Rectified linear unit.
+
+    .. math:: \mathrm{relu}(x) = \max(x, 0)
+
+    Nair & Hinton (2010), "Rectified Linear Units Improve Restricted Boltzmann Machines".
+    Derivative at 0 is 0 (PyTorch).
+    """
+    xp, x = floating(x)
+    # `x <= 0` is False for NaN, so NaN passes through; autodiff at 0 takes the 0 branch.
+    return xp.where(x <= 0, 0.0, x)
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
+    r"""Leaky rectified linear unit.
+
+    .. math:: \mathrm{leaky\_relu}(x) = \begin{cases} x, & x > 0\\ s x, & x \le 0 \end{cases}
+
+    with :math:`s` = ``negative_slope``. Maas, Hannun & Ng (2013), "Rectifier
+    Nonlinearities Improve Neural Network Acoustic Models". Derivative at 0 is :math:`s`.
+    """
+    xp, x = floating(x)
+    return xp.where(x > 0, x, param(xp, x, negative_slope) * x)
+
+
+def prelu(x: Any, weight: Any = 0.25) -> Any:
+    r"""Parametric ReLU: a leaky ReLU whose slope ``weight`` is learned.
+
+    .. math:: \mathrm{prelu}(x) = \begin{cases} x, & x > 0\\ a x, & x \le 0 \end{cases}
+
+    ``weight`` is a scalar or an array broadcast against ``x`` (NumPy rules: a vector of
+    length C applies along the last axis, which is PyTorch's channel axis for 2-D input;
+    pass shape (C, 1, 1) for channels-first images). He et al. (2015), "Delving Deep into
+    Rectifiers". Derivative at 0 is :math:`a`.
+    """
+    xp, x = floating(x)
+    return xp.where(x > 0, x, param(xp, x, weight) * x)
+
+
+def elu(x: Any, alpha: float = 1.0) -> Any:
+    r"""Exponential linear unit.
+
+    .. math:: \mathrm{elu}(x) = \begin{cases} x, & x > 0\\ \alpha(e^x - 1), & x \le 0 \end{cases}
+
+    Clevert, Unterthiner & Hochreiter (2016), "Fast and Accurate Deep Network Learning by
+    Exponential Linear Units (ELUs)". Derivative at 0 is :math:`\alpha` (the left branch).
+    """
+    xp, x = floating(x)
+    # expm1 of the guarded input: large positive x would overflow exp (and NaN its gradient)
+    # in the branch not taken.
+    negative = xp.where(x > 0, 0.0, x)
+    return xp.where(x > 0, x, param(xp, x, alpha) * xp.expm1(negative))
+
+
+def selu(x: Any) -> Any:
+    r"""Scaled exponential linear unit.
+
+    .. math:: \mathrm{selu}(x) = \lambda \begin{cases} x, & x > 0\\
+        \alpha(e^x - 1), & x \le 0 \end{cases}
+
+    with :math:`\alpha \approx 1.6733`, :math:`\lambda \approx 1.0507`. Klambauer et al.
+    (2017), "Self-Normalizing Neural Networks". Derivative at 0 is :math:`\lambda\alpha`.
+    """
+    xp, x = floating(x)
+    negative = xp.where(x > 0, 0.0, x)  # guard exp against overflow in the unused branch
+    # lambda * alpha folded into one constant: one rounding, as PyTorch does.
+    return xp.where(x > 0, SELU_SCALE * x, (SELU_SCALE * SELU_ALPHA) * xp.expm1(negative))
+
+
+def celu(x: Any, alpha: float = 1.0) -> Any:
+    r"""Continuously differentiable exponential linear unit.
+
+    .. math:: \mathrm{celu}(x) = \begin{cases} x, & x > 0\\
+        \alpha(e^{x/\alpha} - 1), & x \le 0 \end{cases}
+
+    Barron (2017), "Continuously Differentiable Exponential Linear Units". Derivative at 0
+    is 1 for every :math:`\alpha > 0`.
+    """
+    xp, x = floating(x)
+    alpha = param(xp, x, alpha)
+    negative = xp.where(x > 0, 0.0, x)  # guard exp against overflow in the unused branch
+    return xp.where(x > 0, x, alpha * xp.expm1(negative / alpha))
+
+
+def gelu(x: Any, approximate: str = "none") -> Any:
+    r"""Gaussian error linear unit.
+
+    .. math:: \mathrm{gelu}(x) = x\,\Phi(x) = \tfrac{x}{2}\,\mathrm{erfc}(-x/\sqrt 2)
+
+    or, with ``approximate="tanh"``,
+    :math:`\tfrac{x}{2}\bigl(1 + \tanh[\sqrt{2/\pi}(x + 0.044715 x^3)]\bigr)`.
+    Hendrycks & Gimpel (2016), "Gaussian Error Linear Units (GELUs)". The default is the
+    exact form, as in PyTorch; ``jax.nn.gelu`` defaults to the tanh form.
+    """
+    xp, x = floating(x)
+    if approximate == "tanh":
+        # Clip inside tanh only: past |x| = 10 tanh is exactly +-1 and x**3 could overflow.
+        xc = xp.clip(x, -_GELU_TANH_CLIP, _GELU_TANH_CLIP)
+        inner = _SQRT_2_OVER_PI * (xc + _GELU_CUBIC * (xc * xc * xc))
+        return 0.5 * x * (1.0 + xp.tanh(inner))
+    # erfc(-x/sqrt2) rather than 1 + erf(x/sqrt2): no cancellation in the negative tail.
+    return 0.5 * x * erfc(xp, -_SQRT_HALF * x)
+
+
+def silu(x: Any) -> Any:
+    r"""Sigmoid linear unit, also called swish.
+
+    .. math:: \mathrm{silu}(x) = x\,\sigma(x) = \frac{x}{1 + e^{-x}}
+
+    Hendrycks & Gimpel (2016); Elfwing, Uchibe & Doya (2018), "Sigmoid-Weighted Linear
+    Units for Neural Network Function Approximation"; Ramachandran, Zoph & Le (2017),
+    "Searching for Activation Functions" (swish).
+    """
+    xp, x = floating(x)
+    return x * _sigmoid(xp, x)
+
+
+swish = silu
+
+
+def mish(x: Any) -> Any:
+    r"""Mish.
+
+    .. math:: \mathrm{mish}(x) = x \tanh(\mathrm{softplus}(x)) = x\tanh(\ln(1 + e^x))
+
+    Misra (2019), "Mish: A Self Regularized Non-Monotonic Activation Function".
+    """
+    xp, x = floating(x)
+    return x * xp.tanh(_softplus(xp, x))
+
+
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
+    r"""Softplus, a smooth ReLU.
+
+    .. math:: \mathrm{softplus}(x) = \begin{cases} x, & \beta x > \text{threshold}\\
+        \tfrac{1}{\beta}\ln(1 + e^{\beta x}), & \text{otherwise} \end{cases}
+
+    The threshold (PyTorch's) reverts to the identity where the correction is below float32
+    resolution; ``threshold=inf`` gives the exact function (``jax.nn.softplus``). Dugas et
+    al. (2001), "Incorporating Second-Order Functional Knowledge for Better Option Pricing".
+    """
+    xp, x = floating(x)
+    beta = param(xp, x, beta)
+    # beta * x could overflow for beta > 1; the correction term is 0 past |beta x| = 800.
+    bx = beta * xp.clip(x, -_SOFTPLUS_CLIP / beta, _SOFTPLUS_CLIP / beta)
+    # max(x, 0) + log1p(exp(-|beta x|)) / beta: exp never overflows, whatever the threshold.
+    smooth = xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(bx))) / beta
+    return xp.where(bx > threshold, x, smooth)
+
+
+def relu6(x: Any) -> Any:
+    r"""ReLU capped at 6.
+
+    .. math:: \mathrm{relu6}(x) = \min(\max(x, 0), 6)
+
+    Krizhevsky (2010), "Convolutional Deep Belief Networks on CIFAR-10". Derivative at 0
+    and at 6 is 0 (PyTorch).
+    """
+    return hard_tanh(x, 0.0, 6.0)
+
+
+def hard_tanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
+    r"""Hard tanh: the identity clipped to ``[min_val, max_val]``.
+
+    .. math:: \mathrm{hard\_tanh}(x) = \min(\max(x, a), b)
+
+    Collobert (2004), "Large Scale Machine Learning" (PhD thesis). Derivative at both
+    corners is 0 (PyTorch).
+    """
+    xp, x = floating(x)
+    # Comparisons False for NaN, so NaN passes through; autodiff at a corner takes the
+    # constant branch (derivative 0), as PyTorch does.
+    return xp.where(x <= min_val, min_val, xp.where(x >= max_val, max_val, x))
+
+
+def tanh(x: Any) -> Any:
+    r"""Hyperbolic tangent.
+
+    .. math:: \tanh(x) = \frac{e^x - e^{-x}}{e^x + e^{-x}}
+
+    LeCun et al. (1998), "Efficient BackProp".
+    """
+    xp, x = floating(x)
+    return xp.tanh(x)
+
+
+def sigmoid(x: Any) -> Any:
+    r"""Logistic sigmoid.
+
+    .. math:: \sigma(x) = \frac{1}{1 + e^{-x}}
+
+    Rumelhart, Hinton & Williams (1986), "Learning Representations by Back-Propagating
+    Errors".
+    """
+    xp, x = floating(x)
+    return _sigmoid(xp, x)
+
+
+def identity(x: Any) -> Any:
+    r"""Identity (linear activation).
+
+    .. math:: \mathrm{identity}(x) = x
+    """
+    _, x = floating(x)
+    return x
+
+
+def _sigmoid(xp: Any, x: Any) -> Any:
+    # e = exp(-|x|) <= 1 never overflows; each side of 0 uses the form without cancellation.
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _softplus(xp: Any, x: Any) -> Any:
+    # ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|): exp never overflows.
+    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
