@@ -196,7 +196,8 @@ def read_csv(path: Path, usecols: Callable[[str], bool] | None = None) -> pd.Dat
     except UnicodeDecodeError:
         raise RelulabError(f"data file {path} is not UTF-8 text; save it as a UTF-8 CSV"
                            ) from None
-    if frame.empty:
+    # No columns at all means `usecols` matched none: the caller says what was expected.
+    if frame.shape[0] == 0 and frame.shape[1] > 0:
         raise RelulabError(f"data file {path} has a header but no data rows; add the data")
     return frame
 
@@ -287,8 +288,10 @@ def _from_frame(
             problem = ("no numeric column" if not values_like else
                        f"{len(values_like)} numeric columns "
                        f"({', '.join(str(c) for c in values_like)})")
-            raise RelulabError(f"{what} has {problem} (columns: {_columns_list(frame)}); "
-                               "choose the values with --column NAME")
+            listed = "" if len(values_like) == frame.shape[1] else \
+                f" (columns: {_columns_list(frame)})"
+            raise RelulabError(f"{what} has {problem}{listed}; choose the values with "
+                               "--column NAME")
         column = values_like[0]
     elif column not in frame.columns:
         raise RelulabError(f"{what} has no column {column!r}; available columns: "
@@ -424,7 +427,8 @@ def hotel_weekly(bookings: pd.DataFrame, hotel: str) -> pd.DataFrame:
     Without a week-number column, weeks are computed as the data set computes them.
     """
     hotel_name = _resolve_hotel(hotel)
-    frame = bookings.rename(columns=_snake)
+    # Row numbers in messages count the rows of `bookings` from 1, before any filtering.
+    frame = bookings.rename(columns=_snake).reset_index(drop=True)
     missing = [c for c in _BOOKING_COLUMNS if c not in frame.columns]
     if missing:
         raise RelulabError(
@@ -439,7 +443,10 @@ def hotel_weekly(bookings: pd.DataFrame, hotel: str) -> pd.DataFrame:
         if frame.empty:
             raise RelulabError(f"hotel bookings hold no rows for {hotel_name!r} (hotels present: "
                                f"{', '.join(sorted(names.unique()))}); choose one of those")
-    frame = frame.reset_index(drop=True)
+
+    def first_bad(bad: pd.Series) -> int:
+        return int(frame.index[np.flatnonzero(bad.to_numpy())[0]]) + 1
+
     months = frame["arrival_date_month"].map(
         lambda m: _MONTHS.get(m.strip().lower()) if isinstance(m, str) else m)
     numbers = {c: pd.to_numeric(frame[c], errors="coerce") for c in
@@ -447,26 +454,25 @@ def hotel_weekly(bookings: pd.DataFrame, hotel: str) -> pd.DataFrame:
     numbers["month"] = pd.to_numeric(months, errors="coerce")
     for c, col in numbers.items():
         if col.isna().any():
-            i = int(np.flatnonzero(col.isna().to_numpy())[0])
+            row = first_bad(col.isna())
             source = "arrival_date_month" if c == "month" else c
-            raise RelulabError(f"hotel bookings: row {i + 1} has {source} = "
-                               f"{frame[source].iloc[i]!r}; expected a number (or a month "
+            raise RelulabError(f"hotel bookings: row {row} has {source} = "
+                               f"{frame[source].loc[row - 1]!r}; expected a number (or a month "
                                "name); correct or drop that row")
     dates = pd.to_datetime(pd.DataFrame({"year": numbers["arrival_date_year"],
                                          "month": numbers["month"],
                                          "day": numbers["arrival_date_day_of_month"]}),
                            errors="coerce")
     if dates.isna().any():
-        i = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise RelulabError(f"hotel bookings: row {i + 1} has no valid arrival date; correct "
-                           "or drop that row")
+        raise RelulabError(f"hotel bookings: row {first_bad(dates.isna())} has no valid "
+                           "arrival date; correct or drop that row")
     if "arrival_date_week_number" in frame.columns:
         week = pd.to_numeric(frame["arrival_date_week_number"], errors="coerce")
         if week.isna().any():
-            i = int(np.flatnonzero(week.isna().to_numpy())[0])
-            raise RelulabError(f"hotel bookings: row {i + 1} has arrival week number "
-                               f"{frame['arrival_date_week_number'].iloc[i]!r}; correct or "
-                               "drop that row")
+            row = first_bad(week.isna())
+            raise RelulabError(f"hotel bookings: row {row} has arrival week number "
+                               f"{frame['arrival_date_week_number'].loc[row - 1]!r}; correct "
+                               "or drop that row")
     else:
         week = data_set_week(dates)
     return _weekly(dates, numbers["is_canceled"], week)
