@@ -1,0 +1,472 @@
+"""Figures of a :class:`~relulab.result.StudyResult`: pure functions returning matplotlib
+``Figure`` objects, and :func:`save_figures`, the one function here that writes files.
+
+Figures are built on ``matplotlib.figure.Figure`` directly (no pyplot), so nothing here
+touches global figure state or needs a display; PNGs are rendered by the Agg backend.
+Each activation keeps one colour in every figure (:func:`activation_colors`).
+
+- :func:`series_figure`: the series with its train / validation / test regions.
+- :func:`forecast_figure`: per activation, the test series against the forecasts (median
+  over seeds with the 10-90% band across seeds), baselines as thin lines.
+- :func:`metrics_figure`: the distribution over seeds of each test metric.
+- :func:`loss_figure`: training and validation loss per epoch (median with band, log y).
+- :func:`activation_figure`: the activation functions used and their derivatives.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.figure import Figure
+from matplotlib.legend_handler import HandlerTuple
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import (
+    FuncFormatter,
+    LogLocator,
+    MaxNLocator,
+    NullFormatter,
+    PercentFormatter,
+)
+
+from relulab.result import StudyResult
+
+# Okabe & Ito's colour-blind-safe palette (yellow dropped: unreadable on white), then a few
+# more distinct colours for long activation lists.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
+           "#7F3C8D", "#11A579", "#3969AC", "#E73F74", "#80BA5A", "#008695")
+ACTUAL_COLOR = "#1a1a1a"
+BASELINE_STYLES = (("#6b6b6b", (0, (4, 2))), ("#6b6b6b", (0, (1, 1.5))),
+                   ("#9a9a9a", (0, (6, 2, 1, 2))), ("#9a9a9a", "-"))
+REGION_COLORS = {"train": "#e8eef6", "validation": "#fbf0d9", "test": "#fbe3de"}
+BAND = (10.0, 90.0)  # percentiles across seeds shown as bands
+
+# Metrics shown as distributions: (key, name, hint, y label, reference line, percent axis).
+METRIC_PANELS = (
+    ("rmse", "RMSE", "lower is better", "series units", None, False),
+    ("mae", "MAE", "lower is better", "series units", None, False),
+    ("mfe", "MFE (bias)", "0 = unbiased", "series units", 0.0, False),
+    ("mda", "MDA", "higher is better", "directions right", 0.5, True),
+    ("mase", "MASE", "below 1 beats naive", "MAE / naive MAE in training", 1.0, False),
+    ("vol_ratio", "Vol. ratio", "1 = as volatile", "std(forecast) / std(actual)", 1.0, False),
+)
+
+STYLE = {
+    "font.size": 10.5,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 10.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.edgecolor": "#555555",
+    "axes.grid": True,
+    "grid.color": "#e4e4e4",
+    "grid.linewidth": 0.7,
+    "xtick.color": "#333333",
+    "ytick.color": "#333333",
+    "legend.frameon": False,
+    "legend.fontsize": 9.5,
+    "figure.titlesize": 12.5,
+    "figure.titleweight": "bold",
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "lines.solid_capstyle": "round",
+}
+WIDTH = 9.0  # inches; every figure has the same width so fonts match on the page
+
+
+def activation_colors(activations: Sequence[str]) -> dict[str, str]:
+    """One colour per activation, by position in the study's list (stable across figures)."""
+    return {a: PALETTE[i % len(PALETTE)] for i, a in enumerate(activations)}
+
+
+def plain(text: str) -> str:
+    """User text as matplotlib shows it literally: ``$`` would otherwise start mathtext."""
+    return str(text).replace("$", r"\$")
+
+
+def _styled(build: Callable[..., Figure]) -> Callable[..., Figure]:
+    # rcParams are read when artists are created, so the style wraps the whole build.
+    def wrapper(*args, **kwargs):
+        with mpl.rc_context(STYLE):
+            return build(*args, **kwargs)
+
+    wrapper.__name__ = build.__name__
+    wrapper.__doc__ = build.__doc__
+    return wrapper
+
+
+def _activations(result: StudyResult) -> list[str]:
+    listed = list(result.config.activations)
+    extra = [r.activation for r in result.runs if r.activation not in listed]
+    return listed + list(dict.fromkeys(extra))
+
+
+def _colors(result: StudyResult) -> dict[str, str]:
+    return activation_colors(_activations(result))
+
+
+def _time_axis(result: StudyResult) -> tuple[np.ndarray, str]:
+    """x values per point (dates when every point has one) and the axis label."""
+    n = result.values.size
+    if result.dates is not None and len(result.dates) == n:
+        try:
+            return np.array(result.dates, dtype="datetime64[D]"), "date"
+        except (ValueError, TypeError):
+            pass
+    return np.arange(n), "time step"
+
+
+def _format_time_axis(ax, label: str) -> None:
+    if label == "date":
+        locator = AutoDateLocator(minticks=3, maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))
+        ax.set_xlabel(label)
+
+
+def _band(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median and the BAND percentiles over the first axis, ignoring NaN rows (diverged)."""
+    rows = np.asarray(rows, dtype=float)
+    rows = np.where(np.isfinite(rows), rows, np.nan)
+    with warnings.catch_warnings():  # an all-NaN column is an all-diverged group: NaN is right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(rows, axis=0)
+        lo, hi = np.nanpercentile(rows, BAND, axis=0)
+    return med, lo, hi
+
+
+def _series_label(result: StudyResult) -> str:
+    name = result.series_name.strip()
+    return plain(name) if name and len(name) <= 40 else "value"
+
+
+@_styled
+def series_figure(result: StudyResult) -> Figure:
+    """The whole series, with the train, validation and test regions shaded and labelled."""
+    x, xlabel = _time_axis(result)
+    n = result.values.size
+    fig = Figure(figsize=(WIDTH, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    regions = (("train", 0, result.train_end), ("validation", result.train_end,
+                                                  result.test_start),
+               ("test", result.test_start, n))
+    step = x[1] - x[0] if n > 1 else 1
+    for name, start, end in regions:
+        if end <= start:
+            continue
+        # Regions cover whole steps: each point sits in the middle of its own slot.
+        left, right = x[start] - step / 2, x[end - 1] + step / 2
+        ax.axvspan(left, right, color=REGION_COLORS[name], lw=0, zorder=0)
+        ax.text(x[start] + (x[end - 1] - x[start]) / 2, 1.0, f"{name}\n{end - start} points",
+                transform=ax.get_xaxis_transform(), ha="center", va="bottom",
+                fontsize=9.5, color="#444444", linespacing=1.1)
+    ax.plot(x, result.values, color=ACTUAL_COLOR, lw=1.4, marker="o", ms=2.2)
+    ax.set_xlim(x[0] - step / 2, x[-1] + step / 2)
+    ax.set_ylabel(_series_label(result))
+    _format_time_axis(ax, xlabel)
+    fig.suptitle(
+        f"The series ({n} points): models learn on train, are checked on validation,\n"
+        f"and are scored on the last {n - result.test_start} points (test)"
+    )
+    return fig
+
+
+@_styled
+def forecast_figure(result: StudyResult, baselines: bool = True) -> Figure:
+    """One panel per activation: the actual test series against the forecasts.
+
+    The line is the median forecast over seeds at each test point, the band spans the
+    10th to 90th percentile across seeds; diverged runs are left out. Baselines (naive,
+    ARIMA, ...) are drawn as thin grey lines when ``baselines`` is true. Panels share the
+    y axis so flattened forecasts look flat.
+    """
+    acts = _activations(result)
+    colors = _colors(result)
+    x, xlabel = _time_axis(result)
+    n = result.values.size
+    t0 = result.test_start
+    context = max(0, t0 - max(8, (n - t0) // 2))  # a few points before the test window
+    ncols = min(3, max(1, len(acts)))
+    nrows = -(-len(acts) // ncols)
+    fig = Figure(figsize=(WIDTH, 0.6 + 2.9 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, sharey=True, sharex=True, squeeze=False).ravel()
+    rmse = _median_metric(result, "rmse")
+    baseline_lines: dict = {}
+    for ax, act in zip(axes, acts, strict=False):
+        ax.axvspan(x[t0] - (x[1] - x[0]) / 2, x[-1] + (x[1] - x[0]) / 2,
+                   color=REGION_COLORS["test"], alpha=0.6, lw=0, zorder=0)
+        actual = ax.plot(x[context:], result.values[context:], color=ACTUAL_COLOR, lw=1.5,
+                         marker="o", ms=2.8, zorder=4, label="actual")[0]
+        if baselines:
+            for (name, b), (color, ls) in zip(result.baselines.items(), BASELINE_STYLES,
+                                              strict=False):
+                fc = np.asarray(b.get("forecast", []), dtype=float)
+                if fc.size == n - t0:
+                    line = ax.plot(x[t0:], fc, color=color, ls=ls, lw=1.0, zorder=3)[0]
+                    baseline_lines.setdefault(name, line)
+        rows = result.forecasts(act)
+        good = rows[np.isfinite(rows).all(axis=1)] if rows.size else rows
+        c = colors[act]
+        if good.shape[0]:
+            med, lo, hi = _band(good)
+            ax.fill_between(x[t0:], lo, hi, color=c, alpha=0.25, lw=0, zorder=2)
+            ax.plot(x[t0:], med, color=c, lw=2.0, zorder=5)
+        else:
+            ax.text(0.5, 0.5, "every run diverged", transform=ax.transAxes, ha="center",
+                    color="#b00020")
+        diverged = rows.shape[0] - good.shape[0]
+        note = f", {diverged} diverged" if diverged else ""
+        ax.set_title(plain(act), color=c, loc="left")
+        ax.set_title(f"RMSE {_num(rmse.get(act))}\n{good.shape[0]} seeds{note}", loc="right",
+                     fontsize=9, color="#555555", fontweight="normal")
+        _format_time_axis(ax, xlabel)
+    for ax in axes[len(acts):]:
+        ax.set_visible(False)
+    for ax in axes[::ncols]:
+        ax.set_ylabel(_series_label(result))
+    forecast = (Patch(color="#888888", alpha=0.35, lw=0), Line2D([], [], color="#555555", lw=2))
+    handles = [actual, forecast, *baseline_lines.values()]
+    labels = ["actual", f"forecast: median over seeds, {BAND[0]:.0f}–{BAND[1]:.0f}% band",
+              *[f"baseline: {plain(k)}" for k in baseline_lines]]
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(handles)),
+               handler_map={tuple: HandlerTuple(ndivide=1)})
+    fig.suptitle("Test forecasts against the actual series: does the coloured line\n"
+                 "follow the black one's ups and downs, or flatten them?")
+    return fig
+
+
+def _median_metric(result: StudyResult, metric: str) -> dict[str, float]:
+    frame = result.runs_frame
+    if frame.empty:
+        return {}
+    frame = frame[~frame["diverged"]]
+    return frame.groupby("activation")[metric].median().to_dict()
+
+
+def _num(v: float | None) -> str:
+    if v is None or not np.isfinite(v):
+        return "n/a"
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+
+
+@_styled
+def metrics_figure(result: StudyResult) -> Figure:
+    """Each test metric's distribution over seeds: a box and the seeds as dots, activations
+    side by side. Grey reference lines mark the no-bias (MFE 0), coin-flip (MDA 50%),
+    naive-forecast (MASE 1) and equal-volatility (ratio 1) levels; baselines are
+    horizontal lines in the legend's styles."""
+    acts = _activations(result)
+    colors = _colors(result)
+    frame = result.runs_frame
+    fig = Figure(figsize=(WIDTH, 6.4), layout="constrained")
+    axes = fig.subplots(2, 3).ravel()
+    rng = np.random.default_rng(0)  # jitter only; fixed so the figure is reproducible
+    baseline_handles = {}
+    for ax, (metric, name, hint, ylabel, ref, percent) in zip(axes, METRIC_PANELS, strict=True):
+        data = []
+        for act in acts:
+            sel = frame[(frame["activation"] == act) & ~frame["diverged"]][metric]
+            vals = sel.to_numpy(dtype=float)
+            data.append(vals[np.isfinite(vals)])
+        positions = np.arange(len(acts))
+        nonempty = [i for i, d in enumerate(data) if d.size]
+        if nonempty:
+            box = ax.boxplot([data[i] for i in nonempty], positions=positions[nonempty],
+                             widths=0.55, showfliers=False, patch_artist=True,
+                             medianprops={"color": "#1a1a1a", "lw": 1.6},
+                             whiskerprops={"color": "#777777"}, capprops={"color": "#777777"})
+            for i, patch in zip(nonempty, box["boxes"], strict=True):
+                patch.set(facecolor=colors[acts[i]], alpha=0.28, edgecolor=colors[acts[i]])
+        for i, vals in enumerate(data):
+            jitter = rng.uniform(-0.14, 0.14, vals.size)
+            ax.scatter(i + jitter, vals, s=16, color=colors[acts[i]], alpha=0.9, zorder=3,
+                       edgecolor="white", linewidth=0.4)
+        if ref is not None:
+            ax.axhline(ref, color="#444444", lw=1.0, ls=(0, (3, 2)), zorder=1)
+        for (base, b), (color, ls) in zip(result.baselines.items(), BASELINE_STYLES,
+                                          strict=False):
+            v = b.get("metrics", {}).get(metric)
+            if v is not None and np.isfinite(v):
+                line = ax.axhline(v, color=color, ls=ls, lw=0.9, zorder=1)
+                baseline_handles.setdefault(base, line)
+        ax.set_xticks(positions, [plain(a) for a in acts],
+                      rotation=30 if len(acts) > 4 else 0)
+        for tick, act in zip(ax.get_xticklabels(), acts, strict=True):
+            tick.set_color(colors[act])
+        ax.set_xlim(-0.6, len(acts) - 0.4)
+        ax.set_title(name, loc="left")
+        ax.set_title(hint, loc="right", fontsize=9.5, color="#666666", fontweight="normal")
+        ax.set_ylabel(ylabel, fontsize=9.5, color="#555555")
+        ax.grid(axis="x", visible=False)
+        if percent:
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    handles = [baseline_handles[k] for k in baseline_handles]
+    if handles:
+        fig.legend(handles, [f"baseline: {plain(k)}" for k in baseline_handles],
+                   loc="outside lower center", ncols=min(4, len(handles)))
+    n_seeds = frame.groupby("activation").size().max() if not frame.empty else 0
+    fig.suptitle(f"Test metrics over {n_seeds} seeds, one dot per trained model:\n"
+                 "boxes that overlap mean the activations are hard to tell apart")
+    return fig
+
+
+@_styled
+def loss_figure(result: StudyResult) -> Figure:
+    """Training (solid) and validation (dashed) loss per epoch, one panel per activation:
+    median over seeds with the 10-90% band, log scale; diverged runs are left out."""
+    acts = _activations(result)
+    colors = _colors(result)
+    ncols = min(3, max(1, len(acts)))
+    nrows = -(-len(acts) // ncols)
+    fig = Figure(figsize=(WIDTH, 0.7 + 2.7 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
+    for ax, act in zip(axes, acts, strict=False):
+        runs = [r for r in result.runs if r.activation == act and not r.diverged]
+        c = colors[act]
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        for attr, ls, label in (("loss", "-", "training"), ("val_loss", "--", "validation")):
+            curves = [np.asarray(getattr(r, attr), dtype=float) for r in runs]
+            curves = [cv for cv in curves if cv.size and np.isfinite(cv).any()]
+            if not curves:
+                continue
+            width = max(cv.size for cv in curves)
+            rows = np.full((len(curves), width), np.nan)
+            for i, cv in enumerate(curves):
+                rows[i, : cv.size] = cv
+            rows[rows <= 0] = np.nan  # a log axis cannot show zero loss
+            med, lo, hi = _band(rows)
+            epochs = np.arange(1, width + 1)
+            ax.fill_between(epochs, lo, hi, color=c, alpha=0.18 if ls == "-" else 0.1, lw=0)
+            ax.plot(epochs, med, color=c, ls=ls, lw=1.6, label=label)
+        n_div = sum(r.diverged for r in result.runs if r.activation == act)
+        note = f" ({n_div} diverged, not shown)" if n_div else ""
+        ax.set_title(plain(act), color=c, loc="left")
+        if note:
+            ax.set_title(note.strip(" ()"), loc="right", fontsize=9, color="#b00020",
+                         fontweight="normal")
+        ax.set_xlabel("epoch")
+        if not runs:
+            ax.text(0.5, 0.5, "every run diverged", transform=ax.transAxes, ha="center",
+                    color="#b00020")
+    for ax in axes[len(acts):]:
+        ax.set_visible(False)
+    for ax in axes[::ncols]:
+        ax.set_ylabel("MSE loss (scaled data, log)")
+    fig.legend(handles=[Line2D([], [], color="#555555", ls="-", label="training loss"),
+                        Line2D([], [], color="#555555", ls="--", label="validation loss"),
+                        Patch(color="#888888", alpha=0.3, label="10–90% of seeds")],
+               loc="outside lower center", ncols=3)
+    fig.suptitle("Loss per epoch, median over seeds: a validation curve that rises\n"
+                 "while the training curve keeps falling means overfitting")
+    return fig
+
+
+def _curves(names: Sequence[str], x: np.ndarray) -> tuple[dict, list[str]]:
+    """(name -> (value, derivative)) for the activations that resolve, and those that don't."""
+    try:
+        from relulab import activations as registry
+    except Exception:  # the family is optional for a report: show what can be shown
+        return {}, list(names)
+    found, missing = {}, []
+    for name in names:
+        try:
+            act = registry.get(name)
+            y, dy = np.asarray(act(x), dtype=float), np.asarray(act.grad(x), dtype=float)
+        except Exception:
+            missing.append(name)
+            continue
+        if y.shape != x.shape or dy.shape != x.shape:
+            missing.append(name)
+            continue
+        found[name] = (y, dy)
+    return found, missing
+
+
+@_styled
+def activation_figure(result: StudyResult, lim: float = 4.0) -> Figure | None:
+    """The activation functions of the study and their derivatives on ``[-lim, lim]``.
+
+    Activations whose name :func:`relulab.activations.get` cannot resolve are skipped and
+    listed under the figure; returns ``None`` when none can be drawn.
+    """
+    acts = _activations(result)
+    colors = _colors(result)
+    x = np.linspace(-lim, lim, 801)
+    found, missing = _curves(acts, x)
+    if not found:
+        return None
+    fig = Figure(figsize=(WIDTH, 3.6), layout="constrained")
+    ax_f, ax_d = fig.subplots(1, 2)
+    for i, (name, (y, dy)) in enumerate(found.items()):
+        # Earlier curves are drawn wider so that a later one lying on top (relu under
+        # leaky_relu for x > 0) still shows at its edges.
+        lw = max(1.4, 3.4 - 0.6 * i)
+        ax_f.plot(x, y, color=colors[name], lw=lw, label=plain(name))
+        ax_d.plot(x, dy, color=colors[name], lw=lw)
+    for ax, title in ((ax_f, "value A(x)"), (ax_d, "derivative A′(x)")):
+        ax.axhline(0, color="#888888", lw=0.8, zorder=0)
+        ax.axvline(0, color="#888888", lw=0.8, zorder=0)
+        ax.set_title(title)
+        ax.set_xlabel("x (pre-activation)")
+        ax.set_xlim(-lim, lim)
+    y_all = np.concatenate([y for y, _ in found.values()])
+    ax_f.set_ylim(max(-lim, np.nanmin(y_all)) - 0.3, min(lim, np.nanmax(y_all)) + 0.3)
+    ax_f.legend(loc="upper left")
+    if missing:
+        fig.text(0.5, 0.0, "not drawn (name not in relulab.activations): "
+                 + ", ".join(plain(m) for m in missing), ha="center", va="bottom",
+                 fontsize=9, color="#777777")
+    fig.suptitle("The activations compared: where the derivative is 0 a unit stops\n"
+                 "learning; where the value saturates its output flattens")
+    return fig
+
+
+FIGURES: dict[str, Callable[[StudyResult], Figure | None]] = {
+    "series": series_figure,
+    "forecasts": forecast_figure,
+    "metrics": metrics_figure,
+    "losses": loss_figure,
+    "activations": activation_figure,
+}
+
+
+def all_figures(result: StudyResult) -> dict[str, Figure]:
+    """Every figure by name (the keys of :data:`FIGURES`), leaving out those that are empty."""
+    out = {}
+    for name, build in FIGURES.items():
+        fig = build(result)
+        if fig is not None:
+            out[name] = fig
+    return out
+
+
+def png_bytes(fig: Figure, dpi: int = 144) -> bytes:
+    """The figure as PNG bytes (no metadata: the file should not name a web address)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def save_figures(result: StudyResult, directory: str | Path, dpi: int = 144) -> list[Path]:
+    """Write every figure as ``DIRECTORY/<name>.png`` and return the paths written."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fig in all_figures(result).items():
+        path = directory / f"{name}.png"
+        path.write_bytes(png_bytes(fig, dpi=dpi))
+        paths.append(path)
+    return paths
