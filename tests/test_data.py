@@ -321,6 +321,17 @@ def test_offline_says_to_pass_data(tmp_path, no_network):
     assert list(tmp_path.iterdir()) == []  # nothing half-written is left in the cache
 
 
+@pytest.mark.parametrize("error", [TimeoutError("timed out"), ConnectionResetError(104, "reset")])
+def test_timeouts_and_dropped_connections_are_offline_too(tmp_path, monkeypatch, error):
+    def fail(url, *args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(urllib.request, "urlopen", fail)
+    with pytest.raises(RelulabError, match="could not download"):
+        load_dataset("hotel-h1", cache_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_invalid_url_is_a_clear_error(tmp_path):
     with pytest.raises(RelulabError, match=r"could not download.*--data"):
         load_dataset("hotel-h1", cache_dir=tmp_path, url="not a url")
@@ -351,6 +362,10 @@ def test_dataset_problems(tmp_path):
         load_dataset("hotel-h9")
     with pytest.raises(RelulabError, match="not found"):
         load_dataset("hotel-h1", data=tmp_path / "H1.csv")
+    paper = tmp_path / "H1.csv"
+    camel("Resort Hotel").to_csv(paper, index=False)
+    with pytest.raises(RelulabError, match=r"holds hotel H1, not H2; pass H2\.csv"):
+        load_dataset("hotel-h2", data=paper)
     other = write(tmp_path / "other.csv", "a,b\n1,2\n")
     with pytest.raises(RelulabError, match="not a hotel bookings file"):
         load_dataset("hotel-h1", data=other)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import calendar
 import contextlib
 import hashlib
+import http.client
 import os
 import re
 import shutil
@@ -180,8 +181,8 @@ def check_length(series_or_n: Series | int, config: StudyConfig) -> None:
 def read_csv(path: Path, usecols: Callable[[str], bool] | None = None) -> pd.DataFrame:
     """``pandas.read_csv`` with each way a file can be unreadable turned into one clear error."""
     if not path.exists():
-        raise RelulabError(f"data file {path} not found; check the path (it is relative to "
-                           f"{Path.cwd()})")
+        where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
+        raise RelulabError(f"data file {path} not found{where}; check the path")
     if path.is_dir():
         raise RelulabError(f"data path {path} is a directory; pass the CSV file inside it")
     try:
@@ -514,6 +515,12 @@ def _weekly_from_file(path: Path, hotel: str) -> pd.DataFrame:
     frame = read_csv(path, usecols=lambda c: _snake(c) in _WANTED)
     cols = {_snake(c) for c in frame.columns}
     if set(_BOOKING_COLUMNS) <= cols:
+        # The paper's per-hotel files carry no hotel column; their names say which hotel.
+        stem = path.stem.upper()
+        wanted = "H1" if hotel == HOTELS["hotel-h1"] else "H2"
+        if "hotel" not in cols and stem in ("H1", "H2") and stem != wanted:
+            raise RelulabError(f"data file {path} holds hotel {stem}, not {wanted}; pass "
+                               f"{wanted}.csv or --dataset hotel-{stem.lower()}")
         return hotel_weekly(frame, hotel)
     if {"year_week", "week_start", "cancellations"} <= cols:
         return frame.rename(columns=_snake)[["year_week", "week_start", "cancellations"]]
@@ -538,8 +545,8 @@ def _download(url: str, dest: Path, timeout: float = DOWNLOAD_TIMEOUT_S) -> None
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as response:
                     shutil.copyfileobj(response, out)
-            except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError,
-                    OSError) as e:
+            except (urllib.error.URLError, http.client.HTTPException, ValueError,
+                    OSError) as e:  # OSError covers timeouts and dropped connections
                 reason = getattr(e, "reason", None) or e
                 raise RelulabError(
                     f"could not download the hotel bookings data from {url} ({reason}); "
