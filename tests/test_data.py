@@ -142,6 +142,8 @@ def test_dataframe_and_arrays():
     np.testing.assert_array_equal(load_series(np.arange(6.0).reshape(6, 1)).values,
                                   np.arange(6.0))
     assert load_series(np.arange(6)).dates is None
+    series = Series([1, 2, 3, 4, 5], "s")
+    assert load_series(series) is series
 
 
 @pytest.mark.parametrize(

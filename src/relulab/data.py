@@ -134,6 +134,8 @@ def load_series(
     is taken from ``date_column`` or detected when one column holds only ISO dates (or is
     named ``date``/``ds``/``week_start``/... and parses as dates); dates must increase.
     """
+    if isinstance(source, Series):
+        return source
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         frame = read_csv(path)
@@ -197,6 +199,9 @@ def read_csv(path: Path, usecols: Callable[[str], bool] | None = None) -> pd.Dat
     except UnicodeDecodeError:
         raise RelulabError(f"data file {path} is not UTF-8 text; save it as a UTF-8 CSV"
                            ) from None
+    except OSError as e:
+        raise RelulabError(f"data file {path} cannot be read ({e.strerror or e}); check its "
+                           "permissions") from None
     # No columns at all means `usecols` matched none: the caller says what was expected.
     if frame.shape[0] == 0 and frame.shape[1] > 0:
         raise RelulabError(f"data file {path} has a header but no data rows; add the data")
