@@ -498,7 +498,8 @@ WRITER = textwrap.dedent('''
                    "mase": float(rng.random())}
         return RunRecord(act, seed, diverged, metrics, {"rmse": float(rng.random())},
                          rng.normal(size=15), rng.normal(size=10), loss, val_loss,
-                         int(rng.integers(3000)), {"dead": rng.integers(0, 4, (3000, 2), dtype=np.int8)})
+                         int(rng.integers(3000)),
+                         {"dead": rng.integers(0, 4, (3000, 2), dtype=np.int8)})
 
     with Store(sys.argv[1]) as store:
         sid = store.open_study(config, series_name="synthetic", values=np.arange(120.0),
