@@ -108,12 +108,12 @@ def test_show_by_row_number_and_an_incomplete_study(db, capsys) -> None:
     assert "relu: 3/3 runs" in out and "tanh: not yet" in out and "Rerun" in out
 
 
-@pytest.mark.parametrize("ref", ["99", "zzz"])
-def test_show_an_unknown_id_is_one_error_line(db, capsys, ref) -> None:
+@pytest.mark.parametrize(("ref", "message"), [("99", "no study #99"), ("zzz", "no study 'zzz'")])
+def test_show_an_unknown_id_is_one_error_line(db, capsys, ref, message) -> None:
     path, _, _ = db
     code, out, err = run(capsys, "runs", "show", ref, "--db", str(path))
     assert code == 2 and out == "" and err.count("\n") == 1
-    assert f"no study '{ref}'" in err and "runs list" in err
+    assert message in err and "runs list" in err
 
 
 def test_export_csv_is_one_row_per_run(db, capsys) -> None:

@@ -267,35 +267,40 @@ class Store:
         return key
 
     def resolve(self, ref: str | int) -> str:
-        """The key of the study ``ref`` names: a key, a unique key prefix or a row number.
+        """The key of the study ``ref`` names.
 
-        Raises :class:`RelulabError` when nothing or more than one study matches.
+        ``ref`` is a key or a unique prefix of one, or a row number (the ``#`` column of
+        ``relulab runs list``): an int, ``"#12"``, or up to three digits (``"12"``), which
+        is too short to be worth reading as a key prefix. Raises :class:`RelulabError`
+        when nothing or more than one study matches.
         """
         text = str(ref).strip().lower()
-        if not text:
-            raise RelulabError("empty study id; see `relulab runs list` for the ids")
-        matches: dict[str, str] = {}
-        if text.isdigit():
-            row = self._conn.execute("SELECT key FROM studies WHERE id = ?",
-                                     (int(text),)).fetchone()
-            if row:
-                matches[row[0]] = f"#{text}"
-        if all(c in "0123456789abcdef" for c in text):
-            rows = self._conn.execute(
-                "SELECT key FROM studies WHERE substr(key, 1, ?) = ?", (len(text), text)
-            ).fetchall()
-            matches.update({k: k for (k,) in rows if k not in matches})
-        if len(matches) == 1:
-            return next(iter(matches))
-        if not matches:
+        row_number = text.removeprefix("#")
+        if isinstance(ref, int) or text.startswith("#") or (text.isdigit() and len(text) < 4):
+            row = None
+            if row_number.isdigit():
+                row = self._conn.execute("SELECT key FROM studies WHERE id = ?",
+                                         (int(row_number),)).fetchone()
+            if row is None:
+                raise RelulabError(
+                    f"no study #{row_number} in {self.path}; "
+                    f"see `relulab runs list --db {self.path}`"
+                )
+            return row[0]
+        keys = []
+        if text and all(c in "0123456789abcdef" for c in text):
+            keys = [k for (k,) in self._conn.execute(
+                "SELECT key FROM studies WHERE substr(key, 1, ?) = ?", (len(text), text))]
+        if not keys:
             raise RelulabError(
                 f"no study {ref!r} in {self.path}; see `relulab runs list --db {self.path}`"
             )
-        names = ", ".join(sorted(matches.values()))
-        raise RelulabError(
-            f"study id {ref!r} is ambiguous in {self.path} (matches {names}); "
-            f"give more characters of the id"
-        )
+        if len(keys) > 1:
+            raise RelulabError(
+                f"study id {ref!r} is ambiguous in {self.path} (matches {', '.join(keys[:5])}"
+                f"{', ...' if len(keys) > 5 else ''}); give more characters of the id"
+            )
+        return keys[0]
 
     def _study(self, ref: str | int) -> sqlite3.Row:
         key = self.resolve(ref)

@@ -1,8 +1,9 @@
 """`relulab runs list|show|export`: what the results database holds.
 
 A thin shell over :class:`relulab.store.Store`. Study ids may be given as the full id, a
-unique prefix of it, or the row number ``#`` of ``relulab runs list``. The store (and with
-it pandas) is imported inside the commands so that ``relulab --help`` starts fast.
+unique prefix of it, or the row number ``#`` of ``relulab runs list`` (``3`` or ``#3``).
+The store (and with it pandas) is imported inside the commands so that ``relulab --help``
+starts fast.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from relulab.errors import RelulabError
 
 DEFAULT_DB = "relulab.db"  # = relulab.store.DEFAULT_PATH, not imported here (start-up time)
+_ID_HELP = "study id or a unique prefix of it, or its # in `runs list` (3 or #3)"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "seeds), the verdicts against the reference activation and the baselines.",
         epilog="example: relulab runs show 3   (or an id prefix: relulab runs show 9f2c)",
     )
-    p.add_argument("study", metavar="ID", help="study id, id prefix or # from `runs list`")
+    p.add_argument("study", metavar="ID", help=_ID_HELP)
     _add_db_option(p)
     p.set_defaults(func=cmd_show)
 
@@ -55,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "comparisons, baselines).",
         epilog="example: relulab runs export 3 --csv -o runs.csv",
     )
-    p.add_argument("study", metavar="ID", help="study id, id prefix or # from `runs list`")
+    p.add_argument("study", metavar="ID", help=_ID_HELP)
     fmt = p.add_mutually_exclusive_group(required=True)
     fmt.add_argument("--csv", action="store_true", help="one row per run")
     fmt.add_argument("--json", action="store_true", help="the whole study result")
