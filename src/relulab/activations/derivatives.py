@@ -69,16 +69,20 @@ def d_celu(x: Any, alpha: float = 1.0) -> Any:
 
 
 def d_gelu(x: Any, approximate: str = "none") -> Any:
-    r""":math:`\Phi(x) + x\varphi(x)`; for the tanh form
-    :math:`\tfrac12(1 + t) + \tfrac12 x (1 - t^2)\sqrt{2/\pi}(1 + 3 \cdot 0.044715 x^2)`."""
+    r""":math:`\Phi(x) + x\varphi(x)`; for the tanh form, with
+    :math:`u = \sqrt{2/\pi}(x + 0.044715 x^3)`,
+    :math:`\sigma(2u) + 2x\,\sigma(2u)\sigma(-2u)\,u'(x)`."""
     xp, x = floating(x)
     if approximate == "tanh":
-        # Past |x| = 10, t = +-1 exactly and the second term is 0; clip keeps x**2 finite.
+        # gelu = x s(2u) with s the sigmoid: f' = s(2u) + 2 x s(2u) s(-2u) u'. Past |x| = 25
+        # s(2u) s(-2u) is exactly 0, so clipping keeps x**3 finite without changing f'.
         xc = xp.clip(x, -_GELU_TANH_CLIP, _GELU_TANH_CLIP)
-        inner = _SQRT_2_OVER_PI * (xc + _GELU_CUBIC * (xc * xc * xc))
-        t = xp.tanh(inner)
-        slope = _SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_CUBIC) * (xc * xc))
-        return 0.5 * (1.0 + t) + 0.5 * xc * (1.0 - t * t) * slope
+        two_u = 2.0 * _SQRT_2_OVER_PI * (xc + _GELU_CUBIC * (xc * xc * xc))
+        e = xp.exp(-xp.abs(two_u))  # <= 1: no overflow
+        s = xp.where(two_u >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        s_s_neg = e / ((1.0 + e) * (1.0 + e))  # s(2u) s(-2u) without 1 - s
+        du = _SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_CUBIC) * (xc * xc))
+        return s + 2.0 * xc * s_s_neg * du
     xc = xp.clip(x, -_GAUSS_CLIP, _GAUSS_CLIP)  # phi underflows to 0 before x*x overflows
     pdf = _INV_SQRT_2PI * xp.exp(-0.5 * (xc * xc))
     return 0.5 * erfc(xp, -_SQRT_HALF * x) + xc * pdf

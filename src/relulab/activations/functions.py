@@ -32,9 +32,9 @@ SELU_SCALE = 1.0507009873554804934193349852946
 _SQRT_HALF = math.sqrt(0.5)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_CUBIC = 0.044715
-# Past |x| = 10 the tanh-GELU argument exceeds 43 and tanh is exactly +-1 in every float
-# dtype, so clipping there changes nothing but keeps x**3 finite (float16 overflows at 41).
-_GELU_TANH_CLIP = 10.0
+# Past |x| = 25 the tanh-GELU argument exceeds 577: sigmoid(2u) is exactly 0 or 1 in every
+# float dtype (e^-1155 underflows even float64's subnormals).
+_GELU_TANH_CLIP = 25.0
 # exp(-800) is 0 in every float dtype: softplus' correction term vanishes past |beta x| = 800.
 _SOFTPLUS_CLIP = 800.0
 
@@ -135,10 +135,12 @@ def gelu(x: Any, approximate: str = "none") -> Any:
     """
     xp, x = floating(x)
     if approximate == "tanh":
-        # Clip inside tanh only: past |x| = 10 tanh is exactly +-1 and x**3 could overflow.
+        # (1 + tanh u) / 2 = sigmoid(2u): no cancellation in the negative tail. Clipping x
+        # at +-25 changes nothing (sigmoid(2u) is exactly 0 or 1 there in every dtype) but
+        # keeps x**3 finite (float16 overflows past 40).
         xc = xp.clip(x, -_GELU_TANH_CLIP, _GELU_TANH_CLIP)
         inner = _SQRT_2_OVER_PI * (xc + _GELU_CUBIC * (xc * xc * xc))
-        return 0.5 * x * (1.0 + xp.tanh(inner))
+        return x * _sigmoid(xp, 2.0 * inner)
     # erfc(-x/sqrt2) rather than 1 + erf(x/sqrt2): no cancellation in the negative tail.
     return 0.5 * x * erfc(xp, -_SQRT_HALF * x)
 
@@ -153,7 +155,9 @@ def silu(x: Any) -> Any:
     "Searching for Activation Functions" (swish).
     """
     xp, x = floating(x)
-    return x * _sigmoid(xp, x)
+    cut = _overflow_cut(xp, x)  # e^-x overflows below it, where x sigma(x) = x e^x
+    tail = x * xp.exp(xp.minimum(x, cut))
+    return xp.where(x < cut, tail, x / (1.0 + xp.exp(-xp.maximum(x, cut))))
 
 
 swish = silu
@@ -246,10 +250,18 @@ def identity(x: Any) -> Any:
     return x
 
 
+def _overflow_cut(xp: Any, x: Any) -> float:
+    """Below this x, e^-x would overflow x's dtype, and 1 / (1 + e^-x) equals e^x to
+    within rounding (e^x < e / max is far below the dtype's epsilon)."""
+    return 1.0 - math.log(float(xp.finfo(x.dtype).max))
+
+
 def _sigmoid(xp: Any, x: Any) -> Any:
-    # e = exp(-|x|) <= 1 never overflows; each side of 0 uses the form without cancellation.
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    # 1 / (1 + e^-x), PyTorch's and XLA's own form, so that we agree to the last bit where
+    # they are right; e^-x is guarded against overflow and replaced by e^x below the cut.
+    cut = _overflow_cut(xp, x)
+    tail = xp.exp(xp.minimum(x, cut))
+    return xp.where(x < cut, tail, 1.0 / (1.0 + xp.exp(-xp.maximum(x, cut))))
 
 
 def _softplus(xp: Any, x: Any) -> Any:
