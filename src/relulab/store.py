@@ -228,7 +228,8 @@ class Store:
         try:
             yield self._conn
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:  # SQLite rolls back by itself on some errors
+                self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
 
