@@ -103,7 +103,10 @@ class StudyResult:
                 for r in self.runs
             ],
             "summary": _summary_json(self.summary),
-            "comparisons": [vars(c).copy() for c in self.comparisons],
+            "comparisons": [
+                {k: (_float(v) if isinstance(v, float) else v) for k, v in vars(c).items()}
+                for c in self.comparisons
+            ],
             "baselines": {
                 name: {"metrics": {k: _float(v) for k, v in b["metrics"].items()},
                        "forecast": _floats(b["forecast"])}

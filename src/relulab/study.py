@@ -48,6 +48,7 @@ class Study:
         if not isinstance(self.series, Series):
             self.series = load_series(self.series)
         check_length(self.series, self.config)
+        _splits(len(self.series.values), self.config)  # folds too short: fail before training
         from relulab.activations import get
 
         # Fail before any training when a name is wrong.
@@ -137,7 +138,7 @@ def _train_group(config: StudyConfig, activation: str, values: np.ndarray, split
     """All seeds of one activation, over every fold; returns one RunRecord per seed."""
     from relulab import metrics
     from relulab.training import TrainData, compile_many, predict_many
-    from relulab.windows import prepare_split
+    from relulab.windows import prepare
 
     seeds = config.seed_list
     S = len(seeds)
@@ -147,7 +148,8 @@ def _train_group(config: StudyConfig, activation: str, values: np.ndarray, split
         emit("group_start", {"activation": activation, "fold": k, "index": index + k,
                              "total": total})
         t0 = time.perf_counter()
-        prep = prepare_split(values, sp, config)
+        # Each fold sees only its own points, so its scaler is fitted on its own train region.
+        prep = prepare(values[:sp.n], config)
         data = TrainData.from_prepared(prep)
         t_c = time.perf_counter()
         train = compile_many(config, activation, data, S)
@@ -243,7 +245,9 @@ def _analyse(config: StudyConfig, series: Series, values: np.ndarray, splits: li
             continue
         act_runs = [r for r in runs if r.activation == activation]
         result.comparisons.append(stats.compare(
-            act_runs, ref_runs, y_test, activation=activation, reference=reference,
+            act_runs, ref_runs, np.stack([r.forecast for r in act_runs]),
+            np.stack([r.forecast for r in ref_runs]), y_test,
+            activation=activation, reference=reference,
             confidence=config.confidence, n_boot=config.bootstrap, seed=0,
         ))
     result.baselines = run_baselines(values, train_end=last.train_end, test_start=test_start,

@@ -26,11 +26,12 @@ def _fmt(fmt: str, v: Any) -> str:
 
 
 def show_result(console: Any, result: StudyResult) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     c = result.config
     console.print(
-        f"[bold]{result.series_name}[/bold]: {result.values.size} points, "
+        f"[bold]{escape(result.series_name)}[/bold]: {result.values.size} points, "
         f"test = last {result.values.size - result.test_start}, model {c.model.upper()}"
         f"({c.units}) × {c.layers}, {c.epochs} epochs, {c.seeds} seeds per activation"
     )
@@ -45,7 +46,7 @@ def show_result(console: Any, result: StudyResult) -> None:
     for act in c.activations:
         runs = frame[frame.activation == act]
         n_ok = int((~runs.diverged).sum())
-        cells = [act, f"{n_ok}/{len(runs)}"]
+        cells = [escape(act), f"{n_ok}/{len(runs)}"]
         for col, _, fmt in _SHOWN:
             if (act, col) not in summary.index:
                 cells.append("-")
@@ -62,9 +63,9 @@ def show_result(console: Any, result: StudyResult) -> None:
     if result.comparisons:
         console.print("[bold]Verdicts[/bold] (each activation against the reference):")
         for comp in result.comparisons:
-            console.print(f"  {comp.verdict}", highlight=False)
+            console.print(f"  {escape(comp.verdict)}", highlight=False)
     for w in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False)
     t = result.timing
     if t:
         console.print(

@@ -10,7 +10,7 @@ from typing import Any
 
 from relulab.config import DEMO_ACTIVATIONS, PRESETS, StudyConfig, preset
 
-DEFAULT_DB = "relulab.db"
+DEFAULT_DB = "relulab.db"  # = relulab.store.DEFAULT_PATH (tested), kept literal for a light import
 DEMO_REPORT = "relulab-report.html"
 
 
