@@ -190,8 +190,7 @@ def _context(result: StudyResult) -> dict[str, Any]:
              else f"MLP ({config.units} wide") + (
         f", {config.layers} layers)" if config.layers > 1 else ")")
     seeds = config.seed_list
-    figures = {name: "data:image/png;base64," + base64.b64encode(png_bytes(fig)).decode()
-               for name, fig in all_figures(result).items()}
+    figures = _embedded_figures(result)
     config_rows = [(k, _config_value(v)) for k, v in config.to_dict().items()]
     config_rows += [("relulab version", __version__), ("data hash", result.data_hash or "–"),
                     ("study id", result.study_id or "–"),
@@ -225,6 +224,12 @@ def _context(result: StudyResult) -> dict[str, Any]:
         "confidence": f"{100 * config.confidence:g}%", "timing": timing_parts,
         "version": __version__,
     }
+
+
+def _embedded_figures(result: StudyResult) -> dict[str, str]:
+    """Figure name -> PNG data URI."""
+    return {name: "data:image/png;base64," + base64.b64encode(png_bytes(fig)).decode("ascii")
+            for name, fig in all_figures(result).items()}
 
 
 def _config_value(v: Any) -> str:

@@ -1,0 +1,398 @@
+"""The HTML report: content, escaping, self-containment, and a real browser's view of it.
+
+``example_result()`` builds a realistic synthetic StudyResult (no training): a weekly
+sine-plus-noise series of 115 points, 3 activations x 5 seeds, one diverged run, and a
+series name that tries to inject a script.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relulab.config import StudyConfig
+from relulab.errors import RelulabError
+from relulab.report import render_report, write_report
+from relulab.result import METRIC_COLUMNS, Comparison, RunRecord, StudyResult
+
+MALICIOUS = "<script>alert(1)</script>"
+
+
+def _metrics(actual: np.ndarray, forecast: np.ndarray, prev: np.ndarray,
+             train: np.ndarray) -> dict[str, float]:
+    # Written out from PROTOCOL.md's table, independently of relulab.metrics.
+    e = actual - forecast
+    mae = float(np.mean(np.abs(e)))
+    return {
+        "rmse": float(np.sqrt(np.mean(e**2))),
+        "mae": mae,
+        "mfe": float(np.mean(e)),
+        "mda": float(np.mean(np.sign(np.diff(actual)) == np.sign(np.diff(forecast)))),
+        "mda_naive": float(np.mean(np.sign(actual - prev) == np.sign(forecast - prev))),
+        "mase": mae / float(np.mean(np.abs(np.diff(train)))),
+        "vol_ratio": float(np.std(forecast) / np.std(actual)),
+    }
+
+
+def example_result(series_name: str = MALICIOUS, epochs: int = 80) -> StudyResult:
+    """A StudyResult shaped like a real 3 x 5 study, with made-up forecasts and losses."""
+    rng = np.random.default_rng(42)
+    n, test_size = 115, 15
+    t = np.arange(n)
+    values = 200 + 60 * np.sin(2 * np.pi * t / 26) + 0.4 * t + rng.normal(0, 18, n)
+    values = np.round(values)
+    dates = [str(d) for d in np.datetime64("2015-07-05") + 7 * t]
+    test_start = n - test_size
+    train_end = int(0.8 * test_start)
+    config = StudyConfig(activations=("tanh", "relu", "leaky_relu"), seeds=5, epochs=epochs,
+                         name=f"study {MALICIOUS}")
+    actual = values[test_start:]
+    prev = values[test_start - 1 : n - 1]
+    val_actual = values[train_end:test_start]
+    val_prev = values[train_end - 1 : test_start - 1]
+    # relu "flattens the volatility": its forecasts shrink toward the level; tanh follows.
+    follow = {"tanh": 0.75, "relu": 0.45, "leaky_relu": 0.6}
+    spread = {"tanh": 0.9, "relu": 0.5, "leaky_relu": 0.75}
+    level = float(np.mean(values[train_end:test_start]))
+    runs: list[RunRecord] = []
+    for act in config.activations:
+        for seed in config.seed_list:
+            diverged = act == "relu" and seed == 3
+            k, v = follow[act] + rng.normal(0, 0.06), spread[act] + rng.normal(0, 0.05)
+            fc = prev + k * (actual - prev) + rng.normal(0, 8, test_size) + rng.normal(0, 6)
+            fc = level + v * (fc - level) + 0.5 * (1 - v) * (actual - level).mean()
+            vfc = val_prev + k * (val_actual - val_prev) + rng.normal(0, 8, val_actual.size)
+            vfc = level + v * (vfc - level)
+            epoch = np.arange(epochs)
+            loss = 0.012 + 0.09 * np.exp(-epoch / (12 + 4 * rng.random()))
+            loss = loss * np.exp(rng.normal(0, 0.04, epochs))
+            val_loss = 0.02 + 0.06 * np.exp(-epoch / 15) + 0.00006 * epoch
+            val_loss = val_loss * np.exp(rng.normal(0, 0.05, epochs))
+            if diverged:
+                loss[40:] = np.nan
+                loss[30:40] = np.geomspace(0.02, 1e6, 10)
+                val_loss[30:] = np.nan
+                fc = np.full(test_size, np.nan)
+                vfc = np.full(val_actual.size, np.nan)
+                metrics = dict.fromkeys(METRIC_COLUMNS, np.nan)
+                val_metrics = dict.fromkeys(METRIC_COLUMNS, np.nan)
+            else:
+                metrics = _metrics(actual, fc, prev, values[:train_end])
+                val_metrics = _metrics(val_actual, vfc, val_prev, values[:train_end])
+            runs.append(RunRecord(activation=act, seed=seed, diverged=diverged,
+                                  metrics=metrics, val_metrics=val_metrics, forecast=fc,
+                                  val_forecast=vfc, loss=loss, val_loss=val_loss,
+                                  best_epoch=epochs - 1))
+    frame = pd.DataFrame([{"activation": r.activation, **r.metrics} for r in runs
+                          if not r.diverged])
+    summary = pd.DataFrame([
+        {"activation": act, "metric": m, "median": float(np.median(g[m])),
+         "lo": float(np.percentile(g[m], 2.5)), "hi": float(np.percentile(g[m], 97.5)),
+         "n": len(g)}
+        for act, g in frame.groupby("activation", sort=False) for m in METRIC_COLUMNS
+    ])
+    comparisons = [
+        Comparison(activation="relu", reference="tanh", metric="rmse", rel_diff=0.183,
+                   rel_lo=0.071, rel_hi=0.305, dm_stat=2.71, dm_p=0.017, vol_ratio=0.52,
+                   vol_ratio_ref=0.86,
+                   verdict="relu is worse than tanh: RMSE 18% higher (95% CI 7% to 31%), "
+                           "and its forecasts are flatter (volatility ratio 0.52 vs 0.86)."),
+        Comparison(activation="leaky_relu", reference="tanh", metric="rmse", rel_diff=0.041,
+                   rel_lo=-0.032, rel_hi=0.118, dm_stat=0.88, dm_p=0.39, vol_ratio=0.71,
+                   vol_ratio_ref=0.86,
+                   verdict="No clear difference between leaky_relu and tanh: the RMSE "
+                           "interval (-3% to 12%) includes 0."),
+    ]
+    naive = prev.astype(float)
+    baselines = {
+        "naive": {"metrics": _metrics(actual, naive, prev, values[:train_end]),
+                  "forecast": naive},
+        "ARIMA(1,1,1)": {"metrics": _metrics(actual, 0.5 * (naive + np.mean(prev)), prev,
+                                             values[:train_end]),
+                         "forecast": 0.5 * (naive + np.mean(prev))},
+    }
+    return StudyResult(
+        config=config, series_name=series_name, values=values, dates=dates,
+        data_hash="3f9a2c41d0b7e655", train_end=train_end, test_start=test_start, runs=runs,
+        summary=summary, comparisons=comparisons, baselines=baselines,
+        timing={"wall_s": 12.4, "compile_s": 3.1, "model_steps_per_s": 48213.0},
+        study_id="s-20240611-7c1e",
+        warnings=["relu seed 3 diverged (loss became NaN at epoch 41); it is left out of "
+                  "the metrics and the comparison."],
+    )
+
+
+# ---------------------------------------------------------------------------- the HTML
+
+SECTIONS = ("config", "series", "forecasts", "metrics", "comparison", "summary", "losses",
+            "activations", "warnings")
+
+
+# A 1x1 PNG: tests about the page's text need no real figures (they cost seconds).
+TINY_PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mN"
+            "k+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+
+
+@pytest.fixture
+def cheap_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    from relulab import figures
+
+    monkeypatch.setattr("relulab.report._embedded_figures",
+                        lambda r: dict.fromkeys(figures.FIGURES, TINY_PNG))
+
+
+@pytest.fixture(scope="module")
+def result() -> StudyResult:
+    return example_result()
+
+
+@pytest.fixture(scope="module")
+def html(result: StudyResult) -> str:
+    return render_report(result)
+
+
+def test_report_has_every_section_in_order(html: str) -> None:
+    positions = [html.find(f'<section id="{s}">') for s in SECTIONS]
+    assert all(p > 0 for p in positions), dict(zip(SECTIONS, positions, strict=True))
+    assert positions == sorted(positions)
+    assert html.find('id="verdicts"') < positions[0], "the verdicts lead the page"
+    assert "<footer>" in html and html.rstrip().endswith("</html>")
+
+
+def test_user_text_is_escaped(html: str) -> None:
+    # The series name and the study name both carry a script tag; neither may survive.
+    assert MALICIOUS not in html
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_user_text_in_activation_names_and_warnings_is_escaped(cheap_figures) -> None:
+    r = example_result(series_name="plain")
+    r.warnings = ['<img src=x onerror="alert(2)">']
+    r.comparisons[0] = dataclasses.replace(r.comparisons[0], verdict="<b>bold</b> & more")
+    page = render_report(r)
+    assert "<img src=x" not in page and "&lt;img src=x onerror=" in page
+    assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt; &amp; more" in page
+
+
+def test_report_is_self_contained(html: str) -> None:
+    assert not re.search(r"https?://", html), "no web addresses, not even in text"
+    assert not re.search(r"""\bsrc\s*=\s*["'](?!data:)""", html), "every src is a data URI"
+    assert not re.search(r"""\bhref\s*=\s*["'](?!#)""", html), "links stay on the page"
+    assert "@import" not in html and "url(" not in html and "<link" not in html
+    assert "@font-face" not in html
+
+
+def test_figures_are_embedded_pngs(html: str) -> None:
+    from PIL import Image
+
+    uris = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(uris) == 5  # series, forecasts, metrics, losses, activations
+    for uri in uris:
+        image = Image.open(io.BytesIO(base64.b64decode(uri, validate=True)))
+        image.verify()
+        assert image.size[0] >= 1000  # sharp on a high-density screen
+
+
+def test_every_config_field_and_the_provenance_are_shown(html: str, result) -> None:
+    from relulab import __version__
+
+    config_html = html[html.find('<section id="config">'):html.find('<section id="series">')]
+    for key in result.config.to_dict():
+        assert f"<td>{key}</td>" in config_html, key
+    for text in (f"<td>relulab version</td><td class=\"mono\">{__version__}</td>",
+                 result.data_hash, result.study_id):
+        assert text in config_html
+
+
+def test_comparison_table_numbers(html: str) -> None:
+    section = html[html.find('<section id="comparison">'):html.find('<section id="summary">')]
+    # relu: rel_diff 0.183 [0.071, 0.305], DM 2.71 (p 0.017), volatility 0.52 vs 0.86.
+    row = section[section.find("<b>relu</b>"):]
+    row = row[: row.find("</tr>")]
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row)
+    assert cells == ["+18.3%", "+7.1% to +30.5%", "2.71", "0.017", "0.520", "0.860"]
+    assert "badge worse" in row
+    leaky = section[section.find("<b>leaky_relu</b>"):]
+    assert "badge unclear" in leaky[: leaky.find("</tr>")]
+    assert "−3.2% to +11.8%" in leaky  # a real minus sign
+    assert "includes 0." in section  # the verdict in words
+
+
+def test_summary_table_medians_match_the_runs(html: str, result: StudyResult) -> None:
+    section = html[html.find('<section id="summary">'):html.find('<section id="losses">')]
+    for act in result.config.activations:
+        rmse = [r.metrics["rmse"] for r in result.runs if r.activation == act and not r.diverged]
+        row = section[section.find(f"<b>{act}</b>"):]
+        row = row[: row.find("</tr>")]
+        medians = re.findall(r'<td class="num[^"]*">([^<]*)', row)
+        assert medians[0] == f"{len(rmse)}/5"
+        assert medians[1] == f"{np.median(rmse):.3g}"  # RMSE column
+    assert "baseline: naive" in section and "baseline: ARIMA(1,1,1)" in section
+    # tanh has the lowest median RMSE in this example, so its cell is the bold one.
+    tanh = section[section.find("<b>tanh</b>"):]
+    assert 'class="num best"' in tanh[: tanh.find("</tr>")]
+
+
+def test_header_states_the_answer(html: str) -> None:
+    header = html[: html.find("</header>")]
+    assert "Does the activation function matter" in header
+    assert "relu vs tanh" in header and "worse than tanh" in header
+    assert "leaky_relu vs tanh" in header and "no clear RMSE difference" in header
+    assert "Lowest median test RMSE: <b>tanh</b>" in header
+    assert "relu diverged on seed 3" in header  # the warning is visible without scrolling
+
+
+def test_warnings_section_lists_diverged_runs_and_engine_warnings(html: str,
+                                                                   cheap_figures) -> None:
+    section = html[html.find('<section id="warnings">'):html.find("<footer>")]
+    assert "(seed 3)" in section
+    assert "loss became NaN at epoch 41" in section
+    r = example_result()
+    page = render_report(dataclasses.replace(
+        r, runs=[x for x in r.runs if not x.diverged], warnings=[]))
+    assert "None: every run converged." in page and 'class="callout"' not in page
+
+
+def test_footer_has_timing(html: str) -> None:
+    footer = html[html.find("<footer>"):]
+    assert "12.4 s" in footer and "3.1 s" in footer and "48,213 model steps/s" in footer
+
+
+def test_single_activation_study_renders(cheap_figures) -> None:
+    r = example_result()
+    r = dataclasses.replace(
+        r, config=r.config.replace(activations=("tanh",)), comparisons=[],
+        runs=[x for x in r.runs if x.activation == "tanh"],
+        summary=r.summary[r.summary["activation"] == "tanh"], warnings=[])
+    page = render_report(r)
+    assert "No comparisons: the study has a single activation." in page
+
+
+def test_write_report(tmp_path: Path, cheap_figures) -> None:
+    r = example_result(series_name="weekly cancellations")
+    path = write_report(r, tmp_path / "sub" / "report.html")
+    assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(RelulabError, match="cannot write the report"):
+        write_report(r, tmp_path / "taken")
+
+
+# ---------------------------------------------------------------------------- the CLI
+
+
+def _stored_study(db: Path, result: StudyResult) -> str:
+    from relulab.store import Store
+
+    with Store(db) as store:
+        key = store.open_study(result.config, series_name=result.series_name,
+                               values=result.values, dates=result.dates,
+                               data_hash=result.data_hash, train_end=result.train_end,
+                               test_start=result.test_start)
+        for act in result.config.activations:
+            store.save_group(key, act, [r for r in result.runs if r.activation == act])
+        store.save_analysis(key, result)
+    return key
+
+
+def test_cli_report_writes_html_and_figures(tmp_path: Path, capsys, cheap_figures) -> None:
+    from relulab.cli import main
+
+    pytest.importorskip("relulab.store")
+    db = tmp_path / "results.db"
+    key = _stored_study(db, example_result())
+    out = tmp_path / "out" / "report.html"
+    code = main(["report", key[:6], "-o", str(out), "--db", str(db),
+                 "--figures", str(tmp_path / "figs")])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert str(out.resolve()) in printed and "figures written" in printed
+    page = out.read_text(encoding="utf-8")
+    assert key in page and "&lt;script&gt;" in page and MALICIOUS not in page
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
+        "activations.png", "forecasts.png", "losses.png", "metrics.png", "series.png"]
+
+
+def test_cli_report_errors_are_one_line(tmp_path: Path, capsys) -> None:
+    from relulab.cli import main
+
+    pytest.importorskip("relulab.store")
+    assert main(["report", "abc", "--db", str(tmp_path / "none.db")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("relulab: error: no results database") and err.count("\n") == 1
+    db = tmp_path / "results.db"
+    _stored_study(db, example_result())
+    assert main(["report", "ffff", "--db", str(db), "-o", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert "no study 'ffff'" in err and err.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------- the browser
+
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--hide-scrollbars",
+                  "--enable-logging=stderr", "--v=0")
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("headless Chromium not installed (apt-get install chromium); "
+                "the browser check of the report is skipped")
+
+
+def _browse(chromium: str, page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def _console_messages(stderr: str) -> list[str]:
+    # Chromium logs every console message (and uncaught errors) as INFO:CONSOLE lines.
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+
+
+def test_report_in_headless_chromium(tmp_path: Path, html: str) -> None:
+    from PIL import Image
+
+    chromium = _chromium()
+    page = tmp_path / "report.html"
+    page.write_text(html, encoding="utf-8")
+    shot = tmp_path / "report.png"
+
+    run = _browse(chromium, page, tmp_path / "profile-shot", f"--screenshot={shot}",
+                  "--window-size=1280,4000")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not _console_messages(run.stderr), _console_messages(run.stderr)
+
+    image = np.asarray(Image.open(shot).convert("RGB"), dtype=float)
+    assert image.shape == (4000, 1280, 3)
+    background = np.median(image.reshape(-1, 3), axis=0)
+    inked = np.abs(image - background).sum(axis=2) > 60
+    assert inked.mean() > 0.05, f"screenshot looks blank ({inked.mean():.1%} inked)"
+    assert image.std() > 20
+    # The figures are drawn: saturated activation colours appear on the page.
+    saturation = image.max(axis=2) - image.min(axis=2)
+    assert (saturation > 100).mean() > 0.001
+
+    run = _browse(chromium, page, tmp_path / "profile-dom", "--dump-dom")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not _console_messages(run.stderr), _console_messages(run.stderr)
+    dom = run.stdout
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in dom, section
+    assert dom.count("<img ") == 5
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom and "<script" not in dom
