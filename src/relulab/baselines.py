@@ -1,0 +1,196 @@
+"""Baseline forecasts every study reports beside its networks.
+
+All baselines produce what the networks produce: one-step-ahead forecasts over the test
+window ``[test_start, n)``, each built from the *actual* values before it (never from earlier
+forecasts), in the series' original units.
+
+- ``naive``: ``ŷ_t = y_{t-1}``.
+- ``seasonal_naive``: ``ŷ_t = y_{t-m}`` for a season ``m``.
+- ``arima``: a statsmodels ``ARIMA(p, d, q)`` (with a constant when ``d = 0``) fitted once by
+  maximum likelihood on the points before the test window; its parameters are then held
+  fixed and the model is run through the test window with the Kalman filter, so the forecast
+  for ``t`` uses the fitted parameters and ``y_0 .. y_{t-1}`` only.
+
+ARIMA order selection, when no order is given, follows auto.arima's split: ``d`` from a KPSS
+level-stationarity test at 5% on the fitting points (``d = 1`` when it rejects), then ``p, q
+∈ {0, 1, 2}`` by AIC among the fits that succeed (ties to the smaller model). AICs of
+different ``d`` are not comparable (they are likelihoods of different data), which is why
+``d`` is not part of the AIC grid. Fits use the innovations-algorithm MLE, which gives the
+same maximum as the state-space optimiser here at a fraction of the time, without standard
+errors (not needed for forecasting), and with the optimiser capped (50 BFGS iterations,
+gradient tolerance 1e-3 on the log-likelihood) so the search stays well under 2 s on ~100
+points. All statsmodels warnings are silenced; fits that raise
+are skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from relulab.errors import RelulabError
+from relulab.metrics import score
+
+__all__ = ["ArimaForecast", "arima", "naive", "run_baselines", "seasonal_naive", "select_order"]
+
+P_GRID = (0, 1, 2)
+Q_GRID = (0, 1, 2)
+
+
+def _series(values: Any, test_start: int) -> np.ndarray:
+    y = np.asarray(values, dtype=float)
+    if y.ndim != 1 or not np.all(np.isfinite(y)):
+        raise RelulabError("baselines need a 1-D series of finite numbers; clean the series")
+    if not 0 < test_start < y.size:
+        raise RelulabError(
+            f"test_start = {test_start} must lie inside the series (1 .. {y.size - 1})"
+        )
+    return y
+
+
+def naive(values: Any, test_start: int) -> np.ndarray:
+    """``ŷ_t = y_{t-1}`` for ``t`` in the test window."""
+    y = _series(values, test_start)
+    return y[test_start - 1 : y.size - 1].copy()
+
+
+def seasonal_naive(values: Any, test_start: int, season: int) -> np.ndarray:
+    """``ŷ_t = y_{t-m}`` for ``t`` in the test window, ``m = season``."""
+    y = _series(values, test_start)
+    if not 1 <= season <= test_start:
+        raise RelulabError(
+            f"season = {season} must lie in 1 .. test_start = {test_start}: the seasonal "
+            "naive forecast needs a full season of data before the test window"
+        )
+    return y[test_start - season : y.size - season].copy()
+
+
+class ArimaForecast(NamedTuple):
+    forecast: np.ndarray  # one-step forecasts over the test window
+    order: tuple[int, int, int]
+    params: dict[str, float]  # fitted parameters by statsmodels name (const, ar.L1, ...)
+    aic: float
+    fit_end: int  # fitted on values[:fit_end]
+
+
+def _fit(y: np.ndarray, order: tuple[int, int, int]) -> Any:
+    from statsmodels.tsa.arima.model import ARIMA
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # gtol is on the total negative log-likelihood (not per point), so 1e-3 moves the
+        # AIC by far less than its reporting precision; it and maxiter stop BFGS wandering
+        # for seconds over the flat likelihood of an over-parameterised ARMA(2, 2).
+        options = {"maxiter": 50, "gtol": 1e-3}
+        return ARIMA(y, order=order).fit(method="innovations_mle", cov_type="none",
+                                         method_kwargs={"minimize_kwargs": {"options": options}})
+
+
+def _kpss_d(y: np.ndarray) -> int:
+    from statsmodels.tsa.stattools import kpss
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # p-values outside the table are clipped, with a warning
+        _, p, *_ = kpss(y, regression="c", nlags="auto")
+    return 1 if p < 0.05 else 0
+
+
+def select_order(y: Any) -> tuple[tuple[int, int, int], Any]:
+    """Choose ``(p, d, q)`` for ``y`` (module docstring) and return it with its fit."""
+    y = np.asarray(y, dtype=float)
+    if y.size < 10 or np.ptp(y) == 0:
+        raise RelulabError(
+            f"ARIMA needs at least 10 non-constant points before the test window, got {y.size}"
+        )
+    d = _kpss_d(y)
+    best: tuple[float, tuple[int, int, int], Any] | None = None
+    for p, q in itertools.product(P_GRID, Q_GRID):
+        try:
+            res = _fit(y, (p, d, q))
+        except Exception:
+            continue
+        if np.isfinite(res.aic) and (best is None or res.aic < best[0]):
+            best = (float(res.aic), (p, d, q), res)
+    if best is None:
+        raise RelulabError("no ARIMA model in the grid could be fitted to this series")
+    return best[1], best[2]
+
+
+def arima(
+    values: Any,
+    test_start: int,
+    train_end: int | None = None,
+    order: tuple[int, int, int] | None = None,
+) -> ArimaForecast:
+    """One-step ARIMA forecasts over the test window, parameters fixed after fitting.
+
+    Fitted on ``values[:train_end]`` (default: every point before the test window); with
+    ``order=None`` the order is chosen as the module docstring says.
+    """
+    y = _series(values, test_start)
+    fit_end = test_start if train_end is None else int(train_end)
+    if not 0 < fit_end <= test_start:
+        raise RelulabError(
+            f"train_end = {train_end} must lie in 1 .. test_start = {test_start}"
+        )
+    if order is None:
+        order, res = select_order(y[:fit_end])
+    else:
+        order = tuple(int(k) for k in order)  # type: ignore[assignment]
+        try:
+            res = _fit(y[:fit_end], order)
+        except Exception as err:
+            raise RelulabError(f"ARIMA{order} could not be fitted: {err}") from err
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # append() runs the fitted model, parameters unchanged, through the later points;
+        # predict() without dynamic= gives one-step predictions from the data before each t.
+        full = res.append(y[fit_end:], refit=False) if fit_end < y.size else res
+        forecast = np.asarray(full.predict(start=test_start, end=y.size - 1), dtype=float)
+    params = dict(zip(res.model.param_names, map(float, res.params), strict=True))
+    return ArimaForecast(forecast, order, params, float(res.aic), fit_end)  # type: ignore[arg-type]
+
+
+def run_baselines(
+    values: Any,
+    *,
+    train_end: int,
+    test_start: int,
+    season: int | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every baseline's test-window forecast, metrics and a one-line description.
+
+    ``naive`` always, ``seasonal_naive`` when a season is given, ``arima`` fitted on all the
+    points before the test window. Metrics are :func:`relulab.metrics.score` with MASE
+    scaled on ``values[:train_end]``, as for the networks. An ARIMA that cannot be fitted
+    is reported with NaN forecasts and the reason, never raised: a baseline must not stop
+    a study.
+    """
+    y = _series(values, test_start)
+    actual = y[test_start:]
+
+    def entry(forecast: np.ndarray, description: str) -> dict[str, Any]:
+        metrics = score(actual, forecast, y_prev=y[test_start - 1], y_train=y[:train_end],
+                        season=season)
+        return {"metrics": metrics, "forecast": forecast, "description": description}
+
+    out = {"naive": entry(naive(y, test_start), "naive: each forecast is the previous actual "
+                                                "value")}
+    if season is not None:
+        out["seasonal_naive"] = entry(
+            seasonal_naive(y, test_start, season),
+            f"seasonal naive (m = {season}): the actual value one season earlier",
+        )
+    try:
+        fit = arima(y, test_start)
+        p, d, q = fit.order
+        const = " with a constant" if d == 0 else ""
+        description = (f"ARIMA({p},{d},{q}){const}, d by KPSS and p, q by AIC, fitted on "
+                       f"points 0-{fit.fit_end - 1}; one-step forecasts, parameters fixed")
+        out["arima"] = entry(fit.forecast, description)
+    except RelulabError as err:
+        out["arima"] = entry(np.full(actual.size, np.nan), f"ARIMA: not fitted ({err})")
+    return out
