@@ -78,9 +78,11 @@ def example_result(series_name: str = MALICIOUS, epochs: int = 80) -> StudyResul
             val_loss = 0.02 + 0.06 * np.exp(-epoch / 15) + 0.00006 * epoch
             val_loss = val_loss * np.exp(rng.normal(0, 0.05, epochs))
             if diverged:
-                loss[40:] = np.nan
-                loss[30:40] = np.geomspace(0.02, 1e6, 10)
-                val_loss[30:] = np.nan
+                # The loss explodes half-way through training, then is NaN.
+                blowup = epochs // 2
+                loss[blowup:] = np.nan
+                loss[blowup - 5 : blowup] = np.geomspace(0.02, 1e6, 5)
+                val_loss[blowup - 5 :] = np.nan
                 fc = np.full(test_size, np.nan)
                 vfc = np.full(val_actual.size, np.nan)
                 metrics = dict.fromkeys(METRIC_COLUMNS, np.nan)

@@ -1,0 +1,220 @@
+"""Figures: each draws the numbers it claims to (checked against NumPy on the raw runs),
+colours are consistent across figures, and PNGs are written without surprises."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.collections import PathCollection, PolyCollection
+from matplotlib.colors import to_hex
+from matplotlib.patches import PathPatch, Rectangle
+from test_report import example_result
+
+from relulab import figures as F
+
+
+@pytest.fixture(scope="module")
+def result():
+    return example_result()
+
+
+@pytest.fixture
+def fake_activations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in for relulab.activations with tanh and relu only (independent formulas)."""
+
+    class Act:
+        def __init__(self, f, df):
+            self.f, self.df = f, df
+
+        def __call__(self, x):
+            return self.f(x)
+
+        def grad(self, x):
+            return self.df(x)
+
+    table = {"tanh": Act(np.tanh, lambda x: 1 - np.tanh(x) ** 2),
+             "relu": Act(lambda x: np.maximum(x, 0), lambda x: (x > 0).astype(float))}
+
+    def get(name):
+        if name not in table:
+            raise KeyError(name)
+        return table[name]
+
+    module = types.ModuleType("relulab.activations")
+    module.get = get
+    import relulab
+
+    monkeypatch.setitem(sys.modules, "relulab.activations", module)
+    monkeypatch.setattr(relulab, "activations", module, raising=False)
+
+
+def _good(result, act):
+    return np.stack([r.forecast for r in result.runs if r.activation == act and not r.diverged])
+
+
+def _panels(fig):
+    return [ax for ax in fig.axes if ax.get_visible()]
+
+
+def test_series_figure_shades_the_three_regions(result) -> None:
+    r = dataclasses.replace(result, dates=None)  # integer time axis: spans in steps
+    fig = F.series_figure(r)
+    (ax,) = fig.axes
+    spans = sorted((p.get_x(), p.get_x() + p.get_width()) for p in ax.patches
+                   if isinstance(p, Rectangle))
+    # Each point owns the slot [t - 0.5, t + 0.5].
+    assert spans == [(-0.5, 79.5), (79.5, 99.5), (99.5, 114.5)]
+    labels = [t.get_text() for t in ax.texts]
+    assert labels == ["train\n80 points", "validation\n20 points", "test\n15 points"]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), result.values)
+
+
+def test_series_figure_uses_dates_when_known(result) -> None:
+    import matplotlib.dates as mdates
+
+    fig = F.series_figure(result)
+    x = np.asarray(fig.axes[0].lines[0].get_xdata())
+    assert np.issubdtype(x.dtype, np.datetime64)
+    assert str(x[0])[:10] == result.dates[0]
+    assert isinstance(fig.axes[0].xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+
+
+def test_forecast_figure_median_and_band_over_converged_seeds(result) -> None:
+    fig = F.forecast_figure(result)
+    panels = _panels(fig)
+    assert len(panels) == 3
+    assert panels[0].get_shared_y_axes().joined(panels[0], panels[2])
+    colors = F.activation_colors(result.config.activations)
+    for ax, act in zip(panels, result.config.activations, strict=True):
+        good = _good(result, act)
+        median_line = max(ax.lines, key=lambda line: line.get_linewidth())
+        assert to_hex(median_line.get_color()) == to_hex(colors[act])
+        np.testing.assert_allclose(median_line.get_ydata(), np.median(good, axis=0))
+        (band,) = [c for c in ax.collections if isinstance(c, PolyCollection)
+                   and not isinstance(c, PathCollection)]
+        ys = band.get_paths()[0].vertices[:, 1]
+        for q in (10, 90):
+            assert np.isin(np.round(np.percentile(good, q, axis=0), 9), np.round(ys, 9)).all()
+    assert "4 seeds, 1 diverged" in panels[1].get_title(loc="right")
+
+
+def test_forecast_figure_baselines_optional(result) -> None:
+    with_b = F.forecast_figure(result, baselines=True)
+    without = F.forecast_figure(result, baselines=False)
+    # actual + median (+ one line per baseline) in each panel
+    assert len(with_b.axes[0].lines) == 2 + len(result.baselines)
+    assert len(without.axes[0].lines) == 2
+    naive = [line for line in with_b.axes[0].lines if len(line.get_ydata()) == 15
+             and np.allclose(line.get_ydata(), result.baselines["naive"]["forecast"])]
+    assert naive and naive[0].get_linewidth() < 1.5  # thin
+
+
+def test_metrics_figure_one_panel_per_metric_with_the_seed_values(result) -> None:
+    fig = F.metrics_figure(result)
+    panels = _panels(fig)
+    assert [ax.get_title(loc="left") for ax in panels] == [
+        "RMSE", "MAE", "MFE (bias)", "MDA", "MASE", "Vol. ratio"]
+    acts = list(result.config.activations)
+    for ax, metric in zip(panels, ("rmse", "mae", "mfe", "mda", "mase", "vol_ratio"),
+                          strict=True):
+        dots = [c for c in ax.collections if isinstance(c, PathCollection)]
+        assert len(dots) == len(acts)
+        for i, (coll, act) in enumerate(zip(dots, acts, strict=True)):
+            want = sorted(r.metrics[metric] for r in result.runs
+                          if r.activation == act and not r.diverged)
+            xy = coll.get_offsets()
+            np.testing.assert_allclose(sorted(xy[:, 1]), want)
+            assert np.all(np.abs(xy[:, 0] - i) < 0.2)  # in its own column
+        assert [t.get_text() for t in ax.get_xticklabels()] == acts
+    vol = panels[5]
+    refs = [line for line in vol.lines if np.allclose(line.get_ydata(), [1, 1])]
+    assert refs, "the volatility-ratio panel has its reference line at 1"
+    assert [to_hex(p.get_facecolor()) for p in vol.patches if isinstance(p, PathPatch)] == [
+        to_hex(F.activation_colors(acts)[a]) for a in acts]
+
+
+def test_loss_figure_log_scale_and_median_of_converged_runs(result) -> None:
+    fig = F.loss_figure(result)
+    panels = _panels(fig)
+    assert len(panels) == 3
+    for ax, act in zip(panels, result.config.activations, strict=True):
+        assert ax.get_yscale() == "log"
+        losses = np.stack([r.loss for r in result.runs
+                           if r.activation == act and not r.diverged])
+        train = next(line for line in ax.lines if line.get_linestyle() == "-")
+        np.testing.assert_allclose(train.get_ydata(), np.median(losses, axis=0))
+        np.testing.assert_array_equal(train.get_xdata(), np.arange(1, losses.shape[1] + 1))
+        assert any(line.get_linestyle() == "--" for line in ax.lines)  # validation
+    assert "1 diverged" in panels[1].get_title(loc="right")
+
+
+def test_colours_are_the_same_in_every_figure(result) -> None:
+    colors = F.activation_colors(result.config.activations)
+    assert len(set(colors.values())) == len(colors)
+    figures = (F.forecast_figure(result), F.loss_figure(result))
+    for fig in figures:
+        for ax, act in zip(_panels(fig), result.config.activations, strict=True):
+            drawn = {to_hex(line.get_color()) for line in ax.lines}
+            drawn |= {to_hex(c.get_facecolor()[0]) for c in ax.collections
+                      if len(c.get_facecolor())}
+            others = {to_hex(c) for a, c in colors.items() if a != act}
+            assert to_hex(colors[act]) in drawn and not drawn & others, act
+    dots = [c for c in F.metrics_figure(result).axes[0].collections
+            if isinstance(c, PathCollection)]
+    assert [to_hex(c.get_facecolor()[0]) for c in dots] == [
+        to_hex(colors[a]) for a in result.config.activations]
+
+
+def test_activation_figure_draws_value_and_derivative(result, fake_activations) -> None:
+    r = dataclasses.replace(result, config=result.config.replace(
+        activations=("tanh", "relu")))
+    r = dataclasses.replace(r, runs=[x for x in r.runs if x.activation != "leaky_relu"])
+    fig = F.activation_figure(r)
+    value, derivative = fig.axes
+    x = value.lines[0].get_xdata()
+    np.testing.assert_allclose(value.lines[0].get_ydata(), np.tanh(x))
+    np.testing.assert_allclose(derivative.lines[0].get_ydata(), 1 / np.cosh(x) ** 2,
+                               atol=1e-12)
+    np.testing.assert_allclose(value.lines[1].get_ydata(), np.maximum(x, 0))
+    assert not any("not drawn" in t.get_text() for t in fig.texts)  # nothing skipped
+
+
+def test_activation_figure_skips_unknown_names(result, fake_activations) -> None:
+    fig = F.activation_figure(result)  # leaky_relu is unknown to the fake registry
+    assert len(fig.axes[0].lines) == 2 + 2  # tanh, relu, and the two axis lines
+    (note,) = [t.get_text() for t in fig.texts if "not drawn" in t.get_text()]
+    assert "leaky_relu" in note
+    r = dataclasses.replace(result, config=result.config.replace(activations=("mystery",)),
+                            runs=[])
+    assert F.activation_figure(r) is None
+
+
+def test_save_figures_writes_non_blank_pngs(tmp_path: Path, fake_activations) -> None:
+    from PIL import Image
+
+    # A "$" in user text would start matplotlib's mathtext; it must print literally.
+    r = example_result(series_name="revenue in $ (k$)", epochs=20)
+    paths = F.save_figures(r, tmp_path / "figs")
+    assert [p.name for p in paths] == ["series.png", "forecasts.png", "metrics.png",
+                                       "losses.png", "activations.png"]
+    for path in paths:
+        data = path.read_bytes()
+        assert data.startswith(b"\x89PNG") and b"http" not in data
+        image = np.asarray(Image.open(path).convert("L"), dtype=float)
+        assert (image < 200).mean() > 0.01, f"{path.name} looks blank"
+
+
+def test_all_nan_group_is_drawn_as_a_note(result) -> None:
+    runs = [dataclasses.replace(x, diverged=True, forecast=np.full_like(x.forecast, np.nan))
+            if x.activation == "relu" else x for x in result.runs]
+    r = dataclasses.replace(result, runs=runs)
+    fig = F.forecast_figure(r)
+    assert any("every run diverged" in t.get_text() for t in fig.axes[1].texts)
+    fig = F.loss_figure(r)
+    assert any("every run diverged" in t.get_text() for t in fig.axes[1].texts)
+    F.png_bytes(F.metrics_figure(r), dpi=30)  # draws without error
