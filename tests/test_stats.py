@@ -180,8 +180,8 @@ def test_verdict_accuracy_rules():
     assert "evidence that relu is more accurate" in _verdict(
         rel_diff=-0.1, rel_lo=-0.2, rel_hi=-0.05, dm_stat=-2.5, dm_p=0.02)
     assert "opposite ways" in _verdict(rel_lo=0.01, dm_stat=-2.5, dm_p=0.02)
-    assert "interval excludes 0 but the DM test does not" in _verdict(rel_lo=0.01)
-    assert "DM test rejects but the seed interval includes 0" in _verdict(dm_p=0.001)
+    assert "(the seed interval excludes 0, the DM test does not reject)" in _verdict(rel_lo=0.01)
+    assert "(the DM test rejects, the seed interval includes 0)" in _verdict(dm_p=0.001)
     assert "DM p < 0.001" in _verdict(dm_p=0.0001)
     # alpha follows the confidence level
     assert "evidence that" in _verdict(rel_lo=0.01, dm_p=0.07, confidence=0.9)

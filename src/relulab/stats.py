@@ -243,11 +243,11 @@ def verdict(
         accuracy = (f"evidence that {activation} is "
                     f"{'less' if by_seeds > 0 else 'more'} accurate")
     elif by_seeds and by_dm:
-        accuracy = "mixed evidence: the seed interval and the DM test point opposite ways"
+        accuracy = "mixed evidence (the seed interval and the DM test point opposite ways)"
     elif by_seeds:
-        accuracy = "mixed evidence: the seed interval excludes 0 but the DM test does not reject"
+        accuracy = "mixed evidence (the seed interval excludes 0, the DM test does not reject)"
     elif by_dm:
-        accuracy = "mixed evidence: the DM test rejects but the seed interval includes 0"
+        accuracy = "mixed evidence (the DM test rejects, the seed interval includes 0)"
     else:
         accuracy = "no evidence of a difference"
 
