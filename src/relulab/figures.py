@@ -116,7 +116,9 @@ def _time_axis(result: StudyResult) -> tuple[np.ndarray, str]:
     n = result.values.size
     if result.dates is not None and len(result.dates) == n:
         try:
-            return np.array(result.dates, dtype="datetime64[D]"), "date"
+            # Hours, not days, so that half a step (region edges) is exact for weekly data.
+            days = np.array(result.dates, dtype="datetime64[D]")
+            return days.astype("datetime64[h]"), "date"
         except (ValueError, TypeError):
             pass
     return np.arange(n), "time step"
@@ -225,7 +227,8 @@ def forecast_figure(result: StudyResult, baselines: bool = True) -> Figure:
         diverged = rows.shape[0] - good.shape[0]
         note = f", {diverged} diverged" if diverged else ""
         ax.set_title(plain(act), color=c, loc="left")
-        ax.set_title(f"RMSE {_num(rmse.get(act))}\n{good.shape[0]} seeds{note}", loc="right",
+        ax.set_title(f"median RMSE {_num(rmse.get(act))}\n{good.shape[0]} seeds{note}",
+                     loc="right",
                      fontsize=9, color="#555555", fontweight="normal")
         _format_time_axis(ax, xlabel)
     for ax in axes[len(acts):]:
