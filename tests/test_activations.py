@@ -1,0 +1,354 @@
+"""The activation family: API, error messages, dtype policy, kinks and numerical safety.
+
+References are independent: PyTorch's own functions and autograd (for kink conventions),
+hand-computed values, and the dtype's limits. Accuracy against torch/jax/mpmath lives in
+test_activations_reference.py, property-based checks in test_activations_hypothesis.py.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from functools import partial
+
+import numpy as np
+import pytest
+
+from relulab import activations as A
+from relulab.errors import RelulabError
+
+ALL = A.names()
+
+
+def test_names_are_the_documented_family():
+    assert ALL == sorted([
+        "relu", "leaky_relu", "prelu", "elu", "gelu", "selu", "celu", "silu", "mish",
+        "softplus", "relu6", "hard_tanh", "tanh", "sigmoid", "identity",
+    ])
+
+
+@pytest.mark.parametrize("alias, name", [
+    ("swish", "silu"), ("hardtanh", "hard_tanh"), ("Leaky-ReLU", "leaky_relu"),
+    ("leakyrelu", "leaky_relu"), ("GELU", "gelu"), ("linear", "identity"),
+])
+def test_aliases(alias, name):
+    assert A.get(alias).name == name
+
+
+def test_module_functions_alias():
+    x = np.array([-1.0, 2.0])
+    np.testing.assert_array_equal(A.swish(x), A.silu(x))
+    np.testing.assert_array_equal(A.hardtanh(x), A.hard_tanh(x))
+
+
+def test_unknown_name_lists_what_exists():
+    with pytest.raises(RelulabError, match=r"unknown activation 'relu7'.*leaky_relu.*swish"):
+        A.get("relu7")
+
+
+@pytest.mark.parametrize("name, params, match", [
+    ("elu", {"beta": 1.0}, "no parameter beta; its parameters: alpha=1.0"),
+    ("relu", {"alpha": 1.0}, "no parameter alpha; its parameters: none"),
+    ("elu", {"alpha": -1.0}, "alpha=-1.0 must be >= 0"),
+    ("celu", {"alpha": 0.0}, "alpha=0.0 must be > 0"),
+    ("softplus", {"beta": 0.0}, "beta=0.0 must be > 0"),
+    ("gelu", {"approximate": "exact"}, "'none'.*'tanh'"),
+    ("hard_tanh", {"min_val": 2.0}, "min_val=2.0 must be below max_val=1.0"),
+    ("leaky_relu", {"negative_slope": float("nan")}, "must be finite"),
+    ("leaky_relu", {"negative_slope": "0.1"}, "must be a number"),
+])
+def test_bad_parameters_raise_clear_errors(name, params, match):
+    with pytest.raises(RelulabError, match=match):
+        A.get(name, **params)
+
+
+def test_apply_overrides_are_validated_too():
+    with pytest.raises(RelulabError, match="no parameter slope"):
+        A.get("leaky_relu").apply(np.zeros(2), slope=0.2)
+
+
+def test_defaults_are_pytorchs():
+    assert A.get("leaky_relu").params == {"negative_slope": 0.01}
+    assert A.get("prelu").params == {"weight": 0.25}
+    assert A.get("elu").params == {"alpha": 1.0}
+    assert A.get("celu").params == {"alpha": 1.0}
+    assert A.get("gelu").params == {"approximate": "none"}
+    assert A.get("softplus").params == {"beta": 1.0, "threshold": 20.0}
+    assert A.get("hard_tanh").params == {"min_val": -1.0, "max_val": 1.0}
+    assert A.get("gelu", approximate=True).params == {"approximate": "tanh"}
+
+
+def test_descriptions():
+    for name in ALL:
+        act = A.get(name)
+        assert act.name == name == act.__name__
+        assert act.formula and act.text_formula and act.reference
+        assert isinstance(act.params, dict)
+        for prop in ("monotonic", "smooth", "bounded_below", "zero_centered"):
+            assert isinstance(getattr(act, prop), bool)
+    assert A.get("prelu").learnable == ("weight",)
+    assert all(A.get(n).learnable == () for n in ALL if n != "prelu")
+
+
+def test_facts_hand_checked():
+    facts = {n: (A.get(n).monotonic, A.get(n).smooth, A.get(n).bounded_below) for n in ALL}
+    assert facts["relu"] == (True, False, True)
+    assert facts["gelu"] == (False, True, True)  # dips to -0.17 near x = -0.75
+    assert facts["silu"] == (False, True, True)
+    assert facts["mish"] == (False, True, True)
+    assert facts["elu"] == (True, True, True)  # C1 exactly when alpha = 1
+    assert A.get("elu", alpha=2.0).smooth is False
+    assert facts["selu"] == (True, False, True)
+    assert facts["leaky_relu"] == (True, False, False)
+    assert facts["identity"] == (True, True, False)
+    centred = {n for n in ALL if A.get(n).zero_centered}
+    assert centred == {"tanh", "hard_tanh", "identity", "elu", "celu", "selu"}
+
+
+def test_hand_computed_values():
+    x = np.array([-3.0, -0.7, 0.0, 1.2, 5.0])
+    np.testing.assert_array_equal(A.relu(x), [0, 0, 0, 1.2, 5])  # the seed article's table
+    np.testing.assert_allclose(A.leaky_relu(x, 0.1), [-0.3, -0.07, 0, 1.2, 5])
+    np.testing.assert_allclose(A.elu(np.array([-1.0])), [math.expm1(-1.0)])
+    np.testing.assert_allclose(A.relu6(np.array([-1.0, 3.0, 7.0])), [0, 3, 6])
+    np.testing.assert_allclose(A.hard_tanh(np.array([-3.0, 0.5, 3.0]), -2.0, 2.0), [-2, 0.5, 2])
+    np.testing.assert_allclose(A.gelu(np.array([1.0])), [0.5 * (1 + math.erf(1 / math.sqrt(2)))])
+    np.testing.assert_allclose(A.softplus(np.array([0.0])), [math.log(2)])
+    np.testing.assert_allclose(A.softplus(np.array([0.0]), beta=2.0), [math.log(2) / 2])
+    np.testing.assert_array_equal(A.softplus(np.array([30.0])), [30.0])  # threshold
+
+
+# ----------------------------------------------------------------- arrays and dtypes
+def _frameworks():
+    out = ["numpy"]
+    try:
+        import torch  # noqa: F401
+
+        out.append("torch")
+    except ImportError:
+        pass
+    try:
+        import jax  # noqa: F401
+
+        out.append("jax")
+    except ImportError:
+        pass
+    return out
+
+
+def _make(framework, values, dtype):
+    if framework == "numpy":
+        return np.asarray(values, dtype=dtype)
+    if framework == "torch":
+        import torch
+
+        return torch.tensor(np.asarray(values, dtype=dtype))
+    import jax.numpy as jnp
+
+    return jnp.asarray(np.asarray(values, dtype=dtype))
+
+
+@pytest.mark.parametrize("framework", _frameworks())
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_output_keeps_type_shape_dtype(framework, dtype):
+    x = _make(framework, np.linspace(-3, 3, 12).reshape(3, 4), dtype)
+    for name in ALL:
+        act = A.get(name)
+        for y in (act(x), act.grad(x), act.apply(x, native=False)):
+            assert type(y) is type(x) or framework == "jax", (name, type(y))
+            assert tuple(y.shape) == (3, 4), name
+            assert str(y.dtype).endswith(dtype), (name, y.dtype)
+
+
+def test_jax_output_is_a_jax_array():
+    jax = pytest.importorskip("jax")
+    y = A.get("gelu")(jax.numpy.ones(3))
+    assert isinstance(y, jax.Array)
+
+
+@pytest.mark.parametrize("framework", _frameworks())
+def test_integer_and_bool_input_promote_to_the_default_float(framework):
+    x = _make(framework, [-2, 0, 3], "int32")
+    expected = {"numpy": "float64", "torch": "float32", "jax": "float32"}[framework]
+    for name in ALL:
+        y = A.get(name)(x)
+        assert str(y.dtype).endswith(expected), (name, y.dtype)
+    b = _make(framework, [True, False], "bool")
+    assert str(A.relu(b).dtype).endswith(expected)
+    np.testing.assert_array_equal(np.asarray(A.relu(x)), [0.0, 0.0, 3.0])
+
+
+def test_python_numbers_and_lists():
+    np.testing.assert_array_equal(A.relu([-1, 2]), [0.0, 2.0])
+    assert A.get("sigmoid")(0.0) == 0.5
+
+
+def test_complex_input_is_refused():
+    with pytest.raises(RelulabError, match="real"):
+        A.relu(np.array([1j]))
+
+
+def test_torch_device_and_requires_grad_survive():
+    torch = pytest.importorskip("torch")
+    x = torch.linspace(-2, 2, 5, requires_grad=True)
+    for name in ALL:
+        for native in (True, False):
+            y = A.get(name).apply(x, native=native)
+            assert y.device == x.device and y.requires_grad, name
+
+
+def test_prelu_weight_per_channel_and_learned():
+    x = np.array([[-1.0, -2.0, 3.0], [-4.0, 5.0, -6.0]])
+    w = np.array([0.1, 0.2, 0.3])
+    expected = np.where(x > 0, x, w * x)
+    np.testing.assert_allclose(A.prelu(x, w), expected)
+    np.testing.assert_allclose(A.get("prelu").apply(x, weight=w), expected)
+    np.testing.assert_allclose(A.get("prelu").grad(x, weight=w), np.where(x > 0, 1.0, w + 0 * x))
+
+
+def test_prelu_learned_weight_under_jax_grad():
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    act = A.get("prelu")
+    x = jnp.array([[-1.0, 2.0], [-3.0, -4.0]])
+
+    def loss(w):
+        return jnp.sum(act.apply(x, weight=w))
+
+    g = jax.jit(jax.grad(loss))(jnp.array([0.2, 0.5]))
+    np.testing.assert_allclose(np.asarray(g), [-4.0, -4.0])  # d/dw sum(w x) over x <= 0
+
+
+def test_prelu_torch_native_matches_nn_prelu():
+    torch = pytest.importorskip("torch")
+    x = torch.randn(4, 3, dtype=torch.float64)
+    w = torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64, requires_grad=True)
+    ours = A.get("prelu").apply(x, weight=w)
+    ours.sum().backward()
+    g_ours = w.grad.clone()
+    w.grad = None
+    ref = torch.nn.functional.prelu(x, w)
+    ref.sum().backward()
+    torch.testing.assert_close(ours, ref)
+    torch.testing.assert_close(g_ours, w.grad)
+
+
+# ----------------------------------------------------------------- kinks (PyTorch's autograd)
+KINKS = {
+    "relu": ({}, [0.0]),
+    "leaky_relu": ({"negative_slope": 0.1}, [0.0]),
+    "prelu": ({"weight": 0.3}, [0.0]),
+    "elu": ({"alpha": 2.0}, [0.0]),
+    "celu": ({"alpha": 2.0}, [0.0]),
+    "selu": ({}, [0.0]),
+    "relu6": ({}, [0.0, 6.0]),
+    "hard_tanh": ({"min_val": -1.0, "max_val": 1.0}, [-1.0, 1.0]),
+    "softplus": ({"beta": 2.0, "threshold": 20.0}, [10.0]),
+}
+
+
+def _torch_twin(torch, name, p):
+    F = torch.nn.functional
+    return {
+        "relu": F.relu,
+        "leaky_relu": lambda x: F.leaky_relu(x, p.get("negative_slope", 0.01)),
+        "prelu": lambda x: F.prelu(x, torch.tensor([p.get("weight", 0.25)], dtype=x.dtype)),
+        "elu": lambda x: F.elu(x, p.get("alpha", 1.0)),
+        "celu": lambda x: F.celu(x, p.get("alpha", 1.0)),
+        "selu": F.selu,
+        "relu6": F.relu6,
+        "hard_tanh": lambda x: F.hardtanh(x, p.get("min_val", -1.0), p.get("max_val", 1.0)),
+        "softplus": lambda x: F.softplus(x, p.get("beta", 1.0), p.get("threshold", 20.0)),
+    }[name]
+
+
+@pytest.mark.parametrize("name", sorted(KINKS))
+def test_kink_derivatives_follow_pytorch_autograd(name):
+    torch = pytest.importorskip("torch")
+    params, kinks = KINKS[name]
+    # which side of the kink is exact; rtol only forgives sigmoid(20) rounding in softplus
+    same = partial(np.testing.assert_allclose, rtol=1e-15, atol=0)
+    xs = torch.tensor(kinks + [-0.0] * (0.0 in kinks), dtype=torch.float64, requires_grad=True)
+    _torch_twin(torch, name, params)(xs).sum().backward()
+    expected = xs.grad.numpy()
+    act = A.get(name, **params)
+    x = xs.detach().numpy()
+    same(act.grad(x), expected)  # NumPy, analytic
+    same(act.grad(torch.from_numpy(x)).numpy(), expected)
+    # autograd through the generic definition also lands on PyTorch's side of the kink
+    xg = torch.from_numpy(x.copy()).requires_grad_(True)
+    act.apply(xg, native=False).sum().backward()
+    same(xg.grad.numpy(), expected)
+    jax = pytest.importorskip("jax")
+    with jax.enable_x64(True):
+        g = jax.vmap(jax.grad(lambda v: act(v)))(jax.numpy.asarray(x))
+        same(np.asarray(g), expected)
+        same(np.asarray(act.grad(jax.numpy.asarray(x))), expected)
+
+
+# ----------------------------------------------------------------- numerical safety
+def _extremes(dtype):
+    big = {"float16": float(np.finfo(np.float16).max), "float32": 1e4, "float64": 1e300}[dtype]
+    tiny = float(np.finfo(dtype).smallest_subnormal)
+    return [-big, -100.0, -20.0, -1.0, -tiny, 0.0, tiny, 1.0, 6.0, 20.0, 100.0, big]
+
+
+def _representable(name, dtype, x):
+    """Inputs whose true output fits the dtype: selu(x) = 1.0507 x overflows at the top of
+    float16's range (and warns, rightly), so it is tested below that."""
+    if name == "selu":
+        return np.abs(x.astype(np.float64)) * 1.0507009873554805 <= float(np.finfo(dtype).max)
+    return np.ones(x.shape, bool)
+
+
+@pytest.mark.parametrize("framework", _frameworks())
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_finite_everywhere_without_warnings(framework, dtype):
+    jax_x64 = None
+    if framework == "jax":
+        import jax
+
+        jax_x64 = jax.enable_x64(True)
+        jax_x64.__enter__()
+    try:
+        x_np = np.array(_extremes(dtype), dtype=dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # NumPy RuntimeWarnings (overflow, invalid) fail
+            for name in ALL:
+                act = A.get(name)
+                ok = _representable(name, dtype, x_np)
+                x = _make(framework, x_np[ok], dtype)
+                outs = [act(x), act.grad(x)]
+                if framework == "torch":
+                    outs.append(act.apply(x, native=False))
+                for y in outs:
+                    y = np.asarray(y, dtype=np.float64)
+                    assert np.isfinite(y).all(), (name, x_np[ok][~np.isfinite(y)])
+    finally:
+        if jax_x64 is not None:
+            jax_x64.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_autodiff_gradients_finite_everywhere(dtype):
+    torch = pytest.importorskip("torch")
+    jax = pytest.importorskip("jax")
+    x_np = np.array(_extremes(dtype), dtype=dtype)
+    for name in ALL:
+        act = A.get(name)
+        xt = torch.tensor(x_np, requires_grad=True)
+        act.apply(xt, native=False).sum().backward()
+        assert torch.isfinite(xt.grad).all(), (name, xt.grad)
+        with jax.enable_x64(True):
+            g = jax.vmap(jax.grad(lambda v, act=act: act(v)))(jax.numpy.asarray(x_np))
+            assert np.isfinite(np.asarray(g)).all(), (name, g)
+
+
+@pytest.mark.parametrize("framework", _frameworks())
+def test_nan_in_nan_out(framework):
+    x = _make(framework, [np.nan, 1.0, -1.0, 0.0], "float32")
+    for name in ALL:
+        act = A.get(name)
+        for y in (act(x), act.grad(x), act.apply(x, native=False)):
+            y = np.asarray(y)
+            assert np.isnan(y[0]) and np.isfinite(y[1:]).all(), (name, y)
