@@ -1,0 +1,196 @@
+"""The models against Keras 3 itself (JAX backend) and against the facts of Keras' init."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")  # before anything imports keras
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from relulab import models
+from relulab.config import StudyConfig
+
+
+def _keras():
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "jax":
+        pytest.skip("keras was imported with another backend before this module")
+    return keras
+
+
+def _config(**kw) -> StudyConfig:
+    return StudyConfig(**{"units": 4, "layers": 1, **kw})
+
+
+def _perturbed(params, key):
+    # Keras' init has zero biases; give every weight a non-trivial value for the
+    # comparison (also breaks the symmetry that could hide a gate-order mistake).
+    leaves, tree = jax.tree.flatten(params)
+    keys = jax.random.split(key, len(leaves))
+    return jax.tree.unflatten(tree, [x + 0.3 * jax.random.normal(k, x.shape)
+                                     for x, k in zip(leaves, keys, strict=True)])
+
+
+def _keras_lstm(keras, params, config, activation, timesteps, features):
+    model = keras.Sequential([keras.Input((timesteps, features))])
+    for k, layer in enumerate(params["lstm"]):
+        last = k == len(params["lstm"]) - 1
+        lstm = keras.layers.LSTM(config.units, activation=activation,
+                                 return_sequences=not last)
+        model.add(lstm)
+        lstm.set_weights([np.asarray(layer["kernel"]), np.asarray(layer["recurrent_kernel"]),
+                          np.asarray(layer["bias"])])
+    dense = keras.layers.Dense(1)
+    model.add(dense)
+    dense.set_weights([np.asarray(params["dense"]["kernel"]),
+                       np.asarray(params["dense"]["bias"])])
+    return model
+
+
+@pytest.mark.parametrize(("activation", "layers", "timesteps"), [
+    ("tanh", 1, 1), ("relu", 1, 1), ("tanh", 2, 1), ("relu", 2, 3), ("tanh", 1, 4),
+])
+def test_lstm_forward_equals_keras(activation, layers, timesteps):
+    keras = _keras()
+    config = _config(layers=layers)
+    features = 5 if timesteps == 1 else 2
+    params = models.init_params(jax.random.key(1), config, features, activation)
+    params = _perturbed(params, jax.random.key(2))
+    X = np.asarray(jax.random.uniform(jax.random.key(3), (16, timesteps, features)))
+    ours = models.apply(params, X if timesteps > 1 else X[:, 0], config, activation)
+    theirs = _keras_lstm(keras, params, config, activation, timesteps, features)(X)
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs)[:, 0], rtol=1e-6,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize(("activation", "layers"), [("relu", 1), ("tanh", 2), ("elu", 3)])
+def test_mlp_forward_equals_keras_dense_stack(activation, layers):
+    keras = _keras()
+    config = _config(model="mlp", units=8, layers=layers)
+    params = _perturbed(models.init_params(jax.random.key(4), config, 5, activation),
+                        jax.random.key(5))
+    X = np.asarray(jax.random.uniform(jax.random.key(6), (16, 5)))
+    model = keras.Sequential([keras.Input((5,))])
+    for layer in params["hidden"]:
+        dense = keras.layers.Dense(config.units, activation=activation)
+        model.add(dense)
+        dense.set_weights([np.asarray(layer["kernel"]), np.asarray(layer["bias"])])
+    out = keras.layers.Dense(1)
+    model.add(out)
+    out.set_weights([np.asarray(params["dense"]["kernel"]), np.asarray(params["dense"]["bias"])])
+    np.testing.assert_allclose(np.asarray(models.apply(params, X, config, activation)),
+                               np.asarray(model(X))[:, 0], rtol=1e-6, atol=1e-6)
+
+
+def test_lstm_init_follows_keras():
+    config = _config(units=4, layers=2)
+    params = models.init_params(jax.random.key(0), config, 5, "tanh")
+    u = config.units
+    for k, layer in enumerate(params["lstm"]):
+        fan_in = 5 if k == 0 else u
+        assert layer["kernel"].shape == (fan_in, 4 * u)
+        assert layer["recurrent_kernel"].shape == (u, 4 * u)
+        # unit_forget_bias: ones in the forget block (the second), zeros elsewhere.
+        expected = np.zeros(4 * u)
+        expected[u:2 * u] = 1
+        np.testing.assert_array_equal(layer["bias"], expected)
+        limit = np.sqrt(6 / (fan_in + 4 * u))
+        assert np.abs(layer["kernel"]).max() <= limit
+        U = np.asarray(layer["recurrent_kernel"], np.float64)
+        np.testing.assert_allclose(U @ U.T, np.eye(u), atol=1e-5)
+    np.testing.assert_array_equal(params["dense"]["bias"], [0.0])
+    assert np.abs(params["dense"]["kernel"]).max() <= np.sqrt(6 / (u + 1))
+
+
+def test_orthogonal_has_the_structure_of_keras_own():
+    keras = _keras()
+    theirs = np.asarray(keras.initializers.Orthogonal(seed=0)((4, 16)), np.float64)
+    ours = np.asarray(models.orthogonal(jax.random.bits(jax.random.key(0), (4, 16))),
+                      np.float64)
+    # Keras transposes a (16, 4) Q: orthonormal rows, and the 4x4 blocks are not orthogonal.
+    for U in (theirs, ours):
+        np.testing.assert_allclose(U @ U.T, np.eye(4), atol=1e-5)
+        assert not np.allclose(U[:, :4] @ U[:, :4].T, np.eye(4), atol=1e-2)
+    # And Q's sign correction makes R's diagonal positive, i.e. Q is a function of A.
+    a = np.asarray(models.normal_from_bits(jax.random.bits(jax.random.key(0), (16, 4))))
+    q = np.linalg.qr(a)[0]
+    q = q * np.sign(np.diag(np.linalg.qr(a)[1]))
+    np.testing.assert_allclose(ours, q.T, atol=1e-5)
+
+
+def test_bits_maps_are_jax_random_own():
+    # Both jitted: XLA may contract the scale-and-shift into one FMA, eager ops do not.
+    key = jax.random.key(7)
+
+    @jax.jit
+    def ours(key):
+        bits = jax.random.bits(key, (1000,), jnp.uint32)
+        return models.uniform_from_bits(bits, -0.5, 0.25), models.normal_from_bits(bits)
+
+    @jax.jit
+    def theirs(key):
+        return (jax.random.uniform(key, (1000,), minval=-0.5, maxval=0.25),
+                jax.random.normal(key, (1000,)))
+
+    (u, n), (u_ref, n_ref) = ours(key), theirs(key)
+    np.testing.assert_array_equal(u, u_ref)
+    np.testing.assert_allclose(n, n_ref, rtol=1e-6, atol=1e-6)
+
+
+def test_glorot_uniform_spread():
+    w = np.asarray(models.glorot_uniform(jax.random.bits(jax.random.key(0), (200, 300))))
+    limit = np.sqrt(6 / 500)
+    assert np.abs(w).max() <= limit
+    # U(-l, l) has variance l^2 / 3.
+    assert abs(w.var() / (limit ** 2 / 3) - 1) < 0.02
+
+
+def test_prelu_slope_is_a_learnable_scalar_per_layer():
+    config = _config(layers=2)
+    params = models.init_params(jax.random.key(0), config, 5, "prelu")
+    for layer in params["lstm"]:
+        assert float(layer["activation"]["weight"]) == 0.25
+        assert layer["recurrent_activation"] == {}
+    X = jax.random.normal(jax.random.key(1), (32, 5))
+
+    def loss(p):
+        return jnp.mean(models.apply(p, X, config, "prelu") ** 2)
+
+    grads = jax.grad(loss)(params)
+    assert all(float(jnp.abs(g["activation"]["weight"])) > 0 for g in grads["lstm"])
+    # The slope is used: a different slope changes the forecasts.
+    other = jax.tree.map(lambda x: x, params)
+    other["lstm"][0]["activation"]["weight"] = jnp.float32(0.9)
+    assert not np.allclose(models.apply(params, X, config, "prelu"),
+                           models.apply(other, X, config, "prelu"))
+
+
+def test_activation_params_of_a_fixed_activation_are_empty():
+    params = models.init_params(jax.random.key(0), _config(model="mlp"), 5, "relu")
+    assert all(layer["activation"] == {} for layer in params["hidden"])
+
+
+def test_hidden_outputs_show_dead_relu_units_as_zeros():
+    config = _config(units=3)
+    params = models.init_params(jax.random.key(0), config, 5, "relu")
+    # A candidate block of large negative bias: c' = i * relu(z_c) = 0, so h = 0.
+    layer = dict(params["lstm"][0])
+    layer["bias"] = layer["bias"].at[2 * 3:3 * 3].set(-100.0)
+    params = {**params, "lstm": (layer,)}
+    _, (h,) = models.hidden_outputs(params, jnp.ones((4, 5)), config, "relu")
+    np.testing.assert_array_equal(h, np.zeros((4, 3)))
+
+
+def test_apply_is_vmappable_over_models():
+    config = _config()
+    keys = jax.random.split(jax.random.key(0), 3)
+    params = jax.vmap(lambda k: models.init_params(k, config, 5, "tanh"))(keys)
+    X = jnp.ones((7, 5))
+    out = jax.vmap(lambda p: models.apply(p, X, config, "tanh"))(params)
+    assert out.shape == (3, 7)
+    single = models.apply(jax.tree.map(lambda a: a[1], params), X, config, "tanh")
+    np.testing.assert_allclose(out[1], single, rtol=1e-6)
