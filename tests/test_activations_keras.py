@@ -1,0 +1,110 @@
+"""Each Activation works as a Keras 3 activation under Keras' JAX and PyTorch backends.
+
+Keras picks its backend from KERAS_BACKEND at import, so each backend runs in a fresh
+subprocess. The reference is Keras' own activation of the same name, applied to the layer's
+pre-activation (the same Dense layer with activation=None and the same weights).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import json
+    import numpy as np
+    import keras
+    from relulab import activations as A
+
+    # our name -> (our params, Keras' own twin)
+    K = keras.activations
+    TWINS = {
+        "relu": ({}, K.relu),
+        "leaky_relu": ({}, lambda z: K.leaky_relu(z, negative_slope=0.01)),
+        "prelu": ({"weight": 0.25}, lambda z: K.leaky_relu(z, negative_slope=0.25)),
+        "elu": ({"alpha": 1.0}, K.elu),
+        "gelu": ({}, lambda z: K.gelu(z, approximate=False)),
+        "selu": ({}, K.selu),
+        "celu": ({}, K.celu),
+        "silu": ({}, K.silu),
+        "mish": ({}, K.mish),
+        "softplus": ({}, K.softplus),
+        "relu6": ({}, K.relu6),
+        "hard_tanh": ({}, K.hard_tanh),
+        "tanh": ({}, K.tanh),
+        "sigmoid": ({}, K.sigmoid),
+        "identity": ({}, K.linear),
+    }
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 5, 3)).astype("float32")
+    out = {"backend": keras.backend.backend(), "errors": {}}
+    for name in A.names():
+        params, twin = TWINS[name]
+        act = A.get(name, **params)
+        lstm = keras.layers.LSTM(4, activation=act)
+        dense = keras.layers.Dense(8, activation=act)
+        model = keras.Sequential([keras.Input((5, 3)), lstm, dense])
+        y = keras.ops.convert_to_numpy(model(x))
+        h = lstm(x)
+        linear = keras.layers.Dense(8, activation=None)
+        linear.build(h.shape)
+        linear.set_weights(dense.get_weights())
+        ref = keras.ops.convert_to_numpy(twin(linear(h)))
+        err = float(np.max(np.abs(y - ref)))
+        loss_finite = True
+        if name in ("gelu", "prelu", "softplus"):  # training: the backend's autodiff (slow)
+            model.compile(optimizer="sgd", loss="mse")
+            hist = model.fit(x, np.zeros((6, 8), "float32"), epochs=2, verbose=0)
+            loss_finite = bool(np.all(np.isfinite(hist.history["loss"])))
+        config = dense.get_config()["activation"]
+        restored = keras.saving.deserialize_keras_object(
+            config, custom_objects={"Activation": A.Activation})
+        out["errors"][name] = {
+            "max_abs_err": err,
+            "loss_finite": loss_finite,
+            "restored": restored == act,
+            "lstm_config_ok": isinstance(lstm.get_config(), dict),
+        }
+    print(json.dumps(out))
+    """
+)
+
+
+BACKENDS = ["jax", "torch"]
+
+
+@pytest.fixture(scope="module")
+def keras_runs() -> dict[str, subprocess.Popen]:
+    """Both backends start at once (two cores): each subprocess mostly imports and traces."""
+    if importlib.util.find_spec("keras") is None:
+        pytest.skip("keras not installed")
+    runs = {}
+    for backend in BACKENDS:
+        if importlib.util.find_spec(backend) is None:
+            continue
+        env = {**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu"}
+        runs[backend] = subprocess.Popen(
+            [sys.executable, "-c", SCRIPT], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )
+    return runs
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_activations_work_as_keras_activations(backend, keras_runs):
+    if backend not in keras_runs:
+        pytest.skip(f"{backend} not installed")
+    stdout, stderr = keras_runs[backend].communicate(timeout=300)
+    assert keras_runs[backend].returncode == 0, stderr[-3000:]
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert result["backend"] == backend
+    for name, r in result["errors"].items():
+        assert r["max_abs_err"] <= 1e-5, (name, r)
+        assert r["loss_finite"] and r["restored"] and r["lstm_config_ok"], (name, r)
