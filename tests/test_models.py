@@ -52,27 +52,29 @@ def _keras_lstm(keras, params, config, activation, timesteps, features):
 
 
 @pytest.mark.parametrize(("activation", "layers", "timesteps"), [
-    ("tanh", 1, 1), ("relu", 1, 1), ("tanh", 2, 1), ("relu", 2, 3), ("tanh", 1, 4),
+    ("tanh", 1, 1), ("relu", 1, 1), ("relu", 2, 3), ("tanh", 2, 4),
 ])
 def test_lstm_forward_equals_keras(activation, layers, timesteps):
     keras = _keras()
     config = _config(layers=layers)
     features = 5 if timesteps == 1 else 2
-    params = models.init_params(jax.random.key(1), config, features, activation)
-    params = _perturbed(params, jax.random.key(2))
+    params = jax.jit(lambda k: _perturbed(
+        models.init_params(k, config, features, activation), jax.random.key(2)))(
+        jax.random.key(1))
     X = np.asarray(jax.random.uniform(jax.random.key(3), (16, timesteps, features)))
-    ours = models.apply(params, X if timesteps > 1 else X[:, 0], config, activation)
+    ours = jax.jit(lambda p, X: models.apply(p, X, config, activation))(
+        params, X if timesteps > 1 else X[:, 0])
     theirs = _keras_lstm(keras, params, config, activation, timesteps, features)(X)
     np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs)[:, 0], rtol=1e-6,
                                atol=1e-6)
 
 
-@pytest.mark.parametrize(("activation", "layers"), [("relu", 1), ("tanh", 2), ("elu", 3)])
+@pytest.mark.parametrize(("activation", "layers"), [("relu", 1), ("elu", 2)])
 def test_mlp_forward_equals_keras_dense_stack(activation, layers):
     keras = _keras()
     config = _config(model="mlp", units=8, layers=layers)
-    params = _perturbed(models.init_params(jax.random.key(4), config, 5, activation),
-                        jax.random.key(5))
+    params = jax.jit(lambda k: _perturbed(models.init_params(k, config, 5, activation),
+                                          jax.random.key(5)))(jax.random.key(4))
     X = np.asarray(jax.random.uniform(jax.random.key(6), (16, 5)))
     model = keras.Sequential([keras.Input((5,))])
     for layer in params["hidden"]:
@@ -82,13 +84,14 @@ def test_mlp_forward_equals_keras_dense_stack(activation, layers):
     out = keras.layers.Dense(1)
     model.add(out)
     out.set_weights([np.asarray(params["dense"]["kernel"]), np.asarray(params["dense"]["bias"])])
-    np.testing.assert_allclose(np.asarray(models.apply(params, X, config, activation)),
-                               np.asarray(model(X))[:, 0], rtol=1e-6, atol=1e-6)
+    ours = jax.jit(lambda p, X: models.apply(p, X, config, activation))(params, X)
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(model(X))[:, 0], rtol=1e-6,
+                               atol=1e-6)
 
 
 def test_lstm_init_follows_keras():
     config = _config(units=4, layers=2)
-    params = models.init_params(jax.random.key(0), config, 5, "tanh")
+    params = jax.jit(lambda k: models.init_params(k, config, 5, "tanh"))(jax.random.key(0))
     u = config.units
     for k, layer in enumerate(params["lstm"]):
         fan_in = 5 if k == 0 else u
@@ -151,46 +154,45 @@ def test_glorot_uniform_spread():
 
 def test_prelu_slope_is_a_learnable_scalar_per_layer():
     config = _config(layers=2)
-    params = models.init_params(jax.random.key(0), config, 5, "prelu")
+    params = jax.jit(lambda k: models.init_params(k, config, 5, "prelu"))(jax.random.key(0))
     for layer in params["lstm"]:
         assert float(layer["activation"]["weight"]) == 0.25
         assert layer["recurrent_activation"] == {}
     X = jax.random.normal(jax.random.key(1), (32, 5))
-
-    def loss(p):
-        return jnp.mean(models.apply(p, X, config, "prelu") ** 2)
-
-    grads = jax.grad(loss)(params)
+    forecast = jax.jit(lambda p: models.apply(p, X, config, "prelu"))
+    grads = jax.jit(jax.grad(lambda p: jnp.mean(forecast(p) ** 2)))(params)
     assert all(float(jnp.abs(g["activation"]["weight"])) > 0 for g in grads["lstm"])
     # The slope is used: a different slope changes the forecasts.
     other = jax.tree.map(lambda x: x, params)
     other["lstm"][0]["activation"]["weight"] = jnp.float32(0.9)
-    assert not np.allclose(models.apply(params, X, config, "prelu"),
-                           models.apply(other, X, config, "prelu"))
+    assert not np.allclose(forecast(params), forecast(other))
 
 
 def test_activation_params_of_a_fixed_activation_are_empty():
-    params = models.init_params(jax.random.key(0), _config(model="mlp"), 5, "relu")
+    params = jax.eval_shape(lambda k: models.init_params(k, _config(model="mlp"), 5, "relu"),
+                            jax.random.key(0))
     assert all(layer["activation"] == {} for layer in params["hidden"])
 
 
 def test_hidden_outputs_show_dead_relu_units_as_zeros():
     config = _config(units=3)
-    params = models.init_params(jax.random.key(0), config, 5, "relu")
+    params = jax.jit(lambda k: models.init_params(k, config, 5, "relu"))(jax.random.key(0))
     # A candidate block of large negative bias: c' = i * relu(z_c) = 0, so h = 0.
     layer = dict(params["lstm"][0])
     layer["bias"] = layer["bias"].at[2 * 3:3 * 3].set(-100.0)
     params = {**params, "lstm": (layer,)}
-    _, (h,) = models.hidden_outputs(params, jnp.ones((4, 5)), config, "relu")
+    _, (h,) = jax.jit(lambda p: models.hidden_outputs(p, jnp.ones((4, 5)), config, "relu"))(
+        params)
     np.testing.assert_array_equal(h, np.zeros((4, 3)))
 
 
 def test_apply_is_vmappable_over_models():
     config = _config()
     keys = jax.random.split(jax.random.key(0), 3)
-    params = jax.vmap(lambda k: models.init_params(k, config, 5, "tanh"))(keys)
+    params = jax.jit(jax.vmap(lambda k: models.init_params(k, config, 5, "tanh")))(keys)
     X = jnp.ones((7, 5))
-    out = jax.vmap(lambda p: models.apply(p, X, config, "tanh"))(params)
+    forecast = jax.jit(lambda p: models.apply(p, X, config, "tanh"))
+    out = jax.jit(jax.vmap(forecast))(params)
     assert out.shape == (3, 7)
-    single = models.apply(jax.tree.map(lambda a: a[1], params), X, config, "tanh")
+    single = forecast(jax.tree.map(lambda a: a[1], params))
     np.testing.assert_allclose(out[1], single, rtol=1e-6)

@@ -1,0 +1,340 @@
+"""Training, Keras ``model.fit`` semantics, many seeds at once.
+
+A training run is a pure function of ``(config, data, key)``: :func:`train` trains one
+model; :func:`train_many` is ``jit(vmap(train))`` over seeds, so every seed of one
+configuration runs in one compiled program (the epoch loop is a ``lax.scan`` whose body
+holds the step loop, another ``lax.scan``). The per-model function is vmappable over any
+leading axes, so batching series x seeds is one more ``vmap``.
+
+What ``model.fit(X, y, epochs, batch_size, validation_split, shuffle=True)`` does, and so
+what this does:
+
+* The validation tail is cut off *before* shuffling (``windows.py`` makes ``X_fit`` and
+  ``X_val``); the fit samples are reshuffled every epoch (per seed here).
+* ``ceil(n / batch_size)`` steps per epoch; the last batch may be smaller. The loss of a
+  batch is its mean squared error; the epoch's loss is the batch losses' mean weighted by
+  batch size (Keras' loss tracker), i.e. the mean over the epoch's samples.
+* ``val_loss`` is the MSE over the validation windows with the weights at the epoch's end.
+* Adam with Keras' update rule (see :func:`keras_adam`).
+* ``EarlyStopping(monitor="val_loss", patience=p, restore_best_weights=True)`` when
+  ``config.patience`` is set: Keras 3 restores the best epoch's weights at the end of
+  training whether or not it stopped early.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from relulab import models
+from relulab.config import StudyConfig
+
+_STEP_UNROLL = 1
+
+
+class TrainData(NamedTuple):
+    """The windows one model trains on (float32): ``X_fit (n, L)``, ``y_fit (n,)``, and
+    Keras' validation tail ``X_val (m, L)``, ``y_val (m,)`` (``m`` may be 0)."""
+
+    X_fit: Any
+    y_fit: Any
+    X_val: Any
+    y_val: Any
+
+    @classmethod
+    def from_arrays(cls, X_fit, y_fit, X_val=None, y_val=None) -> TrainData:
+        X_fit = np.asarray(X_fit, np.float32)
+        if X_val is None:
+            X_val = np.zeros((0, *X_fit.shape[1:]), np.float32)
+            y_val = np.zeros((0,), np.float32)
+        return cls(X_fit, np.asarray(y_fit, np.float32).reshape(-1),
+                   np.asarray(X_val, np.float32), np.asarray(y_val, np.float32).reshape(-1))
+
+    @classmethod
+    def from_prepared(cls, prepared: Any) -> TrainData:
+        """From ``windows.prepare(...)``: ``fit`` and Keras' ``val_loss`` tail."""
+        return cls.from_arrays(prepared.fit.X, prepared.fit.y,
+                               prepared.val_loss.X, prepared.val_loss.y)
+
+
+class TrainOutput(NamedTuple):
+    """What training returns; from :func:`train_many` every field has a leading seed axis.
+
+    ``loss`` and ``val_loss`` are NaN for epochs after an early stop (and ``val_loss`` is
+    NaN throughout without a validation split). ``best_epoch`` is the 0-based epoch whose
+    weights ``params`` holds. ``epoch_stats`` maps a name to a per-epoch array
+    (``dead_fraction``: the share of hidden units whose output is exactly zero on every
+    fit sample at the epoch's end).
+    """
+
+    params: Any
+    loss: Any
+    val_loss: Any
+    best_epoch: Any
+    diverged: Any
+    epoch_stats: dict[str, Any]
+
+
+# --- optimiser ---------------------------------------------------------------------------
+
+
+def keras_adam(
+    learning_rate: float = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-7
+) -> optax.GradientTransformation:
+    """Adam exactly as ``keras.optimizers.Adam`` updates (Keras 3, ``amsgrad=False``).
+
+    .. math::
+
+        m \\leftarrow m + (g - m)(1 - \\beta_1),\\quad
+        v \\leftarrow v + (g^2 - v)(1 - \\beta_2),\\quad
+        \\alpha_t = \\eta \\sqrt{1 - \\beta_2^t} / (1 - \\beta_1^t),\\quad
+        \\Delta = -\\alpha_t\\, m / (\\sqrt{v} + \\epsilon)
+
+    Keras' epsilon is the paper's "epsilon hat": it is added to :math:`\\sqrt{v}` *before*
+    bias correction. ``optax.adam`` adds its ``eps`` to :math:`\\sqrt{\\hat v}`, after
+    correction, which equals Keras only with ``eps_optax = eps / sqrt(1 - b2**t)``, a
+    step-dependent value; at step 1 with the defaults that is ~32x larger than 1e-7.
+    Hence this transformation, in Optax's init/update form, with Keras' order of
+    operations so the numbers agree to the last bit or two.
+    """
+
+    def init_fn(params: optax.Params) -> optax.ScaleByAdamState:
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return optax.ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=zeros, nu=zeros)
+
+    def update_fn(updates, state, params=None):
+        del params
+        count = state.count + 1
+        t = count.astype(jnp.float32)
+        alpha = (learning_rate * jnp.sqrt(1 - jnp.power(jnp.float32(b2), t))
+                 / (1 - jnp.power(jnp.float32(b1), t)))
+        mu = jax.tree.map(lambda g, m: m + (g - m) * (1 - b1), updates, state.mu)
+        nu = jax.tree.map(lambda g, v: v + (jnp.square(g) - v) * (1 - b2), updates, state.nu)
+        updates = jax.tree.map(lambda m, v: -(m * alpha) / (jnp.sqrt(v) + eps), mu, nu)
+        return updates, optax.ScaleByAdamState(count=count, mu=mu, nu=nu)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+# --- one model ---------------------------------------------------------------------------
+
+
+class _Spec(NamedTuple):
+    """The config fields that decide the compiled training program (the cache key)."""
+
+    model: str
+    units: int
+    layers: int
+    recurrent_activation: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    beta1: float
+    beta2: float
+    eps: float
+    patience: int | None
+
+    @classmethod
+    def of(cls, config: StudyConfig) -> _Spec:
+        return cls(*(getattr(config, f) for f in cls._fields))
+
+    def config(self) -> StudyConfig:
+        return StudyConfig(**self._asdict())
+
+
+def _where(flag: jax.Array, a: Any, b: Any) -> Any:
+    return jax.tree.map(lambda x, y: jnp.where(flag, x, y), a, b)
+
+
+def _start(spec: _Spec, n_features: int, n: int, key: jax.Array) -> tuple[Any, jax.Array]:
+    """Initial weights and every epoch's shuffle order ``(epochs, n)`` from one key.
+
+    Independent of the activation, so one compiled program serves a whole study.
+    """
+    config = spec.config()
+    n_init = models.weight_bits(config, n_features)
+    # One Threefry draw for everything (each jax.random call compiles its own copy of
+    # the hash): the weights' words, then one word per sample and epoch, whose stable
+    # argsort is that epoch's order, a uniform shuffle (ties, at odds ~n^2 / 2^33 an
+    # epoch, fall back to sample order).
+    bits = jax.random.bits(key, (n_init + spec.epochs * n,), jnp.uint32)
+    params = models.weights_from_bits(bits[:n_init], config, n_features)
+    orders = jnp.argsort(bits[n_init:].reshape(spec.epochs, n), axis=-1, stable=True)
+    return params, orders.astype(jnp.int32)
+
+
+def _fit(spec: _Spec, act: Any, rec: Any, data: TrainData, params: Any,
+         orders: jax.Array) -> TrainOutput:
+    """Train from ``params`` with the epochs' sample ``orders``; no randomness inside."""
+    config = spec.config()
+    X_fit, y_fit, X_val, y_val = (jnp.asarray(a, jnp.float32) for a in data)
+    n, n_val = X_fit.shape[0], X_val.shape[0]
+    bs = min(spec.batch_size, n)
+    steps = math.ceil(n / bs)
+    pad = steps * bs - n
+
+    params = models.init_activation_params(params, config, act, rec)
+    opt = keras_adam(spec.learning_rate, spec.beta1, spec.beta2, spec.eps)
+    opt_state = opt.init(params)
+    # Padding fills the last batch to full size; its mask keeps the padded rows out of the
+    # loss, so the short last batch is Keras' smaller final batch.
+    mask = jnp.concatenate([jnp.ones(n), jnp.zeros(pad)]).reshape(steps, bs)
+    X_all = jnp.concatenate([X_fit, X_val])
+
+    def batch_loss(p, x, y, m):
+        err = models.apply(p, x, config, act, rec) - y
+        return jnp.sum(m * err * err) / jnp.sum(m)
+
+    grad_fn = jax.value_and_grad(batch_loss)
+
+    def step(carry, batch):
+        p, s = carry
+        x, y, m = batch
+        loss, grads = grad_fn(p, x, y, m)
+        updates, s = opt.update(grads, s, p)
+        return (optax.apply_updates(p, updates), s), loss * jnp.sum(m)
+
+    def epoch(carry, inputs):
+        p, s, best_p, best_val, best_epoch, wait, active, bad = carry
+        order, e = inputs
+        idx = jnp.concatenate([order, order[:pad]]).reshape(steps, bs)
+        (p_new, s_new), losses = jax.lax.scan(
+            step, (p, s), (X_fit[idx], y_fit[idx], mask), unroll=_STEP_UNROLL)
+        # A run stopped early keeps its weights: the epoch's work is discarded.
+        p, s = _where(active, p_new, p), _where(active, s_new, s)
+        loss = jnp.sum(losses) / n
+
+        feats, hiddens = models.hidden_outputs(p, X_all, config, act, rec)
+        pred = models.dense_output(p, feats)
+        val_loss = jnp.mean((pred[n:] - y_val) ** 2) if n_val else jnp.float32(jnp.nan)
+        dead = jnp.concatenate([jnp.all(h[:n] == 0, axis=0) for h in hiddens])
+        dead_fraction = jnp.mean(dead.astype(jnp.float32))
+        bad = bad | (active & ~jnp.isfinite(loss))
+        if n_val:
+            bad = bad | (active & ~jnp.isfinite(val_loss))
+
+        if spec.patience is not None:
+            # Keras EarlyStopping: the first epoch is always an improvement; patience
+            # counts epochs since the last one; stop once it is used up.
+            improved = active & ((e == 0) | (val_loss < best_val))
+            best_p = _where(improved, p, best_p)
+            best_val = jnp.where(improved, val_loss, best_val)
+            best_epoch = jnp.where(improved, e, best_epoch)
+            wait = jnp.where(improved, 0, wait + 1)
+            stop = active & ~improved & (wait >= spec.patience) & (e > 0)
+        else:
+            best_epoch = e
+            stop = jnp.bool_(False)
+        record = (jnp.where(active, loss, jnp.nan), jnp.where(active, val_loss, jnp.nan),
+                  jnp.where(active, dead_fraction, jnp.nan))
+        return (p, s, best_p, best_val, best_epoch, wait, active & ~stop, bad), record
+
+    carry = (params, opt_state, params, jnp.float32(jnp.inf), jnp.int32(0), jnp.int32(0),
+             jnp.bool_(True), jnp.bool_(False))
+    epochs = jnp.arange(spec.epochs, dtype=jnp.int32)
+    carry, (loss, val_loss, dead_fraction) = jax.lax.scan(epoch, carry, (orders, epochs))
+    p, _, best_p, _, best_epoch, _, _, bad = carry
+    final = best_p if spec.patience is not None else p
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(final)]))
+    return TrainOutput(params=final, loss=loss, val_loss=val_loss, best_epoch=best_epoch,
+                       diverged=bad | ~finite, epoch_stats={"dead_fraction": dead_fraction})
+
+
+def _train(spec: _Spec, act: Any, rec: Any, data: TrainData, key: jax.Array) -> TrainOutput:
+    params, orders = _start(spec, data[0].shape[-1], data[0].shape[0], key)
+    return _fit(spec, act, rec, data, params, orders)
+
+
+def train(config: StudyConfig, activation_name: str, data: TrainData,
+          key: jax.Array) -> TrainOutput:
+    """Train one model from ``key`` (split into an init key and a shuffle key).
+
+    Pure and vmappable over leading axes of ``data`` and ``key``.
+    """
+    return _train(_Spec.of(config), models.resolve(activation_name),
+                  models.resolve(config.recurrent_activation), data, key)
+
+
+# Two compiled programs per group: the start (initial weights and shuffle orders, which
+# do not depend on the activation, so one serves every group of a study) and the fit.
+
+
+@functools.lru_cache(maxsize=64)
+def _start_many_fn(spec: _Spec, n_features: int, n: int):
+    return jax.jit(jax.vmap(functools.partial(_start, spec, n_features, n)))
+
+
+@functools.lru_cache(maxsize=64)
+def _fit_many_fn(spec: _Spec, activation_name: str):
+    act = models.resolve(activation_name)
+    rec = models.resolve(spec.recurrent_activation)
+    return jax.jit(jax.vmap(functools.partial(_fit, spec, act, rec), in_axes=(None, 0, 0)))
+
+
+def _shapes(tree: Any) -> Any:
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), jnp.result_type(a)), tree)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(spec: _Spec, activation_name: str, data_shapes: tuple, n_seeds: int):
+    n, n_features = data_shapes[0]
+    keys = jax.ShapeDtypeStruct((n_seeds,), jax.random.key(0).dtype)
+    start = _start_many_fn(spec, n_features, n).lower(keys).compile()
+    params, orders = start.out_info
+    data = TrainData(*(jax.ShapeDtypeStruct(s, jnp.float32) for s in data_shapes))
+    fit = _fit_many_fn(spec, activation_name).lower(data, params, orders).compile()
+    return start, fit
+
+
+def compile_many(config: StudyConfig, activation_name: str, data: TrainData,
+                 n_seeds: int):
+    """The compiled ``train_many`` for data shaped like ``data`` and ``n_seeds`` seeds:
+    a function ``(data, seeds) -> TrainOutput``. Cached: the second call for the same
+    activation, training fields of ``config`` and shapes returns at once, so timing this
+    call measures compilation alone.
+    """
+    shapes = tuple(tuple(np.shape(a)) for a in data)
+    start, fit = _compiled(_Spec.of(config), activation_name, shapes, int(n_seeds))
+
+    def run(data: TrainData, seeds) -> TrainOutput:
+        params, orders = start(seed_keys(seeds))
+        return fit(TrainData(*(jnp.asarray(a, jnp.float32) for a in data)), params, orders)
+
+    return run
+
+
+def seed_keys(seeds) -> jax.Array:
+    """One typed PRNG key per seed: ``jax.random.key(seed)``."""
+    return jax.vmap(jax.random.key)(jnp.asarray(np.asarray(seeds), jnp.uint32))
+
+
+def train_many(config: StudyConfig, activation_name: str, data: TrainData,
+               seeds) -> TrainOutput:
+    """``jit(vmap(train))`` over ``seeds``: every field gets a leading seed axis.
+
+    The compiled program is cached per activation, training fields of ``config`` and data
+    shapes, so a second call neither retraces nor recompiles.
+    """
+    seeds = np.asarray(list(seeds))
+    return compile_many(config, activation_name, data, len(seeds))(data, seeds)
+
+
+@functools.lru_cache(maxsize=64)
+def _predict_many_fn(spec: _Spec, activation_name: str):
+    act = models.resolve(activation_name)
+    rec = models.resolve(spec.recurrent_activation)
+    config = spec.config()
+    return jax.jit(jax.vmap(lambda p, X: models.apply(p, X, config, act, rec),
+                            in_axes=(0, None)))
+
+
+def predict_many(config: StudyConfig, activation_name: str, params: Any, X) -> jax.Array:
+    """Forecasts ``(S, n)`` of each of ``S`` models (``params`` with a leading seed axis)."""
+    fn = _predict_many_fn(_Spec.of(config), activation_name)
+    return fn(params, jnp.asarray(X, jnp.float32))

@@ -1,0 +1,254 @@
+"""Training against Keras' optimiser, a plain Python reference loop and hand computations."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")  # before anything imports keras
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from relulab import models, training
+from relulab.config import StudyConfig, preset
+
+
+def _sine(n_fit: int = 24, n_val: int = 6, L: int = 5) -> training.TrainData:
+    t = np.arange(n_fit + n_val + L, dtype=np.float32)
+    y = (np.sin(t / 3) + 1) / 2
+    X = np.stack([y[i:i + L] for i in range(n_fit + n_val)])
+    Y = y[L:]
+    return training.TrainData.from_arrays(X[:n_fit], Y[:n_fit], X[n_fit:], Y[n_fit:])
+
+
+def _config(**kw) -> StudyConfig:
+    return preset("seed", **{"epochs": 4, **kw})
+
+
+def _leaves_equal(a, b) -> bool:
+    return all(np.array_equal(x, y) for x, y in
+               zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+@pytest.fixture(scope="module")
+def relu_run():
+    """One small compiled program, shared by the tests that only read its output."""
+    config = _config(epochs=3)
+    return config, training.train_many(config, "relu", _sine(), range(5))
+
+
+# ------------------------------------------------------------------------- optimiser
+
+
+def test_adam_step_equals_keras_adam():
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "jax":
+        pytest.skip("keras was imported with another backend")
+    rng = np.random.default_rng(0)
+    w0 = rng.normal(size=(5, 16)).astype(np.float32)
+    grads = [rng.normal(size=(5, 16)).astype(np.float32) * s for s in (1.0, 1e-3, 10.0)]
+
+    var = keras.Variable(w0)
+    opt = keras.optimizers.Adam()
+    opt.build([var])
+
+    tx = training.keras_adam()
+    params = jnp.asarray(w0)
+    state = tx.init(params)
+    for g in grads:
+        opt.apply_gradients([(keras.ops.convert_to_tensor(g), var)])
+        updates, state = tx.update(jnp.asarray(g), state, params)
+        params = params + updates
+        np.testing.assert_allclose(np.asarray(params), np.asarray(var.value), rtol=1e-6,
+                                   atol=1e-7)
+
+
+def test_keras_epsilon_is_not_optax_epsilon():
+    # Keras adds eps to sqrt(v) before bias correction; optax.adam(eps=1e-7) after. On a
+    # tiny gradient the first step differs visibly.
+    import optax
+
+    g = jnp.full((3,), 1e-6)
+    ours, _ = training.keras_adam().update(g, training.keras_adam().init(g))
+    theirs, _ = optax.adam(1e-3, eps=1e-7).update(g, optax.adam(1e-3, eps=1e-7).init(g))
+    # Keras: -lr * g / (|g| + eps / sqrt(1 - b2)) at step 1.
+    expected = -1e-3 * 1e-6 / (1e-6 + 1e-7 / np.sqrt(1 - 0.999))
+    np.testing.assert_allclose(ours, expected, rtol=1e-5)
+    assert not np.allclose(theirs, expected, rtol=1e-2)
+
+
+# ------------------------------------------------------------------------- one epoch
+
+
+def _reference_fit(config, activation, data, params, orders):
+    """model.fit, written as the plain loop it is: batches, Adam, epoch-end val_loss."""
+    act = models.resolve(activation)
+    params = models.init_activation_params(params, config, act)
+    tx = training.keras_adam(config.learning_rate, config.beta1, config.beta2, config.eps)
+    state = tx.init(params)
+
+    @jax.jit
+    def step(params, state, x, y):
+        def loss(p):
+            return jnp.mean((models.apply(p, x, config, act) - y) ** 2)
+
+        value, grads = jax.value_and_grad(loss)(params)
+        updates, state = tx.update(grads, state, params)
+        return jax.tree.map(jnp.add, params, updates), state, value
+
+    losses, val_losses = [], []
+    X, Y = np.asarray(data.X_fit), np.asarray(data.y_fit)
+    for order in np.asarray(orders):
+        total = 0.0
+        for start in range(0, len(order), config.batch_size):
+            batch = order[start:start + config.batch_size]
+            params, state, value = step(params, state, X[batch], Y[batch])
+            total += float(value) * len(batch)  # Keras' loss tracker weights by batch size
+        losses.append(total / len(order))
+        pred = models.apply(params, data.X_val, config, act)
+        val_losses.append(float(np.mean((np.asarray(pred) - data.y_val) ** 2)))
+    return params, np.array(losses), np.array(val_losses)
+
+
+@pytest.mark.parametrize("batch_size", [1, 5])
+def test_training_equals_a_plain_python_loop(batch_size):
+    # 24 fit samples in batches of 5: the last batch holds 4, as in Keras.
+    config = _config(epochs=2, batch_size=batch_size)
+    data = _sine()
+    out = training.train_many(config, "tanh", data, [3])
+    params, orders = training._start(training._Spec.of(config), 5, 24, jax.random.key(3))
+    ref_params, ref_loss, ref_val = _reference_fit(config, "tanh", data, params, orders)
+    np.testing.assert_allclose(out.loss[0], ref_loss, rtol=1e-5)
+    np.testing.assert_allclose(out.val_loss[0], ref_val, rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(out.params), jax.tree.leaves(ref_params), strict=True):
+        np.testing.assert_allclose(a[0], b, rtol=1e-5, atol=1e-7)
+    assert int(out.best_epoch[0]) == config.epochs - 1
+
+
+def test_val_loss_is_the_mse_of_the_final_weights_on_the_validation_tail(relu_run):
+    config, out = relu_run
+    data = _sine()
+    pred = np.asarray(training.predict_many(config, "relu", out.params, data.X_val), np.float64)
+    by_hand = ((pred - data.y_val) ** 2).mean(axis=1)
+    np.testing.assert_allclose(out.val_loss[:, -1], by_hand, rtol=1e-5)
+
+
+def test_without_a_validation_split_val_loss_is_nan():
+    d = _sine()
+    data = training.TrainData.from_arrays(d.X_fit, d.y_fit)
+    out = training.train_many(_config(validation_split=0.0), "tanh", data, [0])
+    assert np.isnan(out.val_loss).all() and np.isfinite(out.loss).all()
+
+
+def test_shuffle_orders_are_permutations_that_change_every_epoch():
+    _, orders = training._start(training._Spec.of(_config(epochs=6)), 5, 24, jax.random.key(0))
+    orders = np.asarray(orders)
+    assert all(sorted(o) == list(range(24)) for o in orders)
+    assert len({tuple(o) for o in orders}) == 6
+
+
+# ------------------------------------------------------------------------- outcomes
+
+
+def test_a_short_training_reduces_the_loss_on_a_sine():
+    out = training.train_many(_config(epochs=30), "tanh", _sine(), range(3))
+    loss = np.asarray(out.loss)
+    assert (loss[:, -1] < 0.5 * loss[:, 0]).all()
+    assert not np.asarray(out.diverged).any()
+    assert out.loss.shape == out.val_loss.shape == (3, 30)
+    assert out.best_epoch.shape == out.diverged.shape == (3,)
+    assert out.epoch_stats["dead_fraction"].shape == (3, 30)
+
+
+def test_a_huge_learning_rate_is_flagged_not_raised():
+    out = training.train_many(_config(learning_rate=1e30), "relu", _sine(), range(2))
+    assert np.asarray(out.diverged).all()
+    forecasts = training.predict_many(_config(learning_rate=1e30), "relu", out.params,
+                                      _sine().X_val)
+    assert forecasts.shape == (2, 6)
+
+
+def test_early_stopping_restores_the_best_weights():
+    # Validation targets are the mirror image of the fit targets, so fitting one worsens
+    # the other: the validation loss soon rises and patience runs out.
+    d = _sine()
+    data = training.TrainData.from_arrays(d.X_fit, d.y_fit, d.X_val, 1.0 - d.y_val)
+    config = _config(epochs=60, patience=3, learning_rate=1e-2)
+    out = training.train_many(config, "tanh", data, [0])
+    val = np.asarray(out.val_loss[0])
+    ran = np.isfinite(val)
+    stopped_at = int(np.flatnonzero(ran)[-1])
+    assert stopped_at < config.epochs - 1, "the constructed case should stop early"
+    assert np.isnan(np.asarray(out.loss[0])[~ran]).all()
+    best = int(out.best_epoch[0])
+    assert best == int(np.nanargmin(val))
+    assert stopped_at - best == config.patience  # Keras: wait >= patience
+    pred = np.asarray(training.predict_many(config, "tanh", out.params, data.X_val)[0])
+    np.testing.assert_allclose(((pred - data.y_val) ** 2).mean(), val[best], rtol=1e-5)
+
+
+def test_dead_fraction_counts_hidden_units_dead_on_every_fit_sample(relu_run):
+    config, out = relu_run
+    data = _sine()
+    dead = np.asarray(out.epoch_stats["dead_fraction"])[:, -1]
+    for i in range(5):
+        params = jax.tree.map(lambda a, i=i: a[i], out.params)
+        _, (h,) = models.hidden_outputs(params, data.X_fit, config, "relu")
+        assert dead[i] == np.mean(np.all(np.asarray(h) == 0, axis=0))
+    tanh = training.train_many(_config(epochs=30), "tanh", data, range(3))
+    np.testing.assert_array_equal(tanh.epoch_stats["dead_fraction"], 0.0)
+
+
+def test_prelu_learns_its_slope():
+    out = training.train_many(_config(epochs=3), "prelu", _sine(), [2])
+    slope = float(out.params["lstm"][0]["activation"]["weight"][0])
+    assert slope != 0.25 and np.isfinite(slope)
+
+
+def test_mlp_trains():
+    out = training.train_many(_config(model="mlp", units=8, epochs=20), "relu", _sine(), [0, 1])
+    loss = np.asarray(out.loss)
+    assert (loss[:, -1] < loss[:, 0]).all()
+
+
+# ------------------------------------------------------------------------- reproducibility
+
+
+def test_same_seed_same_bits_and_batch_of_seeds_does_not_change_them(relu_run):
+    config, a = relu_run
+    data = _sine()
+    X = _sine().X_val
+    b = training.train_many(config, "relu", data, range(5))
+    assert _leaves_equal(a, b)
+    fa = np.asarray(training.predict_many(config, "relu", a.params, X))
+    single = training.train_many(config, "relu", data, [2])
+    fs = np.asarray(training.predict_many(config, "relu", single.params, X))
+    # Holds because the layers' products are broadcast-and-sum, whose order does not
+    # depend on the batch (a dot's would).
+    np.testing.assert_array_equal(fa[2], fs[0])
+
+
+def test_train_is_the_per_seed_function():
+    config = _config(epochs=3)
+    data = training.TrainData(*(jnp.asarray(a) for a in _sine()))
+    many = training.train_many(config, "tanh", data, [0, 7])
+    one = jax.jit(lambda d, k: training.train(config, "tanh", d, k))(data, jax.random.key(7))
+    # Forecast-deciding weights are bitwise equal; the per-epoch loss means may differ in
+    # the last bit where XLA fuses their sum differently in the two programs.
+    assert _leaves_equal(jax.tree.map(lambda a: a[1], many.params), one.params)
+    np.testing.assert_allclose(many.loss[1], one.loss, rtol=1e-6)
+
+
+def test_a_second_call_does_not_recompile():
+    config = _config(epochs=30)
+    data = _sine()
+    training.train_many(config, "tanh", data, range(3))
+    spec = training._Spec.of(config)
+    before = training._compiled.cache_info().misses
+    training.train_many(config.replace(activations=("tanh", "elu"), name="x"), "tanh",
+                        data, range(10, 13))
+    assert training._compiled.cache_info().misses == before
+    assert training._fit_many_fn.cache_info().currsize >= 1
+    assert training._fit_many_fn(spec, "tanh") is training._fit_many_fn(spec, "tanh")
