@@ -78,7 +78,9 @@ def test_repr_matches_torch_nn(make_ours, make_theirs):
 
 
 @pytest.mark.parametrize(
-    "make", [rt.SiLU, rt.ELU, lambda: rt.Softplus(beta=2.0), rt.Mish, rt.GELU], ids=str
+    "make",
+    [rt.SiLU, rt.ELU, lambda: rt.Softplus(beta=2.0), rt.Mish, rt.GELU],
+    ids=["SiLU", "ELU", "Softplus-2", "Mish", "GELU"],
 )
 def test_backward_is_differentiable_again(make):
     # Second derivatives against finite differences (torch's own checker), off the kinks.
@@ -155,7 +157,9 @@ def _net(activation: type, prelu: type) -> nn.Sequential:
 
 
 @pytest.mark.parametrize(
-    ("ours", "theirs"), [(rt.ELU, nn.ELU), (rt.ReLU, nn.ReLU), (rt.SiLU, nn.SiLU)], ids=str
+    ("ours", "theirs"),
+    [(rt.ELU, nn.ELU), (rt.ReLU, nn.ReLU), (rt.SiLU, nn.SiLU)],
+    ids=["ELU", "ReLU", "SiLU"],
 )
 def test_sequential_training_step_matches_torch_nn(ours, theirs):
     net_ours, net_theirs = _net(ours, rt.PReLU), _net(theirs, nn.PReLU)

@@ -94,7 +94,9 @@ def throughput(
     on_step: Callable[[str, str], None] | None = None,
 ) -> dict[str, dict[str, dict[str, float | None]]]:
     """Throughput in million float32 elements per second: ``{name: {framework: {"ours",
-    "native"}}}``; ``native`` is None where the framework has no twin of the activation.
+    "generic", "native"}}}``. ``ours`` is what ``act(x)`` does (on PyTorch a dispatch to the
+    ``torch.nn.functional`` twin), ``generic`` (PyTorch only, else None) relulab's own
+    array-API definition, ``native`` the framework's function (None where there is none).
 
     Timing is delegated to :func:`relulab.activations.bench.throughput` so that the CLI, the
     benchmark script and this table measure the same way. ``on_step(name, framework)`` is
@@ -115,8 +117,14 @@ def throughput(
 
 
 def _measure(bench: Any, name: str, framework: str, elements: int) -> dict[str, float | None]:
-    measured = bench.throughput(name, framework, elements=elements)
-    return {key: _finite_or_none(measured.get(key)) for key in ("ours", "native")}
+    measured = bench.throughput(name, framework, n=elements)
+    return {key: _finite_or_none(measured.get(key)) for key in _THROUGHPUT_KEYS}
+
+
+# ours: what act(x) does (on PyTorch it dispatches to the torch.nn.functional twin);
+# generic: PyTorch only, relulab's array-API definition (act.apply(x, native=False));
+# native: the framework's own function, None where it has none.
+_THROUGHPUT_KEYS = ("ours", "generic", "native")
 
 
 def _finite_or_none(value: Any) -> float | None:

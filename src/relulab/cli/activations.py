@@ -375,7 +375,9 @@ def _throughput_table(names, speeds, frameworks, elements):
         title=f"Throughput, million float32 elements per second ({elements:,} elements), "
         "relulab / the framework's own function",
         title_justify="left",
-        caption="'-': the framework has no function of its own for it",
+        caption="'-': the framework has no function of its own for it. On PyTorch relulab "
+        "dispatches to torch.nn.functional; the last column times its own array-API "
+        "definition (act.apply(x, native=False)), which relulab.torch modules use.",
         caption_justify="left",
         box=box.SIMPLE_HEAD,
     )
@@ -384,11 +386,15 @@ def _throughput_table(names, speeds, frameworks, elements):
         table.add_column(
             _FRAMEWORK_TITLES.get(framework, framework), justify="right", no_wrap=True
         )
+    if "torch" in frameworks:
+        table.add_column("PyTorch, relulab's\ndefinition", justify="right", no_wrap=True)
     for name in names:
         cells = []
         for framework in frameworks:
             speed = speeds.get(name, {}).get(framework, {})
             cells.append(f"{_speed(speed.get('ours'))} / {_speed(speed.get('native'))}")
+        if "torch" in frameworks:
+            cells.append(_speed(speeds.get(name, {}).get("torch", {}).get("generic")))
         table.add_row(name, *cells)
     return table
 
