@@ -52,6 +52,8 @@ class Activation:
         ``native=False`` forces the generic array-API definition on PyTorch tensors.
         """
         merged = resolve(self._spec, self._params, params) if params else self._params
+        if self._spec.name == "identity":
+            return self._spec.fn(x)  # nothing to fuse: a jit would only copy the buffer
         if is_jax_array(x):
             return _jax_call(self._spec.name, "value", merged, x)
         if native and is_torch_array(x):

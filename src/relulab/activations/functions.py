@@ -157,8 +157,8 @@ def silu(x: Any) -> Any:
     """
     xp, x = floating(x)
     cut = _overflow_cut(xp, x)  # e^-x overflows below it, where x sigma(x) = x e^x
-    tail = x * xp.exp(xp.minimum(x, cut))
-    return xp.where(x < cut, tail, x / (1.0 + xp.exp(-xp.maximum(x, cut))))
+    e = xp.exp(xp.where(x < cut, x, -x))  # one exp serves both branches, never overflows
+    return xp.where(x < cut, x * e, x / (1.0 + e))
 
 
 swish = silu
@@ -261,8 +261,10 @@ def _sigmoid(xp: Any, x: Any) -> Any:
     # 1 / (1 + e^-x), PyTorch's and XLA's own form, so that we agree to the last bit where
     # they are right; e^-x is guarded against overflow and replaced by e^x below the cut.
     cut = _overflow_cut(xp, x)
-    tail = xp.exp(xp.minimum(x, cut))
-    return xp.where(x < cut, tail, 1.0 / (1.0 + xp.exp(-xp.maximum(x, cut))))
+    # One exp serves both branches: e^-x above the cut (at most max/e, so no overflow),
+    # e^x below it.
+    e = xp.exp(xp.where(x < cut, x, -x))
+    return xp.where(x < cut, e, 1.0 / (1.0 + e))
 
 
 def _softplus(xp: Any, x: Any) -> Any:
