@@ -252,3 +252,16 @@ def test_a_second_call_does_not_recompile():
     assert training._compiled.cache_info().misses == before
     assert training._fit_many_fn.cache_info().currsize >= 1
     assert training._fit_many_fn(spec, "tanh") is training._fit_many_fn(spec, "tanh")
+
+
+def test_groups_compiled_in_parallel_give_the_same_bits():
+    config = _config(epochs=3, learning_rate=2e-3)
+    data = _sine()
+    fns = training.compile_groups(config, ["relu", "tanh"], data, 2, workers=2)
+    assert set(fns) == {"relu", "tanh"}
+    # A fresh sequential compile of the same group, bypassing the cache.
+    shapes = tuple(np.shape(a) for a in data)
+    start, fit = training._compiled.__wrapped__(training._Spec.of(config), "tanh", shapes, 2)
+    params, orders = start(training.seed_keys([4, 5]))
+    alone = fit(training.TrainData(*(jnp.asarray(a) for a in data)), params, orders)
+    assert _leaves_equal(fns["tanh"](data, np.array([4, 5])), alone)
