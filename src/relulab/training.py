@@ -38,6 +38,8 @@ from jax.flatten_util import ravel_pytree
 from relulab import models
 from relulab.config import StudyConfig
 
+# Unrolling the step loop was measured (seed preset, 2-core CPU): unroll 2 or 4 compiles
+# 1.5x slower for no faster run, full unroll (60) 10x slower. A plain loop it is.
 _STEP_UNROLL = 1
 
 
