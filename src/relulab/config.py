@@ -136,7 +136,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 DEMO_ACTIVATIONS = ("tanh", "relu", "leaky_relu", "elu", "gelu")
 
 
-def preset(name: str, **overrides: Any) -> StudyConfig:
-    if name not in PRESETS:
-        raise RelulabError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
-    return StudyConfig(**{**PRESETS[name], **overrides})
+def preset(preset_name: str, /, **overrides: Any) -> StudyConfig:
+    if preset_name not in PRESETS:
+        raise RelulabError(
+            f"unknown preset {preset_name!r}; choose one of: {', '.join(PRESETS)}"
+        )
+    return StudyConfig(**{**PRESETS[preset_name], **overrides})

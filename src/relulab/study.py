@@ -142,7 +142,7 @@ def _train_group(config: StudyConfig, activation: str, values: np.ndarray, split
 
     seeds = config.seed_list
     S = len(seeds)
-    forecasts, val_forecasts, y_tests, y_prevs = [], [], [], []
+    forecasts, val_forecasts, y_tests = [], [], []
     last_out = None
     for k, sp in enumerate(splits):
         emit("group_start", {"activation": activation, "fold": k, "index": index + k,
@@ -162,13 +162,12 @@ def _train_group(config: StudyConfig, activation: str, values: np.ndarray, split
         scaled = np.asarray(predict_many(config, activation, out.params, prep.test.X))
         forecasts.append(prep.scaler.inverse(scaled))
         y_tests.append(values[sp.test_start:sp.n])
-        y_prevs.append(prep.test.y_prev)
         if k == len(splits) - 1:
             val_scaled = np.asarray(predict_many(config, activation, out.params,
                                                  prep.validation.X))
             val_forecasts.append(prep.scaler.inverse(val_scaled))
             val_y = values[sp.train_end:sp.test_start]
-            val_prev = prep.validation.y_prev
+            val_prev = float(values[sp.train_end - 1])
             last_out = out
         diverged_k = np.asarray(out.diverged)
         if k == 0:
@@ -181,7 +180,9 @@ def _train_group(config: StudyConfig, activation: str, values: np.ndarray, split
     forecast = np.concatenate(forecasts, axis=1)  # (S, folds * test_size)
     val_forecast = val_forecasts[0]
     y_test = np.concatenate(y_tests)
-    y_prev = np.concatenate(y_prevs)
+    # The joined test region is contiguous: the naive-anchored MDA's first anchor is the
+    # actual value just before it.
+    y_prev = float(values[splits[0].test_start - 1])
     last = splits[-1]
     y_train = values[:last.train_end]
     out = last_out
