@@ -472,7 +472,7 @@ def test_readers_see_whole_groups_while_a_writer_is_mid_group(
 
 WRITER = textwrap.dedent('''
     """Writes activation groups in a loop into a store; prints each committed group."""
-    import os, signal, sys, zlib
+    import os, signal, sys, time, zlib
     import numpy as np
     import relulab.store as store_mod
     from relulab.config import StudyConfig
@@ -482,6 +482,7 @@ WRITER = textwrap.dedent('''
     ACTS = tuple(f"act{i:02d}" for i in range(30))
     config = StudyConfig(activations=ACTS, seeds=8, epochs=3000, test_size=15)
     kill_at = int(os.environ.get("KILL_AT_ROW", "0"))
+    pause = float(os.environ.get("GROUP_PAUSE", "0"))  # stands for a group's training time
     real_run_row, rows = store_mod._run_row, [0]
 
     def counting_run_row(run):
@@ -512,6 +513,7 @@ WRITER = textwrap.dedent('''
             if act not in done:
                 store.save_group(sid, act, [make_run(act, s) for s in config.seed_list])
                 print(act, flush=True)
+                time.sleep(pause)
 ''')
 
 
@@ -562,9 +564,11 @@ def test_sigkill_at_random_moments_then_resume(writer_reference, tmp_path: Path)
     rng = random.Random()
     delays = []
     for _ in range(3):
-        proc = start_writer(script, db)
+        # Each group takes >= 10 ms (the pause, standing in for training) plus its write, so
+        # a round killed within 0.1 s leaves most of the 30 groups for the next one whatever
+        # the machine's load.
+        proc = start_writer(script, db, GROUP_PAUSE="0.01")
         first = proc.stdout.readline()  # writing has begun (a first group is committed)
-        # A group takes some 15 ms to write here: each round ends well before the last.
         delays.append(rng.uniform(0.0, 0.1))
         time.sleep(delays[-1])
         proc.send_signal(signal.SIGKILL)
