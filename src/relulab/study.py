@@ -86,8 +86,14 @@ class Study:
         timing = {"compile_s": 0.0, "train_s": 0.0, "model_steps": 0.0}
         warn: list[str] = []
         total = len(todo) * len(splits)
+        preps = _prepare(values, splits, config)
+        if todo:
+            emit("compile", {"activations": todo})
+            t_c = time.perf_counter()
+            _compile(config, todo, preps)
+            timing["compile_s"] += time.perf_counter() - t_c
         for i, activation in enumerate(todo):
-            runs = _train_group(config, activation, values, splits, timing, emit,
+            runs = _train_group(config, activation, values, preps, timing, emit,
                                 index=i * len(splits), total=total)
             if store is not None:
                 store.save_group(study_id, activation, runs)
@@ -132,27 +138,41 @@ def _splits(n: int, config: StudyConfig) -> list[Any]:
                   lookback=config.lookback)]
 
 
-def _train_group(config: StudyConfig, activation: str, values: np.ndarray, splits: list[Any],
+def _prepare(values: np.ndarray, splits: list[Any], config: StudyConfig) -> list[Any]:
+    from relulab.windows import prepare
+
+    # Each fold sees only its own points, so its scaler is fitted on its own train region.
+    return [prepare(values[:sp.n], config) for sp in splits]
+
+
+def _compile(config: StudyConfig, activations: list[str], preps: list[Any]) -> None:
+    """Compile every group's program up front, in parallel threads (XLA compiles outside
+    the GIL); the programs are cached, so training below starts at once."""
+    from relulab.training import TrainData, compile_groups
+
+    for prep in preps:
+        compile_groups(config, activations, TrainData.from_prepared(prep), config.seeds)
+
+
+def _train_group(config: StudyConfig, activation: str, values: np.ndarray, preps: list[Any],
                  timing: dict[str, float], emit: ProgressFn, *, index: int,
                  total: int) -> list[RunRecord]:
     """All seeds of one activation, over every fold; returns one RunRecord per seed."""
     from relulab import metrics
     from relulab.training import TrainData, compile_many, predict_many
-    from relulab.windows import prepare
 
     seeds = config.seed_list
     S = len(seeds)
     forecasts, val_forecasts, y_tests = [], [], []
     last_out = None
-    for k, sp in enumerate(splits):
+    for k, prep in enumerate(preps):
+        sp = prep.split
         emit("group_start", {"activation": activation, "fold": k, "index": index + k,
                              "total": total})
         t0 = time.perf_counter()
-        # Each fold sees only its own points, so its scaler is fitted on its own train region.
-        prep = prepare(values[:sp.n], config)
         data = TrainData.from_prepared(prep)
         t_c = time.perf_counter()
-        train = compile_many(config, activation, data, S)
+        train = compile_many(config, activation, data, S)  # cached by _compile: ~free
         timing["compile_s"] += time.perf_counter() - t_c
         t_r = time.perf_counter()
         out = train(data, np.asarray(seeds))
@@ -162,7 +182,7 @@ def _train_group(config: StudyConfig, activation: str, values: np.ndarray, split
         scaled = np.asarray(predict_many(config, activation, out.params, prep.test.X))
         forecasts.append(prep.scaler.inverse(scaled))
         y_tests.append(values[sp.test_start:sp.n])
-        if k == len(splits) - 1:
+        if k == len(preps) - 1:
             val_scaled = np.asarray(predict_many(config, activation, out.params,
                                                  prep.validation.X))
             val_forecasts.append(prep.scaler.inverse(val_scaled))
@@ -182,9 +202,8 @@ def _train_group(config: StudyConfig, activation: str, values: np.ndarray, split
     y_test = np.concatenate(y_tests)
     # The joined test region is contiguous: the naive-anchored MDA's first anchor is the
     # actual value just before it.
-    y_prev = float(values[splits[0].test_start - 1])
-    last = splits[-1]
-    y_train = values[:last.train_end]
+    y_prev = float(values[preps[0].split.test_start - 1])
+    y_train = values[:preps[-1].split.train_end]
     out = last_out
     loss = np.asarray(out.loss, dtype=np.float64)
     val_loss = np.asarray(out.val_loss, dtype=np.float64)

@@ -13,7 +13,7 @@ _SHOWN = (
     ("mae", "MAE", "{:.4g}"),
     ("mfe", "MFE", "{:+.3g}"),
     ("mda", "MDA", "{:.0%}"),
-    ("mda_naive", "MDA (naive-anchored)", "{:.0%}"),
+    ("mda_naive", "MDA naive-anch.", "{:.0%}"),
     ("mase", "MASE", "{:.3g}"),
     ("vol_ratio", "vol. ratio", "{:.2f}"),
 )
@@ -35,8 +35,8 @@ def show_result(console: Any, result: StudyResult) -> None:
         f"test = last {result.values.size - result.test_start}, model {c.model.upper()}"
         f"({c.units}) × {c.layers}, {c.epochs} epochs, {c.seeds} seeds per activation"
     )
-    table = Table(title="Test-window metrics: median [95% bootstrap interval] over seeds",
-                  title_justify="left")
+    table = Table(title="Test-window metrics: median over seeds, [95% bootstrap interval] "
+                  "below", title_justify="left")
     table.add_column("activation")
     table.add_column("runs", justify="right")
     for _, header, _ in _SHOWN:
@@ -52,8 +52,9 @@ def show_result(console: Any, result: StudyResult) -> None:
                 cells.append("-")
                 continue
             row = summary.loc[(act, col)]
-            cells.append(f"{_fmt(fmt, row['median'])} [{_fmt(fmt, row['lo'])}, "
-                         f"{_fmt(fmt, row['hi'])}]")
+            # Median above, its interval below: narrow enough for a 120-column terminal.
+            cells.append(f"{_fmt(fmt, row['median'])}\n[dim][{_fmt(fmt, row['lo'])}, "
+                         f"{_fmt(fmt, row['hi'])}][/dim]")
         table.add_row(*cells)
     for name, b in result.baselines.items():
         m = b["metrics"]

@@ -135,7 +135,10 @@ def run_and_show(config: StudyConfig, series: Any, args: argparse.Namespace) -> 
 
     from relulab.study import Study
 
-    console = Console(stderr=False)
+    # In a pipe or a log, rich would assume 80 columns and squeeze the tables; give them room.
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
     err = Console(stderr=True)
     study = Study(config, series)
     store = None
