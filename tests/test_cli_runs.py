@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from test_store import ACTS, make_config, make_group, make_result, open_study
 
+from relulab import __version__
 from relulab.cli import main
 from relulab.cli.runs import DEFAULT_DB
 from relulab.result import METRIC_COLUMNS
@@ -141,7 +142,7 @@ def test_export_json_to_a_file(db, capsys, tmp_path) -> None:
     assert code == 0 and str(target) in out
     config = make_config()
     want = make_result(config, [r for a in ACTS for r in make_group(config, a)])
-    want.study_id = done
+    want.study_id, want.relulab_version = done, __version__  # stored at run time
     got = json.loads(target.read_text(), parse_constant=pytest.fail)  # no NaN tokens
     assert got == json.loads(json.dumps(want.to_json()).replace("NaN", "null"))
     assert got["comparisons"][1]["rel_diff"] is None

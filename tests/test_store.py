@@ -171,7 +171,8 @@ def test_study_result_round_trips_exactly(db: Path) -> None:
     assert_same_value(got.timing, {k: float(v) for k, v in want.timing.items()})
     assert got.warnings == want.warnings
     # The JSON export of the rebuilt result is the export of the original.
-    want.study_id = sid
+    assert got.relulab_version == store_mod.__version__  # the version that stored it
+    want.study_id, want.relulab_version = sid, store_mod.__version__
     assert json.dumps(got.to_json()) == json.dumps(want.to_json())
 
 

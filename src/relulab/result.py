@@ -68,6 +68,7 @@ class StudyResult:
     timing: dict[str, float]  # wall_s, compile_s, model_steps_per_s, ...
     study_id: str = ""
     warnings: list[str] = field(default_factory=list)
+    relulab_version: str = ""  # the relulab that ran the study ("" when unknown)
 
     @property
     def runs_frame(self) -> pd.DataFrame:
@@ -88,6 +89,7 @@ class StudyResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "study_id": self.study_id,
+            "relulab_version": self.relulab_version,
             "config": self.config.to_dict(),
             "series": {"name": self.series_name, "n": int(self.values.size),
                        "data_hash": self.data_hash, "train_end": self.train_end,

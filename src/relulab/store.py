@@ -462,6 +462,7 @@ class Store:
             timing=_loads(timing),
             study_id=row["key"],
             warnings=_loads(warnings),
+            relulab_version=row["relulab_version"],
         )
 
 
