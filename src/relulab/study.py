@@ -248,7 +248,7 @@ def _analyse(config: StudyConfig, series: Series, values: np.ndarray, splits: li
         config=config, series_name=series.name, values=values,
         dates=list(series.dates) if series.dates else None, data_hash=series.content_hash(),
         train_end=last.train_end, test_start=test_start, runs=runs, summary=None,
-        comparisons=[], baselines={}, timing={}, warnings=warn,
+        comparisons=[], baselines={}, timing={}, warnings=warn, relulab_version=__version__,
     )
     frame = result.runs_frame
     result.summary = stats.summarize(frame, n_boot=config.bootstrap,
