@@ -357,3 +357,27 @@ def predict_many(config: StudyConfig, activation_name: str, params: Any, X) -> j
     """Forecasts ``(S, n)`` of each of ``S`` models (``params`` with a leading seed axis)."""
     fn = _predict_many_fn(_Spec.of(config), activation_name)
     return fn(params, jnp.asarray(X, jnp.float32))
+
+
+def enable_compilation_cache(directory: str | os.PathLike[str] | None = None) -> str | None:
+    """Keep compiled training programs on disk so a repeated study skips compilation.
+
+    Compilation is most of a small study's wall time on a CPU (about 6 of 9 s for the seed
+    preset with 6 activations); with the cache a rerun compiles in about 1 s. The default
+    directory is ``<relulab cache>/jax`` (``$RELULAB_CACHE`` or ``~/.cache/relulab``);
+    setting ``RELULAB_JAX_CACHE=0`` turns it off. Returns the directory, or None when off.
+    """
+    if os.environ.get("RELULAB_JAX_CACHE", "1") == "0":
+        return None
+    if directory is None:
+        from relulab.data import default_cache_dir
+
+        directory = default_cache_dir() / "jax"
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError:  # a read-only home: run without the cache rather than fail
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return str(directory)
