@@ -543,7 +543,8 @@ def _download(url: str, dest: Path, timeout: float = DOWNLOAD_TIMEOUT_S) -> None
         fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
     except OSError as e:
         raise RelulabError(f"cannot write the data cache {dest.parent} ({e.strerror or e}); "
-                           "set RELULAB_CACHE to a writable folder or pass --data FILE") from None
+                           "set RELULAB_CACHE to a writable folder, or keep --dataset and add "
+                           "--data FILE") from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -555,15 +556,15 @@ def _download(url: str, dest: Path, timeout: float = DOWNLOAD_TIMEOUT_S) -> None
                 reason = getattr(e, "reason", None) or e
                 raise RelulabError(
                     f"could not download the hotel bookings data from {url} ({reason}); "
-                    f"offline? pass --data FILE with a local H1.csv, H2.csv or "
+                    f"offline? keep --dataset and add --data FILE with a local H1.csv, H2.csv or "
                     f"hotel_bookings.csv, from {DATA_HOME}"
                 ) from None
         with open(tmp, encoding="utf-8", errors="replace") as f:
             header = _snake(f.readline()).replace("_", "")
         if "iscanceled" not in header:
             raise RelulabError(f"the file downloaded from {url} is not the hotel bookings CSV "
-                               f"(no is_canceled column); pass --data FILE with a copy from "
-                               f"{DATA_HOME}")
+                               f"(no is_canceled column); keep --dataset and add --data FILE "
+                               f"with a copy from {DATA_HOME}")
         os.replace(tmp, dest)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -597,7 +598,8 @@ def load_dataset(
         if not path.exists():
             if not download:
                 raise RelulabError(f"dataset {key} is not in the cache ({path}) and downloads "
-                                   f"are off; pass --data FILE with a copy from {DATA_HOME}")
+                                   f"are off; keep --dataset and add --data FILE with a copy "
+                                   f"from {DATA_HOME}")
             _download(url, path)
     weekly = _weekly_from_file(path, HOTELS[key])
     return Series(

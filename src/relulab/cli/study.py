@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
-from relulab.config import DEMO_ACTIVATIONS, PRESETS, StudyConfig, preset
+from relulab.config import DEMO_ACTIVATIONS, MODELS, PRESETS, StudyConfig, preset
+from relulab.errors import RelulabError
 
 DEFAULT_DB = "relulab.db"  # = relulab.store.DEFAULT_PATH (tested), kept literal for a light import
 DEMO_REPORT = "relulab-report.html"
@@ -23,8 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "evidence shows. Results go to a SQLite database; rerunning the same command "
         "resumes an interrupted study.",
     )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", metavar="FILE", help="a CSV with the series (one value column)")
+    # --data may join --dataset (a local copy of it, as the data module's offline advice
+    # says), so it sits outside the group; load_input checks the combinations.
+    p.add_argument("--data", metavar="FILE",
+                   help="a CSV with the series (one value column); with --dataset, a local "
+                   "copy of that data set (same as --data-file)")
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--dataset", metavar="NAME",
                      help="hotel-h1 | hotel-h2 (raw hotel bookings, aggregated to weeks; "
                      "combine with --data-file for a local copy)")
@@ -52,9 +58,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _add_config_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("study")
-    g.add_argument("--preset", choices=sorted(PRESETS), default="seed",
-                   help="starting configuration (default: seed, PROTOCOL.md's experiment)")
-    g.add_argument("--model", choices=["lstm", "mlp"])
+    # No argparse `choices`: a wrong name would print the whole usage block; the config
+    # raises one RelulabError line naming the choices instead.
+    g.add_argument("--preset", default="seed",
+                   help=f"starting configuration: {', '.join(sorted(PRESETS))} (default: "
+                   "seed, PROTOCOL.md's experiment)")
+    g.add_argument("--model", help=f"{' | '.join(MODELS)} (default: the preset's)")
     g.add_argument("--activations", metavar="A,B,...",
                    help="comma-separated activation names (default: tanh,relu)")
     g.add_argument("--reference", metavar="A", help="compare against this one (default tanh)")
@@ -105,11 +114,21 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
 def load_input(args: argparse.Namespace):
     from relulab import data
 
+    if args.dataset:
+        if args.data and args.data_file and args.data != args.data_file:
+            raise RelulabError(f"--data {args.data} and --data-file {args.data_file} both name "
+                               f"the local copy of {args.dataset}; pass one of them")
+        return data.load_dataset(args.dataset, data=args.data_file or args.data)
+    if args.data_file:
+        raise RelulabError("--data-file is the local copy of a --dataset; add --dataset "
+                           "hotel-h1|hotel-h2, or pass a plain series CSV with --data")
+    if args.data and args.bundled:
+        raise RelulabError("--data and --bundled both name a series; pass one of them")
     if args.data:
         return data.load_series(args.data, column=args.column, date_column=args.date_column)
-    if args.dataset:
-        return data.load_dataset(args.dataset, data=args.data_file)
-    return data.bundled(args.bundled)
+    if args.bundled:
+        return data.bundled(args.bundled)
+    raise RelulabError("no series given; pass --data FILE, --dataset NAME or --bundled NAME")
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
@@ -147,32 +166,58 @@ def run_and_show(config: StudyConfig, series: Any, args: argparse.Namespace) -> 
 
         store = Store(args.db)
     try:
-        with _progress(err, quiet=args.quiet) as progress:
-            result = study.run(store=store, progress=progress)
+        # The study's warnings (diverged runs, ...) are in result.warnings and shown with the
+        # table; Python's own warning format (file, line, source) has no place in the output.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with _progress(err, quiet=args.quiet) as progress:
+                result = study.run(store=store, progress=progress)
     finally:
         if store is not None:
             store.close()
+    for w in caught:
+        if str(w.message) not in result.warnings:
+            print(f"relulab: warning: {w.message}", file=sys.stderr)
 
     from relulab.cli.render import show_result
 
     show_result(console, result)
+    kept = (f"; the results are stored in {args.db} as study {result.study_id}"
+            if store is not None else "")
     if args.json:
-        Path(args.json).write_text(json.dumps(result.to_json(), indent=1, allow_nan=False))
-        console.print(f"JSON written to {args.json}")
+        _write(Path(args.json), json.dumps(result.to_json(), indent=1, allow_nan=False),
+               "the JSON", kept)
+        console.print(f"JSON written to {args.json}", markup=False, highlight=False)
     if args.figures:
         from relulab.figures import save_figures
 
-        paths = save_figures(result, args.figures)
-        console.print(f"{len(paths)} figures written to {args.figures}/")
+        try:
+            paths = save_figures(result, args.figures)
+        except OSError as exc:
+            raise RelulabError(f"cannot write the figures to {args.figures} "
+                               f"({exc.strerror or exc}); choose a writable folder{kept}"
+                               ) from None
+        console.print(f"{len(paths)} figures written to {args.figures}/", markup=False,
+                      highlight=False)
     if args.report:
         from relulab.report import write_report
 
         path = write_report(result, args.report)
-        console.print(f"Report written to {path} (open it in a browser)")
+        console.print(f"Report written to {path} (open it in a browser)", markup=False,
+                      highlight=False)
     if store is not None:
         console.print(f"Results stored in {args.db} as study {result.study_id} "
                       f"(relulab runs show {result.study_id})")
     return 0
+
+
+def _write(path: Path, text: str, what: str, kept: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise RelulabError(f"cannot write {what} to {path} ({exc.strerror or exc}); choose a "
+                           f"writable path{kept}") from None
 
 
 class _progress:
