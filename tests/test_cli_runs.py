@@ -92,9 +92,11 @@ def test_show_a_complete_study(db, capsys) -> None:
     assert code == 0
     assert f"study {done} (#1), complete" in out
     assert "epochs" in out and "seed_offset" in out and "tanh, relu, elu" in out
-    # Per-activation summary with median [lo, hi] (from make_result: tanh rmse 1.5 [1, 2]).
-    (tanh_row,) = [line for line in out.splitlines() if line.lstrip("│ ").startswith("tanh")]
-    assert "1.5 [1, 2]" in tanh_row
+    # Per-activation summary: the median on the activation's line, [lo, hi] on the next
+    # (from make_result: tanh rmse 1.5 [1, 2]).
+    lines = out.splitlines()
+    (i,) = [k for k, line in enumerate(lines) if line.lstrip("│ ").startswith("tanh")]
+    assert "1.5" in lines[i] and "[1, 2]" in lines[i + 1]
     for text in ("no clear difference", "too few runs to tell", "naive (baseline)",
                  "arima (baseline)", "relu: 1 of 3 runs diverged"):
         assert text in out
