@@ -128,14 +128,93 @@ def test_metrics_figure_one_panel_per_metric_with_the_seed_values(result) -> Non
             want = sorted(r.metrics[metric] for r in result.runs
                           if r.activation == act and not r.diverged)
             xy = coll.get_offsets()
-            np.testing.assert_allclose(sorted(xy[:, 1]), want)
-            assert np.all(np.abs(xy[:, 0] - i) < 0.2)  # in its own column
-        assert [t.get_text() for t in ax.get_xticklabels()] == acts
+            np.testing.assert_allclose(sorted(xy[:, 0]), want)  # values across
+            assert np.all(np.abs(xy[:, 1] - i) < 0.2)  # in its own row
+        assert ax.get_ylim()[0] > ax.get_ylim()[1]  # the first activation on top
+    # Names read across, once per row of panels.
+    for ax in panels[::3]:
+        assert [t.get_text() for t in ax.get_yticklabels()] == acts
     vol = panels[5]
-    refs = [line for line in vol.lines if np.allclose(line.get_ydata(), [1, 1])]
+    refs = [line for line in vol.lines if np.allclose(line.get_xdata(), [1, 1])]
     assert refs, "the volatility-ratio panel has its reference line at 1"
     assert [to_hex(p.get_facecolor()) for p in vol.patches if isinstance(p, PathPatch)] == [
         to_hex(F.activation_colors(acts)[a]) for a in acts]
+
+
+def test_metrics_figure_puts_a_far_seed_at_the_edge_with_its_value(result) -> None:
+    # A collapsed run: RMSE 250 while the others lie between 10 and 25, and its forecast
+    # flat (volatility ratio 0, below the others' 0.44 to 0.98: near enough to be shown).
+    runs = [dataclasses.replace(x, metrics={**x.metrics, "rmse": 250.0, "vol_ratio": 0.0})
+            if (x.activation, x.seed) == ("relu", 1) else x for x in result.runs]
+    fig = F.metrics_figure(dataclasses.replace(result, runs=runs))
+    rmse, vol = _panels(fig)[0], _panels(fig)[5]
+    others = [x.metrics["rmse"] for x in runs if not x.diverged and x.metrics["rmse"] < 250]
+    naive = result.baselines["naive"]["metrics"]["rmse"]
+    lo, hi = rmse.get_xlim()
+    assert lo <= min(others) and max([*others, naive]) <= hi < 100
+    relu_dots = [c for c in rmse.collections if isinstance(c, PathCollection)][1]
+    assert len(relu_dots.get_offsets()) == 3  # 5 seeds, 1 diverged, 1 at the edge
+    assert [t.get_text() for t in rmse.texts] == ["250"]
+    assert [m for line in rmse.lines if (m := line.get_marker()) not in ("", "None", None)] == [">"]
+    assert not vol.texts and vol.get_xlim()[0] < 0.0  # shown as a dot, not clipped
+
+
+def test_forecast_and_series_regions_use_the_typical_step(result) -> None:
+    # The first step is 4 days, the others 7: region edges sit half a week out.
+    dates = [str(d) for d in np.datetime64("2015-07-05") + 7 * np.arange(result.values.size)]
+    dates[0] = "2015-07-01"
+    r = dataclasses.replace(result, dates=dates)
+    half = np.timedelta64(84, "h")
+    last = np.datetime64(dates[-1]).astype("datetime64[h]")
+    first_test = np.datetime64(dates[r.test_start]).astype("datetime64[h]")
+    ax = F.forecast_figure(r).axes[0]
+    (span,) = [p for p in ax.patches if isinstance(p, Rectangle)]
+    import matplotlib.dates as mdates
+
+    edges = [mdates.num2date(v).replace(tzinfo=None) for v in
+             (span.get_x(), span.get_x() + span.get_width())]
+    assert np.datetime64(edges[0], "h") == first_test - half
+    assert np.datetime64(edges[1], "h") == last + half
+    assert np.isclose(ax.get_xlim()[1], span.get_x() + span.get_width())
+    series = F.series_figure(r).axes[0]
+    test_span = max((p for p in series.patches if isinstance(p, Rectangle)),
+                    key=lambda p: p.get_x())
+    assert np.isclose(test_span.get_x() + test_span.get_width(), span.get_x() + span.get_width())
+
+
+def _with_dead(result, shares):
+    runs = []
+    for x in result.runs:
+        curve = np.zeros(x.loss.size)
+        curve[5:] = shares.get((x.activation, x.seed), 0.0)
+        runs.append(dataclasses.replace(x, epoch_stats={"dead_fraction": curve}))
+    return dataclasses.replace(result, runs=runs)
+
+
+def test_dead_units_figure_median_over_converged_seeds(result) -> None:
+    shares = {("relu", 0): 0.25, ("relu", 1): 0.5, ("relu", 2): 0.75, ("relu", 4): 0.25,
+              ("relu", 3): 1.0}  # seed 3 diverged: left out
+    r = _with_dead(result, shares)
+    fig = F.dead_units_figure(r)
+    per_epoch, per_seed = fig.axes
+    (line,) = per_epoch.lines  # only relu had dead units
+    assert to_hex(line.get_color()) == to_hex(F.activation_colors(r.config.activations)["relu"])
+    want = np.median([np.r_[np.zeros(5), np.full(x.loss.size - 5, shares[("relu", s)])]
+                      for s, x in ((x.seed, x) for x in r.runs
+                                   if x.activation == "relu" and not x.diverged)], axis=0)
+    np.testing.assert_allclose(line.get_ydata(), want)
+    assert any("tanh, leaky_relu" in t.get_text() for t in per_epoch.texts)
+    dots = [c for c in per_seed.collections if isinstance(c, PathCollection)]
+    assert sorted(dots[1].get_offsets()[:, 0]) == [0.25, 0.25, 0.5, 0.75]  # kept epoch
+    assert [t.get_text() for t in per_seed.get_yticklabels()] == list(r.config.activations)
+    assert F.has_dead_units(r) is True
+
+
+def test_dead_units_figure_is_skipped_when_absent_or_all_zero(result) -> None:
+    assert F.dead_units_figure(result) is None and F.has_dead_units(result) is None
+    zero = _with_dead(result, {})
+    assert F.dead_units_figure(zero) is None and F.has_dead_units(zero) is False
+    assert "dead_units" not in F.all_figures(zero)
 
 
 def test_loss_figure_log_scale_and_median_of_converged_runs(result) -> None:

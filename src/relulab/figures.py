@@ -10,6 +10,8 @@ Each activation keeps one colour in every figure (:func:`activation_colors`).
   over seeds with the 10-90% band across seeds), baselines as thin lines.
 - :func:`metrics_figure`: the distribution over seeds of each test metric.
 - :func:`loss_figure`: training and validation loss per epoch (median with band, log y).
+- :func:`dead_units_figure`: the share of dead hidden units per epoch and at the kept
+  epoch, when the runs carry it (``epoch_stats["dead_fraction"]``) and any unit died.
 - :func:`activation_figure`: the activation functions used and their derivatives.
 """
 
@@ -145,9 +147,20 @@ def _band(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return med, lo, hi
 
 
+def _step(x: np.ndarray):
+    """The typical spacing of the time axis: the median step, so that one irregular gap
+    (a first week of 4 days) does not shift every region edge drawn half a step out."""
+    if x.size < 2:
+        return np.timedelta64(24, "h") if np.issubdtype(x.dtype, np.datetime64) else 1.0
+    return np.median(np.diff(x))
+
+
 def _series_label(result: StudyResult) -> str:
+    """The y-axis label: the column part of ``file:column`` names, when short enough."""
     name = result.series_name.strip()
-    return plain(name) if name and len(name) <= 40 else "value"
+    if ":" in name:
+        name = name.rsplit(":", 1)[1].strip() or name
+    return plain(name) if name and len(name) <= 28 else "value"
 
 
 @_styled
@@ -160,7 +173,7 @@ def series_figure(result: StudyResult) -> Figure:
     regions = (("train", 0, result.train_end), ("validation", result.train_end,
                                                   result.test_start),
                ("test", result.test_start, n))
-    step = x[1] - x[0] if n > 1 else 1
+    step = _step(x)
     for name, start, end in regions:
         if end <= start:
             continue
@@ -170,7 +183,9 @@ def series_figure(result: StudyResult) -> Figure:
         ax.text(x[start] + (x[end - 1] - x[start]) / 2, 1.0, f"{name}\n{end - start} points",
                 transform=ax.get_xaxis_transform(), ha="center", va="bottom",
                 fontsize=9.5, color="#444444", linespacing=1.1)
-    ax.plot(x, result.values, color=ACTUAL_COLOR, lw=1.4, marker="o", ms=2.2)
+    # Dots mark the points while they can be told apart; on long series they only blur.
+    ax.plot(x, result.values, color=ACTUAL_COLOR, lw=1.4 if n <= 150 else 1.1,
+            marker="o" if n <= 150 else None, ms=2.2)
     ax.set_xlim(x[0] - step / 2, x[-1] + step / 2)
     ax.set_ylabel(_series_label(result))
     _format_time_axis(ax, xlabel)
@@ -202,9 +217,11 @@ def forecast_figure(result: StudyResult, baselines: bool = True) -> Figure:
     axes = fig.subplots(nrows, ncols, sharey=True, sharex=True, squeeze=False).ravel()
     rmse = _median_metric(result, "rmse")
     baseline_lines: dict = {}
+    step = _step(x)
     for ax, act in zip(axes, acts, strict=False):
-        ax.axvspan(x[t0] - (x[1] - x[0]) / 2, x[-1] + (x[1] - x[0]) / 2,
+        ax.axvspan(x[t0] - step / 2, x[-1] + step / 2,
                    color=REGION_COLORS["test"], alpha=0.6, lw=0, zorder=0)
+        ax.set_xlim(x[context] - step / 2, x[-1] + step / 2)
         actual = ax.plot(x[context:], result.values[context:], color=ACTUAL_COLOR, lw=1.5,
                          marker="o", ms=2.8, zorder=4, label="actual")[0]
         if baselines:
@@ -227,12 +244,17 @@ def forecast_figure(result: StudyResult, baselines: bool = True) -> Figure:
         diverged = rows.shape[0] - good.shape[0]
         note = f", {diverged} diverged" if diverged else ""
         ax.set_title(plain(act), color=c, loc="left")
-        ax.set_title(f"median RMSE {_num(rmse.get(act))}\n{good.shape[0]} seeds{note}",
-                     loc="right",
-                     fontsize=9, color="#555555", fontweight="normal")
+        # One line fits beside the name; a diverged count needs a second.
+        ax.set_title(f"median RMSE {_num(rmse.get(act))}"
+                     + (f"\n{good.shape[0]} seeds{note}" if note else ""),
+                     loc="right", fontsize=9, color="#b00020" if note else "#555555",
+                     fontweight="normal")
         _format_time_axis(ax, xlabel)
     for ax in axes[len(acts):]:
         ax.set_visible(False)
+    for ax in axes[len(acts) - ncols:len(acts)]:
+        # The lowest panel of each column carries the dates, also above an empty slot.
+        ax.xaxis.set_tick_params(labelbottom=True)
     for ax in axes[::ncols]:
         ax.set_ylabel(_series_label(result))
     forecast = (Patch(color="#888888", alpha=0.35, lw=0), Line2D([], [], color="#555555", lw=2))
@@ -260,61 +282,114 @@ def _num(v: float | None) -> str:
     return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
 
 
+def _axis_range(values: list[np.ndarray], fixed: Sequence[float],
+                fence: float = 4.0) -> tuple[float, float]:
+    """The shown range of a metric panel: every seed value within ``fence`` IQRs of the
+    pooled quartiles, and the ``fixed`` levels (reference, baselines), padded by 6%.
+    A collapsed run (MDA 0%, a flat forecast) would otherwise squash every box."""
+    pooled = np.concatenate([v for v in values if v.size] or [np.empty(0)])
+    inside = pooled
+    if pooled.size >= 4:
+        q1, q3 = np.percentile(pooled, [25, 75])
+        iqr = max(q3 - q1, 1e-9 * max(1.0, abs(q3)))
+        inside = pooled[(pooled >= q1 - fence * iqr) & (pooled <= q3 + fence * iqr)]
+    keep = np.concatenate([inside, np.asarray([f for f in fixed if np.isfinite(f)], float)])
+    if not keep.size:
+        return 0.0, 1.0
+    lo, hi = float(keep.min()), float(keep.max())
+    # A seed just beyond is worth the room: only the far ones go to the edge.
+    near = pooled[(pooled >= lo - 0.3 * (hi - lo)) & (pooled <= hi + 0.3 * (hi - lo))]
+    if near.size:
+        lo, hi = min(lo, float(near.min())), max(hi, float(near.max()))
+    pad = 0.06 * (hi - lo) if hi > lo else max(0.05 * abs(hi), 0.05)
+    return lo - pad, hi + pad
+
+
+def _fmt_metric(v: float, percent: bool) -> str:
+    return f"{100 * v:.0f}%" if percent else _num(v)
+
+
 @_styled
 def metrics_figure(result: StudyResult) -> Figure:
-    """Each test metric's distribution over seeds: a box and the seeds as dots, activations
-    side by side. Grey reference lines mark the no-bias (MFE 0), coin-flip (MDA 50%),
-    naive-forecast (MASE 1) and equal-volatility (ratio 1) levels; baselines are
-    horizontal lines in the legend's styles."""
+    """Each test metric's distribution over seeds, activations one per row (names read
+    across, however many there are): a box and the seeds as dots. Solid grey lines mark the
+    reference levels named in each panel's title (MFE 0, MDA 50%, MASE 1, ratio 1);
+    baselines are vertical lines in the legend's styles. A seed far outside the others is
+    drawn as an arrow at the panel's edge with its value, so it cannot squash the boxes."""
     acts = _activations(result)
     colors = _colors(result)
     frame = result.runs_frame
-    fig = Figure(figsize=(WIDTH, 6.4), layout="constrained")
-    axes = fig.subplots(2, 3).ravel()
+    k = len(acts)
+    fig = Figure(figsize=(WIDTH, 1.5 + 2 * (0.75 + 0.3 * max(k, 2))), layout="constrained")
+    axes = fig.subplots(2, 3, sharey=True).ravel()
     rng = np.random.default_rng(0)  # jitter only; fixed so the figure is reproducible
-    baseline_handles = {}
-    for ax, (metric, name, hint, ylabel, ref, percent) in zip(axes, METRIC_PANELS, strict=True):
+    baseline_handles: dict = {}
+    positions = np.arange(k)
+    clipped_any = False
+    for ax, (metric, name, hint, xlabel, ref, percent) in zip(axes, METRIC_PANELS, strict=True):
         data = []
         for act in acts:
             sel = frame[(frame["activation"] == act) & ~frame["diverged"]][metric]
             vals = sel.to_numpy(dtype=float)
             data.append(vals[np.isfinite(vals)])
-        positions = np.arange(len(acts))
-        nonempty = [i for i, d in enumerate(data) if d.size]
-        if nonempty:
-            box = ax.boxplot([data[i] for i in nonempty], positions=positions[nonempty],
-                             widths=0.55, showfliers=False, patch_artist=True,
-                             medianprops={"color": "#1a1a1a", "lw": 1.6},
-                             whiskerprops={"color": "#777777"}, capprops={"color": "#777777"})
-            for i, patch in zip(nonempty, box["boxes"], strict=True):
-                patch.set(facecolor=colors[acts[i]], alpha=0.28, edgecolor=colors[acts[i]])
-        for i, vals in enumerate(data):
-            jitter = rng.uniform(-0.14, 0.14, vals.size)
-            ax.scatter(i + jitter, vals, s=16, color=colors[acts[i]], alpha=0.9, zorder=3,
-                       edgecolor="white", linewidth=0.4)
-        if ref is not None:
-            ax.axhline(ref, color="#444444", lw=1.0, ls=(0, (3, 2)), zorder=1)
+        bases = []
         for (base, b), (color, ls) in zip(result.baselines.items(), BASELINE_STYLES,
                                           strict=False):
             v = b.get("metrics", {}).get(metric)
             if v is not None and np.isfinite(v):
-                line = ax.axhline(v, color=color, ls=ls, lw=0.9, zorder=1)
+                bases.append(float(v))
+                line = ax.axvline(v, color=color, ls=ls, lw=1.0, zorder=1)
                 baseline_handles.setdefault(base, line)
-        ax.set_xticks(positions, [plain(a) for a in acts],
-                      rotation=30 if len(acts) > 4 else 0)
-        for tick, act in zip(ax.get_xticklabels(), acts, strict=True):
+        lo, hi = _axis_range(data, [*bases, *([ref] if ref is not None else [])])
+        nonempty = [i for i, d in enumerate(data) if d.size]
+        if nonempty:
+            box = ax.boxplot([data[i] for i in nonempty], positions=positions[nonempty],
+                             orientation="horizontal", widths=0.55, showfliers=False,
+                             patch_artist=True, medianprops={"color": "#1a1a1a", "lw": 1.6},
+                             whiskerprops={"color": "#777777"}, capprops={"color": "#777777"})
+            for i, patch in zip(nonempty, box["boxes"], strict=True):
+                patch.set(facecolor=colors[acts[i]], alpha=0.28, edgecolor=colors[acts[i]])
+        for i, vals in enumerate(data):
+            shown = vals[(vals >= lo) & (vals <= hi)]
+            jitter = rng.uniform(-0.14, 0.14, shown.size)
+            ax.scatter(shown, i + jitter, s=16, color=colors[acts[i]], alpha=0.9, zorder=3,
+                       edgecolor="white", linewidth=0.4)
+            for left, out in ((True, vals[vals < lo]), (False, vals[vals > hi])):
+                if not out.size:
+                    continue
+                clipped_any = True
+                edge = 0.015 if left else 0.985  # axes fraction, inside the frame
+                ax.plot([edge], [i], marker="<" if left else ">", ms=6, ls="none",
+                        color=colors[acts[i]], transform=ax.get_yaxis_transform(), zorder=4)
+                text = (", ".join(_fmt_metric(v, percent) for v in np.sort(out))
+                        if out.size <= 2 else f"{out.size} seeds")
+                ax.annotate(text, (edge, i), xycoords=ax.get_yaxis_transform(),
+                            xytext=(6 if left else -6, 0), textcoords="offset points",
+                            va="center", fontsize=8, ha="left" if left else "right",
+                            color=colors[acts[i]], zorder=4,
+                            bbox={"fc": "white", "ec": "none", "pad": 0.6, "alpha": 0.85})
+        if ref is not None:
+            ax.axvline(ref, color="#8a8a8a", lw=1.3, zorder=1)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(k - 0.5, -0.5)  # the first activation on top
+        ax.set_yticks(positions, [plain(a) for a in acts])
+        for tick, act in zip(ax.get_yticklabels(), acts, strict=False):
             tick.set_color(colors[act])
-        ax.set_xlim(-0.6, len(acts) - 0.4)
         ax.set_title(name, loc="left")
-        ax.set_title(hint, loc="right", fontsize=9.5, color="#666666", fontweight="normal")
-        ax.set_ylabel(ylabel, fontsize=9.5, color="#555555")
-        ax.grid(axis="x", visible=False)
+        ax.set_title(hint, loc="right", fontsize=9, color="#666666", fontweight="normal")
+        ax.set_xlabel(xlabel, fontsize=9, color="#555555")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        ax.grid(axis="y", visible=False)
         if percent:
-            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-    handles = [baseline_handles[k] for k in baseline_handles]
-    if handles:
-        fig.legend(handles, [f"baseline: {plain(k)}" for k in baseline_handles],
-                   loc="outside lower center", ncols=min(4, len(handles)))
+            ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    handles = [Line2D([], [], color="#8a8a8a", lw=1.3)]
+    labels = ["reference level (see each title)"]
+    handles += list(baseline_handles.values())
+    labels += [f"baseline: {plain(k)}" for k in baseline_handles]
+    if clipped_any:
+        handles.append(Line2D([], [], color="#555555", marker=">", ls="none", ms=6))
+        labels.append("seed off the scale (its value)")
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(handles)))
     n_seeds = frame.groupby("activation").size().max() if not frame.empty else 0
     fig.suptitle(f"Test metrics over {n_seeds} seeds, one dot per trained model:\n"
                  "boxes that overlap mean the activations are hard to tell apart")
@@ -375,8 +450,95 @@ def loss_figure(result: StudyResult) -> Figure:
     return fig
 
 
+def dead_fractions(result: StudyResult, activation: str) -> np.ndarray | None:
+    """(seeds, epochs) share of dead hidden units of the converged runs of one activation
+    (NaN after an early stop), or None when the runs do not carry it."""
+    curves = [np.asarray(r.epoch_stats["dead_fraction"], dtype=float).ravel()
+              for r in result.runs if r.activation == activation and not r.diverged
+              and "dead_fraction" in (r.epoch_stats or {})]
+    if not curves:
+        return None
+    rows = np.full((len(curves), max(c.size for c in curves)), np.nan)
+    for i, c in enumerate(curves):
+        rows[i, : c.size] = c
+    return rows
+
+
+def has_dead_units(result: StudyResult) -> bool | None:
+    """True when some hidden unit was dead at some epoch, False when the runs carry the
+    statistic and none ever was, None when they do not carry it."""
+    found = [d for a in _activations(result) if (d := dead_fractions(result, a)) is not None]
+    if not found:
+        return None
+    return any(np.nanmax(d, initial=0.0) > 0 for d in found)
+
+
+@_styled
+def dead_units_figure(result: StudyResult) -> Figure | None:
+    """The share of dead hidden units (output exactly 0 on every training sample): per
+    epoch, median over seeds with the 10-90% band, for each activation that had any; and
+    per seed at the epoch whose weights were kept. ``None`` when the runs do not carry
+    ``epoch_stats["dead_fraction"]`` or no unit ever died (the report says so in words)."""
+    if not has_dead_units(result):
+        return None
+    acts = _activations(result)
+    colors = _colors(result)
+    fig = Figure(figsize=(WIDTH, 1.6 + max(2.2, 0.3 * len(acts))), layout="constrained")
+    ax_t, ax_k = fig.subplots(1, 2, width_ratios=(1.6, 1))
+    never, kept = [], {}
+    for act in acts:
+        rows = dead_fractions(result, act)
+        if rows is None:
+            continue
+        runs = [r for r in result.runs if r.activation == act and not r.diverged
+                and "dead_fraction" in (r.epoch_stats or {})]
+        at_kept = np.array([row[min(max(r.best_epoch, 0), row.size - 1)]
+                            for r, row in zip(runs, rows, strict=True)])
+        kept[act] = at_kept[np.isfinite(at_kept)]
+        if not np.nanmax(rows, initial=0.0) > 0:
+            never.append(act)
+            continue
+        med, lo, hi = _band(rows)
+        epochs = np.arange(1, rows.shape[1] + 1)
+        ax_t.fill_between(epochs, lo, hi, color=colors[act], alpha=0.15, lw=0,
+                          step="mid")
+        ax_t.plot(epochs, med, color=colors[act], lw=1.8, drawstyle="steps-mid",
+                  label=plain(act))
+    ax_t.set_ylim(-0.03, 1.03)
+    ax_t.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    ax_t.set_xlabel("epoch")
+    ax_t.set_ylabel("dead hidden units")
+    ax_t.set_title("per epoch: median over seeds, 10–90% band", loc="left", fontsize=10)
+    ax_t.legend(loc="upper left")
+    if never:
+        ax_t.text(0.99, 0.97, "never a dead unit:\n" + ", ".join(plain(a) for a in never),
+                  transform=ax_t.transAxes, ha="right", va="top", fontsize=8.5,
+                  color="#555555")
+    rng = np.random.default_rng(0)
+    names = list(kept)
+    for i, act in enumerate(names):
+        vals = kept[act]
+        ax_k.scatter(vals, i + rng.uniform(-0.15, 0.15, vals.size), s=22,
+                     color=colors[act], alpha=0.85, edgecolor="white", linewidth=0.4,
+                     zorder=3)
+    ax_k.set_yticks(range(len(names)), [plain(a) for a in names])
+    for tick, act in zip(ax_k.get_yticklabels(), names, strict=True):
+        tick.set_color(colors[act])
+    ax_k.set_ylim(len(names) - 0.5, -0.5)
+    ax_k.set_xlim(-0.05, 1.05)
+    ax_k.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    ax_k.grid(axis="y", visible=False)
+    ax_k.set_xlabel("dead hidden units")
+    ax_k.set_title("per seed, at the kept epoch", loc="left", fontsize=10)
+    units = result.config.units * max(1, result.config.layers)
+    fig.suptitle(f"Dead hidden units (of {units}): a unit whose output is 0 on every training\n"
+                 "sample gets no gradient and stays dead; with all dead the forecast is flat")
+    return fig
+
+
 def _curves(names: Sequence[str], x: np.ndarray) -> tuple[dict, list[str]]:
-    """(name -> (value, derivative)) for the activations that resolve, and those that don't."""
+    """(name -> (value, derivative, legend label)) for the activations that resolve, and
+    those that don't."""
     try:
         from relulab import activations as registry
     except Exception:  # the family is optional for a report: show what can be shown
@@ -392,7 +554,9 @@ def _curves(names: Sequence[str], x: np.ndarray) -> tuple[dict, list[str]]:
         if y.shape != x.shape or dy.shape != x.shape:
             missing.append(name)
             continue
-        found[name] = (y, dy)
+        # A learnable parameter (PReLU's slope) is drawn at its starting value.
+        label = f"{name} (at init)" if getattr(act, "learnable", ()) else name
+        found[name] = (y, dy, label)
     return found, missing
 
 
@@ -411,11 +575,11 @@ def activation_figure(result: StudyResult, lim: float = 4.0) -> Figure | None:
         return None
     fig = Figure(figsize=(WIDTH, 3.6), layout="constrained")
     ax_f, ax_d = fig.subplots(1, 2)
-    for i, (name, (y, dy)) in enumerate(found.items()):
+    for i, (name, (y, dy, label)) in enumerate(found.items()):
         # Earlier curves are drawn wider so that a later one lying on top (relu under
         # leaky_relu for x > 0) still shows at its edges.
         lw = max(1.4, 3.4 - 0.6 * i)
-        ax_f.plot(x, y, color=colors[name], lw=lw, label=plain(name))
+        ax_f.plot(x, y, color=colors[name], lw=lw, label=plain(label))
         ax_d.plot(x, dy, color=colors[name], lw=lw)
     for ax, title in ((ax_f, "value A(x)"), (ax_d, "derivative A′(x)")):
         ax.axhline(0, color="#888888", lw=0.8, zorder=0)
@@ -423,7 +587,7 @@ def activation_figure(result: StudyResult, lim: float = 4.0) -> Figure | None:
         ax.set_title(title)
         ax.set_xlabel("x (pre-activation)")
         ax.set_xlim(-lim, lim)
-    y_all = np.concatenate([y for y, _ in found.values()])
+    y_all = np.concatenate([y for y, _, _ in found.values()])
     ax_f.set_ylim(max(-lim, np.nanmin(y_all)) - 0.3, min(lim, np.nanmax(y_all)) + 0.3)
     ax_f.legend(loc="upper left")
     if missing:
@@ -440,6 +604,7 @@ FIGURES: dict[str, Callable[[StudyResult], Figure | None]] = {
     "forecasts": forecast_figure,
     "metrics": metrics_figure,
     "losses": loss_figure,
+    "dead_units": dead_units_figure,
     "activations": activation_figure,
 }
 
