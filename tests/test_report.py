@@ -211,9 +211,24 @@ def test_every_config_field_and_the_provenance_are_shown(html: str, result) -> N
     config_html = html[html.find('<section id="config">'):html.find('<section id="series">')]
     for key in result.config.to_dict():
         assert f"<td>{key}</td>" in config_html, key
-    for text in (f"<td>relulab version</td><td class=\"mono\">{__version__}</td>",
-                 result.data_hash, result.study_id):
+    for text in (result.data_hash, result.study_id):
         assert text in config_html
+    # The version that ran the study is unknown here: the page says so, and names its own.
+    assert ("<td>relulab version</td><td class=\"mono\">not recorded (report: "
+            f"{__version__})</td>") in config_html
+    assert "the relulab version that ran it is not recorded" in html[html.find("<footer>"):]
+
+
+def test_the_relulab_that_ran_the_study_is_named(cheap_figures) -> None:
+    from relulab import __version__
+
+    r = dataclasses.replace(example_result(), relulab_version="0.0.7")
+    page = render_report(r)
+    assert '<td>relulab version</td><td class="mono">0.0.7</td>' in page
+    assert "ran with relulab 0.0.7" in page[: page.find("</header>")]
+    footer = page[page.find("<footer>"):]
+    assert f"Report written by relulab {__version__}" in footer
+    assert "which ran with relulab 0.0.7" in footer
 
 
 def test_comparison_table_numbers(html: str) -> None:
@@ -248,8 +263,11 @@ def test_summary_table_medians_match_the_runs(html: str, result: StudyResult) ->
 def test_header_states_the_answer(html: str) -> None:
     header = html[: html.find("</header>")]
     assert "Does the activation function matter" in header
-    assert "relu vs tanh" in header and "worse than tanh" in header
-    assert "leaky_relu vs tanh" in header and "no clear RMSE difference" in header
+    assert 'relu <span class="ref">vs tanh</span>' in header and "worse than tanh" in header
+    assert 'leaky_relu <span class="ref">vs tanh</span>' in header
+    assert "no clear RMSE difference" in header
+    # One sentence over all cards.
+    assert "Higher RMSE than tanh: relu; no clear difference: leaky_relu." in header
     assert "Lowest median test RMSE: <b>tanh</b>" in header
     assert "relu diverged on seed 3" in header  # the warning is visible without scrolling
 
@@ -265,9 +283,104 @@ def test_warnings_section_lists_diverged_runs_and_engine_warnings(html: str,
     assert "None: every run converged." in page and 'class="callout"' not in page
 
 
-def test_footer_has_timing(html: str) -> None:
+def test_footer_has_timing(html: str, cheap_figures) -> None:
     footer = html[html.find("<footer>"):]
     assert "12.4 s" in footer and "3.1 s" in footer and "48,213 model steps/s" in footer
+    r = dataclasses.replace(example_result(), timing={
+        "wall_s": 30.5, "train_s": 1.83, "model_steps": 1_800_000.0,
+        "groups_trained": 6.0, "groups_cached": 0.0})
+    footer = render_report(r).split("<footer>")[1]
+    for text in ("training 1.8 s", "1,800,000 model steps", "6 activation groups trained",
+                 "0 groups taken from the results store"):
+        assert text in footer, text
+    assert "6.00" not in footer  # counts are not shown as measurements
+
+
+def test_engine_divergence_warning_is_shown_once(cheap_figures) -> None:
+    # The engine words each diverged group as a warning; the report lists the runs itself.
+    r = example_result(series_name="plain")
+    r.warnings = ["relu: 1 of 5 runs diverged (non-finite loss); they are left out of "
+                  "the statistics", "the data has 2 missing values, interpolated"]
+    page = render_report(r)
+    section = page[page.find('<section id="warnings">'):page.find("<footer>")]
+    assert section.count("<li>") == 2
+    assert "1 of 5 runs diverged" not in page
+    assert "<b>relu</b>: 1 run diverged\n    (seed 3)" in section
+    assert "interpolated" in section
+    header = page[: page.find("</header>")]
+    assert "2 warnings: relu diverged on seed 3; and 1 more." in " ".join(header.split())
+
+
+def _with_dead_units(r: StudyResult, dead: dict[tuple[str, int], float]) -> StudyResult:
+    """Give every run a dead_fraction curve: 0 until epoch 10, then the given share."""
+    runs = []
+    for x in r.runs:
+        curve = np.zeros(x.loss.size)
+        curve[10:] = dead.get((x.activation, x.seed), 0.0)
+        runs.append(dataclasses.replace(x, epoch_stats={"dead_fraction": curve}))
+    return dataclasses.replace(r, runs=runs)
+
+
+def test_dead_units_are_shown_with_the_losses_when_any_unit_died(cheap_figures) -> None:
+    r = _with_dead_units(example_result(series_name="plain"),
+                         {("relu", 0): 0.25, ("relu", 1): 0.5, ("relu", 2): 0.25})
+    page = render_report(r)
+    training = page[page.find('<section id="losses">'):page.find('<section id="activations">')]
+    assert "<h3>Dead hidden units</h3>" in training
+    # 4 converged relu seeds (seed 3 diverged): 3 with dead units, median 25%, at most 50%.
+    assert ("relu: 3 of 4 seeds ended with dead units (median 25% of the hidden units, at "
+            "most 50%)") in training
+    assert 'class="callout"' in page  # seed 3's divergence only: nothing flat here
+    assert "flat line" not in page[: page.find("</header>")]
+
+
+def test_dead_units_absent_or_never_seen(cheap_figures) -> None:
+    r = example_result(series_name="plain")
+    never = render_report(_with_dead_units(r, {}))
+    assert "No hidden unit was dead" in never and "<h3>Dead hidden units</h3>" not in never
+    absent = render_report(r)  # runs that do not carry the statistic
+    assert "No hidden unit was dead" not in absent
+    assert "<h3>Dead hidden units</h3>" not in absent
+
+
+def test_a_run_whose_units_all_died_is_a_warning(cheap_figures) -> None:
+    r = _with_dead_units(example_result(series_name="plain"), {("relu", 4): 1.0})
+    r.warnings = []
+    for x in r.runs:
+        if (x.activation, x.seed) == ("relu", 4):
+            x.forecast = np.full_like(x.forecast, 180.0)
+            x.metrics = {**x.metrics, "vol_ratio": 0.0}
+    page = render_report(r)
+    section = page[page.find('<section id="warnings">'):page.find("<footer>")]
+    assert "<b>relu</b>, seed 4: every hidden unit is dead" in section
+    assert "volatility ratio 0.00" in section and "still counts in the metrics" in section
+    header = " ".join(page[: page.find("</header>")].split())
+    assert "2 warnings: relu diverged on seed 3; relu forecast a flat line on seed 4." in header
+
+
+def test_verdict_words_drop_the_numbers_the_card_shows() -> None:
+    from relulab.report import verdict_words
+    from relulab.stats import verdict
+
+    text = verdict("relu", "tanh", rel_diff=0.02, rel_lo=-0.02, rel_hi=0.06, dm_stat=0.2,
+                   dm_p=0.85, vol_ratio=0.97, vol_ratio_ref=0.95, n_pairs=10)
+    assert verdict_words(text, "relu", "tanh") == (
+        "No evidence of a difference; similar volatility.")
+    text = verdict("relu", "tanh", rel_diff=0.3, rel_lo=0.1, rel_hi=0.5, dm_stat=3.0,
+                   dm_p=0.001, vol_ratio=0.5, vol_ratio_ref=0.9, n_pairs=10)
+    assert verdict_words(text, "relu", "tanh") == (
+        "Evidence that relu is less accurate; relu flattens the forecast.")
+    few = verdict("relu", "tanh", rel_diff=0.1, rel_lo=-1, rel_hi=1, dm_stat=0, dm_p=1,
+                  vol_ratio=1, vol_ratio_ref=1, n_pairs=2)
+    assert verdict_words(few, "relu", "tanh").startswith("Too few runs to judge (2 ")
+    assert verdict_words("free text: kept", "relu", "tanh") == "free text: kept"
+
+
+def test_formatting_of_zero_percent() -> None:
+    from relulab.report import fmt_pct
+
+    assert fmt_pct(-0.0001) == "0.0%" and fmt_pct(0.0) == "0.0%"
+    assert fmt_pct(-0.004) == "−0.4%" and fmt_pct(0.183) == "+18.3%"
 
 
 def test_single_activation_study_renders(cheap_figures) -> None:

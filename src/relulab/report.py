@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 
 from relulab import __version__
 from relulab.errors import RelulabError
-from relulab.figures import all_figures, png_bytes
+from relulab.figures import all_figures, dead_fractions, has_dead_units, png_bytes
 from relulab.result import METRIC_COLUMNS, StudyResult
 
 # Display name, unit note and which way is better, per metric column.
@@ -69,6 +71,8 @@ def fmt_pct(v: Any) -> str:
     if not _finite(v):
         return "–"
     v = 100 * float(v)
+    if abs(v) < 0.05:
+        return "0.0%"  # not "−0.0%": a sign on a zero reads as a direction
     return f"{v:+.1f}%".replace("-", "−")
 
 
@@ -106,6 +110,28 @@ class Verdict:
     vol: str
     vol_ref: str
     text: str
+    words: str  # the verdict without the numbers the card shows next to it
+
+
+def verdict_words(text: str, activation: str, reference: str) -> str:
+    """The plain-words part of an engine verdict (relulab.stats.verdict):
+    ``"relu vs tanh: RMSE +2% [-2%, +6%], DM p = 0.85: no evidence of a difference;
+    volatility ratio 0.97 vs 0.95: similar volatility"`` becomes
+    ``"No evidence of a difference; similar volatility."``. Text of another shape is
+    returned whole."""
+    head = f"{activation} vs {reference}: "
+    if not text.startswith(head):
+        return text
+    body = text[len(head):].strip()
+    if body.startswith("too few"):
+        words = body
+    else:
+        clauses = body.split("; ")
+        parts = [c.rsplit(": ", 1)[1] for c in clauses if ": " in c]
+        if len(parts) != len(clauses) or not all(parts):
+            return text
+        words = "; ".join(parts)
+    return words[:1].upper() + words[1:] + ("" if words.endswith(".") else ".")
 
 
 def _verdict(c: Any) -> Verdict:
@@ -125,7 +151,33 @@ def _verdict(c: Any) -> Verdict:
         interval=f"{fmt_pct(c.rel_lo)} to {fmt_pct(c.rel_hi)}",
         dm_stat=fmt_num(c.dm_stat), dm_p=fmt_p(c.dm_p), vol=fmt_num(c.vol_ratio),
         vol_ref=fmt_num(c.vol_ratio_ref), text=c.verdict,
+        words=verdict_words(c.verdict, c.activation, c.reference),
     )
+
+
+def _headline(verdicts: list[Verdict], reference: str, confidence: str) -> str:
+    """One sentence over all comparisons, so that five cards need not be read to learn
+    that none of them found anything."""
+    if not verdicts:
+        return ""
+    metric = verdicts[0].metric
+    groups: dict[str, list[str]] = {}
+    for v in verdicts:
+        groups.setdefault(v.badge, []).append(v.activation)
+    if set(groups) == {"unclear"}:
+        which = (verdicts[0].activation if len(verdicts) == 1
+                 else f"any of the {len(verdicts)} activations compared")
+        return (f"No clear {metric} difference from {reference} for {which}: every "
+                f"{confidence} interval of the relative difference includes 0.")
+    parts = []
+    for badge, words in (("better", f"Lower {metric} than {reference}"),
+                         ("worse", f"Higher {metric} than {reference}"),
+                         ("unclear", "no clear difference"),
+                         ("unknown", "too few runs to tell")):
+        if groups.get(badge):
+            parts.append(f"{words}: {', '.join(groups[badge])}")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."
 
 
 def _best(values: dict[str, float], direction: str) -> str | None:
@@ -186,13 +238,19 @@ def _context(result: StudyResult) -> dict[str, Any]:
     diverged = [(a, [r.seed for r in result.runs if r.activation == a and r.diverged])
                 for a in activations]
     diverged = [(a, seeds) for a, seeds in diverged if seeds]
+    # The engine also words each diverged group as a warning; the list above says it once.
+    said = [re.compile(rf"{re.escape(a)}: \d+ of \d+ runs? diverged") for a, _ in diverged]
+    engine_warnings = [w for w in result.warnings if not any(p.match(w) for p in said)]
+    flat = _flat_runs(result, activations)
     model = (f"LSTM ({config.units} units" if config.model == "lstm"
              else f"MLP ({config.units} wide") + (
         f", {config.layers} layers)" if config.layers > 1 else ")")
     seeds = config.seed_list
     figures = _embedded_figures(result)
     config_rows = [(k, _config_value(v)) for k, v in config.to_dict().items()]
-    config_rows += [("relulab version", __version__), ("data hash", result.data_hash or "–"),
+    ran_with = result.relulab_version
+    config_rows += [("relulab version", ran_with or f"not recorded (report: {__version__})"),
+                    ("data hash", result.data_hash or "–"),
                     ("study id", result.study_id or "–"),
                     ("series", f"{result.series_name} ({n} points)")]
     half = -(-len(config_rows) // 2)
@@ -204,14 +262,17 @@ def _context(result: StudyResult) -> dict[str, Any]:
         timing_parts.append(f"of which compiling {fmt_seconds(timing.pop('compile_s'))}")
     if _finite(timing.get("model_steps_per_s")):
         timing_parts.append(f"{float(timing.pop('model_steps_per_s')):,.0f} model steps/s")
-    timing_parts += [f"{k.replace('_', ' ')} {fmt_num(v)}" for k, v in timing.items()]
+    timing_parts += [_timing_part(k, v) for k, v in timing.items() if _finite(v)]
+    verdicts = [_verdict(c) for c in result.comparisons]
+    confidence = f"{100 * config.confidence:g}%"
+    n_warn = len(diverged) + len(engine_warnings) + len(flat)
     return {
         "r": result, "config": config, "n": n, "activations": activations,
         "n_test": n - result.test_start, "n_train": result.train_end,
         "n_val": result.test_start - result.train_end, "model": model,
         "seeds_text": (f"{len(seeds)} seeds ({seeds[0]}–{seeds[-1]})" if len(seeds) > 1
                        else f"1 seed ({seeds[0]})"),
-        "verdicts": [_verdict(c) for c in result.comparisons],
+        "verdicts": verdicts, "headline": _headline(verdicts, config.reference, confidence),
         "best": best, "best_rmse": fmt_num(rmse.get(best)) if best else None,
         "naive_rmse": fmt_num(naive) if _finite(naive) else None,
         "summary_rows": rows, "metrics": metrics,
@@ -221,9 +282,85 @@ def _context(result: StudyResult) -> dict[str, Any]:
             f"{a} diverged on seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}"
             for a, s in diverged),
         "config_columns": [config_rows[:half], config_rows[half:]],
-        "confidence": f"{100 * config.confidence:g}%", "timing": timing_parts,
-        "version": __version__,
+        "confidence": confidence, "timing": timing_parts,
+        "version": __version__, "ran_with": ran_with,
+        "engine_warnings": engine_warnings, "flat": flat, "n_warn": n_warn,
+        "flat_text": "; ".join(
+            f"{a} forecast a flat line on seed{'s' if len(items) > 1 else ''} "
+            + ", ".join(str(seed) for _, seed, _ in items) for a, items in _grouped(flat)),
+        "dead": has_dead_units(result), "dead_rows": _dead_rows(result, activations),
     }
+
+
+TIMING_LABELS = {"train_s": "training", "model_steps": "model steps",
+                 "groups_trained": "activation groups trained",
+                 "groups_cached": "groups taken from the results store"}
+
+
+def _timing_part(key: str, value: Any) -> str:
+    label = TIMING_LABELS.get(key, key.removesuffix("_s").replace("_", " "))
+    v = float(value)
+    if key.endswith("_s"):
+        return f"{label} {fmt_seconds(v)}"
+    if v.is_integer():  # a count: "6 activation groups trained"
+        return f"{int(v):,} {label}"
+    return f"{label} {fmt_num(v)}"
+
+
+FLAT_RATIO = 0.05  # a forecast whose spread is under 5% of the actual's is called flat
+
+
+def _dead_at_kept(run: Any) -> float:
+    d = np.asarray(run.epoch_stats.get("dead_fraction", []), dtype=float).ravel()
+    if not d.size:
+        return math.nan
+    return float(d[min(max(int(run.best_epoch), 0), d.size - 1)])
+
+
+def _flat_runs(result: StudyResult, activations: list[str]) -> list[tuple[str, int, str]]:
+    """(activation, seed, explanation) for converged runs whose forecast is (nearly)
+    constant, the signature of a model whose hidden units all died: they count in the
+    metrics like any run, so the reader should know they are there."""
+    out = []
+    for act in activations:
+        for r in result.runs:
+            if r.activation != act or r.diverged:
+                continue
+            ratio = r.metrics.get("vol_ratio", math.nan)
+            dead = _dead_at_kept(r)
+            flat = _finite(ratio) and float(ratio) < FLAT_RATIO
+            if not (flat or (_finite(dead) and dead >= 1.0)):
+                continue
+            why = ("every hidden unit is dead (its output is 0 on every training sample), "
+                   "so the model forecasts a constant" if _finite(dead) and dead >= 1.0
+                   else "the forecast is nearly constant")
+            out.append((act, r.seed, f"{why} (volatility ratio {fmt_num(ratio)}). The run "
+                        "still counts in the metrics and the comparison."))
+    return out
+
+
+def _grouped(items: list[tuple[str, int, str]]) -> list[tuple[str, list]]:
+    groups: dict[str, list] = {}
+    for item in items:
+        groups.setdefault(item[0], []).append(item)
+    return list(groups.items())
+
+
+def _dead_rows(result: StudyResult, activations: list[str]) -> list[str]:
+    """Per activation that had dead units: the share at the kept epoch, in words."""
+    rows = []
+    for act in activations:
+        runs = [r for r in result.runs if r.activation == act and not r.diverged]
+        kept = np.array([_dead_at_kept(r) for r in runs])
+        kept = kept[np.isfinite(kept)]
+        curves = dead_fractions(result, act)
+        if not kept.size or curves is None or not np.nanmax(curves, initial=0.0) > 0:
+            continue
+        some = int((kept > 0).sum())
+        rows.append(f"{act}: {some} of {kept.size} seeds ended with dead units (median "
+                    f"{100 * float(np.median(kept)):.0f}% of the hidden units, at most "
+                    f"{100 * float(kept.max()):.0f}%)")
+    return rows
 
 
 def _embedded_figures(result: StudyResult) -> dict[str, str]:
@@ -298,17 +435,23 @@ p, li { max-width: 44em; }
           letter-spacing: 0.06em; margin: 0; }
 .lede { font-size: 1.08rem; color: #33373d; }
 code, .mono { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.9em; }
-.cards { display: grid; gap: 0.8rem; margin: 1.2rem 0; }
-.card { border: 1px solid var(--rule); border-left: 6px solid var(--unclear);
-        border-radius: 6px; padding: 0.8rem 1.1rem; background: var(--paper); }
-.card.better { border-left-color: var(--better); }
-.card.worse { border-left-color: var(--worse); }
-.card .head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 0.4rem 0.9rem; }
-.card .pair { font-weight: 700; font-size: 1.1rem; }
-.card .big { font-size: 1.5rem; font-weight: 700; font-variant-numeric: tabular-nums; }
-.card .ci { color: var(--muted); font-variant-numeric: tabular-nums; }
-.card p { margin: 0.35rem 0 0; }
-.badge { display: inline-block; font-size: 0.8rem; font-weight: 700; padding: 0.1rem 0.55rem;
+.answer { font-size: 1.12rem; font-weight: 600; margin: 1.2rem 0 0.2rem; }
+.cards { display: grid; gap: 0.7rem; margin: 0.8rem 0 1.1rem;
+         grid-template-columns: repeat(auto-fill, minmax(262px, 1fr)); }
+.card { border: 1px solid var(--rule); border-top: 5px solid var(--unclear);
+        border-radius: 6px; padding: 0.65rem 0.9rem 0.7rem; background: var(--paper);
+        display: flex; flex-direction: column; gap: 0.15rem; }
+.card.better { border-top-color: var(--better); }
+.card.worse { border-top-color: var(--worse); }
+.card .pair { font-weight: 700; font-size: 1.05rem; line-height: 1.3; }
+.card .pair .ref { font-weight: 400; color: var(--muted); }
+.card .big { font-size: 1.45rem; font-weight: 700; line-height: 1.25;
+             font-variant-numeric: tabular-nums; }
+.card .ci { color: var(--muted); font-size: 0.86rem; line-height: 1.4;
+            font-variant-numeric: tabular-nums; }
+.card p { margin: 0.3rem 0 0; font-size: 0.93rem; line-height: 1.4; }
+.card .badge { align-self: flex-start; margin: 0.1rem 0 0.15rem; }
+.badge { display: inline-block; font-size: 0.74rem; font-weight: 700; padding: 0.08rem 0.5rem;
          border-radius: 999px; background: var(--unclear-bg); color: var(--unclear);
          text-transform: uppercase; letter-spacing: 0.04em; }
 .badge.better { background: var(--better-bg); color: var(--better); }
@@ -356,7 +499,8 @@ footer { margin-top: 3rem; padding-top: 0.8rem; border-top: 1px solid var(--rule
 <body>
 <header>
   <p class="kicker">relulab report
-  {%- if r.study_id %} · study <span class="mono">{{ r.study_id }}</span>{% endif %}</p>
+  {%- if r.study_id %} · study <span class="mono">{{ r.study_id }}</span>{% endif %}
+  {%- if ran_with %} · ran with relulab {{ ran_with }}{% endif %}</p>
   <h1>Does the activation function matter for “{{ r.series_name }}”?</h1>
   <p class="lede">An {{ model }} was trained {{ config.seeds }} times per activation
   ({{ activations|join(", ") }}), each time from a different random seed, and asked to
@@ -364,20 +508,17 @@ footer { margin-top: 3rem; padding-top: 0.8rem; border-top: 1px solid var(--rule
   Each activation is compared with <b>{{ config.reference }}</b> over all seeds.</p>
 
   {% if verdicts %}
+  <p class="answer">{{ headline }}</p>
   <div class="cards" id="verdicts">
   {% for v in verdicts %}
     <div class="card {{ v.badge }}">
-      <div class="head">
-        <span class="pair">{{ v.activation }} vs {{ v.reference }}</span>
-        <span class="badge {{ v.badge }}">{{ v.label }}</span>
-      </div>
-      <div class="head">
-        <span class="big">{{ v.metric }} {{ v.rel }}</span>
-        <span class="ci">{{ confidence }} interval {{ v.interval }}
-        · Diebold-Mariano p = {{ v.dm_p }}
-        · volatility ratio {{ v.vol }} vs {{ v.vol_ref }}</span>
-      </div>
-      <p>{{ v.text }}</p>
+      <span class="pair">{{ v.activation }} <span class="ref">vs {{ v.reference }}</span></span>
+      <span class="badge {{ v.badge }}">{{ v.label }}</span>
+      <span class="big">{{ v.metric }} {{ v.rel }}</span>
+      <span class="ci">{{ confidence }} interval {{ v.interval }}</span>
+      <span class="ci">Diebold-Mariano p = {{ v.dm_p }}</span>
+      <span class="ci">volatility ratio {{ v.vol }} vs {{ v.vol_ref }}</span>
+      <p>{{ v.words }}</p>
     </div>
   {% endfor %}
   </div>
@@ -388,10 +529,11 @@ footer { margin-top: 3rem; padding-top: 0.8rem; border-top: 1px solid var(--rule
   {% if naive_rmse %} Naive forecast (last value): RMSE {{ naive_rmse }}.{% endif %}
   {{ n_train }} training, {{ n_val }} validation and {{ n_test }} test points; {{ seeds_text }}.
   </p>
-  {% if r.warnings or diverged %}
-  {% set n_warn = (r.warnings|length) or (diverged|length) %}
+  {% if n_warn %}
   <p class="callout">⚠ {{ n_warn }} warning{{ "s" if n_warn > 1 }}
-  {%- if diverged_text %}: {{ diverged_text }}{% endif %}.
+  {%- if diverged_text or flat_text %}: {{ [diverged_text, flat_text]|select|join("; ") }}
+  {%- if engine_warnings %}; and {{ engine_warnings|length }} more{% endif %}
+  {%- endif %}.
   <a href="#warnings">Details below.</a></p>
   {% endif %}
   <nav class="toc">
@@ -435,9 +577,11 @@ footer { margin-top: 3rem; padding-top: 0.8rem; border-top: 1px solid var(--rule
   <figure>
     <img src="{{ figures.forecasts }}"
          alt="Actual test values against the median forecast of each activation">
-    <figcaption>Black: the actual series. Colour: the median forecast over seeds at each
-    test point, with the band holding the middle 80% of seeds. Grey lines: baselines.
-    A forecast that is flatter than the black line underestimates the volatility.</figcaption>
+    <figcaption>Black: the actual series, with a few points before the test window (shaded)
+    for context. Colour: the median forecast over seeds at each test point, with the band
+    holding the middle 80% of seeds; above each panel, the median test RMSE over seeds.
+    Grey lines: baselines. A forecast flatter than the black line underestimates the
+    volatility.</figcaption>
   </figure>
 </section>
 
@@ -447,9 +591,10 @@ footer { margin-top: 3rem; padding-top: 0.8rem; border-top: 1px solid var(--rule
     <img src="{{ figures.metrics }}"
          alt="Distribution over seeds of each test metric, per activation">
     <figcaption>One dot per seed; the box spans the middle half of the seeds and its line is
-    the median. Dashed grey lines are reference levels (no bias, coin-flip direction,
-    naive-forecast error, equal volatility); baselines are shown in the legend's styles.
-    Diverged runs are left out.</figcaption>
+    the median. Solid grey lines are reference levels (no bias, coin-flip direction,
+    naive-forecast error, equal volatility); baselines are dashed or dotted, as in the
+    legend. A seed far from all the others is drawn as an arrow at the panel's edge with
+    its value. Diverged runs are left out.</figcaption>
   </figure>
 </section>
 
@@ -480,7 +625,7 @@ footer { margin-top: 3rem; padding-top: 0.8rem; border-top: 1px solid var(--rule
         <td class="num">{{ v.dm_stat }}</td><td class="num">{{ v.dm_p }}</td>
         <td class="num">{{ v.vol }}</td><td class="num">{{ v.vol_ref }}</td>
       </tr>
-      <tr class="words"><td></td><td colspan="7">{{ v.text }}</td></tr>
+      <tr class="words"><td></td><td colspan="7">{{ v.words }}</td></tr>
     {% endfor %}
     </tbody>
   </table></div>
@@ -533,6 +678,21 @@ footer { margin-top: 3rem; padding-top: 0.8rem; border-top: 1px solid var(--rule
     band holding the middle 80%. {{ config.epochs }} epochs{% if config.patience %}, early
     stopping after {{ config.patience }} epochs without improvement{% endif %}.</figcaption>
   </figure>
+  {% if dead and figures.dead_units is defined %}
+  <h3>Dead hidden units</h3>
+  <figure>
+    <img src="{{ figures.dead_units }}"
+         alt="Share of dead hidden units per epoch and per seed, for each activation">
+    <figcaption>A hidden unit is dead when its output is exactly 0 on every training
+    sample: it passes no gradient, so training cannot revive it. Only activations that are
+    exactly 0 over a whole range (such as relu) can have them.
+    {% for row in dead_rows %}{{ row }}{{ "; " if not loop.last else "." }}{% endfor %}
+    </figcaption>
+  </figure>
+  {% elif dead == false %}
+  <p>No hidden unit was dead (output exactly 0 on every training sample) at any epoch, for
+  any activation.</p>
+  {% endif %}
 </section>
 
 <section id="activations">
@@ -551,14 +711,18 @@ footer { margin-top: 3rem; padding-top: 0.8rem; border-top: 1px solid var(--rule
 
 <section id="warnings">
   <h2>Warnings</h2>
-  {% if r.warnings or diverged %}
+  {% if n_warn %}
   <ul class="warnings">
   {% for a, seeds in diverged %}
     <li><b>{{ a }}</b>: {{ seeds|length }} run{{ "s" if seeds|length > 1 }} diverged
-    (seed{{ "s" if seeds|length > 1 }} {{ seeds|join(", ") }}); left out of the metrics
-    and figures.</li>
+    (seed{{ "s" if seeds|length > 1 }} {{ seeds|join(", ") }}): the loss became infinite
+    or NaN, so {{ "they are" if seeds|length > 1 else "it is" }} left out of the metrics,
+    the comparison and the figures.</li>
   {% endfor %}
-  {% for w in r.warnings %}
+  {% for a, seed, why in flat %}
+    <li><b>{{ a }}</b>, seed {{ seed }}: {{ why }}</li>
+  {% endfor %}
+  {% for w in engine_warnings %}
     <li>{{ w }}</li>
   {% endfor %}
   </ul>
@@ -570,8 +734,10 @@ footer { margin-top: 3rem; padding-top: 0.8rem; border-top: 1px solid var(--rule
 
 <footer>
   {% if timing %}{{ timing|join(" · ") }}.<br>{% endif %}
-  Generated by relulab {{ version }}
-  {%- if r.study_id %} from study <span class="mono">{{ r.study_id }}</span>{% endif %};
+  Report written by relulab {{ version }}
+  {%- if r.study_id %} from study <span class="mono">{{ r.study_id }}</span>{% endif %}
+  {%- if ran_with %}, which ran with relulab {{ ran_with }}
+  {%- else %} (the relulab version that ran it is not recorded){% endif %};
   data hash <span class="mono">{{ r.data_hash or "–" }}</span>.
 </footer>
 </body>
