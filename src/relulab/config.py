@@ -74,15 +74,19 @@ class StudyConfig:
         for key in ("seeds", "epochs", "batch_size", "lookback", "test_size", "units",
                     "layers", "folds", "bootstrap"):
             if int(getattr(self, key)) < 1:
-                raise RelulabError(f"{key} must be at least 1, got {getattr(self, key)}")
+                raise RelulabError(f"{key} must be at least 1, got {getattr(self, key)}; "
+                                   f"pass --{key.replace('_', '-')} 1 or more")
         if not 0.0 < self.train_fraction < 1.0:
-            raise RelulabError(f"train_fraction must lie in (0, 1), got {self.train_fraction}")
+            raise RelulabError(f"train_fraction must lie in (0, 1), got {self.train_fraction}; "
+                               "pass a fraction such as 0.8")
         if not 0.0 <= self.validation_split < 1.0:
             raise RelulabError(
-                f"validation_split must lie in [0, 1), got {self.validation_split}"
+                f"validation_split must lie in [0, 1), got {self.validation_split}; "
+                "pass --validation-split 0.2 (Keras' default) or 0 for none"
             )
         if self.patience is not None and self.patience < 1:
-            raise RelulabError(f"patience must be at least 1, got {self.patience}")
+            raise RelulabError(f"patience must be at least 1, got {self.patience}; "
+                               "pass --patience 1 or more, or leave it out")
         if self.patience is not None and self.validation_split == 0:
             raise RelulabError("early stopping (--patience) needs a validation_split > 0")
 

@@ -102,11 +102,13 @@ class Study:
         emit("analysis", {})
         runs = [r for a in config.activations for r in sorted(done[a], key=lambda r: r.seed)]
         for activation in config.activations:
-            n_div = sum(r.diverged for r in done[activation])
-            if n_div:
+            bad = [r.seed for r in done[activation] if r.diverged]
+            if bad:
                 warn.append(
-                    f"{activation}: {n_div} of {len(done[activation])} runs diverged "
-                    "(non-finite loss); they are left out of the statistics"
+                    f"{activation}: {len(bad)} of {len(done[activation])} runs diverged "
+                    f"(non-finite loss or forecast; seed{'s' if len(bad) > 1 else ''} "
+                    f"{', '.join(map(str, bad))}); they are left out of the statistics; "
+                    "a lower --learning-rate may help"
                 )
         result = _analyse(config, series, values, splits, runs, warn)
         result.study_id = str(study_id)

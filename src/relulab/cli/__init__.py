@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from relulab import __version__
 from relulab.errors import RelulabError
@@ -20,8 +21,15 @@ from relulab.errors import RelulabError
 _COMMAND_MODULES = ("activations", "study", "runs", "report")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line naming the fix, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"relulab: error: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="relulab",
         description="Which activation function suits my model and my data, and does it matter?",
     )

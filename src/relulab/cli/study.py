@@ -153,6 +153,9 @@ def run_and_show(config: StudyConfig, series: Any, args: argparse.Namespace) -> 
     from rich.console import Console
 
     from relulab.study import Study
+    from relulab.training import enable_compilation_cache
+
+    enable_compilation_cache()
 
     # In a pipe or a log, rich would assume 80 columns and squeeze the tables; give them room.
     console = Console()
