@@ -279,7 +279,8 @@ def _median_metric(result: StudyResult, metric: str) -> dict[str, float]:
 def _num(v: float | None) -> str:
     if v is None or not np.isfinite(v):
         return "n/a"
-    return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+    # "#" keeps trailing zeros: 12.0 beside 11.8, not 12.
+    return f"{v:#.3g}" if abs(v) < 100 else f"{v:.0f}"
 
 
 def _axis_range(values: list[np.ndarray], fixed: Sequence[float],
