@@ -299,14 +299,15 @@ def test_footer_has_timing(html: str, cheap_figures) -> None:
 def test_engine_divergence_warning_is_shown_once(cheap_figures) -> None:
     # The engine words each diverged group as a warning; the report lists the runs itself.
     r = example_result(series_name="plain")
-    r.warnings = ["relu: 1 of 5 runs diverged (non-finite loss); they are left out of "
-                  "the statistics", "the data has 2 missing values, interpolated"]
+    r.warnings = ["relu: 1 of 5 runs diverged (non-finite loss or forecast; seed 3); they "
+                  "are left out of the statistics; a lower --learning-rate may help",
+                  "the data has 2 missing values, interpolated"]
     page = render_report(r)
     section = page[page.find('<section id="warnings">'):page.find("<footer>")]
     assert section.count("<li>") == 2
     assert "1 of 5 runs diverged" not in page
     assert "<b>relu</b>: 1 run diverged\n    (seed 3)" in section
-    assert "interpolated" in section
+    assert "interpolated" in section and "A lower learning rate may help." in section
     header = page[: page.find("</header>")]
     assert "2 warnings: relu diverged on seed 3; and 1 more." in " ".join(header.split())
 

@@ -715,9 +715,9 @@ footer { margin-top: 3rem; padding-top: 0.8rem; border-top: 1px solid var(--rule
   <ul class="warnings">
   {% for a, seeds in diverged %}
     <li><b>{{ a }}</b>: {{ seeds|length }} run{{ "s" if seeds|length > 1 }} diverged
-    (seed{{ "s" if seeds|length > 1 }} {{ seeds|join(", ") }}): the loss became infinite
-    or NaN, so {{ "they are" if seeds|length > 1 else "it is" }} left out of the metrics,
-    the comparison and the figures.</li>
+    (seed{{ "s" if seeds|length > 1 }} {{ seeds|join(", ") }}): the loss or the forecast
+    became infinite or NaN, so {{ "they are" if seeds|length > 1 else "it is" }} left out
+    of the metrics, the comparison and the figures. A lower learning rate may help.</li>
   {% endfor %}
   {% for a, seed, why in flat %}
     <li><b>{{ a }}</b>, seed {{ seed }}: {{ why }}</li>
