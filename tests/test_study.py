@@ -116,3 +116,15 @@ def test_unknown_activation_is_a_clear_error():
 def test_series_too_short_is_a_clear_error():
     with pytest.raises(RelulabError, match=r"lookback|test"):
         Study(_small(), _series(14))
+
+
+def test_study_from_config_alone_loads_config_data(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("y\n" + "\n".join(str(v) for v in _series()) + "\n")
+    config = _small(activations=("tanh",), seeds=2, data=str(path))
+    r = Study(config).run()
+    np.testing.assert_allclose(r.values, _series(), rtol=1e-12)
+    # Where the data lies is recorded but is not part of the study's identity.
+    assert config.key() == _small(activations=("tanh",), seeds=2).key()
+    with pytest.raises(RelulabError, match="no series"):
+        Study(_small())

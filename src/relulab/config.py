@@ -58,6 +58,13 @@ class StudyConfig:
     bootstrap: int = 2000
     confidence: float = 0.95
 
+    # Where the series comes from, so `Study(config).run()` can load it and a stored result
+    # says what it was run on: a CSV path, "bundled:NAME" or "dataset:NAME[:LOCAL_FILE]"
+    # (see relulab.data.load_source). Not part of the hash: the data's content hash is.
+    data: str | None = field(default=None, compare=False)
+    column: str | None = field(default=None, compare=False)
+    date_column: str | None = field(default=None, compare=False)
+
     # Free-form label; not part of the hash.
     name: str = field(default="", compare=False)
 
@@ -113,15 +120,21 @@ class StudyConfig:
     def group_key(self, activation: str) -> str:
         """Hash of everything that decides one activation group's runs (not the others)."""
         d = self.to_dict()
-        for k in ("activations", "reference", "name", "bootstrap", "confidence"):
+        for k in ("activations", "reference", "bootstrap", "confidence", *_NOT_HASHED):
             d.pop(k)
         d["activation"] = activation
         return _hash(d)
 
     def key(self) -> str:
         d = self.to_dict()
-        d.pop("name")
+        for k in _NOT_HASHED:
+            d.pop(k)
         return _hash(d)
+
+
+# Labels and data locations: the same study on the same numbers has the same key wherever
+# the file lies (the store pairs the key with the data's content hash).
+_NOT_HASHED = ("name", "data", "column", "date_column")
 
 
 def _hash(d: dict[str, Any]) -> str:

@@ -635,3 +635,19 @@ def bundled(name: str = "sunspots") -> Series:
         dates=tuple(f"{int(y):04d}-01-01" for y in years),
         source=f"statsmodels.datasets.{module_name}",
     )
+
+
+def load_source(source: str, *, column: str | None = None,
+                date_column: str | None = None) -> Series:
+    """A series from a source string, as :class:`relulab.config.StudyConfig.data` holds it.
+
+    ``"bundled:NAME"`` (:func:`bundled`), ``"dataset:NAME"`` or ``"dataset:NAME:LOCAL_FILE"``
+    (:func:`load_dataset`), anything else a CSV path (:func:`load_series`).
+    """
+    kind, _, rest = str(source).partition(":")
+    if kind == "bundled" and rest:
+        return bundled(rest)
+    if kind == "dataset" and rest:
+        name, _, local = rest.partition(":")
+        return load_dataset(name, data=local or None)
+    return load_series(source, column=column, date_column=date_column)

@@ -23,7 +23,7 @@ import numpy as np
 
 from relulab import __version__
 from relulab.config import StudyConfig
-from relulab.data import Series, check_length, load_series
+from relulab.data import Series, check_length, load_series, load_source
 from relulab.errors import RelulabError
 from relulab.result import METRIC_COLUMNS, RunRecord, StudyResult
 
@@ -35,17 +35,27 @@ ProgressFn = Callable[[str, dict[str, Any]], None]
 
 @dataclass
 class Study:
-    """A study of ``config`` on ``series`` (a :class:`Series`, or anything `load_series` takes).
+    """A study of ``config`` on ``series`` (a :class:`Series`, or anything `load_series`
+    takes); without a series, on ``config.data``.
 
-    >>> result = Study(StudyConfig(activations=("tanh", "relu"), seeds=5), series).run()
+    >>> result = Study(StudyConfig(activations=("tanh", "relu"), seeds=5,
+    ...                            data="bundled:sunspots")).run()
     >>> result.runs_frame.groupby("activation").rmse.median()
     """
 
     config: StudyConfig
-    series: Any
+    series: Any = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.series, Series):
+        if self.series is None:
+            if not self.config.data:
+                raise RelulabError(
+                    "no series: pass Study(config, series) or set StudyConfig(data=...) to a "
+                    "CSV path, 'bundled:sunspots' or 'dataset:hotel-h1'"
+                )
+            self.series = load_source(self.config.data, column=self.config.column,
+                                      date_column=self.config.date_column)
+        elif not isinstance(self.series, Series):
             self.series = load_series(self.series)
         check_length(self.series, self.config)
         _splits(len(self.series.values), self.config)  # folds too short: fail before training

@@ -131,9 +131,19 @@ def load_input(args: argparse.Namespace):
     raise RelulabError("no series given; pass --data FILE, --dataset NAME or --bundled NAME")
 
 
+def _source(args: argparse.Namespace) -> dict[str, Any]:
+    """The config's record of where the series came from (relulab.data.load_source)."""
+    if args.dataset:
+        local = args.data_file or args.data
+        return {"data": f"dataset:{args.dataset}" + (f":{local}" if local else "")}
+    if args.bundled:
+        return {"data": f"bundled:{args.bundled}"}
+    return {"data": args.data, "column": args.column, "date_column": args.date_column}
+
+
 def _cmd_study(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
     series = load_input(args)
+    config = config_from_args(args).replace(**_source(args))
     return run_and_show(config, series, args)
 
 
@@ -141,7 +151,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from relulab import data
 
     overrides: dict[str, Any] = {"activations": DEMO_ACTIVATIONS, "seeds": args.seeds,
-                                 "name": "demo"}
+                                 "name": "demo", "data": "bundled:sunspots"}
     if args.epochs:
         overrides["epochs"] = args.epochs
     config = preset("seed", **overrides)
@@ -265,6 +275,9 @@ class _progress:
             self.task = self.bar.add_task("training", total=max(info["groups"], 1))
             if not info["groups"]:
                 self.bar.update(self.task, completed=1)
+        elif event == "compile":
+            self.bar.update(self.task, description=f"compiling {len(info['activations'])} "
+                            "training programs")
         elif event == "group_start":
             fold = f" fold {info['fold'] + 1}" if info.get("fold") else ""
             self.bar.update(self.task, description=f"training {info['activation']}{fold}")
