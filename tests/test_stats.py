@@ -282,3 +282,10 @@ def test_summarize_excludes_diverged_and_matches_medians():
     pd.testing.assert_frame_equal(out, stats.summarize(frame, n_boot=300, seed=0))
     alone = stats.summarize(frame[frame.activation == "tanh"], n_boot=300, seed=0)
     pd.testing.assert_frame_equal(alone, out[out.activation == "tanh"].reset_index(drop=True))
+
+
+def test_verdict_keeps_a_decimal_where_a_whole_percent_would_read_zero():
+    text = stats.verdict("elu", "tanh", rel_diff=0.003, rel_lo=0.001, rel_hi=0.006, dm_stat=2.5,
+                         dm_p=0.02, vol_ratio=0.9, vol_ratio_ref=0.9, n_pairs=10)
+    assert "RMSE +0.3% [+0.1%, +0.6%]" in text
+    assert "evidence that elu is less accurate" in text

@@ -196,8 +196,16 @@ def diebold_mariano(
     return float(res.statistic), float(res.pvalue)
 
 
-def _fmt_pct(x: float) -> str:
-    return "n/a" if not np.isfinite(x) else f"{x:+.0%}"
+def _fmt_pct(x: float, decimals: int = 0) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:+.{decimals}%}"
+
+
+def _fmt_pct_interval(x: float, lo: float, hi: float) -> str:
+    """``+4% [-2%, +10%]``; with one decimal when a whole percent would show a non-zero
+    value as 0% (an interval "[+0%, +1%]" beside "evidence of a difference" reads wrong)."""
+    hidden = any(np.isfinite(v) and v != 0 and round(abs(v) * 100) == 0 for v in (x, lo, hi))
+    d = 1 if hidden else 0
+    return f"{_fmt_pct(x, d)} [{_fmt_pct(lo, d)}, {_fmt_pct(hi, d)}]"
 
 
 def _fmt_p(p: float) -> str:
@@ -263,7 +271,7 @@ def verdict(
         volatility = "similar volatility"
     else:
         volatility = "no clear difference in volatility"
-    return (f"{head}: {label} {_fmt_pct(rel_diff)} [{_fmt_pct(rel_lo)}, {_fmt_pct(rel_hi)}], "
+    return (f"{head}: {label} {_fmt_pct_interval(rel_diff, rel_lo, rel_hi)}, "
             f"DM p {_fmt_p(dm_p)}: {accuracy}; volatility ratio {vol_ratio:.2f} vs "
             f"{vol_ratio_ref:.2f}: {volatility}")
 
