@@ -352,3 +352,27 @@ def test_nan_in_nan_out(framework):
         for y in (act(x), act.grad(x), act.apply(x, native=False)):
             y = np.asarray(y)
             assert np.isnan(y[0]) and np.isfinite(y[1:]).all(), (name, y)
+
+
+# ----------------------------------------------------------------- NumPy fast forms
+def test_numpy_select_free_forms_equal_the_where_forms():
+    """On NumPy, relu/leaky/prelu/ELU family/hard_tanh use max/min/clip instead of `where`
+    (speed); they must select exactly what the `where` definitions select."""
+    x = np.concatenate([_extremes("float64"), [-0.0, np.nan],
+                        np.random.default_rng(5).standard_normal(200)])
+    pos = np.where(x > 0, x, 0.0)
+    same = np.testing.assert_array_equal
+    same(A.relu(x), np.where(x <= 0, 0.0, x))
+    for s in (0.0, 0.01, 0.3, 1.0, 2.0, -0.5):
+        with np.errstate(over="ignore"):  # s x overflows at -1e300 for |s| > 1, both forms
+            same(A.leaky_relu(x, s), np.where(x > 0, x, s * x))
+            same(A.prelu(x, s), np.where(x > 0, x, s * x))
+    w = np.full_like(x, 0.3)  # an array weight keeps the where form
+    same(A.prelu(x, w), np.where(x > 0, x, w * x))
+    neg = np.where(x > 0, 0.0, x)
+    same(A.elu(x, 1.5), np.where(x > 0, x, 1.5 * np.expm1(neg)))
+    same(A.celu(x, 0.7), np.where(x > 0, x, 0.7 * np.expm1(neg * (1 / 0.7))))
+    sa = A.functions.SELU_SCALE * A.functions.SELU_ALPHA
+    same(A.selu(x), np.where(x > 0, A.functions.SELU_SCALE * pos, sa * np.expm1(neg)))
+    same(A.hard_tanh(x, -2.0, 3.0), np.where(x <= -2, -2.0, np.where(x >= 3, 3.0, x)))
+    same(A.relu6(x), np.where(x <= 0, 0.0, np.where(x >= 6, 6.0, x)))
