@@ -354,6 +354,79 @@ def test_nan_in_nan_out(framework):
             assert np.isnan(y[0]) and np.isfinite(y[1:]).all(), (name, y)
 
 
+# ----------------------------------------------------------------- infinities
+_SA = A.functions.SELU_SCALE * A.functions.SELU_ALPHA
+# (name, params) -> f(-inf), f(+inf), f'(-inf), f'(+inf): the mathematical limits
+INF = math.inf
+INF_LIMITS = [
+    ("relu", {}, 0.0, INF, 0.0, 1.0),
+    ("leaky_relu", {}, -INF, INF, 0.01, 1.0),
+    ("leaky_relu", {"negative_slope": 0.0}, 0.0, INF, 0.0, 1.0),  # not 0 * -inf
+    ("leaky_relu", {"negative_slope": 2.0}, -INF, INF, 2.0, 1.0),
+    ("prelu", {}, -INF, INF, 0.25, 1.0),
+    ("prelu", {"weight": -0.5}, INF, INF, -0.5, 1.0),
+    ("elu", {"alpha": 1.5}, -1.5, INF, 0.0, 1.0),
+    ("selu", {}, -_SA, INF, 0.0, A.functions.SELU_SCALE),
+    ("celu", {"alpha": 0.7}, -0.7, INF, 0.0, 1.0),
+    ("gelu", {}, 0.0, INF, 0.0, 1.0),
+    ("gelu", {"approximate": "tanh"}, 0.0, INF, 0.0, 1.0),
+    ("silu", {}, 0.0, INF, 0.0, 1.0),
+    ("mish", {}, 0.0, INF, 0.0, 1.0),
+    ("softplus", {}, 0.0, INF, 0.0, 1.0),
+    ("softplus", {"beta": 2.0, "threshold": INF}, 0.0, INF, 0.0, 1.0),
+    ("relu6", {}, 0.0, 6.0, 0.0, 0.0),
+    ("hard_tanh", {"min_val": -2.0, "max_val": 3.0}, -2.0, 3.0, 0.0, 0.0),
+    ("tanh", {}, -1.0, 1.0, 0.0, 0.0),
+    ("sigmoid", {}, 0.0, 1.0, 0.0, 0.0),
+    ("identity", {}, -INF, INF, 1.0, 1.0),
+]
+
+
+def test_inf_limits_cover_the_family():
+    assert {row[0] for row in INF_LIMITS} == set(ALL)
+
+
+@pytest.mark.parametrize("framework", _frameworks())
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_infinities_give_the_limits(framework, dtype):
+    """f(+-inf) and f'(+-inf) are the limits (rounded to the dtype), without warnings, on
+    every path of ours: NumPy, jitted JAX, the generic definition on torch tensors."""
+    jax_x64 = None
+    if framework == "jax":
+        import jax
+
+        jax_x64 = jax.enable_x64(True)
+        jax_x64.__enter__()
+    try:
+        x = _make(framework, [-INF, INF], dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for name, params, lo, hi, dlo, dhi in INF_LIMITS:
+                act = A.get(name, **params)
+                value = act.apply(x, native=False) if framework == "torch" else act(x)
+                for got, want in ((value, [lo, hi]), (act.grad(x), [dlo, dhi])):
+                    got = np.asarray(got, dtype=np.float64)
+                    want = np.asarray(want, dtype=dtype).astype(np.float64)
+                    np.testing.assert_array_equal(got, want, err_msg=f"{act} {dtype}")
+    finally:
+        if jax_x64 is not None:
+            jax_x64.__exit__(None, None, None)
+
+
+def test_autodiff_at_infinities_gives_the_limit_derivative():
+    torch = pytest.importorskip("torch")
+    jax = pytest.importorskip("jax")
+    x = np.array([-INF, INF])
+    for name, params, _, _, dlo, dhi in INF_LIMITS:
+        act = A.get(name, **params)
+        xt = torch.tensor(x, requires_grad=True)
+        act.apply(xt, native=False).sum().backward()
+        np.testing.assert_array_equal(xt.grad.numpy(), [dlo, dhi], err_msg=str(act))
+        with jax.enable_x64(True):
+            g = jax.vmap(jax.grad(act))(jax.numpy.asarray(x))
+        np.testing.assert_array_equal(np.asarray(g), [dlo, dhi], err_msg=str(act))
+
+
 # ----------------------------------------------------------------- NumPy fast forms
 def test_numpy_select_free_forms_equal_the_where_forms():
     """On NumPy, relu/leaky/prelu/ELU family/hard_tanh use max/min/clip instead of `where`

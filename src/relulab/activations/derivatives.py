@@ -15,6 +15,7 @@ from relulab.activations._namespace import choose, erfc, floating, param
 from relulab.activations.functions import (
     _GELU_CUBIC,
     _GELU_TANH_CLIP,
+    _SATURATE,
     _SOFTPLUS_CLIP,
     _SQRT_2_OVER_PI,
     _SQRT_HALF,
@@ -92,6 +93,9 @@ def d_silu(x: Any) -> Any:
     r""":math:`\sigma(x)\bigl(1 + x(1 - \sigma(x))\bigr)`, with :math:`1 - \sigma(x) = \sigma(-x)`
     computed without cancellation."""
     xp, x = floating(x)
+    # f' is exactly 1 above x = 800 and 0 below -800 (e^-800 is 0): clipping there gives
+    # those limits at +-inf instead of inf * 0.
+    x = xp.clip(x, -_SATURATE, _SATURATE)
     e = xp.exp(-xp.abs(x))  # <= 1: no overflow
     s = xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
     s_neg = xp.where(x >= 0, e / (1.0 + e), 1.0 / (1.0 + e))  # sigma(-x), no 1 - s
@@ -102,6 +106,7 @@ def d_mish(x: Any) -> Any:
     r""":math:`\tanh(\mathrm{sp}(x)) + x\,\mathrm{sech}^2(\mathrm{sp}(x))\,\sigma(x)`, with
     :math:`\mathrm{sech}^2(y) = 4e^{-2y}/(1 + e^{-2y})^2` (no overflow, no cancellation)."""
     xp, x = floating(x)
+    x = xp.clip(x, -_SATURATE, _SATURATE)  # f' is exactly 1 / 0 past +-800: no inf * 0 at +-inf
     sp = _softplus(xp, x)  # >= 0, so exp(-sp) <= 1
     e2 = xp.exp(-sp) ** 2  # not exp(-2 sp): 2 sp overflows float16 near its max
     sech2 = 4.0 * e2 / ((1.0 + e2) * (1.0 + e2))

@@ -38,8 +38,12 @@ _GELU_CUBIC = 0.044715
 # Past |x| = 25 the tanh-GELU argument exceeds 577: sigmoid(2u) is exactly 0 or 1 in every
 # float dtype (e^-1155 underflows even float64's subnormals).
 _GELU_TANH_CLIP = 25.0
-# exp(-800) is 0 in every float dtype: softplus' correction term vanishes past |beta x| = 800.
-_SOFTPLUS_CLIP = 800.0
+# exp(-800) is 0 in every float dtype (float64's smallest subnormal is e^-744): past |x| = 800
+# sigmoid(x), tanh(softplus(x)), softplus' correction term and x e^x are exactly 0 or 1.
+_SATURATE = 800.0
+_SOFTPLUS_CLIP = _SATURATE
+# Phi(x) = erfc(-x/sqrt2)/2 is exactly 0 (and 1) past |x| = 40 (e^-800 again).
+_GAUSS_SATURATE = 40.0
 
 
 def relu(x: Any) -> Any:
@@ -136,14 +140,18 @@ def gelu(x: Any, approximate: str = "none") -> Any:
     """
     xp, x = floating(x)
     if approximate == "tanh":
-        # (1 + tanh u) / 2 = sigmoid(2u): no cancellation in the negative tail. Clipping x
+        # (1 + tanh u) / 2 = sigmoid(2u): no cancellation in the negative tail. Clamping x
         # at +-25 changes nothing (sigmoid(2u) is exactly 0 or 1 there in every dtype) but
-        # keeps x**3 finite (float16 overflows past 40).
+        # keeps x**3 finite (float16 overflows past 40), and flooring the factor x there
+        # gives 0, not -inf * 0, at -inf.
         xc = _clamp(xp, x, -_GELU_TANH_CLIP, _GELU_TANH_CLIP)
         inner = _SQRT_2_OVER_PI * (xc + _GELU_CUBIC * (xc * xc * xc))
-        return _sigmoid(xp, 2.0 * inner, factor=x)
+        return _sigmoid(xp, 2.0 * inner, factor=_floor(xp, x, -_GELU_TANH_CLIP))
     # erfc(-x/sqrt2) rather than 1 + erf(x/sqrt2): no cancellation in the negative tail.
-    return 0.5 * x * erfc(xp, -_SQRT_HALF * x)
+    # Past |x| = 40 Phi(x) is exactly 0 or 1: the clamp and floor change no value but keep
+    # -inf * 0 out of the value at -inf and out of the autodiff gradient at +-inf.
+    xs = _saturate(xp, x, _GAUSS_SATURATE)
+    return 0.5 * _floor(xp, x, -_GAUSS_SATURATE) * erfc(xp, -_SQRT_HALF * xs)
 
 
 def silu(x: Any) -> Any:
@@ -156,7 +164,11 @@ def silu(x: Any) -> Any:
     "Searching for Activation Functions" (swish).
     """
     xp, x = floating(x)
-    return _sigmoid(xp, x, factor=x)
+    # x sigma(x) with x clamped at +-800 inside sigma and floored at -800 outside: no value
+    # changes (x e^x is 0 below -800, sigma(x) exactly 1 above 800), but silu(-inf) is 0, not
+    # -inf * 0, and the autodiff gradient at +-inf is 0 and 1, not NaN.
+    xs = _saturate(xp, x, _SATURATE)
+    return _sigmoid(xp, xs, factor=_floor(xp, x, -_SATURATE))
 
 
 swish = silu
@@ -170,7 +182,11 @@ def mish(x: Any) -> Any:
     Misra (2019), "Mish: A Self Regularized Non-Monotonic Activation Function".
     """
     xp, x = floating(x)
-    return x * xp.tanh(_softplus(xp, x))
+    # tanh(softplus(x)) is exactly 0 below x = -800 and 1 above 800: the clamp and floor
+    # change no value, but give 0 at -inf (not -inf * 0) and a finite autodiff gradient at
+    # +-inf.
+    xs = _saturate(xp, x, _SATURATE)
+    return _floor(xp, x, -_SATURATE) * xp.tanh(_softplus(xp, xs))
 
 
 def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
@@ -313,10 +329,22 @@ def _clamp(xp: Any, x: Any, lo: float, hi: float) -> Any:
     return xp.where(x <= lo, lo, xp.where(x >= hi, hi, x))
 
 
+def _saturate(xp: Any, x: Any, bound: float) -> Any:
+    """x clamped to +-bound, where the caller's function is already saturated: no value
+    changes, only autodiff at +-inf loses its inf * 0 cotangents. NumPy has no autodiff and
+    skips the pass."""
+    if is_numpy_namespace(xp):
+        return x
+    return _clamp(xp, x, -bound, bound)
+
+
 def _leaky(xp: Any, x: Any, slope: Any) -> Any:
     """x for x > 0, slope * x otherwise (autodiff at 0: slope, PyTorch's side)."""
-    if isinstance(slope, float) and is_numpy_namespace(xp):
-        # For slope <= 1 the larger of x and slope x is the right one on both sides (also
-        # for slope < 0); for slope > 1 the smaller.
-        return (np.maximum if slope <= 1.0 else np.minimum)(x, slope * x)
+    if isinstance(slope, float):
+        if slope == 0.0:
+            return _floor(xp, x, 0.0)  # relu; 0 at -inf, not 0 * -inf
+        if is_numpy_namespace(xp):
+            # For slope <= 1 the larger of x and slope x is the right one on both sides
+            # (also for slope < 0); for slope > 1 the smaller.
+            return (np.maximum if slope <= 1.0 else np.minimum)(x, slope * x)
     return xp.where(x > 0, x, param(xp, x, slope) * x)
