@@ -2,7 +2,10 @@
 
 Keras picks its backend from KERAS_BACKEND at import, so each backend runs in a fresh
 subprocess. The reference is Keras' own activation of the same name, applied to the layer's
-pre-activation (the same Dense layer with activation=None and the same weights).
+pre-activation (the same Dense layer with activation=None and the same weights). A model
+with relulab activations also round-trips through model.save / keras.models.load_model
+without custom_objects: the JAX run imports relulab before Keras (the registration hook
+fires on Keras' import), the torch run imports Keras first (registered at relulab's import).
 """
 
 from __future__ import annotations
@@ -19,9 +22,16 @@ import pytest
 SCRIPT = textwrap.dedent(
     """
     import json
+    import os
+    import sys
     import numpy as np
-    import keras
-    from relulab import activations as A
+    if os.environ["RELULAB_IMPORT_FIRST"] == "relulab":
+        from relulab import activations as A
+        assert "keras" not in sys.modules  # relulab must not import Keras (slow)
+        import keras
+    else:
+        import keras
+        from relulab import activations as A
 
     # our name -> (our params, Keras' own twin)
     K = keras.activations
@@ -64,14 +74,27 @@ SCRIPT = textwrap.dedent(
             hist = model.fit(x, np.zeros((6, 8), "float32"), epochs=2, verbose=0)
             loss_finite = bool(np.all(np.isfinite(hist.history["loss"])))
         config = dense.get_config()["activation"]
-        restored = keras.saving.deserialize_keras_object(
-            config, custom_objects={"Activation": A.Activation})
+        restored = keras.saving.deserialize_keras_object(config)  # registered: no custom_objects
         out["errors"][name] = {
             "max_abs_err": err,
             "loss_finite": loss_finite,
             "restored": restored == act,
             "lstm_config_ok": isinstance(lstm.get_config(), dict),
         }
+
+    # save / load_model round trip, no custom_objects
+    model = keras.Sequential([
+        keras.Input((5, 3)), keras.layers.LSTM(4, activation=A.get("celu", alpha=0.5)),
+        keras.layers.Dense(2, activation=A.get("gelu", approximate="tanh"))])
+    path = os.path.join(os.environ["RELULAB_KERAS_DIR"], "model.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    out["round_trip"] = {
+        "registered_name": model.layers[1].get_config()["activation"]["registered_name"],
+        "activations": [repr(layer.activation) for layer in loaded.layers],
+        "same_output": bool(np.array_equal(keras.ops.convert_to_numpy(model(x)),
+                                           keras.ops.convert_to_numpy(loaded(x)))),
+    }
     print(json.dumps(out))
     """
 )
@@ -80,8 +103,11 @@ SCRIPT = textwrap.dedent(
 BACKENDS = ["jax", "torch"]
 
 
+IMPORT_FIRST = {"jax": "relulab", "torch": "keras"}
+
+
 @pytest.fixture(scope="module")
-def keras_runs() -> dict[str, subprocess.Popen]:
+def keras_runs(tmp_path_factory) -> dict[str, subprocess.Popen]:
     """Both backends start at once (two cores): each subprocess mostly imports and traces."""
     if importlib.util.find_spec("keras") is None:
         pytest.skip("keras not installed")
@@ -89,7 +115,9 @@ def keras_runs() -> dict[str, subprocess.Popen]:
     for backend in BACKENDS:
         if importlib.util.find_spec(backend) is None:
             continue
-        env = {**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu"}
+        env = {**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu",
+               "RELULAB_IMPORT_FIRST": IMPORT_FIRST[backend],
+               "RELULAB_KERAS_DIR": str(tmp_path_factory.mktemp(f"keras_{backend}"))}
         runs[backend] = subprocess.Popen(
             [sys.executable, "-c", SCRIPT], env=env, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True,
@@ -108,3 +136,8 @@ def test_activations_work_as_keras_activations(backend, keras_runs):
     for name, r in result["errors"].items():
         assert r["max_abs_err"] <= 1e-5, (name, r)
         assert r["loss_finite"] and r["restored"] and r["lstm_config_ok"], (name, r)
+    trip = result["round_trip"]
+    assert trip["registered_name"] == "relulab>Activation"
+    assert trip["activations"] == ["Activation('celu', alpha=0.5)",
+                                   "Activation('gelu', approximate='tanh')"]
+    assert trip["same_output"]

@@ -8,10 +8,13 @@ array([-0.2,  0. ,  3. ])
 >>> act.grad(np.array([-2.0, 0.0, 3.0]))
 array([0.1, 0.1, 1. ])
 
-See ``docs/activations.md`` for kink conventions, the integer-input policy and measured
-accuracy against ``torch.nn.functional`` and ``jax.nn``.
+Keras 3: activations serialise as ``"relulab>Activation"``, registered with Keras as soon as
+Keras is imported (before or after this package), so ``keras.models.load_model`` needs no
+``custom_objects``. See ``docs/activations.md`` for kink conventions, the integer-input
+policy and measured accuracy against ``torch.nn.functional`` and ``jax.nn``.
 """
 
+from relulab.activations._keras import install as _install_keras_registration
 from relulab.activations.activation import Activation, get, names
 from relulab.activations.functions import (
     celu,
@@ -33,6 +36,9 @@ from relulab.activations.functions import (
 )
 
 hardtanh = hard_tanh
+
+# Keras finds Activation in saved models without custom_objects; Keras is not imported here.
+_install_keras_registration()
 
 __all__ = [
     "Activation",

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import is_jax_array, is_torch_array
 
+from relulab.activations import _keras
 from relulab.activations._namespace import floating
 from relulab.activations._registry import SPECS, Params, Spec, canonical, resolve
 from relulab.errors import RelulabError
@@ -123,6 +124,7 @@ class Activation:
     # ----------------------------------------------------------------- plumbing
     def get_config(self) -> Params:
         """Keras serialisation: rebuilt by ``Activation.from_config`` / :func:`get`."""
+        _keras.register_if_imported()  # Keras calls this before it records our registered name
         return {"name": self.name, **{k: v for k, v in self._params.items()
                                       if isinstance(v, float | str)}}
 
