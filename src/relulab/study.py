@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,17 +98,31 @@ class Study:
         warn: list[str] = []
         total = len(todo) * len(splits)
         preps = _prepare(values, splits, config)
-        if todo:
-            emit("compile", {"activations": todo})
-            t_c = time.perf_counter()
-            _compile(config, todo, preps)
-            timing["compile_s"] += time.perf_counter() - t_c
-        for i, activation in enumerate(todo):
-            runs = _train_group(config, activation, values, preps, timing, emit,
-                                index=i * len(splits), total=total)
-            if store is not None:
-                store.save_group(study_id, activation, runs)
-            done[activation] = runs
+        # Work that does not wait for training runs beside it on a second thread: the
+        # baselines (and the statsmodels import, over a second) and each group's forecasts
+        # and scores, while the next group trains.
+        with ThreadPoolExecutor(max_workers=1) as side:
+            if todo:
+                emit("compile", {"activations": todo})
+                t_c = time.perf_counter()
+                _compile(config, todo, preps)
+                timing["compile_s"] += time.perf_counter() - t_c
+            # After compilation, which already keeps both cores of a small machine busy.
+            baselines = side.submit(_baselines, values, train_end, test_start, config.season)
+            pending: list[tuple[str, Future[list[RunRecord]]]] = []
+            for i, activation in enumerate(todo):
+                outs = _train_group(config, activation, preps, timing, emit,
+                                    index=i * len(splits), total=total)
+                pending.append((activation, side.submit(_score_group, config, activation,
+                                                        values, preps, outs)))
+                # Store every group that is ready, so an interruption loses as little as
+                # possible; the store writes each group in one transaction.
+                while pending and (pending[0][1].done() or i == len(todo) - 1):
+                    name, fut = pending.pop(0)
+                    done[name] = fut.result()
+                    if store is not None:
+                        store.save_group(study_id, name, done[name])
+            baselines = baselines.result()
 
         emit("analysis", {})
         runs = [r for a in config.activations for r in sorted(done[a], key=lambda r: r.seed)]
@@ -120,7 +135,7 @@ class Study:
                     f"{', '.join(map(str, bad))}); they are left out of the statistics; "
                     "a lower --learning-rate may help"
                 )
-        result = _analyse(config, series, values, splits, runs, warn)
+        result = _analyse(config, series, values, splits, runs, warn, baselines)
         result.study_id = str(study_id)
         wall = time.perf_counter() - t_start
         result.timing = {
@@ -166,69 +181,71 @@ def _compile(config: StudyConfig, activations: list[str], preps: list[Any]) -> N
         compile_groups(config, activations, TrainData.from_prepared(prep), config.seeds)
 
 
-def _train_group(config: StudyConfig, activation: str, values: np.ndarray, preps: list[Any],
+def _train_group(config: StudyConfig, activation: str, preps: list[Any],
                  timing: dict[str, float], emit: ProgressFn, *, index: int,
-                 total: int) -> list[RunRecord]:
-    """All seeds of one activation, over every fold; returns one RunRecord per seed."""
-    from relulab import metrics
-    from relulab.training import TrainData, compile_many, predict_many
+                 total: int) -> list[Any]:
+    """Train all seeds of one activation on every fold: one TrainOutput per fold."""
+    from relulab.training import TrainData, compile_many
 
-    seeds = config.seed_list
-    S = len(seeds)
-    forecasts, val_forecasts, y_tests = [], [], []
-    last_out = None
+    seeds = np.asarray(config.seed_list)
+    outs = []
     for k, prep in enumerate(preps):
-        sp = prep.split
         emit("group_start", {"activation": activation, "fold": k, "index": index + k,
                              "total": total})
         t0 = time.perf_counter()
         data = TrainData.from_prepared(prep)
         t_c = time.perf_counter()
-        train = compile_many(config, activation, data, S)  # cached by _compile: ~free
+        train = compile_many(config, activation, data, seeds.size)  # cached by _compile
         timing["compile_s"] += time.perf_counter() - t_c
         t_r = time.perf_counter()
-        out = train(data, np.asarray(seeds))
+        out = train(data, seeds)
         out.loss.block_until_ready()
         timing["train_s"] += time.perf_counter() - t_r
-        timing["model_steps"] += S * config.epochs * _steps_per_epoch(data, config)
-        scaled = np.asarray(predict_many(config, activation, out.params, prep.test.X))
-        forecasts.append(prep.scaler.inverse(scaled))
-        y_tests.append(values[sp.test_start:sp.n])
-        if k == len(preps) - 1:
-            val_scaled = np.asarray(predict_many(config, activation, out.params,
-                                                 prep.validation.X))
-            val_forecasts.append(prep.scaler.inverse(val_scaled))
-            val_y = values[sp.train_end:sp.test_start]
-            val_prev = float(values[sp.train_end - 1])
-            last_out = out
-        diverged_k = np.asarray(out.diverged)
-        if k == 0:
-            diverged = diverged_k.copy()
-        else:
-            diverged |= diverged_k
+        timing["model_steps"] += seeds.size * config.epochs * _steps_per_epoch(data, config)
+        outs.append(out)
         emit("group_done", {"activation": activation, "fold": k, "index": index + k,
                             "total": total, "seconds": time.perf_counter() - t0})
+    return outs
 
-    forecast = np.concatenate(forecasts, axis=1)  # (S, folds * test_size)
-    val_forecast = val_forecasts[0]
-    y_test = np.concatenate(y_tests)
+
+def _score_group(config: StudyConfig, activation: str, values: np.ndarray, preps: list[Any],
+                 outs: list[Any]) -> list[RunRecord]:
+    """Forecasts in original units and their metrics: one RunRecord per seed.
+
+    Test forecasts of every fold are joined; validation forecasts, losses and per-epoch
+    statistics come from the last fold (the protocol's split).
+    """
+    from relulab import metrics
+    from relulab.training import predict_many
+
+    def forecast(out: Any, prep: Any, windows: Any) -> np.ndarray:
+        scaled = np.asarray(predict_many(config, activation, out.params, windows.X))
+        return prep.scaler.inverse(scaled)
+
+    forecasts = np.concatenate([forecast(o, p, p.test) for o, p in zip(outs, preps,
+                                                                          strict=True)], axis=1)
+    last, out = preps[-1], outs[-1]
+    val_forecast = forecast(out, last, last.validation)
+    diverged = np.logical_or.reduce([np.asarray(o.diverged) for o in outs])
+    y_test = values[preps[0].split.test_start:]
     # The joined test region is contiguous: the naive-anchored MDA's first anchor is the
     # actual value just before it.
     y_prev = float(values[preps[0].split.test_start - 1])
-    y_train = values[:preps[-1].split.train_end]
-    out = last_out
+    y_train = values[:last.split.train_end]
+    val_y = values[last.split.train_end:last.split.test_start]
+    val_prev = float(values[last.split.train_end - 1])
     loss = np.asarray(out.loss, dtype=np.float64)
     val_loss = np.asarray(out.val_loss, dtype=np.float64)
     best = np.asarray(out.best_epoch)
     stats = {k: np.asarray(v, dtype=np.float64) for k, v in out.epoch_stats.items()}
     runs = []
-    for i, seed in enumerate(seeds):
-        bad = bool(diverged[i]) or not np.all(np.isfinite(forecast[i]))
+    for i, seed in enumerate(config.seed_list):
+        bad = bool(diverged[i]) or not np.all(np.isfinite(forecasts[i]))
         if bad:
             m = dict.fromkeys(METRIC_COLUMNS, float("nan"))
             vm = dict(m)
         else:
-            m = metrics.score(y_test, forecast[i], y_prev=y_prev, y_train=y_train,
+            m = metrics.score(y_test, forecasts[i], y_prev=y_prev, y_train=y_train,
                               season=config.season)
             vm = metrics.score(val_y, val_forecast[i], y_prev=val_prev, y_train=y_train,
                                season=config.season)
@@ -236,11 +253,19 @@ def _train_group(config: StudyConfig, activation: str, values: np.ndarray, preps
             activation=activation, seed=int(seed), diverged=bad,
             metrics={k: float(v) for k, v in m.items()},
             val_metrics={k: float(v) for k, v in vm.items()},
-            forecast=forecast[i], val_forecast=val_forecast[i], loss=loss[i],
+            forecast=forecasts[i], val_forecast=val_forecast[i], loss=loss[i],
             val_loss=val_loss[i], best_epoch=int(best[i]),
             epoch_stats={k: v[i] for k, v in stats.items()},
         ))
     return runs
+
+
+def _baselines(values: np.ndarray, train_end: int, test_start: int,
+               season: int | None) -> dict[str, dict[str, Any]]:
+    from relulab import stats  # noqa: F401  (imports statsmodels here, off the main thread)
+    from relulab.baselines import run_baselines
+
+    return run_baselines(values, train_end=train_end, test_start=test_start, season=season)
 
 
 def _steps_per_epoch(data: Any, config: StudyConfig) -> int:
@@ -249,10 +274,10 @@ def _steps_per_epoch(data: Any, config: StudyConfig) -> int:
 
 
 def _analyse(config: StudyConfig, series: Series, values: np.ndarray, splits: list[Any],
-             runs: list[RunRecord], warn: list[str]) -> StudyResult:
+             runs: list[RunRecord], warn: list[str],
+             baselines: dict[str, dict[str, Any]]) -> StudyResult:
     """Summaries, comparisons against the reference and baselines: cheap and deterministic."""
     from relulab import stats
-    from relulab.baselines import run_baselines
 
     last = splits[-1]
     test_start = splits[0].test_start
@@ -282,8 +307,7 @@ def _analyse(config: StudyConfig, series: Series, values: np.ndarray, splits: li
             activation=activation, reference=reference,
             confidence=config.confidence, n_boot=config.bootstrap, seed=0,
         ))
-    result.baselines = run_baselines(values, train_end=last.train_end, test_start=test_start,
-                                     season=config.season)
+    result.baselines = baselines
     return result
 
 
