@@ -311,10 +311,4 @@ def _analyse(config: StudyConfig, series: Series, values: np.ndarray, splits: li
     return result
 
 
-def version_info() -> dict[str, str]:
-    import jax
-
-    return {"relulab": __version__, "jax": jax.__version__, "numpy": np.__version__}
-
-
-__all__ = ["RelulabError", "Study", "StudyConfig"]
+__all__ = ["Study", "StudyConfig"]
