@@ -289,3 +289,9 @@ def test_verdict_keeps_a_decimal_where_a_whole_percent_would_read_zero():
                          dm_p=0.02, vol_ratio=0.9, vol_ratio_ref=0.9, n_pairs=10)
     assert "RMSE +0.3% [+0.1%, +0.6%]" in text
     assert "evidence that elu is less accurate" in text
+
+
+def test_verdict_shows_no_sign_on_a_difference_that_rounds_to_zero():
+    text = stats.verdict("elu", "tanh", rel_diff=-0.0004, rel_lo=-0.05, rel_hi=0.04,
+                         dm_stat=0.1, dm_p=0.9, vol_ratio=0.9, vol_ratio_ref=0.9, n_pairs=10)
+    assert "RMSE 0.0% [-5.0%, +4.0%]" in text

@@ -197,7 +197,11 @@ def diebold_mariano(
 
 
 def _fmt_pct(x: float, decimals: int = 0) -> str:
-    return "n/a" if not np.isfinite(x) else f"{x:+.{decimals}%}"
+    if not np.isfinite(x):
+        return "n/a"
+    if round(abs(x) * 100, decimals) == 0:  # no sign on a difference that rounds to nothing
+        return f"{0:.{decimals}%}"
+    return f"{x:+.{decimals}%}"
 
 
 def _fmt_pct_interval(x: float, lo: float, hi: float) -> str:
