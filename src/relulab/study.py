@@ -110,18 +110,25 @@ class Study:
             # After compilation, which already keeps both cores of a small machine busy.
             baselines = side.submit(_baselines, values, train_end, test_start, config.season)
             pending: list[tuple[str, Future[list[RunRecord]]]] = []
-            for i, activation in enumerate(todo):
-                outs = _train_group(config, activation, preps, timing, emit,
-                                    index=i * len(splits), total=total)
-                pending.append((activation, side.submit(_score_group, config, activation,
-                                                        values, preps, outs)))
-                # Store every group that is ready, so an interruption loses as little as
-                # possible; the store writes each group in one transaction.
-                while pending and (pending[0][1].done() or i == len(todo) - 1):
+
+            def keep(wait: bool) -> None:
+                # Store every scored group in order; the store writes each in one transaction.
+                while pending and (wait or pending[0][1].done()):
                     name, fut = pending.pop(0)
                     done[name] = fut.result()
                     if store is not None:
                         store.save_group(study_id, name, done[name])
+
+            try:
+                for i, activation in enumerate(todo):
+                    outs = _train_group(config, activation, preps, timing, emit,
+                                        index=i * len(splits), total=total)
+                    pending.append((activation, side.submit(_score_group, config, activation,
+                                                            values, preps, outs)))
+                    keep(wait=False)
+            finally:
+                # Also on Ctrl-C during a later group: every group trained so far is kept.
+                keep(wait=True)
             baselines = baselines.result()
 
         emit("analysis", {})
