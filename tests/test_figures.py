@@ -13,7 +13,7 @@ import pytest
 from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.colors import to_hex
 from matplotlib.patches import PathPatch, Rectangle
-from test_report import example_result
+from test_report import _with_dead_units, example_result
 
 from relulab import figures as F
 
@@ -183,12 +183,7 @@ def test_forecast_and_series_regions_use_the_typical_step(result) -> None:
 
 
 def _with_dead(result, shares):
-    runs = []
-    for x in result.runs:
-        curve = np.zeros(x.loss.size)
-        curve[5:] = shares.get((x.activation, x.seed), 0.0)
-        runs.append(dataclasses.replace(x, epoch_stats={"dead_fraction": curve}))
-    return dataclasses.replace(result, runs=runs)
+    return _with_dead_units(result, shares, onset=5)
 
 
 def test_dead_units_figure_median_over_converged_seeds(result) -> None:

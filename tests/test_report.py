@@ -312,12 +312,13 @@ def test_engine_divergence_warning_is_shown_once(cheap_figures) -> None:
     assert "2 warnings: relu diverged on seed 3; and 1 more." in " ".join(header.split())
 
 
-def _with_dead_units(r: StudyResult, dead: dict[tuple[str, int], float]) -> StudyResult:
-    """Give every run a dead_fraction curve: 0 until epoch 10, then the given share."""
+def _with_dead_units(r: StudyResult, dead: dict[tuple[str, int], float],
+                     onset: int = 10) -> StudyResult:
+    """Give every run a dead_fraction curve: 0 until epoch ``onset``, then the given share."""
     runs = []
     for x in r.runs:
         curve = np.zeros(x.loss.size)
-        curve[10:] = dead.get((x.activation, x.seed), 0.0)
+        curve[onset:] = dead.get((x.activation, x.seed), 0.0)
         runs.append(dataclasses.replace(x, epoch_stats={"dead_fraction": curve}))
     return dataclasses.replace(r, runs=runs)
 
