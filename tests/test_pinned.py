@@ -1,0 +1,46 @@
+"""The engine's numbers are pinned: three small studies reproduce tests/pinned/studies.npz.
+
+That file was written by the code before the engine was split into plan, executor and
+analysis (tests/pinned/make_pins.py says how). On a CPU with the same vector extensions and
+the same jax, every number must be bit-identical; on another CPU, XLA may round float32
+differently in the last bits, so there the numbers are held to a float32 training error
+(relative 1e-4 after a dozen epochs) instead of to one machine's bits.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent / "pinned"
+sys.path.insert(0, str(HERE))
+
+from pinned_cases import CASES, cpu_fingerprint, snapshot  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:reference activation")
+
+
+@pytest.fixture(scope="module")
+def pins() -> dict[str, np.ndarray]:
+    with np.load(HERE / "studies.npz") as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_study_reproduces_the_pinned_numbers(case: str, pins: dict[str, np.ndarray]) -> None:
+    from relulab.study import Study
+
+    config, series = CASES[case]
+    got = snapshot(Study(config, series).run())
+    expected = {k.split("/", 1)[1]: v for k, v in pins.items() if k.startswith(f"{case}/")}
+    assert sorted(got) == sorted(expected)
+    same_cpu = json.loads(str(pins["__meta__"]))["cpu"] == cpu_fingerprint()
+    for key, want in expected.items():
+        if same_cpu:
+            np.testing.assert_array_equal(got[key], want, err_msg=key)
+        else:
+            np.testing.assert_allclose(got[key], want, rtol=1e-4, atol=1e-6, err_msg=key)
