@@ -1,0 +1,123 @@
+"""A study with the files its user asked for: the one route from a config to results.
+
+:func:`run_study` opens the results store, runs the study (resuming what the store
+already holds) and writes the JSON, the figures and the HTML report named in
+:class:`Outputs`; :func:`write_outputs` writes them for a result already in hand (a
+stored study, as ``relulab report`` does). The command line calls these and only
+formats what they return, so Python users get exactly the same files.
+
+A file that cannot be written raises one :class:`~relulab.errors.RelulabError` that also
+says where the results are stored, since nothing computed is lost by it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from relulab.config import StudyConfig
+from relulab.errors import RelulabError
+from relulab.result import StudyResult
+from relulab.study.executor import Executor, ProgressFn
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What a study leaves on disk. ``db=None`` keeps no database."""
+
+    db: PathLike | None = "relulab.db"
+    json: PathLike | None = None
+    report: PathLike | None = None
+    figures: PathLike | None = None
+
+
+@dataclass
+class Written:
+    """The files a study wrote, by kind (``None`` where none was asked for)."""
+
+    db: Path | None = None
+    study_id: str = ""
+    json: Path | None = None
+    report: Path | None = None
+    figures: list[Path] = field(default_factory=list)
+
+
+def run_study(config: StudyConfig, series: Any = None, *, outputs: Outputs = Outputs(),
+              progress: ProgressFn | None = None, executor: Executor | None = None,
+              compilation_cache: bool = True) -> tuple[StudyResult, Written]:
+    """Run ``config`` on ``series`` (or on the source ``config.data`` names), store it in
+    ``outputs.db`` and write the other outputs asked for.
+
+    With ``compilation_cache``, compiled training programs are kept on disk
+    (:func:`relulab.training.enable_compilation_cache`), so a repeated study compiles in
+    about a second.
+    """
+    from relulab.study.runner import Study
+
+    study = Study(config, series, executor=executor)  # loads and checks: fails before training
+    if compilation_cache:
+        from relulab.training import enable_compilation_cache
+
+        enable_compilation_cache()
+    store = None
+    if outputs.db is not None:
+        from relulab.store import Store
+
+        store = Store(outputs.db)
+    try:
+        result = study.run(store=store, progress=progress)
+    finally:
+        if store is not None:
+            store.close()
+    written = Written(db=Path(outputs.db) if store is not None else None,
+                      study_id=result.study_id)
+    _write_all(result, outputs, written)
+    return result, written
+
+
+def write_outputs(result: StudyResult, outputs: Outputs) -> Written:
+    """Write the JSON, figures and report of ``result`` that ``outputs`` names (its
+    ``db`` only says where the result is stored, for the error messages)."""
+    written = Written(db=Path(outputs.db) if outputs.db is not None else None,
+                      study_id=result.study_id)
+    _write_all(result, outputs, written)
+    return written
+
+
+def _write_all(result: StudyResult, outputs: Outputs, written: Written) -> None:
+    kept = (f"; the results are stored in {written.db} as study {result.study_id}"
+            if written.db is not None and result.study_id else "")
+    if outputs.json is not None:
+        path = Path(outputs.json)
+        _write_text(path, json.dumps(result.to_json(), indent=1, allow_nan=False),
+                    "the JSON", kept)
+        written.json = path
+    if outputs.figures is not None:
+        from relulab.figures import save_figures
+
+        try:
+            written.figures = save_figures(result, outputs.figures)
+        except OSError as exc:
+            raise RelulabError(f"cannot write the figures to {outputs.figures} "
+                               f"({exc.strerror or exc}); choose a writable folder{kept}"
+                               ) from None
+    if outputs.report is not None:
+        from relulab.report import render_report
+
+        path = Path(outputs.report)
+        _write_text(path, render_report(result), "the report", kept)
+        written.report = path
+
+
+def _write_text(path: Path, text: str, what: str, kept: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise RelulabError(f"cannot write {what} to {path} ({exc.strerror or exc}); choose a "
+                           f"writable path{kept}") from None

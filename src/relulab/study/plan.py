@@ -1,0 +1,143 @@
+"""The plan of a study: which models to train, as a pure list of work units.
+
+A study trains every activation of its config over every seed on every series and every
+rolling-origin fold. The plan names that work without doing any of it: a :class:`WorkUnit`
+is one (series, activation, fold), all of whose seeds train in one compiled program; the
+units of one (series, activation) form a *group*, the unit the results store writes in one
+transaction (its runs join the test forecasts of every fold). The plan also carries, per
+series, what every unit of that series trains and scores on: the split and the windows of
+each fold, with each fold's scaler fitted on its own train region.
+
+Making a plan checks everything that can be checked before training (series long enough
+for every fold, activation names known), so a user's mistake fails in a second, not after
+minutes of compilation. One series today; a panel is more entries in ``Plan.series``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from relulab.config import StudyConfig
+from relulab.data import Series, check_length
+from relulab.errors import RelulabError
+
+
+class GroupKey(NamedTuple):
+    """A storage group: every seed and fold of one activation on one series."""
+
+    series_id: str
+    activation: str
+
+
+class WorkUnit(NamedTuple):
+    """One compiled training program's worth of work: every seed of one activation on one
+    fold of one series."""
+
+    series_id: str
+    activation: str
+    fold: int
+
+    @property
+    def group(self) -> GroupKey:
+        return GroupKey(self.series_id, self.activation)
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesPlan:
+    """One series and, per fold, its split and prepared windows (``windows.Prepared``)."""
+
+    series_id: str
+    series: Series
+    splits: tuple[Any, ...]
+    prepared: tuple[Any, ...]
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.series.values
+
+    @property
+    def train_end(self) -> int:
+        """End of the (last fold's) train region: the protocol's split."""
+        return int(self.splits[-1].train_end)
+
+    @property
+    def test_start(self) -> int:
+        """Start of the joined test region (the first fold's test window)."""
+        return int(self.splits[0].test_start)
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """What a study will do: its config, its series, and the work units still to run."""
+
+    config: StudyConfig
+    series: Mapping[str, SeriesPlan]
+    units: tuple[WorkUnit, ...]
+    done: frozenset[GroupKey] = field(default_factory=frozenset)
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(self.config.seed_list)
+
+    def groups(self) -> list[GroupKey]:
+        """The groups still to run, in training order."""
+        return list(dict.fromkeys(u.group for u in self.units))
+
+    def units_of(self, group: GroupKey) -> list[WorkUnit]:
+        return [u for u in self.units if u.group == group]
+
+    def without(self, done: Iterable[GroupKey]) -> Plan:
+        """The same plan less the groups in ``done`` (already stored: a resumed study)."""
+        done = frozenset(done) | self.done
+        return Plan(self.config, self.series, tuple(u for u in self.units
+                                                    if u.group not in done), done)
+
+
+def folds(n: int, config: StudyConfig) -> list[Any]:
+    """The splits of a series of ``n`` points: rolling-origin folds, or PROTOCOL.md's one."""
+    from relulab.windows import rolling_folds, split
+
+    if config.folds > 1:
+        return rolling_folds(n, config)
+    return [split(n, test_size=config.test_size, train_fraction=config.train_fraction,
+                  lookback=config.lookback)]
+
+
+def plan_series(series: Series, config: StudyConfig, series_id: str | None = None) -> SeriesPlan:
+    """Check that ``series`` suits ``config`` and prepare every fold's windows."""
+    from relulab.windows import prepare
+
+    check_length(series, config)
+    values = np.asarray(series.values, dtype=np.float64)
+    splits = folds(values.size, config)
+    # Each fold sees only its own points, so its scaler is fitted on its own train region.
+    prepared = tuple(prepare(values[:sp.n], config) for sp in splits)
+    return SeriesPlan(series.name if series_id is None else series_id, series, tuple(splits),
+                      prepared)
+
+
+def check_activations(config: StudyConfig) -> None:
+    """Fail before any training when an activation name is wrong."""
+    from relulab.activations import get
+
+    for name in (*config.activations, config.recurrent_activation):
+        get(name)
+
+
+def make_plan(config: StudyConfig, series: Series | Mapping[str, Series]) -> Plan:
+    """Every work unit of ``config`` on ``series`` (one :class:`Series`, or several by id),
+    in training order: series, then activation in the config's order, then fold."""
+    check_activations(config)
+    named = {series.name: series} if isinstance(series, Series) else dict(series)
+    if not named:
+        raise RelulabError("no series to study; pass at least one series")
+    plans = {sid: plan_series(s, config, sid) for sid, s in named.items()}
+    units = tuple(WorkUnit(sid, activation, k)
+                  for sid, sp in plans.items()
+                  for activation in config.activations
+                  for k in range(len(sp.splits)))
+    return Plan(config, plans, units)
