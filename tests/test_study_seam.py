@@ -1,0 +1,155 @@
+"""The study's seams: a pure plan, a pluggable executor, a pure analysis, one route out.
+
+The numbers themselves are pinned by test_pinned.py; these tests check the structure a
+distributed executor and a panel of series will build on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+
+import numpy as np
+import pytest
+
+from relulab.config import preset
+from relulab.data import Series
+from relulab.errors import RelulabError
+from relulab.store import Store
+from relulab.study import (
+    GroupKey,
+    InProcessExecutor,
+    Outputs,
+    Study,
+    WorkUnit,
+    make_plan,
+    run_study,
+    write_outputs,
+)
+from relulab.study.analysis import analyse
+
+
+def _values(n: int = 80, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 50 + 20 * np.sin(2 * np.pi * t / 13) + rng.normal(0, 3, n)
+
+
+def _config(**kw):
+    base = dict(activations=("tanh", "relu"), seeds=2, epochs=4, test_size=10)
+    return preset("seed", **{**base, **kw})
+
+
+def test_plan_lists_every_unit_in_training_order() -> None:
+    series = Series(_values(100), "s")
+    plan = make_plan(_config(folds=2, activations=("tanh", "relu", "elu")), series)
+    assert plan.units == tuple(WorkUnit("s", a, k) for a in ("tanh", "relu", "elu")
+                               for k in (0, 1))
+    assert plan.groups() == [GroupKey("s", a) for a in ("tanh", "relu", "elu")]
+    assert plan.units_of(GroupKey("s", "relu")) == [WorkUnit("s", "relu", 0),
+                                                   WorkUnit("s", "relu", 1)]
+    sp = plan.series["s"]
+    assert len(sp.prepared) == 2 and sp.test_start == 100 - 2 * 10
+    rest = plan.without([GroupKey("s", "tanh")])
+    assert [u.activation for u in rest.units] == ["relu", "relu", "elu", "elu"]
+    assert rest.done == {GroupKey("s", "tanh")}
+    assert plan.units[0].activation == "tanh"  # `without` made a new plan
+
+
+def test_plan_fails_before_any_training() -> None:
+    with pytest.raises(RelulabError, match="relux"):
+        make_plan(_config(activations=("tanh", "relux")), Series(_values(), "s"))
+    with pytest.raises(RelulabError, match=r"lookback|test"):
+        make_plan(_config(), Series(_values(14), "s"))
+
+
+def test_study_is_immutable_and_keeps_the_users_input() -> None:
+    values = _values()
+    study = Study(_config(), values)
+    assert study.series is values  # the input is not replaced by what it loaded to
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        study.series = None  # type: ignore[misc]
+    assert study.plan.series["series"].series.values.tolist() == values.tolist()
+
+
+class RecordingExecutor:
+    """Runs in process, and records what it was asked to do and what it handed back."""
+
+    def __init__(self) -> None:
+        self.units: list[WorkUnit] = []
+        self.handed: list[GroupKey] = []
+
+    def run(self, plan, on_group, on_baselines, progress):
+        self.units = list(plan.units)
+
+        def record(key, runs):
+            self.handed.append(key)
+            on_group(key, runs)
+
+        return InProcessExecutor().run(plan, record, on_baselines, progress)
+
+
+def test_an_executor_plugs_in_and_a_resumed_study_asks_only_for_the_missing_work(
+        tmp_path) -> None:
+    config = _config(activations=("tanh", "relu", "elu"))
+    values = _values()
+    reference = Study(config, values).run()
+
+    db = tmp_path / "r.db"
+    with Store(db) as store:
+        first = RecordingExecutor()
+        Study(config, values, executor=first).run(store=store)
+        assert first.handed == [GroupKey("series", a) for a in ("tanh", "relu", "elu")]
+        # Forget one group, as if the study had been killed before storing it.
+        store._conn.execute("DELETE FROM runs WHERE activation = 'elu'")
+        store._conn.execute("DELETE FROM analysis")
+        store._conn.commit()
+        again = RecordingExecutor()
+        resumed = Study(config, values, executor=again).run(store=store)
+    assert again.units == [WorkUnit("series", "elu", 0)]
+    for a, b in zip(reference.runs, resumed.runs, strict=True):
+        assert (a.activation, a.seed) == (b.activation, b.seed)
+        np.testing.assert_array_equal(a.forecast, b.forecast)  # stored as float64
+    assert [c.verdict for c in resumed.comparisons] == [c.verdict for c in
+                                                         reference.comparisons]
+
+
+def test_analysis_is_pure_and_ignores_the_order_runs_arrive_in() -> None:
+    study = Study(_config(seeds=3), _values())
+    result = study.run()
+    sp = study.plan.series["series"]
+    shuffled = list(result.runs)
+    random.Random(0).shuffle(shuffled)
+    again = analyse(study.config, sp, shuffled, result.baselines)
+    assert [(r.activation, r.seed) for r in again.runs] == [(r.activation, r.seed)
+                                                            for r in result.runs]
+    assert again.summary.equals(result.summary)
+    assert [dataclasses.asdict(c) for c in again.comparisons] == [
+        dataclasses.asdict(c) for c in result.comparisons]
+    assert again.warnings == result.warnings
+
+
+def test_run_study_writes_what_the_user_asked_for(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RELULAB_JAX_CACHE", "0")
+    path = tmp_path / "s.csv"
+    path.write_text("y\n" + "\n".join(f"{v:.6f}" for v in _values()) + "\n")
+    config = _config(activations=("tanh",), data=str(path))
+    outputs = Outputs(db=tmp_path / "r.db", json=tmp_path / "out" / "r.json",
+                      report=tmp_path / "r.html")
+    result, written = run_study(config, outputs=outputs)
+    assert written.study_id == result.study_id != ""
+    assert json.loads(written.json.read_text()) == json.loads(
+        json.dumps(result.to_json(), allow_nan=False))
+    assert written.report.read_text().startswith("<!DOCTYPE html>")
+    with Store(tmp_path / "r.db", create=False) as store:
+        stored = store.load(result.study_id)
+    assert [r.forecast.tolist() for r in stored.runs] == [r.forecast.tolist()
+                                                          for r in result.runs]
+    # The same writer serves a stored study (`relulab report`).
+    again = write_outputs(stored, Outputs(db=tmp_path / "r.db", report=tmp_path / "again.html"))
+    assert again.report.read_text().startswith("<!DOCTYPE html>")
+    # A file that cannot be written says so in one line, and where the results are kept.
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(RelulabError, match=r"cannot write the JSON .* stored in .*r\.db"):
+        write_outputs(stored, Outputs(db=tmp_path / "r.db", json=tmp_path / "taken"))
