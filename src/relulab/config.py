@@ -9,10 +9,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relulab.errors import RelulabError
+
+if TYPE_CHECKING:
+    from relulab.data.source import DataSource
 
 MODELS = ("lstm", "mlp")
 
@@ -60,7 +64,8 @@ class StudyConfig:
 
     # Where the series comes from, so `Study(config).run()` can load it and a stored result
     # says what it was run on: a CSV path, "bundled:NAME" or "dataset:NAME[:LOCAL_FILE]"
-    # (see relulab.data.load_source). Not part of the hash: the data's content hash is.
+    # (read as a relulab.data.DataSource by `source`). Not part of the hash: the data's
+    # content hash is.
     data: str | None = field(default=None, compare=False)
     column: str | None = field(default=None, compare=False)
     date_column: str | None = field(default=None, compare=False)
@@ -96,6 +101,36 @@ class StudyConfig:
                                "pass --patience 1 or more, or leave it out")
         if self.patience is not None and self.validation_split == 0:
             raise RelulabError("early stopping (--patience) needs a validation_split > 0")
+        # Adam's step: a learning rate <= 0 walks uphill or stands still, and runs would
+        # "train" silently; NaN or inf would poison every weight on the first step.
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise RelulabError(f"learning_rate must be a positive number, got "
+                               f"{self.learning_rate}; pass e.g. --learning-rate 0.001")
+        # Adam's moment decays: 1 would never update the moments (and divide by 0 in the bias
+        # correction 1 - beta^t), a negative one makes them oscillate.
+        for key in ("beta1", "beta2"):
+            value = getattr(self, key)
+            if not (math.isfinite(value) and 0.0 <= value < 1.0):
+                raise RelulabError(f"{key} must lie in [0, 1), got {value}; keep Adam's "
+                                   f"default {_DEFAULT_ADAM[key]}")
+        # eps keeps Adam's division by sqrt(v) finite; 0 divides by zero on flat gradients.
+        if not (math.isfinite(self.eps) and self.eps > 0):
+            raise RelulabError(f"eps must be a small positive number, got {self.eps}; keep "
+                               f"Keras' default {_DEFAULT_ADAM['eps']}")
+        if not 0.0 < self.confidence < 1.0:
+            raise RelulabError(f"confidence must lie in (0, 1), got {self.confidence}; pass "
+                               "e.g. 0.95")
+        if self.season is not None and int(self.season) < 1:
+            raise RelulabError(f"season must be at least 1, got {self.season}; pass --season "
+                               "with the seasonal period (e.g. 52 for weekly data), or leave it "
+                               "out")
+
+    @property
+    def source(self) -> DataSource | None:
+        """Where the series comes from (``data``, ``column``, ``date_column``); None if unset."""
+        from relulab.data.source import DataSource
+
+        return DataSource.from_config(self)
 
     @property
     def seed_list(self) -> list[int]:
@@ -131,6 +166,8 @@ class StudyConfig:
             d.pop(k)
         return _hash(d)
 
+
+_DEFAULT_ADAM = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-7}
 
 # Labels and data locations: the same study on the same numbers has the same key wherever
 # the file lies (the store pairs the key with the data's content hash).

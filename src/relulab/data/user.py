@@ -1,0 +1,269 @@
+"""A user's series: a CSV file, a pandas Series or DataFrame, or an array.
+
+Every problem a user's data can have (a missing file or column, a non-numeric cell, NaN/inf,
+a constant or too short series) raises one :class:`~relulab.errors.RelulabError` that names
+the input, the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relulab.data.series import MIN_POINTS, Series
+from relulab.errors import RelulabError
+
+
+def load_series(
+    source: Any,
+    *,
+    column: str | None = None,
+    date_column: str | None = None,
+    name: str | None = None,
+) -> Series:
+    """A :class:`Series` from a CSV path, a pandas Series/DataFrame, or an array/list.
+
+    For tables, ``column`` picks the values; without it the one numeric column that is not
+    a date or an index-like key (``year_week``, ``year``, ``id``, ...) is used. A date column
+    is taken from ``date_column`` or detected when one column holds only ISO dates (or is
+    named ``date``/``ds``/``week_start``/... and parses as dates); dates must increase.
+    """
+    if isinstance(source, Series):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        frame = read_csv(path)
+        return _from_frame(frame, column, date_column, name, f"data file {path}", str(path),
+                           _csv_locator(path), default_name=path.stem)
+    if isinstance(source, pd.DataFrame):
+        return _from_frame(source, column, date_column, name, "the DataFrame",
+                           "pandas.DataFrame", _label_locator(source.index))
+    if isinstance(source, pd.Series):
+        if column is not None or date_column is not None:
+            raise RelulabError("column/date_column apply to tables; pass a DataFrame instead")
+        what = f"series {source.name!r}" if source.name is not None else "the pandas Series"
+        values = _numeric_values(source, what, _label_locator(source.index))
+        dates = (_iso_dates(pd.Series(source.index), what, "index", _position_locator)
+                 if isinstance(source.index, pd.DatetimeIndex) else None)
+        label = name or (str(source.name) if source.name is not None else "series")
+        return Series(values, label, dates, "pandas.Series")
+    if column is not None or date_column is not None:
+        raise RelulabError("column/date_column apply to tables; pass a CSV path or DataFrame")
+    arr = np.asarray(source)
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.reshape(-1)
+    if arr.ndim != 1:
+        raise RelulabError(
+            f"the array has shape {arr.shape}; pass a 1-D array (one value per time step)"
+        )
+    values = _numeric_values(pd.Series(arr, dtype=object if arr.dtype.kind in "OUS" else None),
+                             "the array", _position_locator)
+    return Series(values, name or "series", None, "array")
+
+
+def read_csv(path: Path, usecols: Callable[[str], bool] | None = None) -> pd.DataFrame:
+    """``pandas.read_csv`` with each way a file can be unreadable turned into one clear error."""
+    if not path.exists():
+        where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
+        raise RelulabError(f"data file {path} not found{where}; check the path")
+    if path.is_dir():
+        raise RelulabError(f"data path {path} is a directory; pass the CSV file inside it")
+    try:
+        frame = pd.read_csv(path, usecols=usecols)
+    except pd.errors.EmptyDataError:
+        raise RelulabError(f"data file {path} is empty; pass a CSV with a header row and "
+                           "one row per time step") from None
+    except pd.errors.ParserError as e:
+        detail = str(e).strip().splitlines()[-1] if str(e).strip() else "parse error"
+        raise RelulabError(f"data file {path} is not a well-formed CSV ({detail}); check that "
+                           "every row has as many comma-separated fields as the header") from None
+    except UnicodeDecodeError:
+        raise RelulabError(f"data file {path} is not UTF-8 text; save it as a UTF-8 CSV"
+                           ) from None
+    except OSError as e:
+        raise RelulabError(f"data file {path} cannot be read ({e.strerror or e}); check its "
+                           "permissions") from None
+    # No columns at all means `usecols` matched none: the caller says what was expected.
+    if frame.shape[0] == 0 and frame.shape[1] > 0:
+        raise RelulabError(f"data file {path} has a header but no data rows; add the data")
+    return frame
+
+
+# Locators turn a 0-based row position into words a user can find the row by.
+def _csv_locator(path: Path) -> Callable[[int], str]:
+    return lambda i: f"row {i + 1} (line {i + 2} of {path.name})"
+
+
+def _label_locator(index: pd.Index) -> Callable[[int], str]:
+    return lambda i: f"index {index[i]!r}"
+
+
+def _position_locator(i: int) -> str:
+    return f"position {i}"
+
+
+_KEY_NAME = re.compile(
+    r"(year|week|month|day|quarter|year_?week|year_?month|period|index|idx|id|unnamed: ?\d+)",
+    re.IGNORECASE,
+)
+_DATE_NAME = re.compile(r"(date|ds|time|timestamp|datetime|week_start|day|period_start)",
+                        re.IGNORECASE)
+
+
+def _numeric_like(col: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(col):
+        return False
+    if pd.api.types.is_numeric_dtype(col):
+        return True
+    present = col.dropna()
+    if present.empty:
+        return False
+    parsed = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
+    return bool(parsed.notna().mean() >= 0.5)  # mostly numbers: a value column with typos
+
+
+def _parse_dates(col: pd.Series) -> pd.Series:
+    text = col.astype(str).str.strip()
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    if parsed.isna().any():
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    return parsed.where(col.notna())
+
+
+def _detect_date_column(frame: pd.DataFrame) -> Any:
+    for c in frame.columns:
+        col = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            return c
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            continue
+        text = col.dropna().astype(str).str.strip()
+        if text.empty:
+            continue
+        iso = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        if iso.notna().all():
+            return c
+        if _DATE_NAME.fullmatch(str(c)) and _parse_dates(text).notna().all():
+            return c
+    return None
+
+
+def _columns_list(frame: pd.DataFrame) -> str:
+    return ", ".join(str(c) for c in frame.columns)
+
+
+def _from_frame(
+    frame: pd.DataFrame,
+    column: Any,
+    date_column: Any,
+    name: str | None,
+    what: str,
+    source: str,
+    locate: Callable[[int], str],
+    default_name: str | None = None,
+) -> Series:
+    if frame.shape[1] == 0 or frame.shape[0] == 0:
+        raise RelulabError(f"{what} holds no data; pass a table with a value column and rows")
+    if date_column is not None and date_column not in frame.columns:
+        raise RelulabError(f"{what} has no column {date_column!r}; available columns: "
+                           f"{_columns_list(frame)}; pass one of them with --date-column")
+    date_col = date_column if date_column is not None else _detect_date_column(frame)
+    if column is None:
+        numeric = [c for c in frame.columns if c != date_col and _numeric_like(frame[c])]
+        values_like = [c for c in numeric if not _KEY_NAME.fullmatch(str(c))] or numeric
+        if len(values_like) != 1:
+            problem = ("no numeric column" if not values_like else
+                       f"{len(values_like)} numeric columns "
+                       f"({', '.join(str(c) for c in values_like)})")
+            listed = "" if len(values_like) == frame.shape[1] else \
+                f" (columns: {_columns_list(frame)})"
+            raise RelulabError(f"{what} has {problem}{listed}; choose the values with "
+                               "--column NAME")
+        column = values_like[0]
+    elif column not in frame.columns:
+        raise RelulabError(f"{what} has no column {column!r}; available columns: "
+                           f"{_columns_list(frame)}; pass one of them with --column")
+    if column == date_col:
+        raise RelulabError(f"{what}: column {column!r} holds dates, not values; pass the value "
+                           "column with --column")
+    label = f"column {column!r} of {what}"
+    values = _numeric_values(frame[column].reset_index(drop=True), label, locate)
+    dates = None
+    if date_col is not None:
+        dates = _iso_dates(frame[date_col].reset_index(drop=True), what, date_col, locate)
+    if name is None:
+        name = f"{default_name}:{column}" if default_name else str(column)
+    return Series(values, name, dates, source)
+
+
+def _numeric_values(raw: pd.Series, what: str, locate: Callable[[int], str]) -> np.ndarray:
+    """Float64 values of ``raw``, or an error naming the first bad cell and the fix."""
+    raw = raw.reset_index(drop=True)
+    if pd.api.types.is_bool_dtype(raw):
+        raw = raw.astype(np.float64)
+    if pd.api.types.is_numeric_dtype(raw):
+        numeric = raw.astype(np.float64)
+    else:
+        text = raw.map(lambda x: x.strip() if isinstance(x, str) else x)
+        numeric = pd.to_numeric(text, errors="coerce").astype(np.float64)
+        blank = text.map(lambda x: isinstance(x, str) and x == "")
+        bad = (text.notna() & ~blank & numeric.isna()).to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise RelulabError(f"{what}: {locate(i)} holds {raw.iloc[i]!r}, which is not a "
+                               "number; correct that cell or drop the row")
+    v = numeric.to_numpy(dtype=np.float64)
+    nan = np.isnan(v)
+    if nan.any():
+        i = int(np.flatnonzero(nan)[0])
+        raise RelulabError(f"{what} has {int(nan.sum())} missing (NaN) value(s), the first at "
+                           f"{locate(i)}; fill them (e.g. 0 or interpolation) or drop those rows")
+    inf = np.isinf(v)
+    if inf.any():
+        i = int(np.flatnonzero(inf)[0])
+        raise RelulabError(f"{what} has {int(inf.sum())} infinite value(s), the first at "
+                           f"{locate(i)} ({v[i]}); replace or drop them")
+    if v.shape[0] < MIN_POINTS:
+        raise RelulabError(f"{what} has {v.shape[0]} points, too few to split into training, "
+                           f"validation and test windows (at least {MIN_POINTS}, and "
+                           f"{_default_min_length()} with the default settings); use a longer "
+                           "series")
+    if v.min() == v.max():
+        raise RelulabError(f"{what} is constant (every value is {v[0]:g}), so min-max scaling "
+                           "to [0, 1] is impossible; choose a column that varies")
+    return v
+
+
+def _default_min_length() -> int:
+    from relulab.config import StudyConfig
+    from relulab.windows import min_length
+
+    return min_length(StudyConfig())
+
+
+def _iso_dates(raw: pd.Series, what: str, col: Any, locate: Callable[[int], str]
+               ) -> tuple[str, ...]:
+    parsed = raw if pd.api.types.is_datetime64_any_dtype(raw) else _parse_dates(raw)
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise RelulabError(f"{what}: date column {col!r} at {locate(i)} holds {raw.iloc[i]!r}, "
+                           "which is not a date; correct it (YYYY-MM-DD) or pick the date "
+                           "column with --date-column")
+    stamps = pd.DatetimeIndex(parsed)
+    steps = np.diff(stamps.asi8)
+    if (steps <= 0).any():
+        i = int(np.flatnonzero(steps <= 0)[0]) + 1
+        raise RelulabError(f"{what}: dates in column {col!r} do not increase ({locate(i)} is "
+                           f"{raw.iloc[i]}, after {raw.iloc[i - 1]}); sort the rows by date "
+                           "and remove duplicate dates")
+    midnight = bool((stamps == stamps.normalize()).all())
+    return tuple(stamps.strftime("%Y-%m-%d")) if midnight else tuple(
+        t.isoformat() for t in stamps)
+
