@@ -32,7 +32,9 @@ import numpy as np
 import pytest
 
 from relulab.cli import build_parser, main
-from relulab.cli.study import load_input
+from relulab.cli.study import source_fields
+from relulab.config import preset
+from relulab.study import resolve_series
 
 N = 60  # points of every series a successful study here trains on (shared compiled programs)
 TEST = 8
@@ -475,7 +477,8 @@ def test_dataset_offline_is_one_line_whose_advice_works(offline, cwd, capsys) ->
     for flag in ("--data", "--data-file"):
         args = build_parser().parse_args(
             ["study", "--dataset", "hotel-h1", flag, "hotel_bookings.csv", *TINY])
-        series = load_input(args)
+        # The flags become the config's source; the library loads it (once).
+        series = resolve_series(preset("seed").replace(**source_fields(args)))
         assert series.name == "hotel-h1"
         assert series.values.tolist() == [float(c) for c in counts]
     assert len(tried) == 1

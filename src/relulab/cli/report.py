@@ -8,6 +8,7 @@ are imported inside the command so that ``relulab --help`` starts fast.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 DEFAULT_DB = "relulab.db"  # = relulab.store.DEFAULT_PATH, not imported here (start-up time)
 
@@ -33,24 +34,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from relulab.figures import save_figures
-    from relulab.report import write_report
     from relulab.store import Store
+    from relulab.study.outputs import Outputs, write_outputs
 
     with Store(args.db, create=False) as store:
         result = store.load(args.study)
-    path = write_report(result, args.output)
-    print(f"report written to {path.resolve()}")
+    written = write_outputs(result, Outputs(db=args.db, report=args.output,
+                                            figures=args.figures))
+    print(f"report written to {written.report.resolve()}")
     if args.figures:
-        try:
-            paths = save_figures(result, args.figures)
-        except OSError as exc:
-            from relulab.errors import RelulabError
-
-            raise RelulabError(
-                f"cannot write figures to {args.figures}: {exc.strerror or exc}; "
-                "choose another folder with --figures"
-            ) from None
-        print(f"{len(paths)} figures written to {paths[0].parent.resolve()}"
-              if paths else "no figures written")
+        print(f"{len(written.figures)} figures written to {Path(args.figures).resolve()}"
+              if written.figures else "no figures written")
     return 0

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
-from pathlib import Path
 from typing import Any
 
 from relulab.config import DEMO_ACTIVATIONS, MODELS, PRESETS, StudyConfig, preset
-from relulab.errors import RelulabError
 
 DEFAULT_DB = "relulab.db"  # = relulab.store.DEFAULT_PATH (tested), kept literal for a light import
 DEMO_REPORT = "relulab-report.html"
@@ -111,83 +108,48 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
     return preset(args.preset, **overrides)
 
 
-def load_input(args: argparse.Namespace):
-    from relulab import data
+def source_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The config's data fields from the source flags (checked by the library)."""
+    from relulab.data import DataSource
 
-    if args.dataset:
-        if args.data and args.data_file and args.data != args.data_file:
-            raise RelulabError(f"--data {args.data} and --data-file {args.data_file} both name "
-                               f"the local copy of {args.dataset}; pass one of them")
-        return data.load_dataset(args.dataset, data=args.data_file or args.data)
-    if args.data_file:
-        raise RelulabError("--data-file is the local copy of a --dataset; add --dataset "
-                           "hotel-h1|hotel-h2, or pass a plain series CSV with --data")
-    if args.data and args.bundled:
-        raise RelulabError("--data and --bundled both name a series; pass one of them")
-    if args.data:
-        return data.load_series(args.data, column=args.column, date_column=args.date_column)
-    if args.bundled:
-        return data.bundled(args.bundled)
-    raise RelulabError("no series given; pass --data FILE, --dataset NAME or --bundled NAME")
-
-
-def _source(args: argparse.Namespace) -> dict[str, Any]:
-    """The config's record of where the series came from (relulab.data.load_source)."""
-    if args.dataset:
-        local = args.data_file or args.data
-        return {"data": f"dataset:{args.dataset}" + (f":{local}" if local else "")}
-    if args.bundled:
-        return {"data": f"bundled:{args.bundled}"}
-    return {"data": args.data, "column": args.column, "date_column": args.date_column}
+    source = DataSource.from_flags(data=args.data, dataset=args.dataset,
+                                   bundled=args.bundled, data_file=args.data_file,
+                                   column=args.column, date_column=args.date_column)
+    return source.config_fields()
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    series = load_input(args)
-    config = config_from_args(args).replace(**_source(args))
-    return run_and_show(config, series, args)
+    config = config_from_args(args).replace(**source_fields(args))
+    return run_and_show(config, args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from relulab import data
-
     overrides: dict[str, Any] = {"activations": DEMO_ACTIVATIONS, "seeds": args.seeds,
                                  "name": "demo", "data": "bundled:sunspots"}
     if args.epochs:
         overrides["epochs"] = args.epochs
-    config = preset("seed", **overrides)
-    series = data.bundled("sunspots")
-    return run_and_show(config, series, args)
+    return run_and_show(preset("seed", **overrides), args)
 
 
-def run_and_show(config: StudyConfig, series: Any, args: argparse.Namespace) -> int:
+def run_and_show(config: StudyConfig, args: argparse.Namespace) -> int:
+    """Run the study through the library and print what it found and wrote."""
     from rich.console import Console
 
-    from relulab.study import Study
-    from relulab.training import enable_compilation_cache
-
-    enable_compilation_cache()
+    from relulab.study import Outputs, run_study
 
     # In a pipe or a log, rich would assume 80 columns and squeeze the tables; give them room.
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)
     err = Console(stderr=True)
-    study = Study(config, series)
-    store = None
-    if not args.no_db:
-        from relulab.store import Store
-
-        store = Store(args.db)
-    try:
-        # The study's warnings (diverged runs, ...) are in result.warnings and shown with the
-        # table; Python's own warning format (file, line, source) has no place in the output.
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with _progress(err, quiet=args.quiet) as progress:
-                result = study.run(store=store, progress=progress)
-    finally:
-        if store is not None:
-            store.close()
+    outputs = Outputs(db=None if args.no_db else args.db, json=args.json, report=args.report,
+                      figures=args.figures)
+    # The study's warnings (diverged runs, ...) are in result.warnings and shown with the
+    # table; Python's own warning format (file, line, source) has no place in the output.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _progress(err, quiet=args.quiet) as progress:
+            result, written = run_study(config, outputs=outputs, progress=progress)
     for w in caught:
         if str(w.message) not in result.warnings:
             print(f"relulab: warning: {w.message}", file=sys.stderr)
@@ -195,42 +157,17 @@ def run_and_show(config: StudyConfig, series: Any, args: argparse.Namespace) -> 
     from relulab.cli.render import show_result
 
     show_result(console, result)
-    kept = (f"; the results are stored in {args.db} as study {result.study_id}"
-            if store is not None else "")
-    if args.json:
-        _write(Path(args.json), json.dumps(result.to_json(), indent=1, allow_nan=False),
-               "the JSON", kept)
-        console.print(f"JSON written to {args.json}", markup=False, highlight=False)
-    if args.figures:
-        from relulab.figures import save_figures
-
-        try:
-            paths = save_figures(result, args.figures)
-        except OSError as exc:
-            raise RelulabError(f"cannot write the figures to {args.figures} "
-                               f"({exc.strerror or exc}); choose a writable folder{kept}"
-                               ) from None
-        console.print(f"{len(paths)} figures written to {args.figures}/", markup=False,
-                      highlight=False)
-    if args.report:
-        from relulab.report import write_report
-
-        path = write_report(result, args.report)
-        console.print(f"Report written to {path} (open it in a browser)", markup=False,
-                      highlight=False)
-    if store is not None:
-        console.print(f"Results stored in {args.db} as study {result.study_id} "
-                      f"(relulab runs show {result.study_id})")
+    say = lambda text: console.print(text, markup=False, highlight=False)  # noqa: E731
+    if written.json is not None:
+        say(f"JSON written to {written.json}")
+    if outputs.figures is not None:
+        say(f"{len(written.figures)} figures written to {outputs.figures}/")
+    if written.report is not None:
+        say(f"Report written to {written.report} (open it in a browser)")
+    if written.db is not None:
+        say(f"Results stored in {written.db} as study {written.study_id} "
+            f"(relulab runs show {written.study_id})")
     return 0
-
-
-def _write(path: Path, text: str, what: str, kept: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise RelulabError(f"cannot write {what} to {path} ({exc.strerror or exc}); choose a "
-                           f"writable path{kept}") from None
 
 
 class _progress:

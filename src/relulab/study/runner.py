@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relulab.config import StudyConfig
-from relulab.data import Series, load_series, load_source
+from relulab.data import DataSource, Series, load_series
 from relulab.errors import RelulabError
 from relulab.result import RunRecord, StudyResult
 from relulab.study.analysis import analyse
@@ -37,12 +37,13 @@ def resolve_series(config: StudyConfig, series: Any = None) -> Series:
     or, without one, the source ``config.data`` names, loaded here and only here."""
     if series is not None:
         return series if isinstance(series, Series) else load_series(series)
-    if not config.data:
+    source = DataSource.from_config(config)
+    if source is None:
         raise RelulabError(
             "no series: pass Study(config, series) or set StudyConfig(data=...) to a "
             "CSV path, 'bundled:sunspots' or 'dataset:hotel-h1'"
         )
-    return load_source(config.data, column=config.column, date_column=config.date_column)
+    return source.load()
 
 
 @dataclass(frozen=True)
