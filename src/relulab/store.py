@@ -52,9 +52,10 @@ import pandas as pd
 from relulab import __version__
 from relulab.config import StudyConfig
 from relulab.errors import RelulabError
+from relulab.paths import DEFAULT_DB
 from relulab.result import Comparison, RunRecord, StudyResult
 
-DEFAULT_PATH = "relulab.db"
+DEFAULT_PATH = DEFAULT_DB  # defined in relulab.paths, which the CLI reads without this module
 
 # "rlab" in ASCII: marks a SQLite file as a relulab results store.
 APPLICATION_ID = 0x726C6162
