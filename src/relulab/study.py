@@ -283,39 +283,20 @@ def _steps_per_epoch(data: Any, config: StudyConfig) -> int:
 def _analyse(config: StudyConfig, series: Series, values: np.ndarray, splits: list[Any],
              runs: list[RunRecord], warn: list[str],
              baselines: dict[str, dict[str, Any]]) -> StudyResult:
-    """Summaries, comparisons against the reference and baselines: cheap and deterministic."""
-    from relulab import stats
+    """The result of the study: the analysis (relulab.analysis) around the runs."""
+    from relulab.analysis import analyse
 
-    last = splits[-1]
     test_start = splits[0].test_start
-    result = StudyResult(
+    analysis = analyse(config, runs, values, test_start)
+    warn.extend(analysis.warnings)
+    return StudyResult(
         config=config, series_name=series.name, values=values,
         dates=list(series.dates) if series.dates else None, data_hash=series.content_hash(),
-        train_end=last.train_end, test_start=test_start, runs=runs, summary=None,
-        comparisons=[], baselines={}, timing={}, warnings=warn, relulab_version=__version__,
+        train_end=splits[-1].train_end, test_start=test_start, runs=runs,
+        summary=analysis.summary, comparisons=analysis.comparisons, baselines=baselines,
+        timing={}, warnings=warn, relulab_version=__version__,
+        diagnostics=analysis.diagnostics,
     )
-    frame = result.runs_frame
-    result.summary = stats.summarize(frame, n_boot=config.bootstrap,
-                                     confidence=config.confidence, seed=0)
-    reference = config.reference
-    if reference not in config.activations:
-        warn.append(f"reference activation {reference!r} is not in the study; "
-                    f"comparing against {config.activations[0]!r} instead")
-        reference = config.activations[0]
-    y_test = values[test_start:]
-    ref_runs = [r for r in runs if r.activation == reference]
-    for activation in config.activations:
-        if activation == reference:
-            continue
-        act_runs = [r for r in runs if r.activation == activation]
-        result.comparisons.append(stats.compare(
-            act_runs, ref_runs, np.stack([r.forecast for r in act_runs]),
-            np.stack([r.forecast for r in ref_runs]), y_test,
-            activation=activation, reference=reference,
-            confidence=config.confidence, n_boot=config.bootstrap, seed=0,
-        ))
-    result.baselines = baselines
-    return result
 
 
 __all__ = ["Study", "StudyConfig"]
