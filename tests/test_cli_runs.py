@@ -41,7 +41,9 @@ def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
 
 
 def test_default_db_is_the_stores(capsys) -> None:
-    assert DEFAULT_DB == DEFAULT_PATH
+    from relulab import paths
+
+    assert DEFAULT_DB is paths.DEFAULT_DB and DEFAULT_PATH is paths.DEFAULT_DB
     with pytest.raises(SystemExit):
         main(["runs", "list", "--help"])
     assert "--db PATH" in capsys.readouterr().out
@@ -148,6 +150,13 @@ def test_export_json_to_a_file(db, capsys, tmp_path) -> None:
     got = json.loads(target.read_text(), parse_constant=pytest.fail)  # no NaN tokens
     assert got == json.loads(json.dumps(want.to_json()).replace("NaN", "null"))
     assert got["comparisons"][1]["rel_diff"] is None
+    # The verdict's parts and the run diagnostics travel with the numbers.
+    assert got["comparisons"][0]["accuracy"] == "no_difference"
+    assert got["comparisons"][1]["n_pairs"] == 1
+    assert got["diagnostics"]["flat_runs"][0] == {
+        "activation": "relu", "seed": 11, "reason": "all_units_dead", "vol_ratio": 0.01,
+        "dead_share": 1.0}
+    assert got["diagnostics"]["dead_share"]["relu"] == {"11": 1.0, "12": None}
 
 
 def test_export_refusals(db, capsys, tmp_path) -> None:

@@ -16,6 +16,7 @@ from matplotlib.patches import PathPatch, Rectangle
 from test_report import _with_dead_units, example_result
 
 from relulab import figures as F
+from relulab.diagnostics import diagnose
 
 
 @pytest.fixture(scope="module")
@@ -202,13 +203,15 @@ def test_dead_units_figure_median_over_converged_seeds(result) -> None:
     dots = [c for c in per_seed.collections if isinstance(c, PathCollection)]
     assert sorted(dots[1].get_offsets()[:, 0]) == [0.25, 0.25, 0.5, 0.75]  # kept epoch
     assert [t.get_text() for t in per_seed.get_yticklabels()] == list(r.config.activations)
-    assert F.has_dead_units(r) is True
+    assert diagnose(r.runs, r.activations).any_dead is True
 
 
 def test_dead_units_figure_is_skipped_when_absent_or_all_zero(result) -> None:
-    assert F.dead_units_figure(result) is None and F.has_dead_units(result) is None
+    assert F.dead_units_figure(result) is None
+    assert diagnose(result.runs, result.activations).any_dead is None
     zero = _with_dead(result, {})
-    assert F.dead_units_figure(zero) is None and F.has_dead_units(zero) is False
+    assert F.dead_units_figure(zero) is None
+    assert diagnose(zero.runs, zero.activations).any_dead is False
     assert "dead_units" not in F.all_figures(zero)
 
 

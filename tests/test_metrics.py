@@ -117,6 +117,26 @@ def test_metadata():
     assert metrics.rank_value("vol_ratio", 1.1) < metrics.rank_value("vol_ratio", 0.6)
 
 
+def test_registry_says_how_each_metric_is_shown():
+    info = metrics.METRICS
+    assert {m for m, i in info.items() if i.kind == "percent"} == {"mda", "mda_naive"}
+    # The figure draws six panels; the naive-anchored MDA only in tables.
+    assert [m for m, i in info.items() if i.panel] == ["rmse", "mae", "mfe", "mda", "mase",
+                                                        "vol_ratio"]
+    assert [info[m].panel.reference for m in ("rmse", "mfe", "mda", "mase", "vol_ratio")] == [
+        None, 0.0, 0.5, 1.0, 1.0]
+    assert format(0.25, info["mda"].terminal_format) == "25%"
+
+
+def test_best_follows_the_direction_and_needs_two_values():
+    assert metrics.best({"a": 2.0, "b": 1.0}, "rmse") == "b"
+    assert metrics.best({"a": 0.6, "b": 0.8}, "mda") == "b"
+    assert metrics.best({"a": -0.5, "b": 1.0}, "mfe") == "a"
+    assert metrics.best({"a": 0.7, "b": 1.2}, "vol_ratio") == "b"
+    assert metrics.best({"a": 1.0, "b": float("nan"), "c": None}, "rmse") is None
+    assert metrics.best({"a": 1.0, "b": 1.0}, "rmse") == "a"  # a tie goes to the first
+
+
 finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
 
 

@@ -148,7 +148,7 @@ TINY_PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJA
 def cheap_figures(monkeypatch: pytest.MonkeyPatch) -> None:
     from relulab import figures
 
-    monkeypatch.setattr("relulab.report._embedded_figures",
+    monkeypatch.setattr("relulab.report.context._embedded_figures",
                         lambda r: dict.fromkeys(figures.FIGURES, TINY_PNG))
 
 
@@ -360,29 +360,37 @@ def test_a_run_whose_units_all_died_is_a_warning(cheap_figures) -> None:
     assert "2 warnings: relu diverged on seed 3; relu forecast a flat line on seed 4." in header
 
 
-def test_verdict_words_drop_the_numbers_the_card_shows() -> None:
-    from relulab.report import verdict_words
-    from relulab.stats import verdict
+def test_cards_word_the_verdicts_parts_without_their_numbers(cheap_figures) -> None:
+    from relulab import stats
 
-    text = verdict("relu", "tanh", rel_diff=0.02, rel_lo=-0.02, rel_hi=0.06, dm_stat=0.2,
-                   dm_p=0.85, vol_ratio=0.97, vol_ratio_ref=0.95, n_pairs=10)
-    assert verdict_words(text, "relu", "tanh") == (
-        "No evidence of a difference; similar volatility.")
-    text = verdict("relu", "tanh", rel_diff=0.3, rel_lo=0.1, rel_hi=0.5, dm_stat=3.0,
-                   dm_p=0.001, vol_ratio=0.5, vol_ratio_ref=0.9, n_pairs=10)
-    assert verdict_words(text, "relu", "tanh") == (
-        "Evidence that relu is less accurate; relu flattens the forecast.")
-    few = verdict("relu", "tanh", rel_diff=0.1, rel_lo=-1, rel_hi=1, dm_stat=0, dm_p=1,
-                  vol_ratio=1, vol_ratio_ref=1, n_pairs=2)
-    assert verdict_words(few, "relu", "tanh").startswith("Too few runs to judge (2 ")
-    assert verdict_words("free text: kept", "relu", "tanh") == "free text: kept"
+    cases = {"relu": dict(rel_diff=0.02, rel_lo=-0.02, rel_hi=0.06, dm_stat=0.2, dm_p=0.85,
+                          vol_ratio=0.97, vol_ratio_ref=0.95, n_pairs=10),
+             "leaky_relu": dict(rel_diff=0.3, rel_lo=0.1, rel_hi=0.5, dm_stat=3.0,
+                                dm_p=0.001, vol_ratio=0.5, vol_ratio_ref=0.9, n_pairs=2)}
+    comparisons = []
+    for act, kw in cases.items():
+        accuracy = stats.judge_accuracy(**{k: kw[k] for k in ("rel_lo", "rel_hi", "dm_stat",
+                                                               "dm_p", "n_pairs")})
+        volatility = stats.judge_volatility(vol_ratio=kw["vol_ratio"],
+                                            vol_ratio_ref=kw["vol_ratio_ref"])
+        comparisons.append(Comparison(
+            act, "tanh", "rmse", kw["rel_diff"], kw["rel_lo"], kw["rel_hi"], kw["dm_stat"],
+            kw["dm_p"], kw["vol_ratio"], kw["vol_ratio_ref"], stats.verdict(act, "tanh", **kw),
+            n_pairs=kw["n_pairs"], accuracy=accuracy, volatility=volatility,
+            seed_interval=stats.seed_interval(kw["rel_lo"], kw["rel_hi"])))
+    page = render_report(dataclasses.replace(example_result(), comparisons=comparisons))
+    cards = page[page.find('<div class="cards"'):page.find('<p class="facts">')]
+    assert "<p>No evidence of a difference; similar volatility.</p>" in cards
+    assert "<p>Too few runs to judge (2 non-diverged seed pairs; at least 3 needed).</p>" in cards
+    assert "DM p" not in cards  # the sentence's numbers are not repeated in the words
+    assert '<div class="card worse">' in cards  # leaky_relu's interval lies above 0
 
 
 def test_formatting_of_zero_percent() -> None:
-    from relulab.report import fmt_pct
+    from relulab.display import signed_percent
 
-    assert fmt_pct(-0.0001) == "0.0%" and fmt_pct(0.0) == "0.0%"
-    assert fmt_pct(-0.004) == "−0.4%" and fmt_pct(0.183) == "+18.3%"
+    assert signed_percent(-0.0001) == "0.0%" and signed_percent(0.0) == "0.0%"
+    assert signed_percent(-0.004) == "−0.4%" and signed_percent(0.183) == "+18.3%"
 
 
 def test_single_activation_study_renders(cheap_figures) -> None:

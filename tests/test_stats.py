@@ -12,7 +12,7 @@ from scipy import stats as sps
 
 from relulab import stats
 from relulab.errors import RelulabError
-from relulab.result import METRIC_COLUMNS
+from relulab.result import METRIC_COLUMNS, Comparison
 
 # ---------------------------------------------------------------- bootstrap
 
@@ -240,6 +240,10 @@ def test_compare_against_independent_computation():
     assert c.verdict.startswith("relu vs tanh: RMSE +")
     assert "relu flattens the forecast" in c.verdict
     assert (c.activation, c.reference, c.metric) == ("relu", "tanh", "rmse")
+    # The verdict's parts, as data: 9 pairs (seed 3 diverged), the interval above 0.
+    assert c.n_pairs == 9 and c.seed_interval == "above_zero"
+    assert c.volatility == "flattens" and c.vol_rel_hi < 0
+    assert c.accuracy == ("less_accurate" if ref_p < 0.05 else "mixed_seeds_only")
 
     # pairing is by seed, not by row order; and the result is deterministic
     order = rng.permutation(len(runs_b))
@@ -256,6 +260,57 @@ def test_compare_with_too_few_runs():
     c = stats.compare(runs_a, runs_b, fa, fb, y, activation="relu", reference="tanh",
                       confidence=0.95, n_boot=200, seed=0)
     assert "too few runs to judge (1 non-diverged seed pair;" in c.verdict
+    assert (c.n_pairs, c.accuracy, c.volatility) == (1, "too_few", "not_comparable")
+
+
+@pytest.mark.parametrize(("kw", "accuracy", "volatility"), [
+    ({}, "no_difference", "flattens"),
+    ({"rel_lo": 0.01, "dm_p": 0.01}, "less_accurate", "flattens"),
+    ({"rel_diff": -0.1, "rel_lo": -0.2, "rel_hi": -0.05, "dm_stat": -2.5, "dm_p": 0.02},
+     "more_accurate", "flattens"),
+    ({"rel_lo": 0.01, "dm_stat": -2.5, "dm_p": 0.02}, "mixed_opposite", "flattens"),
+    ({"rel_lo": 0.01}, "mixed_seeds_only", "flattens"),
+    ({"dm_p": 0.001}, "mixed_dm_only", "flattens"),
+    ({"vol_rel_lo": -0.4, "vol_rel_hi": 0.1}, "no_difference", "unclear"),
+    ({"vol_ratio": 1.0, "vol_ratio_ref": 0.8}, "no_difference", "exaggerates"),
+    ({"vol_ratio": 0.80, "vol_ratio_ref": 0.83}, "no_difference", "similar"),
+    ({"vol_ratio_ref": 0.0}, "no_difference", "not_comparable"),
+])
+def test_the_verdicts_parts_are_the_sentences_words(kw, accuracy, volatility):
+    """The codes name the sentence's clauses, and verdict_words says them again, without
+    the numbers, in the words of the sentence."""
+    base = dict(rel_diff=0.04, rel_lo=-0.02, rel_hi=0.10, dm_stat=1.0, dm_p=0.31,
+                vol_ratio=0.61, vol_ratio_ref=0.83, n_pairs=10)
+    base = {**base, **kw}
+    got_a = stats.judge_accuracy(**{k: base[k] for k in ("rel_lo", "rel_hi", "dm_stat",
+                                                           "dm_p", "n_pairs")})
+    got_v = stats.judge_volatility(**{k: base[k] for k in ("vol_ratio", "vol_ratio_ref",
+                                                           "vol_rel_lo", "vol_rel_hi")
+                                      if k in base})
+    assert (got_a, got_v) == (accuracy, volatility)
+    sentence = _verdict(**kw)
+    c = Comparison("relu", "tanh", "rmse", base["rel_diff"], base["rel_lo"], base["rel_hi"],
+                   base["dm_stat"], base["dm_p"], base["vol_ratio"], base["vol_ratio_ref"],
+                   sentence, n_pairs=10, accuracy=got_a, volatility=got_v)
+    words = stats.verdict_words(c)
+    clauses = [part.rsplit(": ", 1)[1] for part in sentence.split("; ")]
+    assert words == clauses[0][:1].upper() + clauses[0][1:] + "; " + clauses[1] + "."
+
+
+def test_verdict_words_of_too_few_and_of_an_unrecorded_comparison():
+    c = Comparison("relu", "tanh", "rmse", 0.1, -1, 1, 0, 1, 1, 1, _verdict(n_pairs=2),
+                   n_pairs=2, accuracy="too_few", volatility="not_comparable")
+    assert stats.verdict_words(c) == (
+        "Too few runs to judge (2 non-diverged seed pairs; at least 3 needed).")
+    old = Comparison("relu", "tanh", "rmse", 0.1, -1, 1, 0, 1, 1, 1, "free text: kept")
+    assert stats.verdict_words(old) == "free text: kept"
+
+
+def test_seed_interval():
+    assert stats.seed_interval(0.01, 0.2) == "above_zero"
+    assert stats.seed_interval(-0.2, -0.01) == "below_zero"
+    assert stats.seed_interval(-0.2, 0.01) == "includes_zero"
+    assert stats.seed_interval(np.nan, 0.01) == "unknown"
 
 
 def test_summarize_excludes_diverged_and_matches_medians():

@@ -26,7 +26,15 @@ import pytest
 import relulab.store as store_mod
 from relulab.config import StudyConfig
 from relulab.errors import RelulabError
-from relulab.result import METRIC_COLUMNS, Comparison, RunRecord, StudyResult
+from relulab.result import (
+    METRIC_COLUMNS,
+    Comparison,
+    DeadUnits,
+    Diagnostics,
+    FlatRun,
+    RunRecord,
+    StudyResult,
+)
 from relulab.store import SCHEMA_VERSION, Store, study_key
 
 ACTS = ("tanh", "relu", "elu")
@@ -86,10 +94,20 @@ def make_result(config: StudyConfig, runs: list[RunRecord]) -> StudyResult:
     })
     comparisons = [
         Comparison("relu", "tanh", "rmse", 0.12, -0.05, 0.3, 1.7, 0.09, 1.1, 0.9,
-                   "no clear difference"),
+                   "no clear difference", n_pairs=3, vol_rel_lo=-0.1, vol_rel_hi=0.4,
+                   accuracy="no_difference", volatility="similar",
+                   seed_interval="includes_zero"),
         Comparison("elu", "tanh", "rmse", np.nan, np.nan, np.nan, np.nan, np.nan, 1.0, 0.9,
-                   "too few runs to tell"),
+                   "too few runs to tell", n_pairs=1, accuracy="too_few",
+                   volatility="not_comparable", seed_interval="unknown"),
     ]
+    diagnostics = Diagnostics(
+        dead_share={"tanh": {10: 0.0, 11: 0.5}, "relu": {11: 1.0, 12: np.nan}},
+        flat_runs=[FlatRun("relu", 11, "all_units_dead", 0.01, 1.0),
+                   FlatRun("elu", 12, "nearly_constant", 0.02, np.nan)],
+        dead_units={"relu": DeadUnits("relu", 2, 1, 0.5, 1.0, True)},
+        any_dead=True,
+    )
     baselines = {
         "naive": {"metrics": {"rmse": 2.5, "mase": 1.0}, "forecast": np.arange(TEST, dtype=float)},
         "arima": {"metrics": {"rmse": np.nan, "mase": np.nan},
@@ -100,7 +118,7 @@ def make_result(config: StudyConfig, runs: list[RunRecord]) -> StudyResult:
         data_hash="abc123", train_end=13, test_start=17, runs=runs, summary=summary,
         comparisons=comparisons, baselines=baselines,
         timing={"wall_s": 1.25, "compile_s": np.float64(0.5), "model_steps_per_s": np.inf},
-        warnings=["relu: 1 of 3 runs diverged"],
+        warnings=["relu: 1 of 3 runs diverged"], diagnostics=diagnostics,
     )
 
 
@@ -170,6 +188,9 @@ def test_study_result_round_trips_exactly(db: Path) -> None:
     assert_same_value(got.baselines, want.baselines)
     assert_same_value(got.timing, {k: float(v) for k, v in want.timing.items()})
     assert got.warnings == want.warnings
+    assert_same_value(got.diagnostics.to_json(), want.diagnostics.to_json())
+    assert got.diagnostics.flat_runs[0] == want.diagnostics.flat_runs[0]
+    assert np.isnan(got.diagnostics.dead_share["relu"][12])
     # The JSON export of the rebuilt result is the export of the original.
     assert got.relulab_version == store_mod.__version__  # the version that stored it
     want.study_id, want.relulab_version = sid, store_mod.__version__
@@ -401,6 +422,60 @@ def test_an_older_schema_is_migrated(db: Path, monkeypatch: pytest.MonkeyPatch) 
     conn.close()
     with Store(db):  # opening again migrates nothing
         pass
+
+
+def _as_schema_v1(db: Path) -> None:
+    """Turn a file into what relulab wrote at schema version 1: no diagnostics column, and
+    comparisons without the verdict's parts."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("ALTER TABLE analysis DROP COLUMN diagnostics")
+    for study_id, text in conn.execute("SELECT study_id, comparisons FROM analysis").fetchall():
+        parts = ("n_pairs", "vol_rel_lo", "vol_rel_hi", "accuracy", "volatility",
+                 "seed_interval")
+        old = [{k: v for k, v in c.items() if k not in parts} for c in json.loads(text)]
+        conn.execute("UPDATE analysis SET comparisons = ? WHERE study_id = ?",
+                     (json.dumps(old), study_id))
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+
+
+def test_a_study_analysed_under_schema_v1_loads_with_its_diagnostics(db: Path) -> None:
+    config = make_config()
+    runs = [r for a in ACTS for r in make_group(config, a)]
+    dead = np.r_[np.zeros(2), np.ones(EPOCHS - 2)]  # every unit dead from the third epoch
+    for r in runs:
+        r.epoch_stats = {"dead_fraction": dead if (r.activation, r.seed) == ("elu", 11)
+                         else np.zeros(EPOCHS)}
+    runs[-2].best_epoch = EPOCHS - 1  # elu, seed 11: kept at the last epoch, all dead
+    want = make_result(config, runs)
+    with Store(db) as store:
+        # A finite test region: the comparisons are recomputed from it on load.
+        sid = store.open_study(config, series_name="clean", values=np.linspace(1, 3, 21),
+                               dates=None, data_hash="v1", train_end=13, test_start=17)
+        for a in ACTS:
+            store.save_group(sid, a, [r for r in runs if r.activation == a])
+        store.save_analysis(sid, want)
+    _as_schema_v1(db)
+    with Store(db) as store:
+        got = store.load(sid)
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("SELECT diagnostics FROM analysis").fetchone() == (None,)
+    conn.close()
+    d = got.diagnostics
+    assert [(f.activation, f.seed, f.reason) for f in d.flat_runs] == [
+        ("elu", 11, "all_units_dead")]
+    assert d.any_dead is True and set(d.dead_units) == set(ACTS)
+    assert (d.dead_units["elu"].seeds, d.dead_units["elu"].seeds_with_dead) == (3, 1)
+    assert d.dead_units["elu"].max_share == 1.0 and not d.dead_units["tanh"].ever_dead
+    assert d.dead_units["relu"].seeds == 2  # its diverged seed is left out
+    relu, elu = got.comparisons
+    # The stored numbers and sentences stay; the parts come from the runs: relu has two
+    # converged seeds (one diverged), too few to judge; elu has three.
+    assert (relu.rel_diff, relu.verdict) == (0.12, "no clear difference")
+    assert (relu.n_pairs, relu.accuracy, relu.volatility) == (2, "too_few", "not_comparable")
+    assert elu.n_pairs == 3 and elu.accuracy != "" and elu.seed_interval != ""
+    assert elu.verdict == "too few runs to tell"
 
 
 def test_a_failed_migration_leaves_the_old_file(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,7 +27,7 @@ from relulab.study import (
     run_study,
     write_outputs,
 )
-from relulab.study.analysis import analyse
+from relulab.study.analysis import study_result
 
 
 def _values(n: int = 80, seed: int = 0) -> np.ndarray:
@@ -121,7 +121,7 @@ def test_analysis_is_pure_and_ignores_the_order_runs_arrive_in() -> None:
     sp = study.plan.series["series"]
     shuffled = list(result.runs)
     random.Random(0).shuffle(shuffled)
-    again = analyse(study.config, sp, shuffled, result.baselines)
+    again = study_result(study.config, sp, shuffled, result.baselines)
     assert [(r.activation, r.seed) for r in again.runs] == [(r.activation, r.seed)
                                                             for r in result.runs]
     assert again.summary.equals(result.summary)

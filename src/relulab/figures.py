@@ -36,6 +36,10 @@ from matplotlib.ticker import (
     PercentFormatter,
 )
 
+from relulab import display
+from relulab.diagnostics import dead_curves
+from relulab.diagnostics import of as diagnostics_of
+from relulab.metrics import METRICS
 from relulab.result import StudyResult
 
 # Okabe & Ito's colour-blind-safe palette (yellow dropped: unreadable on white), then a few
@@ -47,16 +51,6 @@ BASELINE_STYLES = (("#6b6b6b", (0, (4, 2))), ("#6b6b6b", (0, (1, 1.5))),
                    ("#9a9a9a", (0, (6, 2, 1, 2))), ("#9a9a9a", "-"))
 REGION_COLORS = {"train": "#e8eef6", "validation": "#fbf0d9", "test": "#fbe3de"}
 BAND = (10.0, 90.0)  # percentiles across seeds shown as bands
-
-# Metrics shown as distributions: (key, name, hint, y label, reference line, percent axis).
-METRIC_PANELS = (
-    ("rmse", "RMSE", "lower is better", "series units", None, False),
-    ("mae", "MAE", "lower is better", "series units", None, False),
-    ("mfe", "MFE (bias)", "0 = unbiased", "series units", 0.0, False),
-    ("mda", "MDA", "higher is better", "directions right", 0.5, True),
-    ("mase", "MASE", "below 1 beats naive", "MAE / naive MAE in training", 1.0, False),
-    ("vol_ratio", "Vol. ratio", "1 = as volatile", "std(forecast) / std(actual)", 1.0, False),
-)
 
 STYLE = {
     "font.size": 10.5,
@@ -81,6 +75,9 @@ STYLE = {
 }
 WIDTH = 9.0  # inches; every figure has the same width so fonts match on the page
 
+# The metrics drawn as distributions, in registry order, with their panels' titles.
+PANELS = {m: info for m, info in METRICS.items() if info.panel is not None}
+
 
 def activation_colors(activations: Sequence[str]) -> dict[str, str]:
     """One colour per activation, by position in the study's list (stable across figures)."""
@@ -104,9 +101,7 @@ def _styled(build: Callable[..., Figure]) -> Callable[..., Figure]:
 
 
 def _activations(result: StudyResult) -> list[str]:
-    listed = list(result.config.activations)
-    extra = [r.activation for r in result.runs if r.activation not in listed]
-    return listed + list(dict.fromkeys(extra))
+    return result.activations
 
 
 def _colors(result: StudyResult) -> dict[str, str]:
@@ -245,7 +240,7 @@ def forecast_figure(result: StudyResult, baselines: bool = True) -> Figure:
         note = f", {diverged} diverged" if diverged else ""
         ax.set_title(plain(act), color=c, loc="left")
         # One line fits beside the name; a diverged count needs a second.
-        ax.set_title(f"median RMSE {_num(rmse.get(act))}"
+        ax.set_title(f"median RMSE {display.short_number(rmse.get(act))}"
                      + (f"\n{good.shape[0]} seeds{note}" if note else ""),
                      loc="right", fontsize=9, color="#b00020" if note else "#555555",
                      fontweight="normal")
@@ -269,18 +264,12 @@ def forecast_figure(result: StudyResult, baselines: bool = True) -> Figure:
 
 
 def _median_metric(result: StudyResult, metric: str) -> dict[str, float]:
-    frame = result.runs_frame
-    if frame.empty:
+    """Median over seeds of ``metric`` per activation, as the study's summary has it."""
+    summary = result.summary
+    if summary is None or summary.empty:
         return {}
-    frame = frame[~frame["diverged"]]
-    return frame.groupby("activation")[metric].median().to_dict()
-
-
-def _num(v: float | None) -> str:
-    if v is None or not np.isfinite(v):
-        return "n/a"
-    # "#" keeps trailing zeros: 12.0 beside 11.8, not 12.
-    return f"{v:#.3g}" if abs(v) < 100 else f"{v:.0f}"
+    rows = summary[summary["metric"] == metric]
+    return dict(zip(rows["activation"], rows["median"].astype(float), strict=True))
 
 
 def _axis_range(values: list[np.ndarray], fixed: Sequence[float],
@@ -307,7 +296,7 @@ def _axis_range(values: list[np.ndarray], fixed: Sequence[float],
 
 
 def _fmt_metric(v: float, percent: bool) -> str:
-    return f"{100 * v:.0f}%" if percent else _num(v)
+    return display.percent(v) if percent else display.short_number(v)
 
 
 @_styled
@@ -327,7 +316,10 @@ def metrics_figure(result: StudyResult) -> Figure:
     baseline_handles: dict = {}
     positions = np.arange(k)
     clipped_any = False
-    for ax, (metric, name, hint, xlabel, ref, percent) in zip(axes, METRIC_PANELS, strict=True):
+    for ax, (metric, info) in zip(axes, PANELS.items(), strict=True):
+        panel = info.panel
+        name, hint, xlabel, ref = panel.title, panel.hint, panel.axis, panel.reference
+        percent = info.kind == "percent"
         data = []
         for act in acts:
             sel = frame[(frame["activation"] == act) & ~frame["diverged"]][metric]
@@ -451,36 +443,14 @@ def loss_figure(result: StudyResult) -> Figure:
     return fig
 
 
-def dead_fractions(result: StudyResult, activation: str) -> np.ndarray | None:
-    """(seeds, epochs) share of dead hidden units of the converged runs of one activation
-    (NaN after an early stop), or None when the runs do not carry it."""
-    curves = [np.asarray(r.epoch_stats["dead_fraction"], dtype=float).ravel()
-              for r in result.runs if r.activation == activation and not r.diverged
-              and "dead_fraction" in (r.epoch_stats or {})]
-    if not curves:
-        return None
-    rows = np.full((len(curves), max(c.size for c in curves)), np.nan)
-    for i, c in enumerate(curves):
-        rows[i, : c.size] = c
-    return rows
-
-
-def has_dead_units(result: StudyResult) -> bool | None:
-    """True when some hidden unit was dead at some epoch, False when the runs carry the
-    statistic and none ever was, None when they do not carry it."""
-    found = [d for a in _activations(result) if (d := dead_fractions(result, a)) is not None]
-    if not found:
-        return None
-    return any(np.nanmax(d, initial=0.0) > 0 for d in found)
-
-
 @_styled
 def dead_units_figure(result: StudyResult) -> Figure | None:
     """The share of dead hidden units (output exactly 0 on every training sample): per
     epoch, median over seeds with the 10-90% band, for each activation that had any; and
     per seed at the epoch whose weights were kept. ``None`` when the runs do not carry
     ``epoch_stats["dead_fraction"]`` or no unit ever died (the report says so in words)."""
-    if not has_dead_units(result):
+    diagnostics = diagnostics_of(result)
+    if not diagnostics.any_dead:
         return None
     acts = _activations(result)
     colors = _colors(result)
@@ -488,15 +458,12 @@ def dead_units_figure(result: StudyResult) -> Figure | None:
     ax_t, ax_k = fig.subplots(1, 2, width_ratios=(1.6, 1))
     never, kept = [], {}
     for act in acts:
-        rows = dead_fractions(result, act)
-        if rows is None:
+        rows = dead_curves(result.runs, act)
+        if rows is None or act not in diagnostics.dead_units:
             continue
-        runs = [r for r in result.runs if r.activation == act and not r.diverged
-                and "dead_fraction" in (r.epoch_stats or {})]
-        at_kept = np.array([row[min(max(r.best_epoch, 0), row.size - 1)]
-                            for r, row in zip(runs, rows, strict=True)])
-        kept[act] = at_kept[np.isfinite(at_kept)]
-        if not np.nanmax(rows, initial=0.0) > 0:
+        shares = np.array(list(diagnostics.dead_share.get(act, {}).values()), dtype=float)
+        kept[act] = shares[np.isfinite(shares)]
+        if not diagnostics.dead_units[act].ever_dead:
             never.append(act)
             continue
         med, lo, hi = _band(rows)

@@ -49,6 +49,8 @@ from relulab.result import METRIC_COLUMNS
 __all__ = [
     "METRICS",
     "MetricInfo",
+    "Panel",
+    "best",
     "mae",
     "mase",
     "mda",
@@ -62,29 +64,60 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class MetricInfo:
-    """How to show a metric and which way is better."""
+class Panel:
+    """A metric's panel in the figure of metric distributions."""
 
-    label: str  # human label for tables and reports
+    title: str  # "MFE (bias)"
+    hint: str  # beside the title: "0 = unbiased"
+    axis: str  # the value axis label
+    reference: float | None = None  # a reference level drawn as a line (MDA 0.5, MASE 1)
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How to show a metric and which way is better: the one registry that the report, the
+    figures and the CLI read."""
+
+    label: str  # human label for sentences and legends
     direction: str  # "lower" | "higher" | "closer to 1" | "closer to 0"
     description: str  # one line for a legend
+    short: str  # table column header
+    unit: str  # the note under the header: units, or what the number is relative to
+    kind: str  # "plain" (a number) | "percent" (a share shown as a percentage)
+    terminal: str  # the terminal table's header
+    terminal_format: str  # its format spec: the terminal table keeps fixed formats
+    panel: Panel | None = None  # None: not drawn in the metrics figure
 
 
 METRICS: dict[str, MetricInfo] = {
-    "rmse": MetricInfo("RMSE", "lower", "root mean squared error, original units"),
-    "mae": MetricInfo("MAE", "lower", "mean absolute error, original units"),
+    "rmse": MetricInfo("RMSE", "lower", "root mean squared error, original units",
+                       "RMSE", "series units", "plain", "RMSE", ".4g",
+                       Panel("RMSE", "lower is better", "series units")),
+    "mae": MetricInfo("MAE", "lower", "mean absolute error, original units",
+                      "MAE", "series units", "plain", "MAE", ".4g",
+                      Panel("MAE", "lower is better", "series units")),
     "mfe": MetricInfo("MFE", "closer to 0",
-                      "mean forecast error y - ŷ (bias); positive = forecasts too low"),
+                      "mean forecast error y - ŷ (bias); positive = forecasts too low",
+                      "MFE", "bias, units", "plain", "MFE", "+.3g",
+                      Panel("MFE (bias)", "0 = unbiased", "series units", 0.0)),
     "mda": MetricInfo("MDA", "higher",
                       "share of steps where the forecast moves the way the series moves "
-                      "(reference study's definition)"),
+                      "(reference study's definition)",
+                      "MDA", "vs forecast", "percent", "MDA", ".0%",
+                      Panel("MDA", "higher is better", "directions right", 0.5)),
     "mda_naive": MetricInfo("MDA (naive-anchored)", "higher",
                             "share of points where the forecast lies on the right side of "
-                            "the previous actual value (textbook definition)"),
+                            "the previous actual value (textbook definition)",
+                            "MDA", "vs actual", "percent", "MDA naive-anch.", ".0%"),
     "mase": MetricInfo("MASE", "lower",
-                       "MAE over the in-sample MAE of the (seasonal) naive forecast"),
+                       "MAE over the in-sample MAE of the (seasonal) naive forecast",
+                       "MASE", "vs naive", "plain", "MASE", ".3g",
+                       Panel("MASE", "below 1 beats naive", "MAE / naive MAE in training", 1.0)),
     "vol_ratio": MetricInfo("volatility ratio", "closer to 1",
-                            "sd(forecast) / sd(actual); below 1 = flattened forecast"),
+                            "sd(forecast) / sd(actual); below 1 = flattened forecast",
+                            "Vol. ratio", "1 = as volatile", "plain", "vol. ratio", ".2f",
+                            Panel("Vol. ratio", "1 = as volatile",
+                                  "std(forecast) / std(actual)", 1.0)),
 }
 assert tuple(METRICS) == METRIC_COLUMNS  # one metadata entry per metric column, same order
 
@@ -99,6 +132,16 @@ def rank_value(metric: str, value: float) -> float:
     if direction == "closer to 1":
         return abs(value - 1.0)
     return abs(value)
+
+
+def best(values: dict[str, float], metric: str) -> str | None:
+    """The key whose value is best on ``metric``; None with fewer than two finite values
+    (a single contender is not "best"). Ties go to the first in order."""
+    finite = {k: float(v) for k, v in values.items()
+              if v is not None and math.isfinite(float(v))}
+    if len(finite) < 2:
+        return None
+    return min(finite, key=lambda k: rank_value(metric, finite[k]))
 
 
 def _pair(y: np.ndarray, yhat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -6,6 +6,7 @@ series' original units. Arrays are NumPy.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +50,94 @@ class Comparison:
     dm_p: float
     vol_ratio: float  # median volatility ratio of the activation
     vol_ratio_ref: float
-    verdict: str  # plain words
+    verdict: str  # the whole judgement in one sentence (relulab.stats.verdict)
+    # The verdict's parts as data (relulab.stats documents the rules). Defaults are for
+    # comparisons stored before they were recorded; the store fills them in on load.
+    n_pairs: int = 0  # non-diverged seed pairs the comparison rests on
+    vol_rel_lo: float = math.nan  # paired bootstrap interval of vol_a / vol_ref - 1
+    vol_rel_hi: float = math.nan
+    # "more_accurate" | "less_accurate" | "mixed_opposite" | "mixed_seeds_only" |
+    # "mixed_dm_only" | "no_difference" | "too_few"; "" when not recorded
+    accuracy: str = ""
+    # "flattens" | "exaggerates" | "similar" | "unclear" | "not_comparable"; "" when not
+    # recorded. "not_comparable" also when there are too few pairs to judge.
+    volatility: str = ""
+    # where the interval of rel_diff lies: "above_zero" (activation's error larger),
+    # "below_zero", "includes_zero", or "unknown" (no interval); "" when not recorded
+    seed_interval: str = ""
+
+
+@dataclass(frozen=True)
+class FlatRun:
+    """A converged run whose test forecast is (nearly) a constant."""
+
+    activation: str
+    seed: int
+    # "all_units_dead": every hidden unit dead at the kept epoch, so the output is constant;
+    # "nearly_constant": the forecast's spread is under relulab.diagnostics.FLAT_RATIO of
+    # the actual series'
+    reason: str
+    vol_ratio: float
+    dead_share: float  # share of dead hidden units at the kept epoch (NaN: not recorded)
+
+
+@dataclass(frozen=True)
+class DeadUnits:
+    """Dead hidden units of one activation's converged runs, at the kept epoch."""
+
+    activation: str
+    seeds: int  # converged seeds that record the share
+    seeds_with_dead: int  # of those, seeds that kept at least one dead unit
+    median_share: float  # median over those seeds of the share of dead units (NaN: none)
+    max_share: float
+    ever_dead: bool  # some unit was dead at some epoch of some seed
+
+
+@dataclass
+class Diagnostics:
+    """What to warn about in a study's runs (relulab.diagnostics computes it)."""
+
+    # activation -> seed -> share of dead hidden units at the kept epoch, converged runs
+    # that record it (epoch_stats["dead_fraction"])
+    dead_share: dict[str, dict[int, float]] = field(default_factory=dict)
+    flat_runs: list[FlatRun] = field(default_factory=list)
+    # per activation whose converged runs record dead units, in study order
+    dead_units: dict[str, DeadUnits] = field(default_factory=dict)
+    # some unit died somewhere; None when no run records the statistic
+    any_dead: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dead_share": {a: {str(seed): _float(v) for seed, v in by_seed.items()}
+                           for a, by_seed in self.dead_share.items()},
+            "flat_runs": [{k: (_float(v) if isinstance(v, float) else v)
+                           for k, v in vars(f).items()} for f in self.flat_runs],
+            "dead_units": {a: {k: (_float(v) if isinstance(v, float) else v)
+                               for k, v in vars(d).items()}
+                           for a, d in self.dead_units.items()},
+            "any_dead": self.any_dead,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Diagnostics:
+        def num(v: Any) -> float:
+            return math.nan if v is None else float(v)
+
+        return cls(
+            dead_share={a: {int(seed): num(v) for seed, v in by_seed.items()}
+                        for a, by_seed in data.get("dead_share", {}).items()},
+            flat_runs=[FlatRun(activation=f["activation"], seed=int(f["seed"]),
+                               reason=f["reason"], vol_ratio=num(f["vol_ratio"]),
+                               dead_share=num(f["dead_share"]))
+                       for f in data.get("flat_runs", [])],
+            dead_units={a: DeadUnits(activation=d["activation"], seeds=int(d["seeds"]),
+                                     seeds_with_dead=int(d["seeds_with_dead"]),
+                                     median_share=num(d["median_share"]),
+                                     max_share=num(d["max_share"]),
+                                     ever_dead=bool(d["ever_dead"]))
+                        for a, d in data.get("dead_units", {}).items()},
+            any_dead=data.get("any_dead"),
+        )
 
 
 @dataclass
@@ -69,17 +157,17 @@ class StudyResult:
     study_id: str = ""
     warnings: list[str] = field(default_factory=list)
     relulab_version: str = ""  # the relulab that ran the study ("" when unknown)
+    diagnostics: Diagnostics | None = None  # None: not computed (relulab.diagnostics.of)
+
+    @property
+    def activations(self) -> list[str]:
+        """The config's activations, then any other found in the runs, in order."""
+        return study_activations(self.config.activations, self.runs)
 
     @property
     def runs_frame(self) -> pd.DataFrame:
         """One row per run: activation, seed, diverged, best_epoch and the test metrics."""
-        rows = [
-            {"activation": r.activation, "seed": r.seed, "diverged": r.diverged,
-             "best_epoch": r.best_epoch, **{m: r.metrics.get(m, np.nan) for m in METRIC_COLUMNS}}
-            for r in self.runs
-        ]
-        return pd.DataFrame(rows, columns=["activation", "seed", "diverged", "best_epoch",
-                                           *METRIC_COLUMNS])
+        return runs_frame(self.runs)
 
     def forecasts(self, activation: str) -> np.ndarray:
         """(seeds, test_size) test forecasts of one activation; diverged runs are NaN rows."""
@@ -116,7 +204,25 @@ class StudyResult:
             },
             "timing": {k: _float(v) for k, v in self.timing.items()},
             "warnings": list(self.warnings),
+            "diagnostics": None if self.diagnostics is None else self.diagnostics.to_json(),
         }
+
+
+def study_activations(listed: Any, runs: Any) -> list[str]:
+    """The ``listed`` activations, then any other found in ``runs``, in order of appearance."""
+    listed = list(listed)
+    return listed + list(dict.fromkeys(r.activation for r in runs if r.activation not in listed))
+
+
+def runs_frame(runs: list[RunRecord]) -> pd.DataFrame:
+    """One row per run: activation, seed, diverged, best_epoch and the test metrics."""
+    rows = [
+        {"activation": r.activation, "seed": r.seed, "diverged": r.diverged,
+         "best_epoch": r.best_epoch, **{m: r.metrics.get(m, np.nan) for m in METRIC_COLUMNS}}
+        for r in runs
+    ]
+    return pd.DataFrame(rows, columns=["activation", "seed", "diverged", "best_epoch",
+                                       *METRIC_COLUMNS])
 
 
 def _float(v: Any) -> float | None:

@@ -20,7 +20,8 @@ A comparison between two activations is about distributions over seeds, not one 
 3. **Volatility ratio** ``sd(forecast) / sd(actual)`` per seed: its median in each arm, and
    the paired bootstrap interval of ``vol_a / vol_ref - 1``.
 
-Verdict rules (:func:`verdict`), with ``alpha = 1 - confidence`` (0.05 by default):
+Verdict rules (:func:`verdict`, in :mod:`relulab.verdicts`, which the report can import
+without SciPy and statsmodels; re-exported here), with ``alpha = 1 - confidence`` (0.05 by default):
 
 - fewer than :data:`MIN_RUNS` non-diverged seed pairs: "too few runs to judge";
 - the RMSE interval excludes 0 *and* DM p < alpha, pointing the same way: "evidence that
@@ -50,22 +51,36 @@ import pandas as pd
 from statsmodels.tsa.stattools import diebold_mariano_test
 
 from relulab.errors import RelulabError
-from relulab.metrics import METRICS
 from relulab.result import METRIC_COLUMNS, Comparison, RunRecord
+from relulab.verdicts import (
+    MIN_RUNS,
+    VOL_CLEAR,
+    accuracy_words,
+    judge_accuracy,
+    judge_volatility,
+    seed_interval,
+    verdict,
+    verdict_words,
+    volatility_words,
+)
 
 __all__ = [
     "MIN_RUNS",
     "VOL_CLEAR",
+    "accuracy_words",
     "bootstrap_ci",
     "compare",
     "diebold_mariano",
+    "judge_accuracy",
+    "judge_volatility",
     "paired_rel_diff_ci",
+    "seed_interval",
     "summarize",
     "verdict",
+    "verdict_words",
+    "volatility_words",
 ]
 
-MIN_RUNS = 3  # fewest non-diverged seed pairs a verdict is given for
-VOL_CLEAR = 0.9  # volatility ratios differing by less than this factor count as similar
 
 Stat = Callable[..., Any]
 
@@ -196,90 +211,6 @@ def diebold_mariano(
     return float(res.statistic), float(res.pvalue)
 
 
-def _fmt_pct(x: float, decimals: int = 0) -> str:
-    if not np.isfinite(x):
-        return "n/a"
-    if round(abs(x) * 100, decimals) == 0:  # no sign on a difference that rounds to nothing
-        return f"{0:.{decimals}%}"
-    return f"{x:+.{decimals}%}"
-
-
-def _fmt_pct_interval(x: float, lo: float, hi: float) -> str:
-    """``+4% [-2%, +10%]``; with one decimal when a whole percent would show a non-zero
-    value as 0% (an interval "[+0%, +1%]" beside "evidence of a difference" reads wrong)."""
-    hidden = any(np.isfinite(v) and v != 0 and round(abs(v) * 100) == 0 for v in (x, lo, hi))
-    d = 1 if hidden else 0
-    return f"{_fmt_pct(x, d)} [{_fmt_pct(lo, d)}, {_fmt_pct(hi, d)}]"
-
-
-def _fmt_p(p: float) -> str:
-    if not np.isfinite(p):
-        return "n/a"
-    if p < 0.001:
-        return "< 0.001"
-    return f"= {p:.3f}" if p < 0.01 else f"= {p:.2f}"
-
-
-def verdict(
-    activation: str,
-    reference: str,
-    *,
-    rel_diff: float,
-    rel_lo: float,
-    rel_hi: float,
-    dm_stat: float,
-    dm_p: float,
-    vol_ratio: float,
-    vol_ratio_ref: float,
-    n_pairs: int,
-    vol_rel_lo: float = math.nan,
-    vol_rel_hi: float = math.nan,
-    confidence: float = 0.95,
-    metric: str = "rmse",
-) -> str:
-    """One comparison in plain words, by the rules in the module docstring.
-
-    ``vol_rel_lo``/``vol_rel_hi`` bound ``vol_a / vol_ref - 1`` over seed pairs; when NaN
-    (unknown) the volatility call rests on the ratio of medians alone.
-    """
-    head = f"{activation} vs {reference}"
-    if n_pairs < MIN_RUNS:
-        return (f"{head}: too few runs to judge ({n_pairs} non-diverged seed "
-                f"pair{'s' if n_pairs != 1 else ''}; at least {MIN_RUNS} needed)")
-    alpha = 1.0 - confidence
-    label = METRICS[metric].label if metric in METRICS else metric
-    # +1: activation's error larger (less accurate), -1: smaller, 0: interval includes 0
-    by_seeds = 1 if rel_lo > 0 else -1 if rel_hi < 0 else 0
-    by_dm = int(np.sign(dm_stat)) if np.isfinite(dm_p) and dm_p < alpha else 0
-    if by_seeds and by_dm and by_seeds == by_dm:
-        accuracy = (f"evidence that {activation} is "
-                    f"{'less' if by_seeds > 0 else 'more'} accurate")
-    elif by_seeds and by_dm:
-        accuracy = "mixed evidence (the seed interval and the DM test point opposite ways)"
-    elif by_seeds:
-        accuracy = "mixed evidence (the seed interval excludes 0, the DM test does not reject)"
-    elif by_dm:
-        accuracy = "mixed evidence (the DM test rejects, the seed interval includes 0)"
-    else:
-        accuracy = "no evidence of a difference"
-
-    q = vol_ratio / vol_ratio_ref if vol_ratio_ref else math.nan
-    known = np.isfinite(vol_rel_lo) and np.isfinite(vol_rel_hi)
-    if not np.isfinite(q):
-        volatility = "volatility not comparable"
-    elif q < VOL_CLEAR and (not known or vol_rel_hi < 0):
-        volatility = f"{activation} flattens the forecast"
-    elif q > 1 / VOL_CLEAR and (not known or vol_rel_lo > 0):
-        volatility = f"{activation} exaggerates the volatility"
-    elif VOL_CLEAR <= q <= 1 / VOL_CLEAR:
-        volatility = "similar volatility"
-    else:
-        volatility = "no clear difference in volatility"
-    return (f"{head}: {label} {_fmt_pct_interval(rel_diff, rel_lo, rel_hi)}, "
-            f"DM p {_fmt_p(dm_p)}: {accuracy}; volatility ratio {vol_ratio:.2f} vs "
-            f"{vol_ratio_ref:.2f}: {volatility}")
-
-
 def _as_frame(runs: pd.DataFrame | Sequence[RunRecord]) -> pd.DataFrame:
     if isinstance(runs, pd.DataFrame):
         return runs.reset_index(drop=True)
@@ -350,9 +281,16 @@ def compare(
     text = verdict(activation, reference, rel_diff=rel, rel_lo=lo, rel_hi=hi,
                    dm_stat=dm_stat, dm_p=dm_p, vol_ratio=vol_a, vol_ratio_ref=vol_b,
                    n_pairs=n_pairs, vol_rel_lo=vlo, vol_rel_hi=vhi, confidence=confidence)
+    accuracy = judge_accuracy(rel_lo=lo, rel_hi=hi, dm_stat=dm_stat, dm_p=dm_p,
+                              n_pairs=n_pairs, confidence=confidence)
+    volatility = ("not_comparable" if accuracy == "too_few" else
+                  judge_volatility(vol_ratio=vol_a, vol_ratio_ref=vol_b, vol_rel_lo=vlo,
+                                   vol_rel_hi=vhi))
     return Comparison(activation=activation, reference=reference, metric="rmse",
                       rel_diff=rel, rel_lo=lo, rel_hi=hi, dm_stat=dm_stat, dm_p=dm_p,
-                      vol_ratio=vol_a, vol_ratio_ref=vol_b, verdict=text)
+                      vol_ratio=vol_a, vol_ratio_ref=vol_b, verdict=text, n_pairs=n_pairs,
+                      vol_rel_lo=vlo, vol_rel_hi=vhi, accuracy=accuracy,
+                      volatility=volatility, seed_interval=seed_interval(lo, hi))
 
 
 def _nanmedian(x: np.ndarray) -> float:

@@ -25,7 +25,12 @@ file as relulab's):
   ``config.key()`` and the data hash, so rerunning the same command finds the same row.
 * ``runs``: one row per (study, activation, seed), ``UNIQUE`` on those three.
 * ``analysis``: one row per finished study (summary, comparisons, baselines, timing,
-  warnings).
+  warnings and, from schema version 2, ``diagnostics``: dead units and flat forecasts).
+
+Version 1 -> 2 adds ``analysis.diagnostics`` and the verdict's parts in each stored
+comparison (``accuracy``, ``volatility``, ...). A study analysed under version 1 has
+neither; :meth:`Store.load` computes them from its stored runs with the same pure
+functions the study uses (``relulab.analysis``), so old and new studies load alike.
 
 Arrays of floats are stored as little-endian float64 bytes (exact, NaN included); other
 structures as strict JSON in which non-finite floats are written ``{"$f": "nan"}`` (plain
@@ -52,14 +57,15 @@ import pandas as pd
 from relulab import __version__
 from relulab.config import StudyConfig
 from relulab.errors import RelulabError
-from relulab.result import Comparison, RunRecord, StudyResult
+from relulab.paths import DEFAULT_DB
+from relulab.result import Comparison, Diagnostics, RunRecord, StudyResult, study_activations
 
-DEFAULT_PATH = "relulab.db"
+DEFAULT_PATH = DEFAULT_DB  # defined in relulab.paths, which the CLI reads without this module
 
 # "rlab" in ASCII: marks a SQLite file as a relulab results store.
 APPLICATION_ID = 0x726C6162
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (
@@ -121,7 +127,13 @@ def _create_v1(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO meta VALUES ('created_by', ?)", (__version__,))
 
 
-MIGRATIONS: dict[int, Migration] = {0: _create_v1}
+def _diagnostics_v2(conn: sqlite3.Connection) -> None:
+    # Version 2 stores the run diagnostics (dead units, flat forecasts) with the analysis.
+    # Rows analysed before have NULL there; load() computes them from the stored runs.
+    conn.execute("ALTER TABLE analysis ADD COLUMN diagnostics TEXT")
+
+
+MIGRATIONS: dict[int, Migration] = {0: _create_v1, 1: _diagnostics_v2}
 
 
 def study_key(config: StudyConfig, data_hash: str) -> str:
@@ -420,11 +432,13 @@ class Store:
         with self._transaction() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO analysis (study_id, summary, comparisons, baselines,"
-                " timing, warnings, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " timing, warnings, diagnostics, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (row["id"], _dumps(result.summary),
                  _dumps([dataclasses.asdict(c) for c in result.comparisons]),
                  _dumps(result.baselines), _dumps(result.timing),
-                 _dumps(list(result.warnings)), now),
+                 _dumps(list(result.warnings)),
+                 None if result.diagnostics is None
+                 else _dumps(result.diagnostics.to_json()), now),
             )
             conn.execute("UPDATE studies SET status = 'complete', updated = ? WHERE id = ?",
                          (now, row["id"]))
@@ -434,7 +448,8 @@ class Store:
         with self._snapshot():
             row = self._study(study_id)
             analysis = self._conn.execute(
-                "SELECT summary, comparisons, baselines, timing, warnings FROM analysis"
+                "SELECT summary, comparisons, baselines, timing, warnings, diagnostics"
+                " FROM analysis"
                 " WHERE study_id = ?", (row["id"],)
             ).fetchone()
             runs = self.load_runs(row["key"])
@@ -446,23 +461,36 @@ class Store:
                 f"{len(config.activations)} activations stored); rerun the same study "
                 f"command to finish it"
             )
-        summary, comparisons, baselines, timing, warnings = analysis
+        summary, comparisons, baselines, timing, warnings, diagnostics = analysis
+        values = _unpack(row["series_values"])
+        compared = [Comparison(**c) for c in _loads(comparisons)]
+        if not all(c.accuracy for c in compared):  # analysed before schema version 2
+            from relulab.analysis import complete_comparisons
+
+            compared = complete_comparisons(config, runs, values, row["test_start"], compared)
+        if diagnostics is None:  # analysed before schema version 2
+            from relulab.diagnostics import diagnose
+
+            found = diagnose(runs, study_activations(config.activations, runs))
+        else:
+            found = Diagnostics.from_json(_loads(diagnostics))
         return StudyResult(
             config=config,
             series_name=row["series_name"],
-            values=_unpack(row["series_values"]),
+            values=values,
             dates=None if row["dates"] is None else _loads(row["dates"]),
             data_hash=row["data_hash"],
             train_end=row["train_end"],
             test_start=row["test_start"],
             runs=runs,
             summary=_loads(summary),
-            comparisons=[Comparison(**c) for c in _loads(comparisons)],
+            comparisons=compared,
             baselines=_loads(baselines),
             timing=_loads(timing),
             study_id=row["key"],
             warnings=_loads(warnings),
             relulab_version=row["relulab_version"],
+            diagnostics=found,
         )
 
 

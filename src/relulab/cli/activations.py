@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from relulab import display
 from relulab.errors import RelulabError
 
 # argparse (Python 3.11) only treats "-3" and "-0.7" as numbers; "-1e3", "-inf" or "-nan"
@@ -100,7 +101,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "from the left (f'(-t)), what .grad(0) returns (PyTorch's kink convention) and "
             "from the right (f'(t)), with t the smallest normal float64. Then throughput in "
             "million float32 elements per second, ours beside the framework's own function "
-            "('-' where it has none), in NumPy, JAX (jitted) and PyTorch when installed."
+            f"('{display.MISSING}' where it has none), in NumPy, JAX (jitted) and PyTorch "
+            "when installed."
         ),
     )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
@@ -145,7 +147,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
         table.add_row(
             name,
-            params or "-",
+            params or display.MISSING,
             act.text_formula,
             *(_yes_no(getattr(act, prop)) for prop in _PROPERTIES),
         )
@@ -375,9 +377,9 @@ def _throughput_table(names, speeds, frameworks, elements):
         title=f"Throughput, million float32 elements per second ({elements:,} elements), "
         "relulab / the framework's own function",
         title_justify="left",
-        caption="'-': the framework has no function of its own for it. On PyTorch relulab "
-        "dispatches to torch.nn.functional; the last column times its own array-API "
-        "definition (act.apply(x, native=False)), which relulab.torch modules use.",
+        caption=f"'{display.MISSING}': the framework has no function of its own for it. On "
+        "PyTorch relulab dispatches to torch.nn.functional; the last column times its own "
+        "array-API definition (act.apply(x, native=False)), which relulab.torch modules use.",
         caption_justify="left",
         box=box.SIMPLE_HEAD,
     )
@@ -400,15 +402,15 @@ def _throughput_table(names, speeds, frameworks, elements):
 
 
 def _speed(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.0f}" if value >= 10 else f"{value:.2g}"
+    if not display.finite(value):
+        return display.MISSING  # the framework has no function of its own for it
+    return display.spec(value, ",.0f" if value >= 10 else ".2g")
 
 
 def _percent(fraction: float) -> str:
     if fraction == 0:
-        return "0"
-    return f"{100 * fraction:.1f}%"
+        return "0"  # exactly none, not a rounded 0.0%
+    return display.percent(fraction, 1)
 
 
 def _json_safe(value: Any) -> Any:

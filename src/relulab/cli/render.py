@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from relulab import display
+from relulab.metrics import METRICS
 from relulab.result import StudyResult
 
-# (column, header, format) of the summary table, in display order.
-_SHOWN = (
-    ("rmse", "RMSE", "{:.4g}"),
-    ("mae", "MAE", "{:.4g}"),
-    ("mfe", "MFE", "{:+.3g}"),
-    ("mda", "MDA", "{:.0%}"),
-    ("mda_naive", "MDA naive-anch.", "{:.0%}"),
-    ("mase", "MASE", "{:.3g}"),
-    ("vol_ratio", "vol. ratio", "{:.2f}"),
-)
-
-
-def _fmt(fmt: str, v: Any) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "-"
-    return fmt.format(v)
+# The summary table's columns, in display order; headers and formats from the registry.
+_SHOWN = tuple((m, info.terminal, info.terminal_format) for m, info in METRICS.items())
 
 
 def show_result(console: Any, result: StudyResult) -> None:
@@ -49,17 +36,17 @@ def show_result(console: Any, result: StudyResult) -> None:
         cells = [escape(act), f"{n_ok}/{len(runs)}"]
         for col, _, fmt in _SHOWN:
             if (act, col) not in summary.index:
-                cells.append("-")
+                cells.append(display.MISSING)
                 continue
             row = summary.loc[(act, col)]
             # Median above, its interval below: narrow enough for a 120-column terminal.
-            cells.append(f"{_fmt(fmt, row['median'])}\n[dim][{_fmt(fmt, row['lo'])}, "
-                         f"{_fmt(fmt, row['hi'])}][/dim]")
+            median, lo, hi = (display.spec(row[k], fmt) for k in ("median", "lo", "hi"))
+            cells.append(f"{median}\n[dim][{lo}, {hi}][/dim]")
         table.add_row(*cells)
     for name, b in result.baselines.items():
         m = b["metrics"]
-        table.add_row(f"[dim]{name} (baseline)[/dim]", "-",
-                      *[_fmt(fmt, m.get(col)) for col, _, fmt in _SHOWN])
+        table.add_row(f"[dim]{name} (baseline)[/dim]", display.MISSING,
+                      *[display.spec(m.get(col), fmt) for col, _, fmt in _SHOWN])
     console.print(table)
     if result.comparisons:
         console.print("[bold]Verdicts[/bold] (each activation against the reference):")
@@ -70,7 +57,7 @@ def show_result(console: Any, result: StudyResult) -> None:
     t = result.timing
     if t:
         console.print(
-            f"[dim]wall {t.get('wall_s', float('nan')):.1f} s, compile "
-            f"{t.get('compile_s', float('nan')):.1f} s, "
-            f"{t.get('model_steps_per_s', float('nan')):,.0f} model-steps/s[/dim]"
+            f"[dim]wall {display.spec(t.get('wall_s'), '.1f')} s, compile "
+            f"{display.spec(t.get('compile_s'), '.1f')} s, "
+            f"{display.spec(t.get('model_steps_per_s'), ',.0f')} model-steps/s[/dim]"
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-DEFAULT_DB = "relulab.db"  # = relulab.store.DEFAULT_PATH, not imported here (start-up time)
+from relulab.paths import DEFAULT_DB
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from relulab.errors import RelulabError
+from relulab.paths import DEFAULT_DB
 
-DEFAULT_DB = "relulab.db"  # = relulab.store.DEFAULT_PATH, not imported here (start-up time)
 _ID_HELP = "study id or a unique prefix of it, or its # in `runs list` (3 or #3)"
 
 

@@ -8,8 +8,8 @@ import warnings
 from typing import Any
 
 from relulab.config import DEMO_ACTIVATIONS, MODELS, PRESETS, StudyConfig, preset
+from relulab.paths import DEFAULT_DB
 
-DEFAULT_DB = "relulab.db"  # = relulab.store.DEFAULT_PATH (tested), kept literal for a light import
 DEMO_REPORT = "relulab-report.html"
 
 

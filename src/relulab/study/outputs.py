@@ -20,6 +20,7 @@ from typing import Any
 
 from relulab.config import StudyConfig
 from relulab.errors import RelulabError
+from relulab.paths import DEFAULT_DB
 from relulab.result import StudyResult
 from relulab.study.executor import Executor, ProgressFn
 
@@ -30,7 +31,7 @@ PathLike = str | os.PathLike[str]
 class Outputs:
     """What a study leaves on disk. ``db=None`` keeps no database."""
 
-    db: PathLike | None = "relulab.db"
+    db: PathLike | None = DEFAULT_DB
     json: PathLike | None = None
     report: PathLike | None = None
     figures: PathLike | None = None

@@ -27,7 +27,7 @@ from relulab.config import StudyConfig
 from relulab.data import DataSource, Series, load_series
 from relulab.errors import RelulabError
 from relulab.result import RunRecord, StudyResult
-from relulab.study.analysis import analyse
+from relulab.study.analysis import study_result
 from relulab.study.executor import Executor, InProcessExecutor, ProgressFn
 from relulab.study.plan import GroupKey, Plan, make_plan
 
@@ -109,7 +109,7 @@ class Study:
 
         emit("analysis", {})
         runs = [r for key in done for r in done[key]]
-        result = analyse(config, sp, runs, baselines[sp.series_id])
+        result = study_result(config, sp, runs, baselines[sp.series_id])
         result.study_id = str(study_id)
         wall = time.perf_counter() - t_start
         result.timing = {

@@ -1,0 +1,122 @@
+"""A study's analysis from its runs: summary, comparisons with the reference, diagnostics.
+
+One pure function, :func:`analyse`, of the config, the runs and the series: cheap and
+deterministic (every bootstrap is seeded from the config and the names involved), so the
+study calls it once after training and the results store calls it again to fill in what
+a database written by an older relulab lacks (:func:`complete_comparisons`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from relulab.config import StudyConfig
+from relulab.diagnostics import diagnose
+from relulab.errors import RelulabError
+from relulab.result import Comparison, Diagnostics, RunRecord, runs_frame, study_activations
+
+__all__ = ["Analysis", "analyse", "comparisons", "complete_comparisons", "reference_of"]
+
+
+@dataclass
+class Analysis:
+    """The analysed fields of a :class:`~relulab.result.StudyResult`."""
+
+    summary: pd.DataFrame
+    comparisons: list[Comparison]
+    diagnostics: Diagnostics
+    warnings: list[str] = field(default_factory=list)  # said about the analysis itself
+
+
+def reference_of(config: StudyConfig) -> tuple[str, list[str]]:
+    """The activation compared against, and a warning when the config's reference is not
+    in the study (the first activation stands in for it)."""
+    if config.reference in config.activations:
+        return config.reference, []
+    first = config.activations[0]
+    return first, [f"reference activation {config.reference!r} is not in the study; "
+                   f"comparing against {first!r} instead"]
+
+
+def comparisons(config: StudyConfig, runs: Sequence[RunRecord], y_test: np.ndarray,
+                reference: str) -> list[Comparison]:
+    """Every activation of the config but ``reference`` against ``reference``."""
+    from relulab import stats
+
+    ref_runs = [r for r in runs if r.activation == reference]
+    out = []
+    for activation in config.activations:
+        if activation == reference:
+            continue
+        act_runs = [r for r in runs if r.activation == activation]
+        out.append(stats.compare(
+            act_runs, ref_runs, np.stack([r.forecast for r in act_runs]),
+            np.stack([r.forecast for r in ref_runs]), y_test,
+            activation=activation, reference=reference,
+            confidence=config.confidence, n_boot=config.bootstrap, seed=0,
+        ))
+    return out
+
+
+def analyse(config: StudyConfig, runs: Sequence[RunRecord], values: np.ndarray,
+            test_start: int) -> Analysis:
+    """Summary over seeds, comparisons with the reference and diagnostics of ``runs``;
+    ``values[test_start:]`` is the test region the forecasts are scored on."""
+    from relulab import stats
+
+    summary = stats.summarize(runs_frame(list(runs)), n_boot=config.bootstrap,
+                              confidence=config.confidence, seed=0)
+    reference, warnings = reference_of(config)
+    y_test = np.asarray(values)[test_start:]
+    activations = study_activations(config.activations, runs)
+    return Analysis(summary=summary,
+                    comparisons=comparisons(config, runs, y_test, reference),
+                    diagnostics=diagnose(runs, activations), warnings=warnings)
+
+
+def complete_comparisons(config: StudyConfig, runs: Sequence[RunRecord], values: np.ndarray,
+                         test_start: int, stored: Sequence[Comparison]) -> list[Comparison]:
+    """``stored`` comparisons with the verdict's parts (``n_pairs``, the volatility
+    interval, ``accuracy``, ``volatility``, ``seed_interval``) filled in where they were
+    not recorded, recomputed from the runs; their stored numbers and sentence are kept."""
+    if all(c.accuracy for c in stored):
+        return list(stored)
+    y_test = np.asarray(values)[test_start:]
+    fresh: dict[tuple[str, str], Comparison] = {}
+    for reference in dict.fromkeys(c.reference for c in stored if not c.accuracy):
+        try:
+            found = comparisons(config, runs, y_test, reference)
+        except (RelulabError, ValueError):  # runs that cannot be compared: keep what is stored
+            continue
+        fresh.update({(f.activation, reference): f for f in found})
+    out = []
+    for c in stored:
+        f = fresh.get((c.activation, c.reference))
+        if c.accuracy or f is None:
+            out.append(c)
+            continue
+        out.append(dataclasses.replace(
+            c, n_pairs=f.n_pairs, vol_rel_lo=f.vol_rel_lo, vol_rel_hi=f.vol_rel_hi,
+            accuracy=f.accuracy, volatility=f.volatility, seed_interval=f.seed_interval))
+    return out
+
+
+def diverged_warnings(config: StudyConfig, runs: Sequence[RunRecord]) -> list[str]:
+    """One warning per activation with diverged runs, naming the seeds."""
+    out = []
+    for activation in config.activations:
+        group = [r for r in runs if r.activation == activation]
+        bad = [r.seed for r in group if r.diverged]
+        if bad:
+            out.append(
+                f"{activation}: {len(bad)} of {len(group)} runs diverged "
+                f"(non-finite loss or forecast; seed{'s' if len(bad) > 1 else ''} "
+                f"{', '.join(map(str, bad))}); they are left out of the statistics; "
+                "a lower --learning-rate may help"
+            )
+    return out

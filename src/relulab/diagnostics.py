@@ -1,0 +1,114 @@
+"""What to warn a reader about in a study's runs: dead hidden units and flat forecasts.
+
+Pure functions of :class:`~relulab.result.RunRecord` lists. A hidden unit is *dead* when
+its output is exactly 0 on every training sample (``epoch_stats["dead_fraction"]`` holds
+the share of such units per epoch): it passes no gradient, so training cannot revive it.
+With every unit dead the model's output no longer depends on its input and the forecast
+is a constant. Such a run is not diverged: it counts in the metrics like any other, which
+is why the report lists it.
+
+A converged run is *flat* when
+
+- every hidden unit is dead at the kept epoch (``dead_share >= 1``): reason
+  ``"all_units_dead"``; or
+- its test volatility ratio ``sd(forecast) / sd(actual)`` is below :data:`FLAT_RATIO`:
+  reason ``"nearly_constant"``.
+
+The study computes :func:`diagnose` once and stores it with the result
+(``StudyResult.diagnostics``); the report and the figures read it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from relulab.result import DeadUnits, Diagnostics, FlatRun, RunRecord, StudyResult
+
+__all__ = ["FLAT_RATIO", "dead_curves", "dead_share_at_kept", "diagnose", "flat_run", "of"]
+
+FLAT_RATIO = 0.05  # a forecast whose spread is under 5% of the actual's is called flat
+
+
+def dead_share_at_kept(run: RunRecord) -> float:
+    """The share of dead hidden units at the epoch whose weights were kept; NaN when the
+    run does not record it. A kept epoch past the recorded curve reads its last value."""
+    d = np.asarray((run.epoch_stats or {}).get("dead_fraction", []), dtype=float).ravel()
+    if not d.size:
+        return math.nan
+    return float(d[min(max(int(run.best_epoch), 0), d.size - 1)])
+
+
+def dead_curves(runs: Sequence[RunRecord], activation: str) -> np.ndarray | None:
+    """(seeds, epochs) share of dead hidden units per epoch of the converged runs of one
+    activation that record it, NaN-padded after an early stop; None when none does."""
+    curves = [np.asarray(r.epoch_stats["dead_fraction"], dtype=float).ravel()
+              for r in runs if r.activation == activation and not r.diverged
+              and "dead_fraction" in (r.epoch_stats or {})]
+    if not curves:
+        return None
+    rows = np.full((len(curves), max(c.size for c in curves)), np.nan)
+    for i, c in enumerate(curves):
+        rows[i, : c.size] = c
+    return rows
+
+
+def flat_run(run: RunRecord) -> FlatRun | None:
+    """The run as a :class:`FlatRun` when it is converged and flat (module docstring),
+    otherwise None."""
+    if run.diverged:
+        return None
+    ratio = float(run.metrics.get("vol_ratio", math.nan))
+    dead = dead_share_at_kept(run)
+    if math.isfinite(dead) and dead >= 1.0:
+        reason = "all_units_dead"
+    elif math.isfinite(ratio) and ratio < FLAT_RATIO:
+        reason = "nearly_constant"
+    else:
+        return None
+    return FlatRun(activation=run.activation, seed=int(run.seed), reason=reason,
+                   vol_ratio=ratio, dead_share=dead)
+
+
+def _dead_units(runs: Sequence[RunRecord], activation: str,
+                curves: np.ndarray) -> DeadUnits:
+    kept = np.array([dead_share_at_kept(r) for r in runs
+                     if r.activation == activation and not r.diverged])
+    kept = kept[np.isfinite(kept)]
+    return DeadUnits(
+        activation=activation, seeds=int(kept.size), seeds_with_dead=int((kept > 0).sum()),
+        median_share=float(np.median(kept)) if kept.size else math.nan,
+        max_share=float(kept.max()) if kept.size else math.nan,
+        ever_dead=bool(np.nanmax(curves, initial=0.0) > 0),
+    )
+
+
+def diagnose(runs: Sequence[RunRecord], activations: Sequence[str]) -> Diagnostics:
+    """Dead-unit shares, flat runs and per-activation dead-unit summaries of ``runs``,
+    activations in the given order (runs of other activations are ignored)."""
+    dead_share: dict[str, dict[int, float]] = {}
+    flat: list[FlatRun] = []
+    summaries: dict[str, DeadUnits] = {}
+    for act in activations:
+        mine = [r for r in runs if r.activation == act]
+        shares = {int(r.seed): dead_share_at_kept(r) for r in mine if not r.diverged}
+        shares = {seed: v for seed, v in shares.items() if math.isfinite(v)}
+        if shares:
+            dead_share[act] = shares
+        flat += [f for r in mine if (f := flat_run(r)) is not None]
+        curves = dead_curves(mine, act)
+        if curves is not None:
+            summaries[act] = _dead_units(mine, act, curves)
+    any_dead = any(d.ever_dead for d in summaries.values()) if summaries else None
+    return Diagnostics(dead_share=dead_share, flat_runs=flat, dead_units=summaries,
+                       any_dead=any_dead)
+
+
+def of(result: StudyResult) -> Diagnostics:
+    """The diagnostics a result carries, or (for one built by hand, without them) those
+    of its runs."""
+    if result.diagnostics is not None:
+        return result.diagnostics
+    return diagnose(result.runs, result.activations)

@@ -1,0 +1,128 @@
+"""How numbers are written for people: one module for the report, the figures and the CLI.
+
+Pure functions of a number to a string; nothing here decides anything about a study. A
+value that is missing or undefined (None, NaN, infinite) is written :data:`MISSING`
+everywhere. Negative numbers in the report carry a true minus sign (``−``, as wide as
+``+``); terminal and figure text keep the ASCII hyphen, which every font has.
+
+The verdict sentence of :func:`relulab.stats.verdict` is a fixed text that tests and the
+README quote; it keeps its own small formatters (``n/a``, ``= 0.05``) and is not built here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = [
+    "MISSING",
+    "finite",
+    "interval",
+    "metric_value",
+    "number",
+    "p_value",
+    "percent",
+    "seconds",
+    "short_number",
+    "signed_percent",
+    "spec",
+]
+
+MISSING = "–"  # an en dash: the one mark for a value that is absent or undefined
+MINUS = "−"  # U+2212
+
+
+def finite(v: Any) -> bool:
+    """True for a number that is neither missing nor NaN nor infinite."""
+    try:
+        return v is not None and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _minus(text: str) -> str:
+    return text.replace("-", MINUS)
+
+
+def number(v: Any) -> str:
+    """Three significant digits, trailing zeros kept (0.500, not 0.5); more for large values
+    (1,235, not 1.23e+03); scientific below 0.001; a true minus sign."""
+    if not finite(v):
+        return MISSING
+    v = float(v)
+    if v != 0 and abs(v) < 1e-3:
+        text = f"{v:.2e}"
+    elif abs(v) >= 99.95:
+        text = f"{v:,.0f}"
+    else:
+        text = f"{v:#.3g}"  # '#' keeps trailing zeros: 0.500, not 0.5
+    return _minus(text)
+
+
+def percent(v: Any, decimals: int = 0) -> str:
+    """A share as a percentage: 0.5 -> '50%'."""
+    if not finite(v):
+        return MISSING
+    return f"{100 * float(v):.{decimals}f}%"
+
+
+def signed_percent(v: Any) -> str:
+    """A relative difference as a signed percentage: 0.183 -> '+18.3%', -0.004 -> '−0.4%';
+    one that rounds to nothing is '0.0%' (a sign on a zero reads as a direction)."""
+    if not finite(v):
+        return MISSING
+    v = 100 * float(v)
+    if abs(v) < 0.05:
+        return "0.0%"
+    return _minus(f"{v:+.1f}%")
+
+
+def p_value(v: Any) -> str:
+    """A p-value: '< 0.001' or three decimals."""
+    if not finite(v):
+        return MISSING
+    v = float(v)
+    return "< 0.001" if v < 0.001 else f"{v:.3f}"
+
+
+def seconds(v: Any) -> str:
+    """A duration: '12.4 s', or '3 min 5 s' from a minute on."""
+    if not finite(v):
+        return MISSING
+    v = float(v)
+    if v < 60:
+        return f"{v:.1f} s"
+    minutes, secs = divmod(v, 60)
+    return f"{minutes:.0f} min {secs:.0f} s"
+
+
+def metric_value(v: Any, kind: str) -> str:
+    """A metric value by its display kind (``relulab.metrics.MetricInfo.kind``):
+    ``"percent"`` as a whole percentage, anything else as :func:`number`."""
+    return percent(v) if kind == "percent" else number(v)
+
+
+def interval(lo: Any, hi: Any, fmt: Any = number, *, sep: str = ", ",
+             brackets: str = "[]") -> str:
+    """``[lo, hi]`` written with ``fmt``; empty when either end is missing (an interval
+    with one end is no interval)."""
+    if not (finite(lo) and finite(hi)):
+        return ""
+    opening, closing = brackets[:1], brackets[1:]
+    return f"{opening}{fmt(lo)}{sep}{fmt(hi)}{closing}"
+
+
+def short_number(v: Any) -> str:
+    """Three significant digits for figure text (12.0 beside 11.8, not 12), whole numbers
+    from 100 on; an ASCII hyphen for the minus (every plotting font has it)."""
+    if not finite(v):
+        return MISSING
+    v = float(v)
+    return f"{v:#.3g}" if abs(v) < 100 else f"{v:.0f}"
+
+
+def spec(v: Any, format_spec: str) -> str:
+    """``format(v, format_spec)``, or :data:`MISSING`: the terminal's fixed-format cells."""
+    if not finite(v):
+        return MISSING
+    return format(v, format_spec)

@@ -1,0 +1,50 @@
+"""The study report: one self-contained HTML file.
+
+Figures are embedded as base64 PNG, the CSS is inline, and the page has no scripts, fonts
+or links outside itself, so it opens anywhere with no network. Everything that comes from
+the user (series name, study name, activation names, warnings) passes through Jinja2's
+autoescaping.
+
+- :mod:`relulab.report.context`: the view model, a result as the strings the page shows;
+- ``templates/report.html.j2``: the page, shipped as package data;
+- :func:`render_report` is pure (a :class:`~relulab.result.StudyResult` in, HTML out);
+  :func:`write_report` is the only function here that touches the file system.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from relulab.errors import RelulabError
+from relulab.report.context import page_context
+from relulab.result import StudyResult
+
+__all__ = ["render_report", "write_report"]
+
+TEMPLATE = "report.html.j2"
+
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("relulab.report", "templates"),
+                          autoescape=True, undefined=jinja2.StrictUndefined,
+                          trim_blocks=True, lstrip_blocks=True)
+
+
+def render_report(result: StudyResult) -> str:
+    """The report of one study as a self-contained HTML document."""
+    return _ENV.get_template(TEMPLATE).render(**page_context(result))
+
+
+def write_report(result: StudyResult, path: str | Path) -> Path:
+    """Render the report and write it to ``path`` (parent folders are created)."""
+    path = Path(path)
+    html = render_report(result)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise RelulabError(
+            f"cannot write the report to {path}: {exc.strerror or exc}; "
+            "choose another path with -o"
+        ) from exc
+    return path

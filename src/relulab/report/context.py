@@ -1,0 +1,267 @@
+"""The report's view model: a :class:`~relulab.result.StudyResult` as the strings the
+template shows.
+
+Formatting and wording only. Every number and judgement comes from the result: the summary,
+the comparisons and their verdict parts (``relulab.verdicts``), the diagnostics (dead units,
+flat forecasts; ``relulab.diagnostics``), and the metric registry (``relulab.metrics``)
+for labels and which way is better. Numbers are written by ``relulab.display``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from relulab import __version__, display
+from relulab.diagnostics import of as diagnostics_of
+from relulab.figures import all_figures, png_bytes
+from relulab.metrics import METRICS, best
+from relulab.result import METRIC_COLUMNS, Comparison, Diagnostics, FlatRun, StudyResult
+from relulab.verdicts import seed_interval, verdict_words
+
+__all__ = ["Verdict", "page_context"]
+
+
+@dataclass
+class Verdict:
+    activation: str
+    reference: str
+    metric: str
+    badge: str  # "better" | "worse" | "unclear" | "unknown"
+    label: str  # the badge in words
+    rel: str
+    interval: str
+    dm_stat: str
+    dm_p: str
+    vol: str
+    vol_ref: str
+    text: str
+    words: str  # the verdict without the numbers the card shows next to it
+
+
+# The badge reads only where the interval of the relative difference lies.
+_BADGES = {"above_zero": "worse", "below_zero": "better", "includes_zero": "unclear",
+           "unknown": "unknown"}
+
+
+def _verdict(c: Comparison) -> Verdict:
+    metric = METRICS[c.metric].short if c.metric in METRICS else c.metric.upper()
+    # A comparison built by hand may not record where its interval lies.
+    badge = _BADGES[c.seed_interval or seed_interval(c.rel_lo, c.rel_hi)]
+    label = {"unknown": "not enough runs to tell",
+             "worse": f"{metric} worse than {c.reference}",
+             "better": f"{metric} better than {c.reference}",
+             "unclear": f"no clear {metric} difference"}[badge]
+    return Verdict(
+        activation=c.activation, reference=c.reference, metric=metric, badge=badge,
+        label=label, rel=display.signed_percent(c.rel_diff),
+        interval=display.interval(c.rel_lo, c.rel_hi, display.signed_percent, sep=" to ",
+                                  brackets="") or f"{display.MISSING} to {display.MISSING}",
+        dm_stat=display.number(c.dm_stat), dm_p=display.p_value(c.dm_p),
+        vol=display.number(c.vol_ratio), vol_ref=display.number(c.vol_ratio_ref),
+        text=c.verdict, words=verdict_words(c),
+    )
+
+
+def _headline(verdicts: list[Verdict], reference: str, confidence: str) -> str:
+    """One sentence over all comparisons, so that five cards need not be read to learn
+    that none of them found anything."""
+    if not verdicts:
+        return ""
+    metric = verdicts[0].metric
+    groups: dict[str, list[str]] = {}
+    for v in verdicts:
+        groups.setdefault(v.badge, []).append(v.activation)
+    if set(groups) == {"unclear"}:
+        which = (verdicts[0].activation if len(verdicts) == 1
+                 else f"any of the {len(verdicts)} activations compared")
+        return (f"No clear {metric} difference from {reference} for {which}: every "
+                f"{confidence} interval of the relative difference includes 0.")
+    parts = []
+    for badge, words in (("better", f"Lower {metric} than {reference}"),
+                         ("worse", f"Higher {metric} than {reference}"),
+                         ("unclear", "no clear difference"),
+                         ("unknown", "too few runs to tell")):
+        if groups.get(badge):
+            parts.append(f"{words}: {', '.join(groups[badge])}")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."
+
+
+def _summary_table(result: StudyResult) -> dict[str, dict[str, dict[str, Any]]]:
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in result.summary.itertuples(index=False):
+        table.setdefault(str(row.activation), {})[str(row.metric)] = {
+            "median": row.median, "lo": row.lo, "hi": row.hi, "n": row.n}
+    return table
+
+
+def _summary_rows(result: StudyResult, activations: list[str],
+                  table: dict[str, dict[str, dict[str, Any]]]) -> tuple[list[dict], list[str]]:
+    """Per activation: cells (median, interval, best?) per metric, plus runs counted."""
+    metrics = [m for m in METRIC_COLUMNS if m in set(result.summary.get("metric", []))] or list(
+        METRIC_COLUMNS)
+    best_of = {m: best({a: table.get(a, {}).get(m, {}).get("median") for a in activations}, m)
+               for m in metrics}
+    rows = []
+    for act in activations:
+        runs = [r for r in result.runs if r.activation == act]
+        cells = []
+        for m in metrics:
+            cell = table.get(act, {}).get(m)
+            if cell is None:
+                cells.append({"median": display.MISSING, "interval": "", "best": False})
+                continue
+
+            def fmt(v: Any, kind: str = METRICS[m].kind) -> str:
+                return display.metric_value(v, kind)
+
+            cells.append({"median": fmt(cell["median"]),
+                          "interval": display.interval(cell["lo"], cell["hi"], fmt),
+                          "best": best_of[m] == act})
+        ok = sum(not r.diverged for r in runs)
+        rows.append({"activation": act, "cells": cells, "runs": f"{ok}/{len(runs)}",
+                     "diverged": len(runs) - ok})
+    return rows, metrics
+
+
+_FLAT_WHY = {
+    "all_units_dead": "every hidden unit is dead (its output is 0 on every training "
+                      "sample), so the model forecasts a constant",
+    "nearly_constant": "the forecast is nearly constant",
+}
+
+
+def _flat(flat_runs: list[FlatRun]) -> list[tuple[str, int, str]]:
+    """(activation, seed, explanation) for each flat run: it counts in the metrics like
+    any run, so the reader should know it is there."""
+    return [(f.activation, f.seed,
+             f"{_FLAT_WHY[f.reason]} (volatility ratio {display.number(f.vol_ratio)}). The "
+             "run still counts in the metrics and the comparison.")
+            for f in flat_runs]
+
+
+def _grouped(items: list[tuple[str, int, str]]) -> list[tuple[str, list]]:
+    groups: dict[str, list] = {}
+    for item in items:
+        groups.setdefault(item[0], []).append(item)
+    return list(groups.items())
+
+
+def _dead_rows(diagnostics: Diagnostics) -> list[str]:
+    """Per activation that had dead units: the share at the kept epoch, in words."""
+    return [f"{d.activation}: {d.seeds_with_dead} of {d.seeds} seeds ended with dead units "
+            f"(median {display.percent(d.median_share)} of the hidden units, at most "
+            f"{display.percent(d.max_share)})"
+            for d in diagnostics.dead_units.values() if d.seeds and d.ever_dead]
+
+
+def _embedded_figures(result: StudyResult) -> dict[str, str]:
+    """Figure name -> PNG data URI."""
+    return {name: "data:image/png;base64," + base64.b64encode(png_bytes(fig)).decode("ascii")
+            for name, fig in all_figures(result).items()}
+
+
+def _config_value(v: Any) -> str:
+    if v is None:
+        return "none"
+    if isinstance(v, list | tuple):
+        return ", ".join(str(x) for x in v)
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v) if str(v) != "" else display.MISSING
+
+
+TIMING_LABELS = {"train_s": "training", "model_steps": "model steps",
+                 "groups_trained": "activation groups trained",
+                 "groups_cached": "groups taken from the results store"}
+
+
+def _timing_part(key: str, value: Any) -> str:
+    label = TIMING_LABELS.get(key, key.removesuffix("_s").replace("_", " "))
+    v = float(value)
+    if key.endswith("_s"):
+        return f"{label} {display.seconds(v)}"
+    if v.is_integer():  # a count: "6 activation groups trained"
+        return f"{int(v):,} {label}"
+    return f"{label} {display.number(v)}"
+
+
+def _timing(result: StudyResult) -> list[str]:
+    timing = dict(result.timing)
+    parts = []
+    if display.finite(timing.get("wall_s")):
+        parts.append(f"study ran in {display.seconds(timing.pop('wall_s'))}")
+    if display.finite(timing.get("compile_s")):
+        parts.append(f"of which compiling {display.seconds(timing.pop('compile_s'))}")
+    if display.finite(timing.get("model_steps_per_s")):
+        parts.append(f"{float(timing.pop('model_steps_per_s')):,.0f} model steps/s")
+    return parts + [_timing_part(k, v) for k, v in timing.items() if display.finite(v)]
+
+
+def page_context(result: StudyResult) -> dict[str, Any]:
+    """Everything the template shows, as strings, lists and flags."""
+    config = result.config
+    activations = result.activations
+    n = int(result.values.size)
+    table = _summary_table(result)
+    rows, metrics = _summary_rows(result, activations, table)
+    rmse = {a: table.get(a, {}).get("rmse", {}).get("median") for a in activations}
+    best_rmse = best(rmse, "rmse")
+    baseline_rows = [
+        {"name": name,
+         "cells": [display.metric_value(b.get("metrics", {}).get(m), METRICS[m].kind)
+                   for m in metrics]}
+        for name, b in result.baselines.items()
+    ]
+    naive = result.baselines.get("naive", {}).get("metrics", {}).get("rmse")
+    diverged = [(a, [r.seed for r in result.runs if r.activation == a and r.diverged])
+                for a in activations]
+    diverged = [(a, seeds) for a, seeds in diverged if seeds]
+    # The engine also words each diverged group as a warning; the list above says it once.
+    said = [re.compile(rf"{re.escape(a)}: \d+ of \d+ runs? diverged") for a, _ in diverged]
+    engine_warnings = [w for w in result.warnings if not any(p.match(w) for p in said)]
+    diagnostics = diagnostics_of(result)
+    flat = _flat(diagnostics.flat_runs)
+    model = (f"LSTM ({config.units} units" if config.model == "lstm"
+             else f"MLP ({config.units} wide") + (
+        f", {config.layers} layers)" if config.layers > 1 else ")")
+    seeds = config.seed_list
+    config_rows = [(k, _config_value(v)) for k, v in config.to_dict().items()]
+    ran_with = result.relulab_version
+    config_rows += [("relulab version", ran_with or f"not recorded (report: {__version__})"),
+                    ("data hash", result.data_hash or display.MISSING),
+                    ("study id", result.study_id or display.MISSING),
+                    ("series", f"{result.series_name} ({n} points)")]
+    half = -(-len(config_rows) // 2)
+    verdicts = [_verdict(c) for c in result.comparisons]
+    confidence = f"{100 * config.confidence:g}%"
+    return {
+        "r": result, "config": config, "n": n, "activations": activations,
+        "n_test": n - result.test_start, "n_train": result.train_end,
+        "n_val": result.test_start - result.train_end, "model": model,
+        "seeds_text": (f"{len(seeds)} seeds ({seeds[0]}–{seeds[-1]})" if len(seeds) > 1
+                       else f"1 seed ({seeds[0]})"),
+        "verdicts": verdicts, "headline": _headline(verdicts, config.reference, confidence),
+        "best": best_rmse,
+        "best_rmse": display.number(rmse.get(best_rmse)) if best_rmse else None,
+        "naive_rmse": display.number(naive) if display.finite(naive) else None,
+        "summary_rows": rows, "metrics": metrics,
+        "metric_info": {m: METRICS[m] for m in metrics},
+        "baseline_rows": baseline_rows, "diverged": diverged,
+        "figures": _embedded_figures(result),
+        "diverged_text": "; ".join(
+            f"{a} diverged on seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}"
+            for a, s in diverged),
+        "config_columns": [config_rows[:half], config_rows[half:]],
+        "confidence": confidence, "timing": _timing(result),
+        "version": __version__, "ran_with": ran_with,
+        "engine_warnings": engine_warnings, "flat": flat,
+        "n_warn": len(diverged) + len(engine_warnings) + len(flat),
+        "flat_text": "; ".join(
+            f"{a} forecast a flat line on seed{'s' if len(items) > 1 else ''} "
+            + ", ".join(str(seed) for _, seed, _ in items) for a, items in _grouped(flat)),
+        "dead": diagnostics.any_dead, "dead_rows": _dead_rows(diagnostics),
+    }
