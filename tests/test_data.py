@@ -460,3 +460,10 @@ def test_separator_problems_in_one_line(tmp_path, text, message):
     with pytest.raises(RelulabError) as err:
         load_series(write(tmp_path / "f.csv", text))
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_column_name_with_a_line_break_keeps_the_message_on_one_line(tmp_path):
+    path = write(tmp_path / "f.csv", '"a\nb";v\n1;2\n2;3\n3;4\n4;5\n5;0\n')
+    with pytest.raises(RelulabError) as err:
+        load_series(path)
+    assert "2 numeric columns ('a\\nb', v)" in str(err.value) and "\n" not in str(err.value)

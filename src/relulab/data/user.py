@@ -243,8 +243,15 @@ def _detect_date_column(frame: pd.DataFrame) -> Any:
     return None
 
 
+def _show(column: Any) -> str:
+    """A column name as a message shows it: as written, or quoted with escapes when it holds
+    a line break or another control character, so an error stays one line."""
+    text = str(column)
+    return text if text.isprintable() else repr(text)
+
+
 def _columns_list(frame: pd.DataFrame) -> str:
-    return ", ".join(str(c) for c in frame.columns)
+    return ", ".join(_show(c) for c in frame.columns)
 
 
 def _from_frame(
@@ -269,7 +276,7 @@ def _from_frame(
         if len(values_like) != 1:
             problem = ("no numeric column" if not values_like else
                        f"{len(values_like)} numeric columns "
-                       f"({', '.join(str(c) for c in values_like)})")
+                       f"({', '.join(_show(c) for c in values_like)})")
             listed = "" if len(values_like) == frame.shape[1] else \
                 f" (columns: {_columns_list(frame)})"
             raise RelulabError(f"{what} has {problem}{listed}; choose the values with "
