@@ -69,7 +69,6 @@ def check_length(series_or_n: Series | int, config: StudyConfig) -> None:
         _check_length_n(int(series_or_n), config)
 
 
-
 def check_series(series: Series, config: StudyConfig) -> None:
     """Raise when ``series`` cannot be studied under ``config``: too few points for its
     windows (:func:`check_length`), or a scale float32 training cannot carry
