@@ -135,3 +135,25 @@ def test_hotel_series_baselines(shared_data):
     y = pd.read_csv(shared_data / "hotel_h1_weekly.csv")["cancellations"].to_numpy(float)
     out = baselines.run_baselines(y, train_end=80, test_start=100)
     assert all(np.isfinite(out[k]["metrics"]["rmse"]) for k in out)
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300])
+def test_a_series_statsmodels_cannot_fit_makes_arima_unavailable_not_an_error(scale):
+    # KPSS's automatic lag count is int(NaN) on these scales: a ValueError inside statsmodels
+    y = scale * _ar1(60, 0.5, 100.0, seed=7)
+    with np.errstate(over="ignore"):  # the naive RMSE of 1e300-sized errors is inf, honestly
+        out = baselines.run_baselines(y, train_end=40, test_start=50)
+    assert list(out) == ["naive", "arima"]
+    why = out["arima"]["unavailable"]
+    assert "KPSS" in why and "\n" not in why
+    assert out["arima"]["description"] == f"ARIMA: not fitted ({why})"
+    assert np.all(np.isnan(out["arima"]["forecast"])) and out["arima"]["forecast"].shape == (10,)
+    assert all(math.isnan(v) for v in out["arima"]["metrics"].values())
+    np.testing.assert_array_equal(out["naive"]["forecast"], y[49:59])
+    assert out["naive"].get("unavailable") is None
+
+
+def test_an_unfittable_arima_says_why():
+    y = np.concatenate([np.full(30, 5.0), [6.0, 4.0, 7.0]])
+    out = baselines.run_baselines(y, train_end=24, test_start=30)
+    assert "non-constant" in out["arima"]["unavailable"]

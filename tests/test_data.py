@@ -18,11 +18,13 @@ from relulab.data import (
     bundled,
     bundled_names,
     check_length,
+    check_series,
     daily_to_weekly,
     hotel_weekly,
     load_dataset,
     load_series,
 )
+from relulab.data.user import sniff_format
 from relulab.errors import RelulabError
 
 
@@ -167,6 +169,14 @@ def test_check_length_names_points_needed_and_options():
         check_length(Series(np.arange(23.0), "tiny"), StudyConfig())
     with pytest.raises(RelulabError, match="--test-size"):
         check_length(30, StudyConfig(test_size=30))
+
+
+def test_check_series_names_the_series_for_length_and_scale():
+    check_series(Series(np.arange(24.0), "ok"), StudyConfig())
+    with pytest.raises(RelulabError, match=r"series 'tiny' has 23 points"):
+        check_series(Series(np.arange(23.0), "tiny"), StudyConfig())
+    with pytest.raises(RelulabError, match=r"series 'huge' holds values as large as 2.3e\+301"):
+        check_series(Series(np.arange(24.0) * 1e300, "huge"), StudyConfig())
 
 
 # ------------------------------------------------------------------ hotel bookings
@@ -391,3 +401,69 @@ def test_bundled_unknown_and_dataset_descriptions():
         bundled("x")
     assert {"hotel-h1", "hotel-h2", "sunspots"} <= set(DATASETS)
     assert all(isinstance(v, str) and v for v in DATASETS.values())
+
+
+# ------------------------------------------------------------------ CSV separators
+
+
+@pytest.mark.parametrize("text, sep, decimal", [
+    ("d,v\n2020-01-01,1.5\n2020-01-02,2\n", ",", "."),
+    ("d;v\n2020-01-01;1.5\n2020-01-02;2\n", ";", "."),
+    ("d;v\n2020-01-01;1,5\n2020-01-02;2\n", ";", ","),
+    ("d\tv\n2020-01-01\t1,5\n2020-01-02\t-0,25e3\n", "\t", ","),
+    ("d|v\n2020-01-01|1\n2020-01-02|2\n", "|", "."),
+    ('d;v\n"2020-01-01";"1,5"\n"2020-01-02";"2"\n', ";", ","),
+    # commas inside quotes do not split; a comma-separated file keeps its decimal points
+    ('name,v\n"a;b",1.5\n"c;d",2\n', ",", "."),
+    ("v\n1\n2\n", ",", "."),  # one column: nothing to separate
+    ("", ",", "."),
+    # ragged rows: the header decides, and pandas names the ragged line
+    ("d;v\n1;2\n2;3;4\n", ";", "."),
+])
+def test_sniff_format(text, sep, decimal):
+    assert sniff_format(text)[:2] == (sep, decimal)
+    assert sniff_format(text).problem is None
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("d,v\n2020-01-01,1,5\n2020-01-02,2,0\n", "decimal commas (1,5)?"),
+    ("date;value,eur\n1;2\n2;3;4\n", "looks semicolon-separated, but its header also splits"),
+])
+def test_sniff_format_names_what_pandas_would_misread(text, problem):
+    assert problem in sniff_format(text).problem
+
+
+def test_semicolon_files_with_decimal_commas_load(tmp_path):
+    path = write(tmp_path / "eu.csv",
+                 "Datum;Wert\n2020-01-01;1,5\n2020-01-02;2,5\n2020-01-03;3\n"
+                 "2020-01-04;1,25\n2020-01-05;7\n")
+    s = load_series(path)
+    np.testing.assert_array_equal(s.values, [1.5, 2.5, 3.0, 1.25, 7.0])
+    assert s.dates[0] == "2020-01-01" and s.name == "eu:Wert"
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbfd\tv\n" + b"".join(
+        f"2020-01-0{i}\t{i * i}\n".encode() for i in range(1, 7)))
+    np.testing.assert_array_equal(load_series(bom).values, [1, 4, 9, 16, 25, 36])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("d;v\n2020-01-01;1.5\n2020-01-02;2,5\n2020-01-03;3\n2020-01-04;1\n2020-01-05;7\n",
+     "row 2 (line 3 of f.csv) holds '2,5', a decimal comma among numbers written with "
+     "decimal points; write every number one way"),
+    ("d;v\n1;2\n2;3;4\n3;5\n4;1\n5;0\n",
+     "Expected 2 fields in line 3, saw 3); check that every row has as many "
+     "semicolon-separated fields as the header"),
+    ("d,v\n2020-01-01,1,5\n2020-01-02,2,5\n2020-01-03,3,0\n2020-01-04,1,25\n2020-01-05,7,0\n",
+     "has 3 comma-separated fields in every row but 2 in its header: decimal commas"),
+])
+def test_separator_problems_in_one_line(tmp_path, text, message):
+    with pytest.raises(RelulabError) as err:
+        load_series(write(tmp_path / "f.csv", text))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_column_name_with_a_line_break_keeps_the_message_on_one_line(tmp_path):
+    path = write(tmp_path / "f.csv", '"a\nb";v\n1;2\n2;3\n3;4\n4;5\n5;0\n')
+    with pytest.raises(RelulabError) as err:
+        load_series(path)
+    assert "2 numeric columns ('a\\nb', v)" in str(err.value) and "\n" not in str(err.value)

@@ -12,6 +12,8 @@ from relulab.windows import (
     MinMaxScaler,
     Split,
     check_length,
+    check_scale,
+    check_series,
     keras_split_at,
     min_length,
     prepare,
@@ -226,3 +228,50 @@ def test_prepare_folds_fits_each_scaler_on_its_own_train_region():
     assert (first.scaler.hi, last.scaler.hi) == (529.0, 729.0)
     np.testing.assert_array_equal(first.test.target_index, np.arange(30, 35))
     np.testing.assert_array_equal(last.test.target_index, np.arange(35, 40))
+
+
+# --------------------------------------------------------------------- float32 scale
+
+
+def _walk(n=60, seed=0):
+    return 100 + 10 * np.random.default_rng(seed).normal(size=n).cumsum()
+
+
+def test_float32_overflows_where_the_scale_check_draws_its_line():
+    # The reason for the check, from NumPy alone: a float32 forecast z mapped back with a
+    # float64 scaler stays float32 (NEP 50) and overflows once the result passes 3.4e38.
+    z = np.float32(1.5)
+    with np.errstate(over="ignore"):
+        assert np.isinf(MinMaxScaler(0.0, 1e39).inverse(z))
+    assert np.isfinite(MinMaxScaler(0.0, 1e30).inverse(np.float32(3e8)))  # the headroom
+    # and it resolves only float32 steps: 2**-23 * 2**26 = 8 near 1e8
+    assert MinMaxScaler(1e8, 1e8 + 120).inverse(np.float32(0.5)) in (1e8 + 56, 1e8 + 64)
+
+
+@pytest.mark.parametrize("values, problem, fix", [
+    (_walk() * 1e300, "values as large as 1.68e+302", "divide it by 1e299"),
+    (_walk() * 1e29, "values as large as 1.68e+31", "divide it by 1e28"),
+    (_walk() * 1e-300, "varies by only", "multiply it by 1e"),
+    (_walk() * 1e-34, "varies by only", "multiply it by 1e"),
+    (_walk() + 1e8, "resolves only steps of 8", "subtract a constant from the series first"),
+])
+def test_a_scale_float32_cannot_carry_is_refused_in_one_line(values, problem, fix):
+    config = StudyConfig(lookback=3, test_size=5)
+    for call in (lambda: check_scale(values, 40, what="series 'x'"),
+                 lambda: check_series(values, config, what="series 'x'"),
+                 lambda: prepare(values, config)):
+        with pytest.raises(RelulabError) as err:
+            call()
+        message = str(err.value)
+        assert problem in message and fix in message and "\n" not in message
+
+
+def test_scales_float32_carries_are_accepted():
+    config = StudyConfig(lookback=3, test_size=5, folds=3)
+    for values in (_walk() * 1e27, _walk() * 1e-30, _walk() + 1e6, -_walk() * 1e20):
+        check_series(values, config)
+        prepare(values, config)
+    # A constant train region is the scaler's to explain.
+    check_scale(np.r_[np.ones(10), 2.0], 10)
+    with pytest.raises(RelulabError, match="train region is constant"):
+        prepare(np.r_[np.ones(50), np.arange(10.0)], config)

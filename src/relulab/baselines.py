@@ -19,8 +19,12 @@ different ``d`` are not comparable (they are likelihoods of different data), whi
 same maximum as the state-space optimiser here at a fraction of the time, without standard
 errors (not needed for forecasting), and with the optimiser capped (50 BFGS iterations,
 gradient tolerance 1e-3 on the log-likelihood) so the search stays well under 2 s on ~100
-points. All statsmodels warnings are silenced; fits that raise
-are skipped.
+points. All statsmodels warnings are silenced; fits that raise are skipped.
+
+A baseline must not stop a study: :func:`run_baselines` reports an ARIMA that cannot be
+fitted (too few or constant points, or a series statsmodels cannot handle, such as values near
+1e300 where KPSS's lag count becomes NaN) as *unavailable*: its entry keeps the usual keys,
+with NaN forecasts and NaN metrics, and adds ``"unavailable"``, one line saying why.
 """
 
 from __future__ import annotations
@@ -38,6 +42,12 @@ __all__ = ["ArimaForecast", "arima", "naive", "run_baselines", "seasonal_naive",
 
 P_GRID = (0, 1, 2)
 Q_GRID = (0, 1, 2)
+
+# What statsmodels raises on data it cannot fit: ValueError (KPSS's int(NaN) lag count on
+# values near 1e300, MissingDataError, bad starting parameters), LinAlgError (a singular
+# covariance), and overflow/division errors. Anything else is a bug and should surface.
+FIT_ERRORS = (ValueError, np.linalg.LinAlgError, OverflowError, FloatingPointError,
+              ZeroDivisionError)
 
 
 def _series(values: Any, test_start: int) -> np.ndarray:
@@ -105,12 +115,15 @@ def select_order(y: Any) -> tuple[tuple[int, int, int], Any]:
         raise RelulabError(
             f"ARIMA needs at least 10 non-constant points before the test window, got {y.size}"
         )
-    d = _kpss_d(y)
+    try:
+        d = _kpss_d(y)
+    except FIT_ERRORS as err:
+        raise RelulabError(f"the KPSS test that chooses d failed ({_why(err)})") from err
     best: tuple[float, tuple[int, int, int], Any] | None = None
     for p, q in itertools.product(P_GRID, Q_GRID):
         try:
             res = _fit(y, (p, d, q))
-        except Exception:
+        except FIT_ERRORS:
             continue
         if np.isfinite(res.aic) and (best is None or res.aic < best[0]):
             best = (float(res.aic), (p, d, q), res)
@@ -142,16 +155,28 @@ def arima(
         order = tuple(int(k) for k in order)  # type: ignore[assignment]
         try:
             res = _fit(y[:fit_end], order)
-        except Exception as err:
-            raise RelulabError(f"ARIMA{order} could not be fitted: {err}") from err
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # append() runs the fitted model, parameters unchanged, through the later points;
-        # predict() without dynamic= gives one-step predictions from the data before each t.
-        full = res.append(y[fit_end:], refit=False) if fit_end < y.size else res
-        forecast = np.asarray(full.predict(start=test_start, end=y.size - 1), dtype=float)
+        except FIT_ERRORS as err:
+            raise RelulabError(f"ARIMA{order} could not be fitted: {_why(err)}") from err
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # append() runs the fitted model, parameters unchanged, through the later points;
+            # predict() without dynamic= gives one-step predictions from the data before t.
+            full = res.append(y[fit_end:], refit=False) if fit_end < y.size else res
+            forecast = np.asarray(full.predict(start=test_start, end=y.size - 1), dtype=float)
+    except FIT_ERRORS as err:
+        raise RelulabError(f"ARIMA{order} could not forecast: {_why(err)}") from err
+    if not np.all(np.isfinite(forecast)):
+        raise RelulabError(f"ARIMA{order} forecasts are not finite (the series' scale is "
+                           "beyond what the Kalman filter can hold)")
     params = dict(zip(res.model.param_names, map(float, res.params), strict=True))
     return ArimaForecast(forecast, order, params, float(res.aic), fit_end)  # type: ignore[arg-type]
+
+
+def _why(err: BaseException) -> str:
+    """One line of an exception: its type and the first line of its message."""
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
 def run_baselines(
@@ -165,9 +190,12 @@ def run_baselines(
 
     ``naive`` always, ``seasonal_naive`` when a season is given, ``arima`` fitted on all the
     points before the test window. Metrics are :func:`relulab.metrics.score` with MASE
-    scaled on ``values[:train_end]``, as for the networks. An ARIMA that cannot be fitted
-    is reported with NaN forecasts and the reason, never raised: a baseline must not stop
-    a study.
+    scaled on ``values[:train_end]``, as for the networks.
+
+    Each entry is ``{"metrics": {...}, "forecast": array, "description": str}``. A baseline
+    that cannot be computed never raises: its forecast and metrics are NaN, its description
+    says "not fitted", and it alone carries ``"unavailable"``: why, in one line, for the
+    study's warnings. ``entry.get("unavailable")`` is None for every baseline that worked.
     """
     y = _series(values, test_start)
     actual = y[test_start:]
@@ -177,9 +205,16 @@ def run_baselines(
                         season=season)
         return {"metrics": metrics, "forecast": forecast, "description": description}
 
+    def unavailable(label: str, why: str) -> dict[str, Any]:
+        out = entry(np.full(actual.size, np.nan), f"{label}: not fitted ({why})")
+        out["unavailable"] = why
+        return out
+
     out = {"naive": entry(naive(y, test_start), "naive: each forecast is the previous actual "
                                                 "value")}
     if season is not None:
+        # A season too long for the history raises: MASE (the networks' metric too) needs
+        # a train region longer than the season, so that is the config's error, not a fit's.
         out["seasonal_naive"] = entry(
             seasonal_naive(y, test_start, season),
             f"seasonal naive (m = {season}): the actual value one season earlier",
@@ -192,5 +227,5 @@ def run_baselines(
                        f"points 0-{fit.fit_end - 1}; one-step forecasts, parameters fixed")
         out["arima"] = entry(fit.forecast, description)
     except RelulabError as err:
-        out["arima"] = entry(np.full(actual.size, np.nan), f"ARIMA: not fitted ({err})")
+        out["arima"] = unavailable("ARIMA", str(err))
     return out

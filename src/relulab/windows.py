@@ -11,6 +11,9 @@ All indices are 0-based; ``n`` is the series length, ``L`` the lookback.
   belongs to the region that holds its target, so test inputs may reach back into the
   validation region: forecasts are one step ahead from actual previous values.
 * **Scaling**: min-max to ``[0, 1]`` fitted on the train region only, applied everywhere.
+  Scaling is float64, but the networks see float32 and their forecasts return to the
+  series' units in float32 (``z * (hi - lo) + lo`` with ``z`` float32), so a series whose
+  scale float32 cannot carry is refused up front (:func:`check_scale`).
 * **Keras' validation split**: of the training windows (targets in the train region), Keras
   ``fit(..., validation_split=v)`` trains on the first ``floor(m * (1 - v))`` and reports its
   validation loss on the rest, split before any shuffling.
@@ -33,6 +36,25 @@ if TYPE_CHECKING:
 
 # Fewest training windows a study accepts: one to fit and one for Keras' validation loss.
 MIN_TRAIN_SAMPLES = 2
+# float32 carries the forecasts back to the series' units: z * (hi - lo) + lo, z float32.
+_F32 = np.finfo(np.float32)
+# Largest |value| accepted. float32 overflows at 3.4e38: measured on a 60-point series scaled
+# by 1e36 (values up to 1.7e38) every forecast was still right to float32 precision, at 1e39
+# and beyond every forecast overflowed to inf and every run was marked diverged. 1e30 leaves
+# a factor of 3e8 for forecasts outside the train range (z far from [0, 1]) before overflow.
+MAX_ABS_VALUE = 1e30
+# Smallest train-region range accepted: below tiny / eps (about 1e-31) a forecast that moves
+# by one float32 step of the range, (hi - lo) * eps, is a subnormal number and loses digits
+# (measured: relative forecast error 7e-6 at a range of 1e-38, all forecasts 0 below 1e-45).
+MIN_RANGE = float(_F32.tiny / _F32.eps)
+# Coarsest float32 step accepted near the series' largest values, as a share of the range.
+# A series that varies little around a large level (1e8 + noise of range 120) has forecasts
+# rounded to float32 steps of 8 there; measured on such series, the forecasts moved by 0.6%
+# of the range at steps of 0.8% (level 1e7), by 4% at steps of 7% (1e8), by 38% at 1e9:
+# at a step of 1% of the range, rounding reaches the size of the differences between
+# activations a study exists to measure.
+MAX_STEP_OF_RANGE = 1e-2
+
 # Guards floor(fraction * m) against representation error: 0.29 * 100 is 28.999999999999996
 # in binary floating point, and a user asking for 29% of 100 points means 29.
 _FLOOR_EPS = 1e-9
@@ -160,6 +182,62 @@ def check_length(n: int, config: StudyConfig, *, what: str = "the series") -> No
         )
 
 
+def check_scale(values: Any, train_end: int | None = None, *, what: str = "the series") -> None:
+    """Raise a :class:`RelulabError` when float32 training cannot carry the series' scale.
+
+    The networks train on min-max scaled float32 values and their forecasts return to the
+    series' units in float32 (module docstring), which overflows above 3.4e38, underflows
+    below 1e-38 and resolves about 7 digits. Refused, each with the fix: any ``|value|``
+    above :data:`MAX_ABS_VALUE`; a train region ``values[:train_end]`` whose range is below
+    :data:`MIN_RANGE`; and a float32 step near the train region's largest values coarser
+    than :data:`MAX_STEP_OF_RANGE` of its range (a small variation around a large level).
+    A constant train region is left to :class:`MinMaxScaler`, which says so.
+    """
+    v = np.asarray(getattr(values, "values", values), dtype=np.float64)
+    if v.size == 0 or not np.all(np.isfinite(v)):
+        return  # empty or non-finite series get their own messages
+    top = float(np.max(np.abs(v)))
+    if top > MAX_ABS_VALUE:
+        raise RelulabError(
+            f"{what} holds values as large as {top:.3g}, beyond what float32 training can "
+            f"carry (forecasts return to the series' units in float32, which overflows at "
+            f"3.4e38; at most {MAX_ABS_VALUE:.0e} is accepted); rescale the series, e.g. "
+            f"divide it by 1e{math.floor(math.log10(top)) - 3}"
+        )
+    train = v[:train_end] if train_end is not None else v
+    spread = float(np.ptp(train)) if train.size else 0.0
+    if spread == 0.0:
+        return
+    if spread < MIN_RANGE:
+        raise RelulabError(
+            f"{what} varies by only {spread:.3g} in its train region, below the "
+            f"{MIN_RANGE:.0e} float32 training can resolve; rescale the series, e.g. "
+            f"multiply it by 1e{-math.floor(math.log10(spread))}"
+        )
+    # Forecasts land near the train region's values (z near [0, 1]): their float32 step
+    # there is what rounding costs; test values far outside it are only compared in float64.
+    level_top = float(np.max(np.abs(train)))
+    step = float(np.spacing(np.float32(level_top)))
+    if step > MAX_STEP_OF_RANGE * spread:
+        level = float(np.median(train))
+        raise RelulabError(
+            f"{what} varies by {spread:.3g} in its train region around values as large as "
+            f"{level_top:.6g}, where float32 (in which forecasts return to the series' units) "
+            f"resolves only steps of {step:.3g}, {step / spread:.0%} of that range; subtract "
+            f"a constant from the series first, e.g. {level:.6g}"
+        )
+
+
+def check_series(values: Any, config: StudyConfig, *, what: str = "the series") -> None:
+    """Everything about a series that can be refused before training: its length for
+    ``config`` (:func:`check_length`) and its scale (:func:`check_scale`) in the train region
+    of every rolling fold."""
+    v = np.asarray(getattr(values, "values", values), dtype=np.float64)
+    check_length(int(v.shape[0]), config, what=what)
+    for s in rolling_folds(int(v.shape[0]), config):
+        check_scale(v[: s.n], s.train_end, what=what)
+
+
 @dataclass(frozen=True)
 class MinMaxScaler:
     """Min-max scaling to ``[0, 1]``: :math:`z = (y - lo) / (hi - lo)`, inverse
@@ -274,6 +352,7 @@ def prepare(values: Any, config: StudyConfig) -> Prepared:
     s = split(v.shape[0], test_size=config.test_size, train_fraction=config.train_fraction,
               lookback=config.lookback)
     scaler = MinMaxScaler.fit(v[: s.train_end])
+    check_scale(v, s.train_end)
     scaled = scaler.transform(v)
     L = config.lookback
     train_targets = _windows(v, scaled, L, 0, s.train_end)

@@ -22,13 +22,13 @@ from relulab.data.bundled import bundled, bundled_names
 from relulab.data.datasets import DATASETS, load_dataset
 from relulab.data.download import CACHE_FILE, DEFAULT_URL, DOWNLOAD_TIMEOUT_S, default_cache_dir
 from relulab.data.hotel import DATA_HOME, HOTELS, daily_to_weekly, data_set_week, hotel_weekly
-from relulab.data.series import MIN_POINTS, Series, check_length
+from relulab.data.series import MIN_POINTS, Series, check_length, check_series
 from relulab.data.source import DataSource, load_source
 from relulab.data.user import load_series, read_csv
 
 __all__ = [
     "CACHE_FILE", "DATASETS", "DATA_HOME", "DEFAULT_URL", "DOWNLOAD_TIMEOUT_S", "HOTELS",
     "MIN_POINTS", "DataSource", "Series", "bundled", "bundled_names", "check_length",
-    "daily_to_weekly", "data_set_week", "default_cache_dir", "hotel_weekly", "load_dataset",
-    "load_series", "load_source", "read_csv",
+    "check_series", "daily_to_weekly", "data_set_week", "default_cache_dir", "hotel_weekly",
+    "load_dataset", "load_series", "load_source", "read_csv",
 ]

@@ -10,6 +10,7 @@ import numpy as np
 
 from relulab.errors import RelulabError
 from relulab.windows import check_length as _check_length_n
+from relulab.windows import check_series as _check_series_values
 
 if TYPE_CHECKING:
     from relulab.config import StudyConfig
@@ -67,3 +68,10 @@ def check_length(series_or_n: Series | int, config: StudyConfig) -> None:
     else:
         _check_length_n(int(series_or_n), config)
 
+
+def check_series(series: Series, config: StudyConfig) -> None:
+    """Raise when ``series`` cannot be studied under ``config``: too few points for its
+    windows (:func:`check_length`), or a scale float32 training cannot carry
+    (:func:`relulab.windows.check_scale`: values beyond 1e30, a range below 1e-31, or a
+    small variation around a large level). Each message names the series and the fix."""
+    _check_series_values(series.values, config, what=f"series {series.name!r}")

@@ -3,15 +3,21 @@
 Every problem a user's data can have (a missing file or column, a non-numeric cell, NaN/inf,
 a constant or too short series) raises one :class:`~relulab.errors.RelulabError` that names
 the input, the problem and the fix.
+
+CSV files may be separated by ``,`` ``;`` tab or ``|`` (:func:`sniff_format` decides from the
+first rows). A file separated by something other than commas may write decimals with a comma
+(``1,5``), as spreadsheets in many locales save it: it is read that way when its numbers have
+decimal commas and none has a decimal point; a file mixing both is refused, naming the cell.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -67,22 +73,105 @@ def load_series(
     return Series(values, name or "series", None, "array")
 
 
+SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_SNIFF_BYTES = 1 << 16  # the first 64 KiB decide the format; rows beyond it follow it
+_SNIFF_ROWS = 50
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?")
+_DECIMAL_POINT = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
+
+
+class CsvFormat(NamedTuple):
+    """How a CSV file is written: its field separator and decimal mark, or why it is unclear
+    (``problem``, the rest of an error sentence that begins with the file's name)."""
+
+    sep: str = ","
+    decimal: str = "."
+    problem: str | None = None
+
+
+def sniff_format(text: str) -> CsvFormat:
+    """The separator and decimal mark of CSV ``text`` (its first rows suffice).
+
+    A separator is *consistent* when it splits the header and every sample row into the
+    same number (> 1) of fields, quotes respected. Comma wins when it is consistent; else
+    the one consistent separator; else, when the header splits on no comma but on another
+    separator, that one (the rows are ragged and pandas will say where). Two layouts that
+    pandas would misread without a word are reported as a ``problem``: rows with one comma
+    field more than the header (pandas takes the first as an index; here it is decimal
+    commas in a comma-separated file), and a header split both by commas and by another
+    separator. Decimal commas: see the module docstring.
+
+    >>> sniff_format("date;value\n2020-01-01;1,5\n2020-01-02;2,25\n")
+    CsvFormat(sep=';', decimal=',', problem=None)
+    """
+    lines = [line for line in text.splitlines() if line.strip()][: _SNIFF_ROWS + 1]
+    if not lines:
+        return CsvFormat()
+    rows = {s: list(csv.reader(lines, delimiter=s)) for s in SEPARATORS}
+    counts = {s: [len(row) for row in r] for s, r in rows.items()}
+    consistent = [s for s, c in counts.items() if c[0] > 1 and all(k == c[0] for k in c)]
+    if "," in consistent:
+        return CsvFormat()
+    if len(consistent) == 1:
+        sep = consistent[0]
+    else:
+        commas = counts[","]
+        body = set(commas[1:])
+        if len(body) == 1 and body.pop() == commas[0] + 1:
+            return CsvFormat(problem=(
+                f"has {commas[0] + 1} comma-separated fields in every row but {commas[0]} in "
+                f"its header: decimal commas (1,5)? write decimals with a point (1.5), or "
+                f"separate the fields with ; and keep the decimal commas"))
+        others = [s for s in SEPARATORS if s != "," and counts[s][0] > 1]
+        if len(others) != 1:
+            return CsvFormat()
+        if commas[0] > 1:
+            return CsvFormat(problem=(
+                f"looks {SEPARATORS[others[0]]}-separated, but its header also splits at "
+                f"commas and no separator splits every row like the header; save it with one "
+                f"separator, every row with the header's number of fields"))
+        sep = others[0]
+    cells = [c.strip() for row in rows[sep][1:] for c in row]
+    decimal = ("," if any(_DECIMAL_COMMA.fullmatch(c) for c in cells)
+               and not any(_DECIMAL_POINT.fullmatch(c) for c in cells) else ".")
+    return CsvFormat(sep, decimal)
+
+
+def _sniff_file(path: Path) -> CsvFormat:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
+    except OSError:
+        return CsvFormat()  # pandas raises the same error with its own words below
+    text = head.decode("utf-8-sig", errors="replace")
+    if len(head) == _SNIFF_BYTES:
+        text = text.rsplit("\n", 1)[0]  # the last line may be cut short
+    return sniff_format(text)
+
+
 def read_csv(path: Path, usecols: Callable[[str], bool] | None = None) -> pd.DataFrame:
-    """``pandas.read_csv`` with each way a file can be unreadable turned into one clear error."""
+    """``pandas.read_csv`` with each way a file can be unreadable turned into one clear error.
+
+    The separator and decimal mark are detected (:func:`sniff_format`).
+    """
     if not path.exists():
         where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
         raise RelulabError(f"data file {path} not found{where}; check the path")
     if path.is_dir():
         raise RelulabError(f"data path {path} is a directory; pass the CSV file inside it")
+    fmt = _sniff_file(path)
+    if fmt.problem:
+        raise RelulabError(f"data file {path} {fmt.problem}")
     try:
-        frame = pd.read_csv(path, usecols=usecols)
+        frame = pd.read_csv(path, usecols=usecols, sep=fmt.sep, decimal=fmt.decimal)
     except pd.errors.EmptyDataError:
         raise RelulabError(f"data file {path} is empty; pass a CSV with a header row and "
                            "one row per time step") from None
     except pd.errors.ParserError as e:
         detail = str(e).strip().splitlines()[-1] if str(e).strip() else "parse error"
         raise RelulabError(f"data file {path} is not a well-formed CSV ({detail}); check that "
-                           "every row has as many comma-separated fields as the header") from None
+                           f"every row has as many {SEPARATORS[fmt.sep]}-separated fields as "
+                           "the header") from None
     except UnicodeDecodeError:
         raise RelulabError(f"data file {path} is not UTF-8 text; save it as a UTF-8 CSV"
                            ) from None
@@ -154,8 +243,15 @@ def _detect_date_column(frame: pd.DataFrame) -> Any:
     return None
 
 
+def _show(column: Any) -> str:
+    """A column name as a message shows it: as written, or quoted with escapes when it holds
+    a line break or another control character, so an error stays one line."""
+    text = str(column)
+    return text if text.isprintable() else repr(text)
+
+
 def _columns_list(frame: pd.DataFrame) -> str:
-    return ", ".join(str(c) for c in frame.columns)
+    return ", ".join(_show(c) for c in frame.columns)
 
 
 def _from_frame(
@@ -180,7 +276,7 @@ def _from_frame(
         if len(values_like) != 1:
             problem = ("no numeric column" if not values_like else
                        f"{len(values_like)} numeric columns "
-                       f"({', '.join(str(c) for c in values_like)})")
+                       f"({', '.join(_show(c) for c in values_like)})")
             listed = "" if len(values_like) == frame.shape[1] else \
                 f" (columns: {_columns_list(frame)})"
             raise RelulabError(f"{what} has {problem}{listed}; choose the values with "
@@ -216,7 +312,12 @@ def _numeric_values(raw: pd.Series, what: str, locate: Callable[[int], str]) -> 
         bad = (text.notna() & ~blank & numeric.isna()).to_numpy()
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise RelulabError(f"{what}: {locate(i)} holds {raw.iloc[i]!r}, which is not a "
+            cell = raw.iloc[i]
+            if isinstance(cell, str) and _DECIMAL_COMMA.fullmatch(cell.strip()):
+                raise RelulabError(f"{what}: {locate(i)} holds {cell!r}, a decimal comma "
+                                   "among numbers written with decimal points; write every "
+                                   "number one way (e.g. 1.5)")
+            raise RelulabError(f"{what}: {locate(i)} holds {cell!r}, which is not a "
                                "number; correct that cell or drop the row")
     v = numeric.to_numpy(dtype=np.float64)
     nan = np.isnan(v)
