@@ -153,3 +153,19 @@ def test_run_study_writes_what_the_user_asked_for(tmp_path, monkeypatch) -> None
     (tmp_path / "taken").mkdir()
     with pytest.raises(RelulabError, match=r"cannot write the JSON .* stored in .*r\.db"):
         write_outputs(stored, Outputs(db=tmp_path / "r.db", json=tmp_path / "taken"))
+
+
+def test_a_baseline_that_cannot_be_fitted_is_a_warning_and_the_study_goes_on(monkeypatch):
+    import relulab.baselines as baselines
+
+    def broken(*args, **kwargs):
+        raise ValueError("cannot convert float NaN to integer")
+
+    monkeypatch.setattr(baselines, "_kpss_d", broken)
+    result = Study(_config(activations=("tanh",)), _values()).run()
+    assert any(w.startswith("arima baseline unavailable") and "NaN" in w
+               for w in result.warnings)
+    doc = result.to_json()
+    assert "NaN" in doc["baselines"]["arima"]["unavailable"]
+    assert "unavailable" not in doc["baselines"]["naive"]
+    assert all(np.isfinite(r.metrics["rmse"]) for r in result.runs)

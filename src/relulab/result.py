@@ -199,7 +199,8 @@ class StudyResult:
             ],
             "baselines": {
                 name: {"metrics": {k: _float(v) for k, v in b["metrics"].items()},
-                       "forecast": _floats(b["forecast"])}
+                       "forecast": _floats(b["forecast"]),
+                       **({"unavailable": b["unavailable"]} if b.get("unavailable") else {})}
                 for name, b in self.baselines.items()
             },
             "timing": {k: _float(v) for k, v in self.timing.items()},

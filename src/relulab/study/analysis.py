@@ -18,6 +18,12 @@ from relulab.result import RunRecord, StudyResult
 from relulab.study.plan import SeriesPlan
 
 
+def baseline_warnings(baselines: dict[str, dict[str, Any]]) -> list[str]:
+    """One warning per baseline that could not be fitted, with why."""
+    return [f"{name} baseline unavailable: {b['unavailable']}"
+            for name, b in baselines.items() if b.get("unavailable")]
+
+
 def study_result(config: StudyConfig, sp: SeriesPlan, runs: list[RunRecord],
                  baselines: dict[str, dict[str, Any]]) -> StudyResult:
     """Summaries, comparisons, diagnostics and warnings of one series' runs, with its
@@ -32,6 +38,7 @@ def study_result(config: StudyConfig, sp: SeriesPlan, runs: list[RunRecord],
         dates=list(series.dates) if series.dates else None, data_hash=series.content_hash(),
         train_end=sp.train_end, test_start=sp.test_start, runs=runs,
         summary=analysis.summary, comparisons=analysis.comparisons, baselines=baselines,
-        timing={}, warnings=[*diverged_warnings(config, runs), *analysis.warnings],
+        timing={}, warnings=[*diverged_warnings(config, runs), *analysis.warnings,
+                             *baseline_warnings(baselines)],
         relulab_version=__version__, diagnostics=analysis.diagnostics,
     )

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from relulab.config import StudyConfig
-from relulab.data import Series, check_length
+from relulab.data import Series, check_series
 from relulab.errors import RelulabError
 
 
@@ -111,7 +111,7 @@ def plan_series(series: Series, config: StudyConfig, series_id: str | None = Non
     """Check that ``series`` suits ``config`` and prepare every fold's windows."""
     from relulab.windows import prepare
 
-    check_length(series, config)
+    check_series(series, config)  # long enough, and a scale float32 training can carry
     values = np.asarray(series.values, dtype=np.float64)
     splits = folds(values.size, config)
     # Each fold sees only its own points, so its scaler is fitted on its own train region.
