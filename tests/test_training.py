@@ -84,15 +84,16 @@ def test_keras_epsilon_is_not_optax_epsilon():
 
 def _reference_fit(config, activation, data, params, orders):
     """model.fit, written as the plain loop it is: batches, Adam, epoch-end val_loss."""
-    act = models.resolve(activation)
-    params = models.init_activation_params(params, config, act)
+    model = models.get(models.ModelSpec.from_config(config), activation)
+    params = models.init_activation_params(params, models.ModelSpec.from_config(config),
+                                           activation)
     tx = training.keras_adam(config.learning_rate, config.beta1, config.beta2, config.eps)
     state = tx.init(params)
 
     @jax.jit
     def step(params, state, x, y):
         def loss(p):
-            return jnp.mean((models.apply(p, x, config, act) - y) ** 2)
+            return jnp.mean((model.apply(p, x) - y) ** 2)
 
         value, grads = jax.value_and_grad(loss)(params)
         updates, state = tx.update(grads, state, params)
@@ -107,7 +108,7 @@ def _reference_fit(config, activation, data, params, orders):
             params, state, value = step(params, state, X[batch], Y[batch])
             total += float(value) * len(batch)  # Keras' loss tracker weights by batch size
         losses.append(total / len(order))
-        pred = models.apply(params, data.X_val, config, act)
+        pred = model.apply(params, data.X_val)
         val_losses.append(float(np.mean((np.asarray(pred) - data.y_val) ** 2)))
     return params, np.array(losses), np.array(val_losses)
 
@@ -195,7 +196,8 @@ def test_dead_fraction_counts_hidden_units_dead_on_every_fit_sample(relu_run):
     dead = np.asarray(out.epoch_stats["dead_fraction"])[:, -1]
     for i in range(5):
         params = jax.tree.map(lambda a, i=i: a[i], out.params)
-        _, (h,) = models.hidden_outputs(params, data.X_fit, config, "relu")
+        _, (h,) = models.get(models.ModelSpec.from_config(config), "relu").hidden(
+            params, data.X_fit)
         assert dead[i] == np.mean(np.all(np.asarray(h) == 0, axis=0))
     tanh = training.train_many(_config(epochs=30), "tanh", data, range(3))
     np.testing.assert_array_equal(tanh.epoch_stats["dead_fraction"], 0.0)

@@ -138,8 +138,8 @@ class _Spec(NamedTuple):
     def of(cls, config: StudyConfig) -> _Spec:
         return cls(*(getattr(config, f) for f in cls._fields))
 
-    def config(self) -> StudyConfig:
-        return StudyConfig(**self._asdict())
+    def model_spec(self) -> models.ModelSpec:
+        return models.ModelSpec(self.model, self.units, self.layers, self.recurrent_activation)
 
 
 def _where(flag: jax.Array, a: Any, b: Any) -> Any:
@@ -151,22 +151,23 @@ def _start(spec: _Spec, n_features: int, n: int, key: jax.Array) -> tuple[Any, j
 
     Independent of the activation, so one compiled program serves a whole study.
     """
-    config = spec.config()
-    n_init = models.weight_bits(config, n_features)
+    model_spec = spec.model_spec()
+    n_init = models.weight_bits(model_spec, n_features)
     # One Threefry draw for everything (each jax.random call compiles its own copy of
     # the hash): the weights' words, then one word per sample and epoch, whose stable
     # argsort is that epoch's order, a uniform shuffle (ties, at odds ~n^2 / 2^33 an
     # epoch, fall back to sample order).
     bits = jax.random.bits(key, (n_init + spec.epochs * n,), jnp.uint32)
-    params = models.weights_from_bits(bits[:n_init], config, n_features)
+    params = models.weights_from_bits(bits[:n_init], model_spec, n_features)
     orders = jnp.argsort(bits[n_init:].reshape(spec.epochs, n), axis=-1, stable=True)
     return params, orders.astype(jnp.int32)
 
 
-def _fit(spec: _Spec, act: Any, rec: Any, data: TrainData, params: Any,
+def _fit(spec: _Spec, act: Any, data: TrainData, params: Any,
          orders: jax.Array) -> TrainOutput:
     """Train from ``params`` with the epochs' sample ``orders``; no randomness inside."""
-    config = spec.config()
+    model_spec = spec.model_spec()
+    model = models.get(model_spec, act)
     X_fit, y_fit, X_val, y_val = (jnp.asarray(a, jnp.float32) for a in data)
     n, n_val = X_fit.shape[0], X_val.shape[0]
     bs = min(spec.batch_size, n)
@@ -176,7 +177,7 @@ def _fit(spec: _Spec, act: Any, rec: Any, data: TrainData, params: Any,
     # One flat vector of parameters: Adam, the stopped-run selects and the best-weight copy
     # each become one fused loop instead of one per leaf, a smaller program that compiles
     # faster (the compile, not the run, dominates a study).
-    params, unravel = ravel_pytree(models.init_activation_params(params, config, act, rec))
+    params, unravel = ravel_pytree(models.init_activation_params(params, model_spec, act))
     opt = keras_adam(spec.learning_rate, spec.beta1, spec.beta2, spec.eps)
     opt_state = opt.init(params)
     # Padding fills the last batch to full size; its mask keeps the padded rows out of the
@@ -185,7 +186,7 @@ def _fit(spec: _Spec, act: Any, rec: Any, data: TrainData, params: Any,
     X_all = jnp.concatenate([X_fit, X_val])
 
     def batch_loss(p, x, y, m):
-        err = models.apply(unravel(p), x, config, act, rec) - y
+        err = model.apply(unravel(p), x) - y
         return jnp.sum(m * err * err) / jnp.sum(m)
 
     grad_fn = jax.value_and_grad(batch_loss)
@@ -207,8 +208,7 @@ def _fit(spec: _Spec, act: Any, rec: Any, data: TrainData, params: Any,
         p, s = _where(active, p_new, p), _where(active, s_new, s)
         loss = jnp.sum(losses) / n
 
-        feats, hiddens = models.hidden_outputs(unravel(p), X_all, config, act, rec)
-        pred = models.dense_output(unravel(p), feats)
+        pred, hiddens = model.hidden(unravel(p), X_all)
         val_loss = jnp.mean((pred[n:] - y_val) ** 2) if n_val else jnp.float32(jnp.nan)
         dead = jnp.concatenate([jnp.all(h[:n] == 0, axis=0) for h in hiddens])
         dead_fraction = jnp.mean(dead.astype(jnp.float32))
@@ -243,9 +243,9 @@ def _fit(spec: _Spec, act: Any, rec: Any, data: TrainData, params: Any,
                        diverged=bad | ~finite, epoch_stats={"dead_fraction": dead_fraction})
 
 
-def _train(spec: _Spec, act: Any, rec: Any, data: TrainData, key: jax.Array) -> TrainOutput:
+def _train(spec: _Spec, act: Any, data: TrainData, key: jax.Array) -> TrainOutput:
     params, orders = _start(spec, data[0].shape[-1], data[0].shape[0], key)
-    return _fit(spec, act, rec, data, params, orders)
+    return _fit(spec, act, data, params, orders)
 
 
 def train(config: StudyConfig, activation_name: str, data: TrainData,
@@ -254,8 +254,7 @@ def train(config: StudyConfig, activation_name: str, data: TrainData,
 
     Pure and vmappable over leading axes of ``data`` and ``key``.
     """
-    return _train(_Spec.of(config), models.resolve(activation_name),
-                  models.resolve(config.recurrent_activation), data, key)
+    return _train(_Spec.of(config), models.resolve(activation_name), data, key)
 
 
 # Two compiled programs per group: the start (initial weights and shuffle orders, which
@@ -270,8 +269,7 @@ def _start_many_fn(spec: _Spec, n_features: int, n: int):
 @functools.lru_cache(maxsize=64)
 def _fit_many_fn(spec: _Spec, activation_name: str):
     act = models.resolve(activation_name)
-    rec = models.resolve(spec.recurrent_activation)
-    return jax.jit(jax.vmap(functools.partial(_fit, spec, act, rec), in_axes=(None, 0, 0)))
+    return jax.jit(jax.vmap(functools.partial(_fit, spec, act), in_axes=(None, 0, 0)))
 
 
 def _shapes(tree: Any) -> Any:
@@ -346,11 +344,8 @@ def train_many(config: StudyConfig, activation_name: str, data: TrainData,
 
 @functools.lru_cache(maxsize=64)
 def _predict_many_fn(spec: _Spec, activation_name: str):
-    act = models.resolve(activation_name)
-    rec = models.resolve(spec.recurrent_activation)
-    config = spec.config()
-    return jax.jit(jax.vmap(lambda p, X: models.apply(p, X, config, act, rec),
-                            in_axes=(0, None)))
+    model = models.get(spec.model_spec(), activation_name)
+    return jax.jit(jax.vmap(model.apply, in_axes=(0, None)))
 
 
 def predict_many(config: StudyConfig, activation_name: str, params: Any, X) -> jax.Array:
