@@ -182,19 +182,21 @@ def _prepare(values: np.ndarray, splits: list[Any], config: StudyConfig) -> list
 def _compile(config: StudyConfig, activations: list[str], preps: list[Any]) -> None:
     """Compile every group's program up front, in parallel threads (XLA compiles outside
     the GIL); the programs are cached, so training below starts at once."""
-    from relulab.training import TrainData, compile_groups
+    from relulab.training import TrainData, TrainSpec, compile_groups
 
     for prep in preps:
-        compile_groups(config, activations, TrainData.from_prepared(prep), config.seeds)
+        compile_groups(TrainSpec.from_config(config), activations, TrainData.from_prepared(prep),
+                       config.seeds)
 
 
 def _train_group(config: StudyConfig, activation: str, preps: list[Any],
                  timing: dict[str, float], emit: ProgressFn, *, index: int,
                  total: int) -> list[Any]:
     """Train all seeds of one activation on every fold: one TrainOutput per fold."""
-    from relulab.training import TrainData, compile_many
+    from relulab.training import TrainData, TrainSpec, compile_many
 
     seeds = np.asarray(config.seed_list)
+    spec = TrainSpec.from_config(config)
     outs = []
     for k, prep in enumerate(preps):
         emit("group_start", {"activation": activation, "fold": k, "index": index + k,
@@ -202,7 +204,7 @@ def _train_group(config: StudyConfig, activation: str, preps: list[Any],
         t0 = time.perf_counter()
         data = TrainData.from_prepared(prep)
         t_c = time.perf_counter()
-        train = compile_many(config, activation, data, seeds.size)  # cached by _compile
+        train = compile_many(spec, activation, data, seeds.size)  # cached by _compile
         timing["compile_s"] += time.perf_counter() - t_c
         t_r = time.perf_counter()
         out = train(data, seeds)
@@ -223,10 +225,12 @@ def _score_group(config: StudyConfig, activation: str, values: np.ndarray, preps
     statistics come from the last fold (the protocol's split).
     """
     from relulab import metrics
+    from relulab.models import ModelSpec
     from relulab.training import predict_many
 
     def forecast(out: Any, prep: Any, windows: Any) -> np.ndarray:
-        scaled = np.asarray(predict_many(config, activation, out.params, windows.X))
+        scaled = np.asarray(predict_many(ModelSpec.from_config(config), activation, out.params,
+                                         windows.X))
         return prep.scaler.inverse(scaled)
 
     forecasts = np.concatenate([forecast(o, p, p.test) for o, p in zip(outs, preps,
@@ -276,8 +280,9 @@ def _baselines(values: np.ndarray, train_end: int, test_start: int,
 
 
 def _steps_per_epoch(data: Any, config: StudyConfig) -> int:
-    n = int(data.X_fit.shape[0])
-    return -(-n // config.batch_size)
+    from relulab.training import TrainSpec, steps_per_epoch
+
+    return steps_per_epoch(TrainSpec.from_config(config), int(data.X_fit.shape[0]))
 
 
 def _analyse(config: StudyConfig, series: Series, values: np.ndarray, splits: list[Any],

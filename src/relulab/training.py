@@ -1,9 +1,11 @@
 """Training, Keras ``model.fit`` semantics, many seeds at once.
 
-A training run is a pure function of ``(config, data, key)``: :func:`train` trains one
-model; :func:`train_many` is ``jit(vmap(train))`` over seeds, so every seed of one
-configuration runs in one compiled program (the epoch loop is a ``lax.scan`` whose body
-holds the step loop, another ``lax.scan``). The per-model function is vmappable over any
+A training run is a pure function of ``(spec, activation, data, key)``, where a
+:class:`TrainSpec` holds the model's :class:`~relulab.models.ModelSpec` and ``fit``'s
+settings (``TrainSpec.from_config(study_config)``): :func:`train` trains one model;
+:func:`train_many` is ``jit(vmap(train))`` over seeds, so every seed of one configuration
+runs in one compiled program (the epoch loop is a ``lax.scan`` whose body holds the step
+loop, another ``lax.scan``). The per-model function is vmappable over any
 leading axes, so batching series x seeds is one more ``vmap``.
 
 What ``model.fit(X, y, epochs, batch_size, validation_split, shuffle=True)`` does, and so
@@ -17,7 +19,7 @@ what this does:
 * ``val_loss`` is the MSE over the validation windows with the weights at the epoch's end.
 * Optax's Adam with Keras' epsilon placement (see :func:`keras_adam`).
 * ``EarlyStopping(monitor="val_loss", patience=p, restore_best_weights=True)`` when
-  ``config.patience`` is set: Keras 3 restores the best epoch's weights at the end of
+  ``spec.patience`` is set: Keras 3 restores the best epoch's weights at the end of
   training whether or not it stopped early.
 """
 
@@ -26,7 +28,9 @@ from __future__ import annotations
 import functools
 import math
 import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import jax
@@ -36,7 +40,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from relulab import models
-from relulab.config import StudyConfig
+from relulab.models import ModelSpec
 
 # Unrolling the step loop was measured (seed preset, 2-core CPU): unroll 2 or 4 compiles
 # 1.5x slower for no faster run, full unroll (60) 10x slower. A plain loop it is.
@@ -119,65 +123,73 @@ def keras_adam(
 # --- one model ---------------------------------------------------------------------------
 
 
-class _Spec(NamedTuple):
-    """The config fields that decide the compiled training program (the cache key)."""
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything that decides a compiled training program apart from the activation and
+    the data's shapes: the model and Keras ``fit``'s settings. Frozen and hashable, so the
+    compiled programs are cached on it.
 
-    model: str
-    units: int
-    layers: int
-    recurrent_activation: str
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    beta1: float
-    beta2: float
-    eps: float
-    patience: int | None
+    ``patience``: ``EarlyStopping(monitor="val_loss", patience=patience,
+    restore_best_weights=True)``, or None for none. The Adam fields are Keras' names.
+    """
+
+    model: ModelSpec = field(default_factory=ModelSpec)
+    epochs: int = 500
+    batch_size: int = 1
+    learning_rate: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-7
+    patience: int | None = None
 
     @classmethod
-    def of(cls, config: StudyConfig) -> _Spec:
-        return cls(*(getattr(config, f) for f in cls._fields))
+    def from_config(cls, config: Any) -> TrainSpec:
+        """The training of a ``StudyConfig``: its model fields and its training fields."""
+        return cls(model=ModelSpec.from_config(config), epochs=config.epochs,
+                   batch_size=config.batch_size, learning_rate=config.learning_rate,
+                   beta1=config.beta1, beta2=config.beta2, eps=config.eps,
+                   patience=config.patience)
 
-    def model_spec(self) -> models.ModelSpec:
-        return models.ModelSpec(self.model, self.units, self.layers, self.recurrent_activation)
+
+def steps_per_epoch(spec: TrainSpec, n: int) -> int:
+    """Optimiser steps per epoch on ``n`` fit samples: ``ceil(n / batch_size)``, as Keras."""
+    return math.ceil(n / min(spec.batch_size, n))
 
 
 def _where(flag: jax.Array, a: Any, b: Any) -> Any:
     return jax.tree.map(lambda x, y: jnp.where(flag, x, y), a, b)
 
 
-def _start(spec: _Spec, n_features: int, n: int, key: jax.Array) -> tuple[Any, jax.Array]:
+def _start(spec: TrainSpec, n_features: int, n: int, key: jax.Array) -> tuple[Any, jax.Array]:
     """Initial weights and every epoch's shuffle order ``(epochs, n)`` from one key.
 
     Independent of the activation, so one compiled program serves a whole study.
     """
-    model_spec = spec.model_spec()
-    n_init = models.weight_bits(model_spec, n_features)
+    n_init = models.weight_bits(spec.model, n_features)
     # One Threefry draw for everything (each jax.random call compiles its own copy of
     # the hash): the weights' words, then one word per sample and epoch, whose stable
     # argsort is that epoch's order, a uniform shuffle (ties, at odds ~n^2 / 2^33 an
     # epoch, fall back to sample order).
     bits = jax.random.bits(key, (n_init + spec.epochs * n,), jnp.uint32)
-    params = models.weights_from_bits(bits[:n_init], model_spec, n_features)
+    params = models.weights_from_bits(bits[:n_init], spec.model, n_features)
     orders = jnp.argsort(bits[n_init:].reshape(spec.epochs, n), axis=-1, stable=True)
     return params, orders.astype(jnp.int32)
 
 
-def _fit(spec: _Spec, act: Any, data: TrainData, params: Any,
+def _fit(spec: TrainSpec, act: Any, data: TrainData, params: Any,
          orders: jax.Array) -> TrainOutput:
     """Train from ``params`` with the epochs' sample ``orders``; no randomness inside."""
-    model_spec = spec.model_spec()
-    model = models.get(model_spec, act)
+    model = models.get(spec.model, act)
     X_fit, y_fit, X_val, y_val = (jnp.asarray(a, jnp.float32) for a in data)
     n, n_val = X_fit.shape[0], X_val.shape[0]
     bs = min(spec.batch_size, n)
-    steps = math.ceil(n / bs)
+    steps = steps_per_epoch(spec, n)
     pad = steps * bs - n
 
     # One flat vector of parameters: Adam, the stopped-run selects and the best-weight copy
     # each become one fused loop instead of one per leaf, a smaller program that compiles
     # faster (the compile, not the run, dominates a study).
-    params, unravel = ravel_pytree(models.init_activation_params(params, model_spec, act))
+    params, unravel = ravel_pytree(models.init_activation_params(params, spec.model, act))
     opt = keras_adam(spec.learning_rate, spec.beta1, spec.beta2, spec.eps)
     opt_state = opt.init(params)
     # Padding fills the last batch to full size; its mask keeps the padded rows out of the
@@ -243,18 +255,19 @@ def _fit(spec: _Spec, act: Any, data: TrainData, params: Any,
                        diverged=bad | ~finite, epoch_stats={"dead_fraction": dead_fraction})
 
 
-def _train(spec: _Spec, act: Any, data: TrainData, key: jax.Array) -> TrainOutput:
+def _train(spec: TrainSpec, act: Any, data: TrainData, key: jax.Array) -> TrainOutput:
     params, orders = _start(spec, data[0].shape[-1], data[0].shape[0], key)
     return _fit(spec, act, data, params, orders)
 
 
-def train(config: StudyConfig, activation_name: str, data: TrainData,
+def train(spec: TrainSpec, activation_name: str, data: TrainData,
           key: jax.Array) -> TrainOutput:
-    """Train one model from ``key`` (split into an init key and a shuffle key).
+    """Train one model of ``spec`` with ``activation_name`` from ``key`` (one draw gives
+    the initial weights and every epoch's shuffle).
 
     Pure and vmappable over leading axes of ``data`` and ``key``.
     """
-    return _train(_Spec.of(config), models.resolve(activation_name), data, key)
+    return _train(spec, models.resolve(activation_name), data, key)
 
 
 # Two compiled programs per group: the start (initial weights and shuffle orders, which
@@ -262,12 +275,12 @@ def train(config: StudyConfig, activation_name: str, data: TrainData,
 
 
 @functools.lru_cache(maxsize=64)
-def _start_many_fn(spec: _Spec, n_features: int, n: int):
+def _start_many_fn(spec: TrainSpec, n_features: int, n: int):
     return jax.jit(jax.vmap(functools.partial(_start, spec, n_features, n)))
 
 
 @functools.lru_cache(maxsize=64)
-def _fit_many_fn(spec: _Spec, activation_name: str):
+def _fit_many_fn(spec: TrainSpec, activation_name: str):
     act = models.resolve(activation_name)
     return jax.jit(jax.vmap(functools.partial(_fit, spec, act), in_axes=(None, 0, 0)))
 
@@ -277,7 +290,7 @@ def _shapes(tree: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(spec: _Spec, activation_name: str, data_shapes: tuple, n_seeds: int):
+def _compiled(spec: TrainSpec, activation_name: str, data_shapes: tuple, n_seeds: int):
     n, n_features = data_shapes[0]
     keys = jax.ShapeDtypeStruct((n_seeds,), jax.random.key(0).dtype)
     start = _start_many_fn(spec, n_features, n).lower(keys).compile()
@@ -287,15 +300,15 @@ def _compiled(spec: _Spec, activation_name: str, data_shapes: tuple, n_seeds: in
     return start, fit
 
 
-def compile_many(config: StudyConfig, activation_name: str, data: TrainData,
-                 n_seeds: int):
+def compile_many(spec: TrainSpec, activation_name: str, data: TrainData,
+                 n_seeds: int) -> Callable[[TrainData, Any], TrainOutput]:
     """The compiled ``train_many`` for data shaped like ``data`` and ``n_seeds`` seeds:
     a function ``(data, seeds) -> TrainOutput``. Cached: the second call for the same
-    activation, training fields of ``config`` and shapes returns at once, so timing this
-    call measures compilation alone.
+    ``spec``, activation and shapes returns at once, so timing this call measures
+    compilation alone.
     """
     shapes = tuple(tuple(np.shape(a)) for a in data)
-    start, fit = _compiled(_Spec.of(config), activation_name, shapes, int(n_seeds))
+    start, fit = _compiled(spec, activation_name, shapes, int(n_seeds))
 
     def run(data: TrainData, seeds) -> TrainOutput:
         params, orders = start(seed_keys(seeds))
@@ -304,8 +317,9 @@ def compile_many(config: StudyConfig, activation_name: str, data: TrainData,
     return run
 
 
-def compile_groups(config: StudyConfig, activation_names, data: TrainData, n_seeds: int,
-                   workers: int | None = None) -> dict[str, Any]:
+def compile_groups(spec: TrainSpec, activation_names: Iterable[str], data: TrainData,
+                   n_seeds: int, workers: int | None = None
+                   ) -> dict[str, Callable[[TrainData, Any], TrainOutput]]:
     """:func:`compile_many` for several activations at once, compiled in parallel threads
     (XLA compiles outside the GIL): ``{name: (data, seeds) -> TrainOutput}``.
 
@@ -318,11 +332,11 @@ def compile_groups(config: StudyConfig, activation_names, data: TrainData, n_see
     if not names:
         return {}
     # The start program is shared by every group: compile it once, before the fan-out.
-    first = compile_many(config, names[0], data, n_seeds)
+    first = compile_many(spec, names[0], data, n_seeds)
     if workers <= 1 or len(names) == 1:
-        return {a: compile_many(config, a, data, n_seeds) for a in names}
+        return {a: compile_many(spec, a, data, n_seeds) for a in names}
     with ThreadPoolExecutor(workers) as pool:
-        rest = pool.map(lambda a: compile_many(config, a, data, n_seeds), names[1:])
+        rest = pool.map(lambda a: compile_many(spec, a, data, n_seeds), names[1:])
         return dict(zip(names, [first, *rest], strict=True))
 
 
@@ -331,26 +345,27 @@ def seed_keys(seeds) -> jax.Array:
     return jax.vmap(jax.random.key)(jnp.asarray(np.asarray(seeds), jnp.uint32))
 
 
-def train_many(config: StudyConfig, activation_name: str, data: TrainData,
-               seeds) -> TrainOutput:
+def train_many(spec: TrainSpec, activation_name: str, data: TrainData,
+               seeds: Iterable[int]) -> TrainOutput:
     """``jit(vmap(train))`` over ``seeds``: every field gets a leading seed axis.
 
-    The compiled program is cached per activation, training fields of ``config`` and data
-    shapes, so a second call neither retraces nor recompiles.
+    The compiled program is cached per ``spec``, activation and data shapes, so a second
+    call neither retraces nor recompiles.
     """
     seeds = np.asarray(list(seeds))
-    return compile_many(config, activation_name, data, len(seeds))(data, seeds)
+    return compile_many(spec, activation_name, data, len(seeds))(data, seeds)
 
 
 @functools.lru_cache(maxsize=64)
-def _predict_many_fn(spec: _Spec, activation_name: str):
-    model = models.get(spec.model_spec(), activation_name)
+def _predict_many_fn(spec: ModelSpec, activation_name: str):
+    model = models.get(spec, activation_name)
     return jax.jit(jax.vmap(model.apply, in_axes=(0, None)))
 
 
-def predict_many(config: StudyConfig, activation_name: str, params: Any, X) -> jax.Array:
-    """Forecasts ``(S, n)`` of each of ``S`` models (``params`` with a leading seed axis)."""
-    fn = _predict_many_fn(_Spec.of(config), activation_name)
+def predict_many(spec: ModelSpec, activation_name: str, params: Any, X: Any) -> jax.Array:
+    """Forecasts ``(S, n)`` of each of ``S`` models of ``spec`` (``params`` with a leading
+    seed axis) for windows ``X``."""
+    fn = _predict_many_fn(spec, activation_name)
     return fn(params, jnp.asarray(X, jnp.float32))
 
 
