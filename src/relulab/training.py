@@ -156,6 +156,46 @@ def steps_per_epoch(spec: TrainSpec, n: int) -> int:
     return math.ceil(n / min(spec.batch_size, n))
 
 
+class EpochState(NamedTuple):
+    """The epoch loop's carry: one model's training between two epochs.
+
+    Attributes:
+      params: the flat parameter vector at the end of the last epoch run.
+      opt_state: Adam's state for ``params``.
+      best_params: the weights of the best epoch so far, which early stopping restores.
+      best_val_loss: that epoch's ``val_loss`` (inf before the first epoch).
+      best_epoch: the 0-based epoch whose weights the run returns: the best one with early
+        stopping, the last one run without.
+      wait: epochs since ``val_loss`` last improved (Keras' ``EarlyStopping.wait``).
+      active: False once early stopping has stopped the run; later epochs change nothing.
+      diverged: an epoch run had a non-finite loss or ``val_loss``.
+    """
+
+    params: jax.Array
+    opt_state: optax.OptState
+    best_params: jax.Array
+    best_val_loss: jax.Array
+    best_epoch: jax.Array
+    wait: jax.Array
+    active: jax.Array
+    diverged: jax.Array
+
+
+class EpochRecord(NamedTuple):
+    """What one epoch records; NaN for the epochs after an early stop.
+
+    Attributes:
+      loss: the epoch's training loss, the mean of its samples' squared errors.
+      val_loss: the MSE on the validation tail at the epoch's end (NaN without one).
+      dead_fraction: the share of hidden units whose output is exactly zero on every fit
+        sample at the epoch's end.
+    """
+
+    loss: jax.Array
+    val_loss: jax.Array
+    dead_fraction: jax.Array
+
+
 def _where(flag: jax.Array, a: Any, b: Any) -> Any:
     return jax.tree.map(lambda x, y: jnp.where(flag, x, y), a, b)
 
@@ -210,49 +250,59 @@ def _fit(spec: TrainSpec, act: Any, data: TrainData, params: Any,
         updates, s = opt.update(grads, s, p)
         return (optax.apply_updates(p, updates), s), loss * jnp.sum(m)
 
-    def epoch(carry, inputs):
-        p, s, best_p, best_val, best_epoch, wait, active, bad = carry
+    def epoch(state: EpochState, inputs: tuple[jax.Array, jax.Array]
+              ) -> tuple[EpochState, EpochRecord]:
         order, e = inputs
+        active = state.active
         idx = jnp.concatenate([order, order[:pad]]).reshape(steps, bs)
         (p_new, s_new), losses = jax.lax.scan(
-            step, (p, s), (X_fit[idx], y_fit[idx], mask), unroll=_STEP_UNROLL)
+            step, (state.params, state.opt_state), (X_fit[idx], y_fit[idx], mask),
+            unroll=_STEP_UNROLL)
         # A run stopped early keeps its weights: the epoch's work is discarded.
-        p, s = _where(active, p_new, p), _where(active, s_new, s)
+        p = _where(active, p_new, state.params)
+        s = _where(active, s_new, state.opt_state)
         loss = jnp.sum(losses) / n
 
+        # One forward pass gives the validation forecasts and, on the fit rows, the hidden
+        # outputs whose all-zero units are dead.
         pred, hiddens = model.hidden(unravel(p), X_all)
         val_loss = jnp.mean((pred[n:] - y_val) ** 2) if n_val else jnp.float32(jnp.nan)
         dead = jnp.concatenate([jnp.all(h[:n] == 0, axis=0) for h in hiddens])
         dead_fraction = jnp.mean(dead.astype(jnp.float32))
-        bad = bad | (active & ~jnp.isfinite(loss))
+        diverged = state.diverged | (active & ~jnp.isfinite(loss))
         if n_val:
-            bad = bad | (active & ~jnp.isfinite(val_loss))
+            diverged = diverged | (active & ~jnp.isfinite(val_loss))
 
+        best_p, best_val, wait = state.best_params, state.best_val_loss, state.wait
         if spec.patience is not None:
             # Keras EarlyStopping: the first epoch is always an improvement; patience
             # counts epochs since the last one; stop once it is used up.
             improved = active & ((e == 0) | (val_loss < best_val))
             best_p = _where(improved, p, best_p)
             best_val = jnp.where(improved, val_loss, best_val)
-            best_epoch = jnp.where(improved, e, best_epoch)
+            best_epoch = jnp.where(improved, e, state.best_epoch)
             wait = jnp.where(improved, 0, wait + 1)
             stop = active & ~improved & (wait >= spec.patience) & (e > 0)
         else:
             best_epoch = e
             stop = jnp.bool_(False)
-        record = (jnp.where(active, loss, jnp.nan), jnp.where(active, val_loss, jnp.nan),
-                  jnp.where(active, dead_fraction, jnp.nan))
-        return (p, s, best_p, best_val, best_epoch, wait, active & ~stop, bad), record
+        record = EpochRecord(loss=jnp.where(active, loss, jnp.nan),
+                             val_loss=jnp.where(active, val_loss, jnp.nan),
+                             dead_fraction=jnp.where(active, dead_fraction, jnp.nan))
+        return EpochState(params=p, opt_state=s, best_params=best_p, best_val_loss=best_val,
+                          best_epoch=best_epoch, wait=wait, active=active & ~stop,
+                          diverged=diverged), record
 
-    carry = (params, opt_state, params, jnp.float32(jnp.inf), jnp.int32(0), jnp.int32(0),
-             jnp.bool_(True), jnp.bool_(False))
+    start = EpochState(params=params, opt_state=opt_state, best_params=params,
+                       best_val_loss=jnp.float32(jnp.inf), best_epoch=jnp.int32(0),
+                       wait=jnp.int32(0), active=jnp.bool_(True), diverged=jnp.bool_(False))
     epochs = jnp.arange(spec.epochs, dtype=jnp.int32)
-    carry, (loss, val_loss, dead_fraction) = jax.lax.scan(epoch, carry, (orders, epochs))
-    p, _, best_p, _, best_epoch, _, _, bad = carry
-    final = best_p if spec.patience is not None else p
+    state, record = jax.lax.scan(epoch, start, (orders, epochs))
+    final = state.best_params if spec.patience is not None else state.params
     finite = jnp.all(jnp.isfinite(final))
-    return TrainOutput(params=unravel(final), loss=loss, val_loss=val_loss, best_epoch=best_epoch,
-                       diverged=bad | ~finite, epoch_stats={"dead_fraction": dead_fraction})
+    return TrainOutput(params=unravel(final), loss=record.loss, val_loss=record.val_loss,
+                       best_epoch=state.best_epoch, diverged=state.diverged | ~finite,
+                       epoch_stats={"dead_fraction": record.dead_fraction})
 
 
 def _train(spec: TrainSpec, act: Any, data: TrainData, key: jax.Array) -> TrainOutput:
