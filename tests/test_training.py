@@ -13,6 +13,7 @@ import pytest
 
 from relulab import models, training
 from relulab.config import preset
+from relulab.errors import RelulabError
 from relulab.models import ModelSpec
 
 
@@ -279,3 +280,5 @@ def test_train_spec_defaults_are_the_seed_preset():
     assert (spec.patience, spec.batch_size) == (3, 4)
     # Keras: ceil(n / batch_size) steps, the last batch possibly smaller.
     assert [training.steps_per_epoch(spec, n) for n in (1, 4, 5, 24)] == [1, 1, 2, 6]
+    with pytest.raises(RelulabError, match="batch_size must be at least 1"):
+        training.TrainSpec(batch_size=0)

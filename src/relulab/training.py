@@ -26,7 +26,6 @@ what this does:
 from __future__ import annotations
 
 import functools
-import math
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +39,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from relulab import models
+from relulab.errors import RelulabError
 from relulab.models import ModelSpec
 
 # Unrolling the step loop was measured (seed preset, 2-core CPU): unroll 2 or 4 compiles
@@ -142,6 +142,13 @@ class TrainSpec:
     eps: float = 1e-7
     patience: int | None = None
 
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "patience"):
+            value = getattr(self, key)
+            if value is not None and int(value) < 1:
+                raise RelulabError(f"{key} must be at least 1, got {value}; "
+                                   f"pass --{key.replace('_', '-')} 1 or more")
+
     @classmethod
     def from_config(cls, config: Any) -> TrainSpec:
         """The training of a ``StudyConfig``: its model fields and its training fields."""
@@ -153,7 +160,7 @@ class TrainSpec:
 
 def steps_per_epoch(spec: TrainSpec, n: int) -> int:
     """Optimiser steps per epoch on ``n`` fit samples: ``ceil(n / batch_size)``, as Keras."""
-    return math.ceil(n / min(spec.batch_size, n))
+    return -(-n // spec.batch_size)
 
 
 class EpochState(NamedTuple):
@@ -216,7 +223,7 @@ def _start(spec: TrainSpec, n_features: int, n: int, key: jax.Array) -> tuple[An
     return params, orders.astype(jnp.int32)
 
 
-def _fit(spec: TrainSpec, act: Any, data: TrainData, params: Any,
+def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: Any,
          orders: jax.Array) -> TrainOutput:
     """Train from ``params`` with the epochs' sample ``orders``; no randomness inside."""
     model = models.get(spec.model, act)
@@ -305,7 +312,8 @@ def _fit(spec: TrainSpec, act: Any, data: TrainData, params: Any,
                        epoch_stats={"dead_fraction": record.dead_fraction})
 
 
-def _train(spec: TrainSpec, act: Any, data: TrainData, key: jax.Array) -> TrainOutput:
+def _train(spec: TrainSpec, act: models.ActivationLike, data: TrainData,
+           key: jax.Array) -> TrainOutput:
     params, orders = _start(spec, data[0].shape[-1], data[0].shape[0], key)
     return _fit(spec, act, data, params, orders)
 
