@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from relulab import models
-from relulab.config import StudyConfig
+from relulab.models import ModelSpec
+from relulab.models.initializers import (
+    glorot_uniform,
+    normal_from_bits,
+    orthogonal,
+    uniform_from_bits,
+)
 
 
 def _keras():
@@ -22,8 +28,8 @@ def _keras():
     return keras
 
 
-def _config(**kw) -> StudyConfig:
-    return StudyConfig(**{"units": 4, "layers": 1, **kw})
+def _spec(**kw) -> ModelSpec:
+    return ModelSpec(**{"units": 4, "layers": 1, **kw})
 
 
 def _perturbed(params, key):
@@ -35,11 +41,11 @@ def _perturbed(params, key):
                                      for x, k in zip(leaves, keys, strict=True)])
 
 
-def _keras_lstm(keras, params, config, activation, timesteps, features):
+def _keras_lstm(keras, params, spec, activation, timesteps, features):
     model = keras.Sequential([keras.Input((timesteps, features))])
     for k, layer in enumerate(params["lstm"]):
         last = k == len(params["lstm"]) - 1
-        lstm = keras.layers.LSTM(config.units, activation=activation,
+        lstm = keras.layers.LSTM(spec.units, activation=activation,
                                  return_sequences=not last)
         model.add(lstm)
         lstm.set_weights([np.asarray(layer["kernel"]), np.asarray(layer["recurrent_kernel"]),
@@ -56,15 +62,14 @@ def _keras_lstm(keras, params, config, activation, timesteps, features):
 ])
 def test_lstm_forward_equals_keras(activation, layers, timesteps):
     keras = _keras()
-    config = _config(layers=layers)
+    spec = _spec(layers=layers)
+    model = models.get(spec, activation)
     features = 5 if timesteps == 1 else 2
-    params = jax.jit(lambda k: _perturbed(
-        models.init_params(k, config, features, activation), jax.random.key(2)))(
+    params = jax.jit(lambda k: _perturbed(model.init(k, features), jax.random.key(2)))(
         jax.random.key(1))
     X = np.asarray(jax.random.uniform(jax.random.key(3), (16, timesteps, features)))
-    ours = jax.jit(lambda p, X: models.apply(p, X, config, activation))(
-        params, X if timesteps > 1 else X[:, 0])
-    theirs = _keras_lstm(keras, params, config, activation, timesteps, features)(X)
+    ours = jax.jit(model.apply)(params, X if timesteps > 1 else X[:, 0])
+    theirs = _keras_lstm(keras, params, spec, activation, timesteps, features)(X)
     np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs)[:, 0], rtol=1e-6,
                                atol=1e-6)
 
@@ -72,27 +77,28 @@ def test_lstm_forward_equals_keras(activation, layers, timesteps):
 @pytest.mark.parametrize(("activation", "layers"), [("relu", 1), ("elu", 2)])
 def test_mlp_forward_equals_keras_dense_stack(activation, layers):
     keras = _keras()
-    config = _config(model="mlp", units=8, layers=layers)
-    params = jax.jit(lambda k: _perturbed(models.init_params(k, config, 5, activation),
-                                          jax.random.key(5)))(jax.random.key(4))
+    spec = _spec(family="mlp", units=8, layers=layers)
+    model = models.get(spec, activation)
+    params = jax.jit(lambda k: _perturbed(model.init(k, 5), jax.random.key(5)))(
+        jax.random.key(4))
     X = np.asarray(jax.random.uniform(jax.random.key(6), (16, 5)))
-    model = keras.Sequential([keras.Input((5,))])
+    keras_model = keras.Sequential([keras.Input((5,))])
     for layer in params["hidden"]:
-        dense = keras.layers.Dense(config.units, activation=activation)
-        model.add(dense)
+        dense = keras.layers.Dense(spec.units, activation=activation)
+        keras_model.add(dense)
         dense.set_weights([np.asarray(layer["kernel"]), np.asarray(layer["bias"])])
     out = keras.layers.Dense(1)
-    model.add(out)
+    keras_model.add(out)
     out.set_weights([np.asarray(params["dense"]["kernel"]), np.asarray(params["dense"]["bias"])])
-    ours = jax.jit(lambda p, X: models.apply(p, X, config, activation))(params, X)
-    np.testing.assert_allclose(np.asarray(ours), np.asarray(model(X))[:, 0], rtol=1e-6,
+    ours = jax.jit(model.apply)(params, X)
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(keras_model(X))[:, 0], rtol=1e-6,
                                atol=1e-6)
 
 
 def test_lstm_init_follows_keras():
-    config = _config(units=4, layers=2)
-    params = jax.jit(lambda k: models.init_params(k, config, 5, "tanh"))(jax.random.key(0))
-    u = config.units
+    spec = _spec(units=4, layers=2)
+    params = jax.jit(lambda k: models.get(spec, "tanh").init(k, 5))(jax.random.key(0))
+    u = spec.units
     for k, layer in enumerate(params["lstm"]):
         fan_in = 5 if k == 0 else u
         assert layer["kernel"].shape == (fan_in, 4 * u)
@@ -112,14 +118,14 @@ def test_lstm_init_follows_keras():
 def test_orthogonal_has_the_structure_of_keras_own():
     keras = _keras()
     theirs = np.asarray(keras.initializers.Orthogonal(seed=0)((4, 16)), np.float64)
-    ours = np.asarray(models.orthogonal(jax.random.bits(jax.random.key(0), (4, 16))),
+    ours = np.asarray(orthogonal(jax.random.bits(jax.random.key(0), (4, 16))),
                       np.float64)
     # Keras transposes a (16, 4) Q: orthonormal rows, and the 4x4 blocks are not orthogonal.
     for U in (theirs, ours):
         np.testing.assert_allclose(U @ U.T, np.eye(4), atol=1e-5)
         assert not np.allclose(U[:, :4] @ U[:, :4].T, np.eye(4), atol=1e-2)
     # And Q's sign correction makes R's diagonal positive, i.e. Q is a function of A.
-    a = np.asarray(models.normal_from_bits(jax.random.bits(jax.random.key(0), (16, 4))))
+    a = np.asarray(normal_from_bits(jax.random.bits(jax.random.key(0), (16, 4))))
     q = np.linalg.qr(a)[0]
     q = q * np.sign(np.diag(np.linalg.qr(a)[1]))
     np.testing.assert_allclose(ours, q.T, atol=1e-5)
@@ -132,7 +138,7 @@ def test_bits_maps_are_jax_random_own():
     @jax.jit
     def ours(key):
         bits = jax.random.bits(key, (1000,), jnp.uint32)
-        return models.uniform_from_bits(bits, -0.5, 0.25), models.normal_from_bits(bits)
+        return uniform_from_bits(bits, -0.5, 0.25), normal_from_bits(bits)
 
     @jax.jit
     def theirs(key):
@@ -145,7 +151,7 @@ def test_bits_maps_are_jax_random_own():
 
 
 def test_glorot_uniform_spread():
-    w = np.asarray(models.glorot_uniform(jax.random.bits(jax.random.key(0), (200, 300))))
+    w = np.asarray(glorot_uniform(jax.random.bits(jax.random.key(0), (200, 300))))
     limit = np.sqrt(6 / 500)
     assert np.abs(w).max() <= limit
     # U(-l, l) has variance l^2 / 3.
@@ -153,13 +159,13 @@ def test_glorot_uniform_spread():
 
 
 def test_prelu_slope_is_a_learnable_scalar_per_layer():
-    config = _config(layers=2)
-    params = jax.jit(lambda k: models.init_params(k, config, 5, "prelu"))(jax.random.key(0))
+    model = models.get(_spec(layers=2), "prelu")
+    params = jax.jit(lambda k: model.init(k, 5))(jax.random.key(0))
     for layer in params["lstm"]:
         assert float(layer["activation"]["weight"]) == 0.25
         assert layer["recurrent_activation"] == {}
     X = jax.random.normal(jax.random.key(1), (32, 5))
-    forecast = jax.jit(lambda p: models.apply(p, X, config, "prelu"))
+    forecast = jax.jit(lambda p: model.apply(p, X))
     grads = jax.jit(jax.grad(lambda p: jnp.mean(forecast(p) ** 2)))(params)
     assert all(float(jnp.abs(g["activation"]["weight"])) > 0 for g in grads["lstm"])
     # The slope is used: a different slope changes the forecasts.
@@ -169,30 +175,62 @@ def test_prelu_slope_is_a_learnable_scalar_per_layer():
 
 
 def test_activation_params_of_a_fixed_activation_are_empty():
-    params = jax.eval_shape(lambda k: models.init_params(k, _config(model="mlp"), 5, "relu"),
+    params = jax.eval_shape(lambda k: models.get(_spec(family="mlp"), "relu").init(k, 5),
                             jax.random.key(0))
     assert all(layer["activation"] == {} for layer in params["hidden"])
 
 
 def test_hidden_outputs_show_dead_relu_units_as_zeros():
-    config = _config(units=3)
-    params = jax.jit(lambda k: models.init_params(k, config, 5, "relu"))(jax.random.key(0))
+    model = models.get(_spec(units=3), "relu")
+    params = jax.jit(lambda k: model.init(k, 5))(jax.random.key(0))
     # A candidate block of large negative bias: c' = i * relu(z_c) = 0, so h = 0.
     layer = dict(params["lstm"][0])
     layer["bias"] = layer["bias"].at[2 * 3:3 * 3].set(-100.0)
     params = {**params, "lstm": (layer,)}
-    _, (h,) = jax.jit(lambda p: models.hidden_outputs(p, jnp.ones((4, 5)), config, "relu"))(
-        params)
+    _, (h,) = jax.jit(lambda p: model.hidden(p, jnp.ones((4, 5))))(params)
     np.testing.assert_array_equal(h, np.zeros((4, 3)))
 
 
 def test_apply_is_vmappable_over_models():
-    config = _config()
+    model = models.get(_spec(), "tanh")
     keys = jax.random.split(jax.random.key(0), 3)
-    params = jax.jit(jax.vmap(lambda k: models.init_params(k, config, 5, "tanh")))(keys)
+    params = jax.jit(jax.vmap(lambda k: model.init(k, 5)))(keys)
     X = jnp.ones((7, 5))
-    forecast = jax.jit(lambda p: models.apply(p, X, config, "tanh"))
+    forecast = jax.jit(lambda p: model.apply(p, X))
     out = jax.jit(jax.vmap(forecast))(params)
     assert out.shape == (3, 7)
     single = forecast(jax.tree.map(lambda a: a[1], params))
     np.testing.assert_allclose(out[1], single, rtol=1e-6)
+
+
+def test_hidden_gives_apply_forecasts_and_one_output_per_layer():
+    for spec in (_spec(layers=2), _spec(family="mlp", units=6, layers=3)):
+        model = models.get(spec, "relu")
+        params = jax.jit(lambda k, model=model: model.init(k, 5))(jax.random.key(0))
+        X = jax.random.normal(jax.random.key(1), (9, 5))
+        forecasts, hiddens = jax.jit(model.hidden)(params, X)
+        # Two programs: XLA may fuse (and so round) the head differently in each.
+        np.testing.assert_allclose(forecasts, jax.jit(model.apply)(params, X), rtol=1e-6,
+                                   atol=1e-7)
+        assert [h.shape for h in hiddens] == [(9, spec.units)] * spec.layers
+
+
+def test_model_spec_comes_from_a_study_config_and_rejects_unknown_families():
+    from relulab.config import preset
+    from relulab.errors import RelulabError
+
+    spec = ModelSpec.from_config(preset("seed", model="mlp", units=6, layers=2))
+    assert spec == ModelSpec(family="mlp", units=6, layers=2, recurrent_activation="sigmoid")
+    assert hash(spec) == hash(ModelSpec("mlp", 6, 2, "sigmoid"))
+    assert set(models.FAMILIES) == {"lstm", "mlp"}
+    with pytest.raises(RelulabError, match="unknown model 'gru'"):
+        ModelSpec(family="gru")
+
+
+def test_every_model_the_config_accepts_has_a_family_and_back() -> None:
+    from relulab.config import MODELS
+    from relulab.models import FAMILIES
+
+    # config.MODELS is the light list the CLI shows at start-up (no JAX import);
+    # models.FAMILIES holds the implementations. A new model is named in both.
+    assert set(MODELS) == set(FAMILIES)

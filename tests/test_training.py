@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from relulab import models, training
-from relulab.config import StudyConfig, preset
+from relulab.config import preset
+from relulab.errors import RelulabError
+from relulab.models import ModelSpec
 
 
 def _sine(n_fit: int = 24, n_val: int = 6, L: int = 5) -> training.TrainData:
@@ -23,8 +25,9 @@ def _sine(n_fit: int = 24, n_val: int = 6, L: int = 5) -> training.TrainData:
     return training.TrainData.from_arrays(X[:n_fit], Y[:n_fit], X[n_fit:], Y[n_fit:])
 
 
-def _config(**kw) -> StudyConfig:
-    return preset("seed", **{"epochs": 4, **kw})
+def _spec(**kw) -> training.TrainSpec:
+    # The seed preset's model and training (the defaults), with few epochs.
+    return training.TrainSpec(**{"epochs": 4, **kw})
 
 
 def _leaves_equal(a, b) -> bool:
@@ -35,8 +38,8 @@ def _leaves_equal(a, b) -> bool:
 @pytest.fixture(scope="module")
 def relu_run():
     """One small compiled program, shared by the tests that only read its output."""
-    config = _config(epochs=3)
-    return config, training.train_many(config, "relu", _sine(), range(5))
+    spec = _spec(epochs=3)
+    return spec, training.train_many(spec, "relu", _sine(), range(5))
 
 
 # ------------------------------------------------------------------------- optimiser
@@ -82,17 +85,17 @@ def test_keras_epsilon_is_not_optax_epsilon():
 # ------------------------------------------------------------------------- one epoch
 
 
-def _reference_fit(config, activation, data, params, orders):
+def _reference_fit(spec, activation, data, params, orders):
     """model.fit, written as the plain loop it is: batches, Adam, epoch-end val_loss."""
-    act = models.resolve(activation)
-    params = models.init_activation_params(params, config, act)
-    tx = training.keras_adam(config.learning_rate, config.beta1, config.beta2, config.eps)
+    model = models.get(spec.model, activation)
+    params = models.init_activation_params(params, spec.model, activation)
+    tx = training.keras_adam(spec.learning_rate, spec.beta1, spec.beta2, spec.eps)
     state = tx.init(params)
 
     @jax.jit
     def step(params, state, x, y):
         def loss(p):
-            return jnp.mean((models.apply(p, x, config, act) - y) ** 2)
+            return jnp.mean((model.apply(p, x) - y) ** 2)
 
         value, grads = jax.value_and_grad(loss)(params)
         updates, state = tx.update(grads, state, params)
@@ -102,12 +105,12 @@ def _reference_fit(config, activation, data, params, orders):
     X, Y = np.asarray(data.X_fit), np.asarray(data.y_fit)
     for order in np.asarray(orders):
         total = 0.0
-        for start in range(0, len(order), config.batch_size):
-            batch = order[start:start + config.batch_size]
+        for start in range(0, len(order), spec.batch_size):
+            batch = order[start:start + spec.batch_size]
             params, state, value = step(params, state, X[batch], Y[batch])
             total += float(value) * len(batch)  # Keras' loss tracker weights by batch size
         losses.append(total / len(order))
-        pred = models.apply(params, data.X_val, config, act)
+        pred = model.apply(params, data.X_val)
         val_losses.append(float(np.mean((np.asarray(pred) - data.y_val) ** 2)))
     return params, np.array(losses), np.array(val_losses)
 
@@ -115,22 +118,22 @@ def _reference_fit(config, activation, data, params, orders):
 @pytest.mark.parametrize("batch_size", [1, 5])
 def test_training_equals_a_plain_python_loop(batch_size):
     # 24 fit samples in batches of 5: the last batch holds 4, as in Keras.
-    config = _config(epochs=2, batch_size=batch_size)
+    spec = _spec(epochs=2, batch_size=batch_size)
     data = _sine()
-    out = training.train_many(config, "tanh", data, [3])
-    params, orders = training._start(training._Spec.of(config), 5, 24, jax.random.key(3))
-    ref_params, ref_loss, ref_val = _reference_fit(config, "tanh", data, params, orders)
+    out = training.train_many(spec, "tanh", data, [3])
+    params, orders = training._start(spec, 5, 24, jax.random.key(3))
+    ref_params, ref_loss, ref_val = _reference_fit(spec, "tanh", data, params, orders)
     np.testing.assert_allclose(out.loss[0], ref_loss, rtol=1e-5)
     np.testing.assert_allclose(out.val_loss[0], ref_val, rtol=1e-5)
     for a, b in zip(jax.tree.leaves(out.params), jax.tree.leaves(ref_params), strict=True):
         np.testing.assert_allclose(a[0], b, rtol=1e-5, atol=1e-7)
-    assert int(out.best_epoch[0]) == config.epochs - 1
+    assert int(out.best_epoch[0]) == spec.epochs - 1
 
 
 def test_val_loss_is_the_mse_of_the_final_weights_on_the_validation_tail(relu_run):
-    config, out = relu_run
+    spec, out = relu_run
     data = _sine()
-    pred = np.asarray(training.predict_many(config, "relu", out.params, data.X_val), np.float64)
+    pred = np.asarray(training.predict_many(spec.model, "relu", out.params, data.X_val), np.float64)
     by_hand = ((pred - data.y_val) ** 2).mean(axis=1)
     np.testing.assert_allclose(out.val_loss[:, -1], by_hand, rtol=1e-5)
 
@@ -138,12 +141,12 @@ def test_val_loss_is_the_mse_of_the_final_weights_on_the_validation_tail(relu_ru
 def test_without_a_validation_split_val_loss_is_nan():
     d = _sine()
     data = training.TrainData.from_arrays(d.X_fit, d.y_fit)
-    out = training.train_many(_config(validation_split=0.0), "tanh", data, [0])
+    out = training.train_many(_spec(), "tanh", data, [0])
     assert np.isnan(out.val_loss).all() and np.isfinite(out.loss).all()
 
 
 def test_shuffle_orders_are_permutations_that_change_every_epoch():
-    _, orders = training._start(training._Spec.of(_config(epochs=6)), 5, 24, jax.random.key(0))
+    _, orders = training._start(_spec(epochs=6), 5, 24, jax.random.key(0))
     orders = np.asarray(orders)
     assert all(sorted(o) == list(range(24)) for o in orders)
     assert len({tuple(o) for o in orders}) == 6
@@ -153,7 +156,7 @@ def test_shuffle_orders_are_permutations_that_change_every_epoch():
 
 
 def test_a_short_training_reduces_the_loss_on_a_sine():
-    out = training.train_many(_config(epochs=30), "tanh", _sine(), range(3))
+    out = training.train_many(_spec(epochs=30), "tanh", _sine(), range(3))
     loss = np.asarray(out.loss)
     assert (loss[:, -1] < 0.5 * loss[:, 0]).all()
     assert not np.asarray(out.diverged).any()
@@ -163,9 +166,9 @@ def test_a_short_training_reduces_the_loss_on_a_sine():
 
 
 def test_a_huge_learning_rate_is_flagged_not_raised():
-    out = training.train_many(_config(learning_rate=1e30), "relu", _sine(), range(2))
+    out = training.train_many(_spec(learning_rate=1e30), "relu", _sine(), range(2))
     assert np.asarray(out.diverged).all()
-    forecasts = training.predict_many(_config(learning_rate=1e30), "relu", out.params,
+    forecasts = training.predict_many(ModelSpec(), "relu", out.params,
                                       _sine().X_val)
     assert forecasts.shape == (2, 6)
 
@@ -175,40 +178,41 @@ def test_early_stopping_restores_the_best_weights():
     # the other: the validation loss soon rises and patience runs out.
     d = _sine()
     data = training.TrainData.from_arrays(d.X_fit, d.y_fit, d.X_val, 1.0 - d.y_val)
-    config = _config(epochs=60, patience=3, learning_rate=1e-2)
-    out = training.train_many(config, "tanh", data, [0])
+    spec = _spec(epochs=60, patience=3, learning_rate=1e-2)
+    out = training.train_many(spec, "tanh", data, [0])
     val = np.asarray(out.val_loss[0])
     ran = np.isfinite(val)
     stopped_at = int(np.flatnonzero(ran)[-1])
-    assert stopped_at < config.epochs - 1, "the constructed case should stop early"
+    assert stopped_at < spec.epochs - 1, "the constructed case should stop early"
     assert np.isnan(np.asarray(out.loss[0])[~ran]).all()
     best = int(out.best_epoch[0])
     assert best == int(np.nanargmin(val))
-    assert stopped_at - best == config.patience  # Keras: wait >= patience
-    pred = np.asarray(training.predict_many(config, "tanh", out.params, data.X_val)[0])
+    assert stopped_at - best == spec.patience  # Keras: wait >= patience
+    pred = np.asarray(training.predict_many(spec.model, "tanh", out.params, data.X_val)[0])
     np.testing.assert_allclose(((pred - data.y_val) ** 2).mean(), val[best], rtol=1e-5)
 
 
 def test_dead_fraction_counts_hidden_units_dead_on_every_fit_sample(relu_run):
-    config, out = relu_run
+    spec, out = relu_run
     data = _sine()
     dead = np.asarray(out.epoch_stats["dead_fraction"])[:, -1]
     for i in range(5):
         params = jax.tree.map(lambda a, i=i: a[i], out.params)
-        _, (h,) = models.hidden_outputs(params, data.X_fit, config, "relu")
+        _, (h,) = models.get(spec.model, "relu").hidden(params, data.X_fit)
         assert dead[i] == np.mean(np.all(np.asarray(h) == 0, axis=0))
-    tanh = training.train_many(_config(epochs=30), "tanh", data, range(3))
+    tanh = training.train_many(_spec(epochs=30), "tanh", data, range(3))
     np.testing.assert_array_equal(tanh.epoch_stats["dead_fraction"], 0.0)
 
 
 def test_prelu_learns_its_slope():
-    out = training.train_many(_config(epochs=3), "prelu", _sine(), [2])
+    out = training.train_many(_spec(epochs=3), "prelu", _sine(), [2])
     slope = float(out.params["lstm"][0]["activation"]["weight"][0])
     assert slope != 0.25 and np.isfinite(slope)
 
 
 def test_mlp_trains():
-    out = training.train_many(_config(model="mlp", units=8, epochs=20), "relu", _sine(), [0, 1])
+    spec = _spec(model=ModelSpec(family="mlp", units=8), epochs=20)
+    out = training.train_many(spec, "relu", _sine(), [0, 1])
     loss = np.asarray(out.loss)
     assert (loss[:, -1] < loss[:, 0]).all()
 
@@ -217,24 +221,24 @@ def test_mlp_trains():
 
 
 def test_same_seed_same_bits_and_batch_of_seeds_does_not_change_them(relu_run):
-    config, a = relu_run
+    spec, a = relu_run
     data = _sine()
     X = _sine().X_val
-    b = training.train_many(config, "relu", data, range(5))
+    b = training.train_many(spec, "relu", data, range(5))
     assert _leaves_equal(a, b)
-    fa = np.asarray(training.predict_many(config, "relu", a.params, X))
-    single = training.train_many(config, "relu", data, [2])
-    fs = np.asarray(training.predict_many(config, "relu", single.params, X))
+    fa = np.asarray(training.predict_many(spec.model, "relu", a.params, X))
+    single = training.train_many(spec, "relu", data, [2])
+    fs = np.asarray(training.predict_many(spec.model, "relu", single.params, X))
     # Holds because the layers' products are broadcast-and-sum, whose order does not
     # depend on the batch (a dot's would).
     np.testing.assert_array_equal(fa[2], fs[0])
 
 
 def test_train_is_the_per_seed_function():
-    config = _config(epochs=3)
+    spec = _spec(epochs=3)
     data = training.TrainData(*(jnp.asarray(a) for a in _sine()))
-    many = training.train_many(config, "tanh", data, [0, 7])
-    one = jax.jit(lambda d, k: training.train(config, "tanh", d, k))(data, jax.random.key(7))
+    many = training.train_many(spec, "tanh", data, [0, 7])
+    one = jax.jit(lambda d, k: training.train(spec, "tanh", d, k))(data, jax.random.key(7))
     # Forecast-deciding weights are bitwise equal; the per-epoch loss means may differ in
     # the last bit where XLA fuses their sum differently in the two programs.
     assert _leaves_equal(jax.tree.map(lambda a: a[1], many.params), one.params)
@@ -242,26 +246,39 @@ def test_train_is_the_per_seed_function():
 
 
 def test_a_second_call_does_not_recompile():
-    config = _config(epochs=30)
+    spec = _spec(epochs=30)
     data = _sine()
-    training.train_many(config, "tanh", data, range(3))
-    spec = training._Spec.of(config)
+    training.train_many(spec, "tanh", data, range(3))
     before = training._compiled.cache_info().misses
-    training.train_many(config.replace(activations=("tanh", "elu"), name="x"), "tanh",
-                        data, range(10, 13))
+    # An equal spec built anew, from a study config that differs only outside training.
+    config = preset("seed", epochs=30, activations=("tanh", "elu"), name="x")
+    assert training.TrainSpec.from_config(config) == spec
+    training.train_many(training.TrainSpec.from_config(config), "tanh", data, range(10, 13))
     assert training._compiled.cache_info().misses == before
     assert training._fit_many_fn.cache_info().currsize >= 1
     assert training._fit_many_fn(spec, "tanh") is training._fit_many_fn(spec, "tanh")
 
 
 def test_groups_compiled_in_parallel_give_the_same_bits():
-    config = _config(epochs=3, learning_rate=2e-3)
+    spec = _spec(epochs=3, learning_rate=2e-3)
     data = _sine()
-    fns = training.compile_groups(config, ["relu", "tanh"], data, 2, workers=2)
+    fns = training.compile_groups(spec, ["relu", "tanh"], data, 2, workers=2)
     assert set(fns) == {"relu", "tanh"}
     # A fresh sequential compile of the same group, bypassing the cache.
     shapes = tuple(np.shape(a) for a in data)
-    start, fit = training._compiled.__wrapped__(training._Spec.of(config), "tanh", shapes, 2)
+    start, fit = training._compiled.__wrapped__(spec, "tanh", shapes, 2)
     params, orders = start(training.seed_keys([4, 5]))
     alone = fit(training.TrainData(*(jnp.asarray(a) for a in data)), params, orders)
     assert _leaves_equal(fns["tanh"](data, np.array([4, 5])), alone)
+
+
+def test_train_spec_defaults_are_the_seed_preset():
+    assert training.TrainSpec.from_config(preset("seed")) == training.TrainSpec()
+    spec = training.TrainSpec.from_config(preset("seed", model="mlp", units=6, patience=3,
+                                                 batch_size=4))
+    assert spec.model == ModelSpec(family="mlp", units=6)
+    assert (spec.patience, spec.batch_size) == (3, 4)
+    # Keras: ceil(n / batch_size) steps, the last batch possibly smaller.
+    assert [training.steps_per_epoch(spec, n) for n in (1, 4, 5, 24)] == [1, 1, 2, 6]
+    with pytest.raises(RelulabError, match="batch_size must be at least 1"):
+        training.TrainSpec(batch_size=0)

@@ -1,9 +1,11 @@
 """Training, Keras ``model.fit`` semantics, many seeds at once.
 
-A training run is a pure function of ``(config, data, key)``: :func:`train` trains one
-model; :func:`train_many` is ``jit(vmap(train))`` over seeds, so every seed of one
-configuration runs in one compiled program (the epoch loop is a ``lax.scan`` whose body
-holds the step loop, another ``lax.scan``). The per-model function is vmappable over any
+A training run is a pure function of ``(spec, activation, data, key)``, where a
+:class:`TrainSpec` holds the model's :class:`~relulab.models.ModelSpec` and ``fit``'s
+settings (``TrainSpec.from_config(study_config)``): :func:`train` trains one model;
+:func:`train_many` is ``jit(vmap(train))`` over seeds, so every seed of one configuration
+runs in one compiled program (the epoch loop is a ``lax.scan`` whose body holds the step
+loop, another ``lax.scan``). The per-model function is vmappable over any
 leading axes, so batching series x seeds is one more ``vmap``.
 
 What ``model.fit(X, y, epochs, batch_size, validation_split, shuffle=True)`` does, and so
@@ -17,16 +19,17 @@ what this does:
 * ``val_loss`` is the MSE over the validation windows with the weights at the epoch's end.
 * Optax's Adam with Keras' epsilon placement (see :func:`keras_adam`).
 * ``EarlyStopping(monitor="val_loss", patience=p, restore_best_weights=True)`` when
-  ``config.patience`` is set: Keras 3 restores the best epoch's weights at the end of
+  ``spec.patience`` is set: Keras 3 restores the best epoch's weights at the end of
   training whether or not it stopped early.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import jax
@@ -36,7 +39,8 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from relulab import models
-from relulab.config import StudyConfig
+from relulab.errors import RelulabError
+from relulab.models import ModelSpec
 
 # Unrolling the step loop was measured (seed preset, 2-core CPU): unroll 2 or 4 compiles
 # 1.5x slower for no faster run, full unroll (60) 10x slower. A plain loop it is.
@@ -119,64 +123,120 @@ def keras_adam(
 # --- one model ---------------------------------------------------------------------------
 
 
-class _Spec(NamedTuple):
-    """The config fields that decide the compiled training program (the cache key)."""
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything that decides a compiled training program apart from the activation and
+    the data's shapes: the model and Keras ``fit``'s settings. Frozen and hashable, so the
+    compiled programs are cached on it.
 
-    model: str
-    units: int
-    layers: int
-    recurrent_activation: str
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    beta1: float
-    beta2: float
-    eps: float
-    patience: int | None
+    ``patience``: ``EarlyStopping(monitor="val_loss", patience=patience,
+    restore_best_weights=True)``, or None for none. The Adam fields are Keras' names.
+    """
+
+    model: ModelSpec = field(default_factory=ModelSpec)
+    epochs: int = 500
+    batch_size: int = 1
+    learning_rate: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-7
+    patience: int | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "patience"):
+            value = getattr(self, key)
+            if value is not None and int(value) < 1:
+                raise RelulabError(f"{key} must be at least 1, got {value}; "
+                                   f"pass --{key.replace('_', '-')} 1 or more")
 
     @classmethod
-    def of(cls, config: StudyConfig) -> _Spec:
-        return cls(*(getattr(config, f) for f in cls._fields))
+    def from_config(cls, config: Any) -> TrainSpec:
+        """The training of a ``StudyConfig``: its model fields and its training fields."""
+        return cls(model=ModelSpec.from_config(config), epochs=config.epochs,
+                   batch_size=config.batch_size, learning_rate=config.learning_rate,
+                   beta1=config.beta1, beta2=config.beta2, eps=config.eps,
+                   patience=config.patience)
 
-    def config(self) -> StudyConfig:
-        return StudyConfig(**self._asdict())
+
+def steps_per_epoch(spec: TrainSpec, n: int) -> int:
+    """Optimiser steps per epoch on ``n`` fit samples: ``ceil(n / batch_size)``, as Keras."""
+    return -(-n // spec.batch_size)
+
+
+class EpochState(NamedTuple):
+    """The epoch loop's carry: one model's training between two epochs.
+
+    Attributes:
+      params: the flat parameter vector at the end of the last epoch run.
+      opt_state: Adam's state for ``params``.
+      best_params: the weights of the best epoch so far, which early stopping restores.
+      best_val_loss: that epoch's ``val_loss`` (inf before the first epoch).
+      best_epoch: the 0-based epoch whose weights the run returns: the best one with early
+        stopping, the last one run without.
+      wait: epochs since ``val_loss`` last improved (Keras' ``EarlyStopping.wait``).
+      active: False once early stopping has stopped the run; later epochs change nothing.
+      diverged: an epoch run had a non-finite loss or ``val_loss``.
+    """
+
+    params: jax.Array
+    opt_state: optax.OptState
+    best_params: jax.Array
+    best_val_loss: jax.Array
+    best_epoch: jax.Array
+    wait: jax.Array
+    active: jax.Array
+    diverged: jax.Array
+
+
+class EpochRecord(NamedTuple):
+    """What one epoch records; NaN for the epochs after an early stop.
+
+    Attributes:
+      loss: the epoch's training loss, the mean of its samples' squared errors.
+      val_loss: the MSE on the validation tail at the epoch's end (NaN without one).
+      dead_fraction: the share of hidden units whose output is exactly zero on every fit
+        sample at the epoch's end.
+    """
+
+    loss: jax.Array
+    val_loss: jax.Array
+    dead_fraction: jax.Array
 
 
 def _where(flag: jax.Array, a: Any, b: Any) -> Any:
     return jax.tree.map(lambda x, y: jnp.where(flag, x, y), a, b)
 
 
-def _start(spec: _Spec, n_features: int, n: int, key: jax.Array) -> tuple[Any, jax.Array]:
+def _start(spec: TrainSpec, n_features: int, n: int, key: jax.Array) -> tuple[Any, jax.Array]:
     """Initial weights and every epoch's shuffle order ``(epochs, n)`` from one key.
 
     Independent of the activation, so one compiled program serves a whole study.
     """
-    config = spec.config()
-    n_init = models.weight_bits(config, n_features)
+    n_init = models.weight_bits(spec.model, n_features)
     # One Threefry draw for everything (each jax.random call compiles its own copy of
     # the hash): the weights' words, then one word per sample and epoch, whose stable
     # argsort is that epoch's order, a uniform shuffle (ties, at odds ~n^2 / 2^33 an
     # epoch, fall back to sample order).
     bits = jax.random.bits(key, (n_init + spec.epochs * n,), jnp.uint32)
-    params = models.weights_from_bits(bits[:n_init], config, n_features)
+    params = models.weights_from_bits(bits[:n_init], spec.model, n_features)
     orders = jnp.argsort(bits[n_init:].reshape(spec.epochs, n), axis=-1, stable=True)
     return params, orders.astype(jnp.int32)
 
 
-def _fit(spec: _Spec, act: Any, rec: Any, data: TrainData, params: Any,
+def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: Any,
          orders: jax.Array) -> TrainOutput:
     """Train from ``params`` with the epochs' sample ``orders``; no randomness inside."""
-    config = spec.config()
+    model = models.get(spec.model, act)
     X_fit, y_fit, X_val, y_val = (jnp.asarray(a, jnp.float32) for a in data)
     n, n_val = X_fit.shape[0], X_val.shape[0]
     bs = min(spec.batch_size, n)
-    steps = math.ceil(n / bs)
+    steps = steps_per_epoch(spec, n)
     pad = steps * bs - n
 
     # One flat vector of parameters: Adam, the stopped-run selects and the best-weight copy
     # each become one fused loop instead of one per leaf, a smaller program that compiles
     # faster (the compile, not the run, dominates a study).
-    params, unravel = ravel_pytree(models.init_activation_params(params, config, act, rec))
+    params, unravel = ravel_pytree(models.init_activation_params(params, spec.model, act))
     opt = keras_adam(spec.learning_rate, spec.beta1, spec.beta2, spec.eps)
     opt_state = opt.init(params)
     # Padding fills the last batch to full size; its mask keeps the padded rows out of the
@@ -185,7 +245,7 @@ def _fit(spec: _Spec, act: Any, rec: Any, data: TrainData, params: Any,
     X_all = jnp.concatenate([X_fit, X_val])
 
     def batch_loss(p, x, y, m):
-        err = models.apply(unravel(p), x, config, act, rec) - y
+        err = model.apply(unravel(p), x) - y
         return jnp.sum(m * err * err) / jnp.sum(m)
 
     grad_fn = jax.value_and_grad(batch_loss)
@@ -197,65 +257,75 @@ def _fit(spec: _Spec, act: Any, rec: Any, data: TrainData, params: Any,
         updates, s = opt.update(grads, s, p)
         return (optax.apply_updates(p, updates), s), loss * jnp.sum(m)
 
-    def epoch(carry, inputs):
-        p, s, best_p, best_val, best_epoch, wait, active, bad = carry
+    def epoch(state: EpochState, inputs: tuple[jax.Array, jax.Array]
+              ) -> tuple[EpochState, EpochRecord]:
         order, e = inputs
+        active = state.active
         idx = jnp.concatenate([order, order[:pad]]).reshape(steps, bs)
         (p_new, s_new), losses = jax.lax.scan(
-            step, (p, s), (X_fit[idx], y_fit[idx], mask), unroll=_STEP_UNROLL)
+            step, (state.params, state.opt_state), (X_fit[idx], y_fit[idx], mask),
+            unroll=_STEP_UNROLL)
         # A run stopped early keeps its weights: the epoch's work is discarded.
-        p, s = _where(active, p_new, p), _where(active, s_new, s)
+        p = _where(active, p_new, state.params)
+        s = _where(active, s_new, state.opt_state)
         loss = jnp.sum(losses) / n
 
-        feats, hiddens = models.hidden_outputs(unravel(p), X_all, config, act, rec)
-        pred = models.dense_output(unravel(p), feats)
+        # One forward pass gives the validation forecasts and, on the fit rows, the hidden
+        # outputs whose all-zero units are dead.
+        pred, hiddens = model.hidden(unravel(p), X_all)
         val_loss = jnp.mean((pred[n:] - y_val) ** 2) if n_val else jnp.float32(jnp.nan)
         dead = jnp.concatenate([jnp.all(h[:n] == 0, axis=0) for h in hiddens])
         dead_fraction = jnp.mean(dead.astype(jnp.float32))
-        bad = bad | (active & ~jnp.isfinite(loss))
+        diverged = state.diverged | (active & ~jnp.isfinite(loss))
         if n_val:
-            bad = bad | (active & ~jnp.isfinite(val_loss))
+            diverged = diverged | (active & ~jnp.isfinite(val_loss))
 
+        best_p, best_val, wait = state.best_params, state.best_val_loss, state.wait
         if spec.patience is not None:
             # Keras EarlyStopping: the first epoch is always an improvement; patience
             # counts epochs since the last one; stop once it is used up.
             improved = active & ((e == 0) | (val_loss < best_val))
             best_p = _where(improved, p, best_p)
             best_val = jnp.where(improved, val_loss, best_val)
-            best_epoch = jnp.where(improved, e, best_epoch)
+            best_epoch = jnp.where(improved, e, state.best_epoch)
             wait = jnp.where(improved, 0, wait + 1)
             stop = active & ~improved & (wait >= spec.patience) & (e > 0)
         else:
             best_epoch = e
             stop = jnp.bool_(False)
-        record = (jnp.where(active, loss, jnp.nan), jnp.where(active, val_loss, jnp.nan),
-                  jnp.where(active, dead_fraction, jnp.nan))
-        return (p, s, best_p, best_val, best_epoch, wait, active & ~stop, bad), record
+        record = EpochRecord(loss=jnp.where(active, loss, jnp.nan),
+                             val_loss=jnp.where(active, val_loss, jnp.nan),
+                             dead_fraction=jnp.where(active, dead_fraction, jnp.nan))
+        return EpochState(params=p, opt_state=s, best_params=best_p, best_val_loss=best_val,
+                          best_epoch=best_epoch, wait=wait, active=active & ~stop,
+                          diverged=diverged), record
 
-    carry = (params, opt_state, params, jnp.float32(jnp.inf), jnp.int32(0), jnp.int32(0),
-             jnp.bool_(True), jnp.bool_(False))
+    start = EpochState(params=params, opt_state=opt_state, best_params=params,
+                       best_val_loss=jnp.float32(jnp.inf), best_epoch=jnp.int32(0),
+                       wait=jnp.int32(0), active=jnp.bool_(True), diverged=jnp.bool_(False))
     epochs = jnp.arange(spec.epochs, dtype=jnp.int32)
-    carry, (loss, val_loss, dead_fraction) = jax.lax.scan(epoch, carry, (orders, epochs))
-    p, _, best_p, _, best_epoch, _, _, bad = carry
-    final = best_p if spec.patience is not None else p
+    state, record = jax.lax.scan(epoch, start, (orders, epochs))
+    final = state.best_params if spec.patience is not None else state.params
     finite = jnp.all(jnp.isfinite(final))
-    return TrainOutput(params=unravel(final), loss=loss, val_loss=val_loss, best_epoch=best_epoch,
-                       diverged=bad | ~finite, epoch_stats={"dead_fraction": dead_fraction})
+    return TrainOutput(params=unravel(final), loss=record.loss, val_loss=record.val_loss,
+                       best_epoch=state.best_epoch, diverged=state.diverged | ~finite,
+                       epoch_stats={"dead_fraction": record.dead_fraction})
 
 
-def _train(spec: _Spec, act: Any, rec: Any, data: TrainData, key: jax.Array) -> TrainOutput:
+def _train(spec: TrainSpec, act: models.ActivationLike, data: TrainData,
+           key: jax.Array) -> TrainOutput:
     params, orders = _start(spec, data[0].shape[-1], data[0].shape[0], key)
-    return _fit(spec, act, rec, data, params, orders)
+    return _fit(spec, act, data, params, orders)
 
 
-def train(config: StudyConfig, activation_name: str, data: TrainData,
+def train(spec: TrainSpec, activation_name: str, data: TrainData,
           key: jax.Array) -> TrainOutput:
-    """Train one model from ``key`` (split into an init key and a shuffle key).
+    """Train one model of ``spec`` with ``activation_name`` from ``key`` (one draw gives
+    the initial weights and every epoch's shuffle).
 
     Pure and vmappable over leading axes of ``data`` and ``key``.
     """
-    return _train(_Spec.of(config), models.resolve(activation_name),
-                  models.resolve(config.recurrent_activation), data, key)
+    return _train(spec, models.resolve(activation_name), data, key)
 
 
 # Two compiled programs per group: the start (initial weights and shuffle orders, which
@@ -263,15 +333,14 @@ def train(config: StudyConfig, activation_name: str, data: TrainData,
 
 
 @functools.lru_cache(maxsize=64)
-def _start_many_fn(spec: _Spec, n_features: int, n: int):
+def _start_many_fn(spec: TrainSpec, n_features: int, n: int):
     return jax.jit(jax.vmap(functools.partial(_start, spec, n_features, n)))
 
 
 @functools.lru_cache(maxsize=64)
-def _fit_many_fn(spec: _Spec, activation_name: str):
+def _fit_many_fn(spec: TrainSpec, activation_name: str):
     act = models.resolve(activation_name)
-    rec = models.resolve(spec.recurrent_activation)
-    return jax.jit(jax.vmap(functools.partial(_fit, spec, act, rec), in_axes=(None, 0, 0)))
+    return jax.jit(jax.vmap(functools.partial(_fit, spec, act), in_axes=(None, 0, 0)))
 
 
 def _shapes(tree: Any) -> Any:
@@ -279,7 +348,7 @@ def _shapes(tree: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(spec: _Spec, activation_name: str, data_shapes: tuple, n_seeds: int):
+def _compiled(spec: TrainSpec, activation_name: str, data_shapes: tuple, n_seeds: int):
     n, n_features = data_shapes[0]
     keys = jax.ShapeDtypeStruct((n_seeds,), jax.random.key(0).dtype)
     start = _start_many_fn(spec, n_features, n).lower(keys).compile()
@@ -289,15 +358,15 @@ def _compiled(spec: _Spec, activation_name: str, data_shapes: tuple, n_seeds: in
     return start, fit
 
 
-def compile_many(config: StudyConfig, activation_name: str, data: TrainData,
-                 n_seeds: int):
+def compile_many(spec: TrainSpec, activation_name: str, data: TrainData,
+                 n_seeds: int) -> Callable[[TrainData, Any], TrainOutput]:
     """The compiled ``train_many`` for data shaped like ``data`` and ``n_seeds`` seeds:
     a function ``(data, seeds) -> TrainOutput``. Cached: the second call for the same
-    activation, training fields of ``config`` and shapes returns at once, so timing this
-    call measures compilation alone.
+    ``spec``, activation and shapes returns at once, so timing this call measures
+    compilation alone.
     """
     shapes = tuple(tuple(np.shape(a)) for a in data)
-    start, fit = _compiled(_Spec.of(config), activation_name, shapes, int(n_seeds))
+    start, fit = _compiled(spec, activation_name, shapes, int(n_seeds))
 
     def run(data: TrainData, seeds) -> TrainOutput:
         params, orders = start(seed_keys(seeds))
@@ -306,8 +375,9 @@ def compile_many(config: StudyConfig, activation_name: str, data: TrainData,
     return run
 
 
-def compile_groups(config: StudyConfig, activation_names, data: TrainData, n_seeds: int,
-                   workers: int | None = None) -> dict[str, Any]:
+def compile_groups(spec: TrainSpec, activation_names: Iterable[str], data: TrainData,
+                   n_seeds: int, workers: int | None = None
+                   ) -> dict[str, Callable[[TrainData, Any], TrainOutput]]:
     """:func:`compile_many` for several activations at once, compiled in parallel threads
     (XLA compiles outside the GIL): ``{name: (data, seeds) -> TrainOutput}``.
 
@@ -320,11 +390,11 @@ def compile_groups(config: StudyConfig, activation_names, data: TrainData, n_see
     if not names:
         return {}
     # The start program is shared by every group: compile it once, before the fan-out.
-    first = compile_many(config, names[0], data, n_seeds)
+    first = compile_many(spec, names[0], data, n_seeds)
     if workers <= 1 or len(names) == 1:
-        return {a: compile_many(config, a, data, n_seeds) for a in names}
+        return {a: compile_many(spec, a, data, n_seeds) for a in names}
     with ThreadPoolExecutor(workers) as pool:
-        rest = pool.map(lambda a: compile_many(config, a, data, n_seeds), names[1:])
+        rest = pool.map(lambda a: compile_many(spec, a, data, n_seeds), names[1:])
         return dict(zip(names, [first, *rest], strict=True))
 
 
@@ -333,29 +403,27 @@ def seed_keys(seeds) -> jax.Array:
     return jax.vmap(jax.random.key)(jnp.asarray(np.asarray(seeds), jnp.uint32))
 
 
-def train_many(config: StudyConfig, activation_name: str, data: TrainData,
-               seeds) -> TrainOutput:
+def train_many(spec: TrainSpec, activation_name: str, data: TrainData,
+               seeds: Iterable[int]) -> TrainOutput:
     """``jit(vmap(train))`` over ``seeds``: every field gets a leading seed axis.
 
-    The compiled program is cached per activation, training fields of ``config`` and data
-    shapes, so a second call neither retraces nor recompiles.
+    The compiled program is cached per ``spec``, activation and data shapes, so a second
+    call neither retraces nor recompiles.
     """
     seeds = np.asarray(list(seeds))
-    return compile_many(config, activation_name, data, len(seeds))(data, seeds)
+    return compile_many(spec, activation_name, data, len(seeds))(data, seeds)
 
 
 @functools.lru_cache(maxsize=64)
-def _predict_many_fn(spec: _Spec, activation_name: str):
-    act = models.resolve(activation_name)
-    rec = models.resolve(spec.recurrent_activation)
-    config = spec.config()
-    return jax.jit(jax.vmap(lambda p, X: models.apply(p, X, config, act, rec),
-                            in_axes=(0, None)))
+def _predict_many_fn(spec: ModelSpec, activation_name: str):
+    model = models.get(spec, activation_name)
+    return jax.jit(jax.vmap(model.apply, in_axes=(0, None)))
 
 
-def predict_many(config: StudyConfig, activation_name: str, params: Any, X) -> jax.Array:
-    """Forecasts ``(S, n)`` of each of ``S`` models (``params`` with a leading seed axis)."""
-    fn = _predict_many_fn(_Spec.of(config), activation_name)
+def predict_many(spec: ModelSpec, activation_name: str, params: Any, X: Any) -> jax.Array:
+    """Forecasts ``(S, n)`` of each of ``S`` models of ``spec`` (``params`` with a leading
+    seed axis) for windows ``X``."""
+    fn = _predict_many_fn(spec, activation_name)
     return fn(params, jnp.asarray(X, jnp.float32))
 
 

@@ -27,19 +27,20 @@ def compile_units(config: StudyConfig, activations: list[str], sp: SeriesPlan) -
     """Compile every activation's training program for every fold's shapes, in parallel
     threads (XLA compiles outside the GIL); the programs are cached, so training starts at
     once afterwards."""
-    from relulab.training import compile_groups
+    from relulab.training import TrainSpec, compile_groups
 
+    spec = TrainSpec.from_config(config)
     for prep in sp.prepared:
-        compile_groups(config, activations, train_data(prep), config.seeds)
+        compile_groups(spec, activations, train_data(prep), config.seeds)
 
 
 def program(config: StudyConfig, activation: str, prepared: Any) -> tuple[Any, Any]:
     """The compiled training program of ``activation`` for one fold's shapes (a cache lookup
     after :func:`compile_units`), and the fold's arrays: ``(train, data)``."""
-    from relulab.training import compile_many
+    from relulab.training import TrainSpec, compile_many
 
     data = train_data(prepared)
-    return compile_many(config, activation, data, config.seeds), data
+    return compile_many(TrainSpec.from_config(config), activation, data, config.seeds), data
 
 
 def train_unit(config: StudyConfig, train: Any, data: Any) -> tuple[Any, int]:
@@ -51,8 +52,9 @@ def train_unit(config: StudyConfig, train: Any, data: Any) -> tuple[Any, int]:
 
 
 def steps_per_epoch(data: Any, config: StudyConfig) -> int:
-    n = int(data.X_fit.shape[0])
-    return -(-n // config.batch_size)
+    from relulab.training import TrainSpec, steps_per_epoch
+
+    return steps_per_epoch(TrainSpec.from_config(config), int(data.X_fit.shape[0]))
 
 
 def score_group(config: StudyConfig, activation: str, sp: SeriesPlan,
@@ -64,12 +66,14 @@ def score_group(config: StudyConfig, activation: str, sp: SeriesPlan,
     protocol's split).
     """
     from relulab import metrics
+    from relulab.models import ModelSpec
     from relulab.training import predict_many
 
     values, preps = sp.values, sp.prepared
+    model = ModelSpec.from_config(config)
 
     def forecast(out: Any, prep: Any, windows: Any) -> np.ndarray:
-        scaled = np.asarray(predict_many(config, activation, out.params, windows.X))
+        scaled = np.asarray(predict_many(model, activation, out.params, windows.X))
         return prep.scaler.inverse(scaled)
 
     forecasts = np.concatenate([forecast(o, p, p.test) for o, p in zip(outs, preps,

@@ -1,0 +1,62 @@
+"""What every model family shares: activations with learnable parameters, the product of a
+layer, and the ``Dense(1)`` head that turns the last hidden layer into a forecast."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+
+from relulab.models.initializers import glorot_uniform
+
+Params = dict[str, Any]
+
+
+class ActivationLike(Protocol):
+    """What the models need of a ``relulab.activations.Activation``."""
+
+    learnable: tuple[str, ...]
+    params: dict[str, Any]
+
+    def apply(self, x: jax.Array, **params: Any) -> jax.Array: ...
+
+
+def resolve(activation: str | ActivationLike) -> ActivationLike:
+    """An activation object from a name of ``relulab.activations`` (or the object itself)."""
+    if isinstance(activation, str):
+        from relulab import activations
+
+        return activations.get(activation)
+    return activation
+
+
+def activation_params(act: ActivationLike) -> dict[str, jax.Array]:
+    """A layer's learnable parameters of ``act`` at their start values."""
+    # One shared scalar per learnable parameter and layer, started at the activation's
+    # default (0.25 for PReLU, as PyTorch and the PReLU paper start it).
+    return {name: jnp.asarray(act.params[name], jnp.float32) for name in act.learnable}
+
+
+def activate(act: ActivationLike, x: jax.Array, learned: dict[str, jax.Array]) -> jax.Array:
+    """``act(x)`` with the layer's learned parameters (if it has any)."""
+    return act.apply(x, **learned) if learned else act.apply(x)
+
+
+def matmul(x: jax.Array, w: jax.Array) -> jax.Array:
+    """``x @ w`` over the last axis of ``x``."""
+    # The layers are tiny (a handful of inputs and units): a broadcast multiply and a sum
+    # fuse with their neighbours on CPU, where a dot is a library call per batch entry,
+    # and the sum's order does not depend on how many models are batched, so a model's
+    # bits do not depend on the batch it trains in.
+    return jnp.sum(x[..., :, None] * w, axis=-2)
+
+
+def dense_weights(bits: jax.Array) -> Params:
+    """Keras' ``Dense(1)`` weights from ``(units, 1)`` random words: Glorot kernel, zero bias."""
+    return {"kernel": glorot_uniform(bits), "bias": jnp.zeros((1,))}
+
+
+def dense(params: Params, features: jax.Array) -> jax.Array:
+    """The ``Dense(1)`` head on ``features (batch, units)``: forecasts ``(batch,)``."""
+    return (matmul(features, params["kernel"]) + params["bias"])[:, 0]
