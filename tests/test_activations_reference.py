@@ -157,9 +157,9 @@ def exact_on_grid(case: str, dtype: str) -> tuple[np.ndarray, np.ndarray, np.nda
     return (x, *exact(case, x))
 
 
-def ulp_error(y, reference, flushes=False) -> np.ndarray:
+def ulp_error(y, reference, flushed_at=None) -> np.ndarray:
     """|y - reference| in units of np.spacing(reference), per element; equal values
-    (signed zeros, NaN against NaN) count 0. ``flushes``, the inputs x of a path that
+    (signed zeros, NaN against NaN) count 0. ``flushed_at``: the inputs x, for a path that
     flushes subnormals to 0 (XLA on CPU, jax.nn's results as ours): a 0 where the exact
     value is below the smallest normal times max(1, |x|) counts 0 too (for f = x g(x),
     g(x) is subnormal there and flushed before the product)."""
@@ -169,9 +169,8 @@ def ulp_error(y, reference, flushes=False) -> np.ndarray:
     spacing = np.spacing(np.abs(reference)).astype(np.float64)
     err = np.abs(y.astype(np.float64) - reference.astype(np.float64)) / spacing
     err[(y == reference) | (np.isnan(y) & np.isnan(reference))] = 0.0
-    if flushes is not False:
-        # a product x * g(x) is flushed where its factor g(x) = f(x)/x is already subnormal
-        scale = np.maximum(1.0, np.abs(np.asarray(flushes, dtype=np.float64)))
+    if flushed_at is not None:
+        scale = np.maximum(1.0, np.abs(np.asarray(flushed_at, dtype=np.float64)))
         tiny = np.finfo(reference.dtype).tiny
         err[(y == 0) & (np.abs(reference.astype(np.float64)) < tiny * scale)] = 0.0
     return err
@@ -208,12 +207,13 @@ def _check(case, dtype, ours, theirs=None, on_jax=False):
     """Ours within its bound of the exact value everywhere; and, given the framework's
     values, ours no worse than the framework's worst error plus SLACK_ULP."""
     x, truth, cond = exact_on_grid(case, dtype)
-    err = ulp_error(ours, truth, flushes=on_jax and x)
+    flushed_at = x if on_jax else None
+    err = ulp_error(ours, truth, flushed_at)
     bound = (JAX_ULP if on_jax else {}).get((case, dtype)) or OURS_ULP.get((case, dtype), 2)
     bad = err > bound + 3.0 * cond
     assert not bad.any(), list(zip(x[bad], err[bad], cond[bad], strict=True))[:5]
     if theirs is not None:
-        worst_theirs = ulp_error(theirs, truth, flushes=on_jax and x).max()
+        worst_theirs = ulp_error(theirs, truth, flushed_at).max()
         assert err.max() <= worst_theirs + SLACK_ULP, (err.max(), worst_theirs)
 
 
