@@ -354,6 +354,80 @@ def test_nan_in_nan_out(framework):
             assert np.isnan(y[0]) and np.isfinite(y[1:]).all(), (name, y)
 
 
+# ----------------------------------------------------------------- subnormals
+# f(x) = x for every x > 0 (hard_tanh, relu6: below max_val), so f'(x) = 1 there.
+IDENTITY_ON_POSITIVES = [
+    ("relu", {}), ("leaky_relu", {}), ("leaky_relu", {"negative_slope": 2.0}), ("prelu", {}),
+    ("elu", {"alpha": 1.5}), ("celu", {"alpha": 0.7}), ("relu6", {}), ("hard_tanh", {}),
+    ("hard_tanh", {"min_val": -2.0, "max_val": 3.0}), ("identity", {}),
+]
+
+
+@pytest.mark.parametrize("framework", _frameworks())
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_positive_subnormals_are_returned_exactly(framework, dtype):
+    """XLA on CPU compares and computes with denormals-are-zero: `where(x > 0, x, s x)` took
+    the slope branch for x = 1e-40 and flushed it to 0, where jax.nn.leaky_relu and every
+    torch.nn.functional twin return x. Every path of ours returns x, and derivative 1."""
+    jax_x64 = None
+    if framework == "jax":
+        import jax
+
+        jax_x64 = jax.enable_x64(True)
+        jax_x64.__enter__()
+    try:
+        fi = np.finfo(dtype)
+        x_np = np.array([fi.smallest_subnormal, 3 * fi.smallest_subnormal, fi.tiny / 2,
+                         fi.tiny - fi.smallest_subnormal, fi.tiny], dtype)
+        x = _make(framework, x_np, dtype)
+        for name, params in IDENTITY_ON_POSITIVES:
+            act = A.get(name, **params)
+            values = [act(x), act.apply(x, native=False)]
+            grads = [act.grad(x)]
+            if name == "prelu":  # an array weight takes the `where` path on every library
+                values.append(act.apply(x, weight=np.asarray(0.3)))
+                grads.append(act.grad(x, weight=np.asarray(0.3)))
+            for y in values:
+                assert str(y.dtype).endswith(dtype)
+                np.testing.assert_array_equal(np.asarray(y), x_np, err_msg=f"{act} {framework}")
+            for g in grads:
+                np.testing.assert_array_equal(np.asarray(g), 1.0, err_msg=f"{act} {framework}")
+    finally:
+        if jax_x64 is not None:
+            jax_x64.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_autodiff_at_positive_subnormals_is_one(dtype):
+    torch = pytest.importorskip("torch")
+    jax = pytest.importorskip("jax")
+    fi = np.finfo(dtype)
+    x = np.array([fi.smallest_subnormal, fi.tiny / 2], dtype)
+    for name, params in IDENTITY_ON_POSITIVES:
+        act = A.get(name, **params)
+        xt = torch.tensor(x, requires_grad=True)
+        act.apply(xt, native=False).sum().backward()
+        np.testing.assert_array_equal(xt.grad.numpy(), 1.0, err_msg=str(act))
+        with jax.enable_x64(True):
+            g = jax.vmap(jax.grad(act))(jax.numpy.asarray(x))
+        np.testing.assert_array_equal(np.asarray(g), 1.0, err_msg=str(act))
+
+
+def test_negative_subnormals_follow_the_formula_off_jax():
+    """NumPy and torch keep subnormal arithmetic: f(x) = s x (leaky/prelu) or alpha
+    expm1(x) ~ alpha x (ELU family), rounded. (XLA on CPU flushes these results to -0, as it
+    does jax.nn's.)"""
+    torch = pytest.importorskip("torch")
+    x = -np.array([np.finfo(np.float32).tiny / 2, 1e-40], np.float32)
+    for name, params, slope in [("leaky_relu", {"negative_slope": 0.1}, 0.1),
+                                ("prelu", {"weight": 0.3}, 0.3), ("elu", {"alpha": 1.5}, 1.5),
+                                ("relu", {}, 0.0)]:
+        act = A.get(name, **params)
+        want = (np.float32(slope) * x).astype(np.float32)
+        for y in (act(x), act(torch.from_numpy(x)), act.apply(torch.from_numpy(x), native=False)):
+            np.testing.assert_array_equal(np.asarray(y), want, err_msg=str(act))
+
+
 # ----------------------------------------------------------------- infinities
 _SA = A.functions.SELU_SCALE * A.functions.SELU_ALPHA
 # (name, params) -> f(-inf), f(+inf), f'(-inf), f'(+inf): the mathematical limits

@@ -3,6 +3,8 @@
 Every activation starts with :func:`floating`: it finds the array namespace (NumPy, JAX
 including tracers, PyTorch) through array-api-compat and applies the integer-input policy.
 The array API standard has no ``erf``/``erfc``; :func:`erfc` dispatches it per library.
+:func:`greater` and :func:`less` compare exactly where XLA on CPU would read a subnormal
+input as 0.
 """
 
 from __future__ import annotations
@@ -79,6 +81,34 @@ def param(xp: Any, x: Any, value: Any) -> Any:
 
         return torch.as_tensor(value, dtype=x.dtype, device=x.device)
     return xp.asarray(value, dtype=x.dtype)
+
+
+def greater(xp: Any, x: Any, c: float) -> Any:
+    """``x > c`` elementwise, exact also for subnormal ``x`` (False for NaN).
+
+    XLA on CPU runs with denormals-are-zero: there a subnormal ``x > 0`` is False, so
+    ``where(x > 0, x, s * x)`` would return ``s * x``, flushed to 0, for a positive
+    subnormal. Against 0, JAX therefore compares the bits: a float whose bits, read as a
+    signed integer, are positive has its sign bit clear and is not +0 (NaN is excluded
+    apart). Against any other (normal) ``c`` a subnormal compares as 0 would: no change.
+    """
+    if c == 0 and is_jax_namespace(xp):
+        from jax import lax
+
+        bits = lax.bitcast_convert_type(x, _SIGNED_INT[x.dtype.itemsize])
+        return (bits > 0) & ~xp.isnan(x)
+    return x > c
+
+
+def less(xp: Any, x: Any, c: float) -> Any:
+    """``x < c`` elementwise, exact also for subnormal ``x`` (see :func:`greater`); negation
+    only flips the sign bit, which flushing does not touch."""
+    if c == 0 and is_jax_namespace(xp):
+        return greater(xp, -x, 0.0)
+    return x < c
+
+
+_SIGNED_INT = {2: "int16", 4: "int32", 8: "int64"}
 
 
 def choose(xp: Any, x: Any, cond: Any, a: Any, b: Any) -> Any:

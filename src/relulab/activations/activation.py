@@ -24,6 +24,7 @@ from array_api_compat import is_jax_array, is_torch_array
 from relulab.activations import _keras
 from relulab.activations._namespace import floating
 from relulab.activations._registry import SPECS, Params, Spec, canonical, resolve
+from relulab.activations.twins import twin
 from relulab.errors import RelulabError
 
 
@@ -200,32 +201,16 @@ def _torch_native(name: str, params: Params, x: Any) -> Any:
     if not all(isinstance(v, float | str) for k, v in params.items() if k != "weight"):
         return None
     _, x = floating(x)  # integer policy first: torch's twins refuse integer tensors
-    p = params
     if name == "prelu":
-        w = p["weight"]
+        w = params["weight"]
         if isinstance(w, float):
-            return F.leaky_relu(x, w)
+            return F.leaky_relu(x, w)  # the same values as F.prelu, without a weight tensor
         w = torch.as_tensor(w, dtype=x.dtype, device=x.device)
         if w.ndim == 0 or w.numel() == 1 or (x.ndim == 2 and w.ndim == 1):
             return F.prelu(x, w.reshape(-1) if w.ndim else w.reshape(1))
         return None
-    twin = {
-        "relu": lambda: F.relu(x),
-        "leaky_relu": lambda: F.leaky_relu(x, p["negative_slope"]),
-        "elu": lambda: F.elu(x, p["alpha"]),
-        "selu": lambda: F.selu(x),
-        "celu": lambda: F.celu(x, p["alpha"]),
-        "gelu": lambda: F.gelu(x, approximate=p["approximate"]),
-        "silu": lambda: F.silu(x),
-        "mish": lambda: F.mish(x),
-        "softplus": lambda: F.softplus(x, p["beta"], p["threshold"]),
-        "relu6": lambda: F.relu6(x),
-        "hard_tanh": lambda: F.hardtanh(x, p["min_val"], p["max_val"]),
-        "tanh": lambda: torch.tanh(x),
-        "sigmoid": lambda: torch.sigmoid(x),
-        "identity": lambda: x,
-    }.get(name)
-    return twin() if twin is not None else None
+    fn = twin(name, "torch", params)
+    return fn(x) if fn is not None else None
 
 
 # --------------------------------------------------------------------------- facts

@@ -4,9 +4,8 @@ Used by ``benchmarks/activations.py`` and by the CLI's ``activations table`` thr
 column: :func:`throughput` returns million elements per second for ours and for the native
 twin (``None`` where the framework has none) on ``n`` float32 elements.
 
-Native twins: ``jax.nn.*`` (jitted) for JAX, ``torch.nn.functional.*`` for PyTorch, and for
-NumPy, which has no activation library, the idiomatic NumPy/SciPy one-liner where there is
-one (``np.maximum(x, 0)``, ``np.tanh``, ``scipy.special.expit``, ``np.logaddexp(x, 0)``).
+Native twins are those of :mod:`relulab.activations.twins`: ``jax.nn.*`` (jitted) for JAX,
+``torch.nn.functional.*`` for PyTorch, NumPy/SciPy one-liners for NumPy.
 """
 
 from __future__ import annotations
@@ -19,66 +18,21 @@ from typing import Any
 import numpy as np
 
 from relulab.activations.activation import get
+from relulab.activations.twins import FRAMEWORKS, twin
 from relulab.errors import RelulabError
 
-FRAMEWORKS = ("numpy", "jax", "torch")
+__all__ = ["FRAMEWORKS", "data", "median_seconds", "native_twin", "throughput"]
 
 
 def native_twin(name: str, framework: str, params: dict[str, Any]) -> Callable | None:
-    """The framework's own function with the same parameters, or None."""
-    p = params
-    if framework == "numpy":
-        import scipy.special
-
-        return {
-            "relu": lambda x: np.maximum(x, np.float32(0)),
-            "tanh": np.tanh,
-            "sigmoid": scipy.special.expit,
-            "softplus": lambda x: np.logaddexp(x, np.float32(0)),
-        }.get(name)
-    if framework == "jax":
+    """The framework's own function with the same parameters (:mod:`.twins`; jitted on
+    JAX), or None."""
+    fn = twin(name, framework, params)
+    if fn is not None and framework == "jax":
         import jax
-        import jax.numpy as jnp
 
-        nn = jax.nn
-        fn = {
-            "relu": nn.relu,
-            "leaky_relu": lambda x: nn.leaky_relu(x, p.get("negative_slope")),
-            "prelu": lambda x: nn.leaky_relu(x, p.get("weight")),  # scalar-weight PReLU
-            "elu": lambda x: nn.elu(x, p.get("alpha")),
-            "selu": nn.selu,
-            "celu": lambda x: nn.celu(x, p.get("alpha")),
-            "gelu": lambda x: nn.gelu(x, approximate=p.get("approximate") == "tanh"),
-            "silu": nn.silu,
-            "mish": nn.mish,
-            "softplus": nn.softplus,
-            "relu6": nn.relu6,
-            "hard_tanh": nn.hard_tanh,
-            "tanh": jnp.tanh,
-            "sigmoid": nn.sigmoid,
-        }.get(name)
-        return None if fn is None else jax.jit(fn)
-    if framework == "torch":
-        import torch
-        import torch.nn.functional as F
-
-        return {
-            "relu": F.relu,
-            "leaky_relu": lambda x: F.leaky_relu(x, p["negative_slope"]),
-            "prelu": lambda x: F.prelu(x, torch.tensor([p["weight"]], dtype=x.dtype)),
-            "elu": lambda x: F.elu(x, p["alpha"]),
-            "selu": F.selu,
-            "celu": lambda x: F.celu(x, p["alpha"]),
-            "gelu": lambda x: F.gelu(x, approximate=p["approximate"]),
-            "silu": F.silu,
-            "mish": F.mish,
-            "softplus": lambda x: F.softplus(x, p["beta"], p["threshold"]),
-            "relu6": F.relu6,
-            "hard_tanh": lambda x: F.hardtanh(x, p["min_val"], p["max_val"]),
-            "tanh": torch.tanh,
-            "sigmoid": torch.sigmoid,
-        }.get(name)
-    raise RelulabError(f"unknown framework {framework!r}; known: {', '.join(FRAMEWORKS)}")
+        return jax.jit(fn)
+    return fn
 
 
 def data(framework: str, n: int, seed: int = 0) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from relulab.activations._namespace import choose, erfc, floating, param
+from relulab.activations._namespace import choose, erfc, floating, greater, less, param
 from relulab.activations.functions import (
     _GELU_CUBIC,
     _GELU_TANH_CLIP,
@@ -33,40 +33,43 @@ _GAUSS_CLIP = 40.0
 def d_relu(x: Any) -> Any:
     r""":math:`\mathbb 1[x > 0]`; 0 at the kink."""
     xp, x = floating(x)
-    return choose(xp, x, x > 0, 1.0, 0.0)
+    return choose(xp, x, greater(xp, x, 0.0), 1.0, 0.0)
 
 
 def d_leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
     r""":math:`1` for :math:`x > 0`, else :math:`s` (also at 0)."""
     xp, x = floating(x)
-    return choose(xp, x, x > 0, 1.0, param(xp, x, negative_slope))
+    return choose(xp, x, greater(xp, x, 0.0), 1.0, param(xp, x, negative_slope))
 
 
 def d_prelu(x: Any, weight: Any = 0.25) -> Any:
     r""":math:`1` for :math:`x > 0`, else :math:`a` (also at 0)."""
     xp, x = floating(x)
-    return choose(xp, x, x > 0, 1.0, param(xp, x, weight))
+    return choose(xp, x, greater(xp, x, 0.0), 1.0, param(xp, x, weight))
 
 
 def d_elu(x: Any, alpha: float = 1.0) -> Any:
     r""":math:`1` for :math:`x > 0`, else :math:`\alpha e^x` (also at 0)."""
     xp, x = floating(x)
-    negative = xp.where(x > 0, 0.0, x)  # exp of the guarded input cannot overflow
-    return xp.where(x > 0, 1.0, param(xp, x, alpha) * xp.exp(negative))
+    positive = greater(xp, x, 0.0)  # exact for subnormal x (XLA reads them as 0)
+    negative = xp.where(positive, 0.0, x)  # exp of the guarded input cannot overflow
+    return xp.where(positive, 1.0, param(xp, x, alpha) * xp.exp(negative))
 
 
 def d_selu(x: Any) -> Any:
     r""":math:`\lambda` for :math:`x > 0`, else :math:`\lambda\alpha e^x` (also at 0)."""
     xp, x = floating(x)
-    negative = xp.where(x > 0, 0.0, x)  # exp of the guarded input cannot overflow
-    return xp.where(x > 0, SELU_SCALE, (SELU_SCALE * SELU_ALPHA) * xp.exp(negative))
+    positive = greater(xp, x, 0.0)  # exact for subnormal x (XLA reads them as 0)
+    negative = xp.where(positive, 0.0, x)  # exp of the guarded input cannot overflow
+    return xp.where(positive, SELU_SCALE, (SELU_SCALE * SELU_ALPHA) * xp.exp(negative))
 
 
 def d_celu(x: Any, alpha: float = 1.0) -> Any:
     r""":math:`1` for :math:`x > 0`, else :math:`e^{x/\alpha}` (1 at 0 from both sides)."""
     xp, x = floating(x)
-    negative = xp.where(x > 0, 0.0, x)  # exp of the guarded input cannot overflow
-    return xp.where(x > 0, 1.0, xp.exp(negative / param(xp, x, alpha)))
+    positive = greater(xp, x, 0.0)  # exact for subnormal x (XLA reads them as 0)
+    negative = xp.where(positive, 0.0, x)  # exp of the guarded input cannot overflow
+    return xp.where(positive, 1.0, xp.exp(negative / param(xp, x, alpha)))
 
 
 def d_gelu(x: Any, approximate: str = "none") -> Any:
@@ -134,7 +137,7 @@ def d_relu6(x: Any) -> Any:
 def d_hard_tanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
     r""":math:`\mathbb 1[a < x < b]`; 0 at both corners."""
     xp, x = floating(x)
-    return choose(xp, x, (x > min_val) & (x < max_val), 1.0, 0.0)
+    return choose(xp, x, greater(xp, x, min_val) & less(xp, x, max_val), 1.0, 0.0)
 
 
 def d_tanh(x: Any) -> Any:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import is_numpy_namespace
 
-from relulab.activations._namespace import erfc, floating, param
+from relulab.activations._namespace import erfc, floating, greater, less, param
 
 # Klambauer et al. (2017), eq. (14): the fixed point for zero mean, unit variance.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -93,9 +93,8 @@ def elu(x: Any, alpha: float = 1.0) -> Any:
     Exponential Linear Units (ELUs)". Derivative at 0 is :math:`\alpha` (the left branch).
     """
     xp, x = floating(x)
-    # max(x, 0) + alpha expm1(min(x, 0)): one branch is exactly 0 wherever the other is
-    # taken, and expm1 only ever sees x <= 0, so it cannot overflow (nor NaN its gradient).
-    return _floor(xp, x, 0.0) + param(xp, x, alpha) * xp.expm1(_ceil(xp, x, 0.0))
+    alpha = param(xp, x, alpha)
+    return _split_at_zero(xp, x, lambda p: p, lambda n: alpha * xp.expm1(n))
 
 
 def selu(x: Any) -> Any:
@@ -108,9 +107,9 @@ def selu(x: Any) -> Any:
     (2017), "Self-Normalizing Neural Networks". Derivative at 0 is :math:`\lambda\alpha`.
     """
     xp, x = floating(x)
-    # As elu; lambda * alpha folded into one constant: one rounding, as PyTorch does.
-    return (SELU_SCALE * _floor(xp, x, 0.0)
-            + (SELU_SCALE * SELU_ALPHA) * xp.expm1(_ceil(xp, x, 0.0)))
+    # lambda * alpha folded into one constant: one rounding, as PyTorch does.
+    return _split_at_zero(xp, x, lambda p: SELU_SCALE * p,
+                          lambda n: (SELU_SCALE * SELU_ALPHA) * xp.expm1(n))
 
 
 def celu(x: Any, alpha: float = 1.0) -> Any:
@@ -124,8 +123,8 @@ def celu(x: Any, alpha: float = 1.0) -> Any:
     """
     xp, x = floating(x)
     alpha = param(xp, x, alpha)
-    # As elu; x * (1/alpha), not x / alpha: PyTorch's rounding, so that we agree to the ulp.
-    return _floor(xp, x, 0.0) + alpha * xp.expm1(_ceil(xp, x, 0.0) * (1.0 / alpha))
+    # x * (1/alpha), not x / alpha: PyTorch's rounding.
+    return _split_at_zero(xp, x, lambda p: p, lambda n: alpha * xp.expm1(n * (1.0 / alpha)))
 
 
 def gelu(x: Any, approximate: str = "none") -> Any:
@@ -307,26 +306,24 @@ def _softplus(xp: Any, x: Any) -> Any:
 # Guards and selects. NumPy has no autodiff and cannot fuse, so there each is one ufunc pass
 # (np.where on unsorted data costs 5x np.maximum); elsewhere a `where`, whose autodiff puts a
 # kink's derivative on PyTorch's side and drops the NaN cotangent of a saturated branch.
-# Comparisons are False for NaN, and np.maximum/np.minimum/np.clip propagate it.
+# Comparisons are False for NaN, and np.maximum/np.minimum/np.clip propagate it. Off NumPy
+# neither max/min nor a `where` that LLVM can turn into one is used where x itself may be
+# returned: XLA on CPU runs with denormals-are-zero, and x86 max/min would flush a subnormal
+# x to 0; comparisons with 0 go through `greater`/`less`, exact for subnormals.
 def _floor(xp: Any, x: Any, lo: float) -> Any:
     """max(x, lo); autodiff: derivative 0 at x = lo (relu's kink) and below."""
     if is_numpy_namespace(xp):
         return np.maximum(x, lo)
-    return xp.where(x <= lo, lo, x)
-
-
-def _ceil(xp: Any, x: Any, hi: float) -> Any:
-    """min(x, hi); autodiff: derivative 1 at x = hi (the ELU family's left branch at 0)."""
-    if is_numpy_namespace(xp):
-        return np.minimum(x, hi)
-    return xp.where(x > hi, hi, x)
+    return xp.where(greater(xp, x, lo) | xp.isnan(x), x, lo)
 
 
 def _clamp(xp: Any, x: Any, lo: float, hi: float) -> Any:
     """min(max(x, lo), hi); autodiff: derivative 0 at both corners (PyTorch's hardtanh)."""
     if is_numpy_namespace(xp):
         return np.clip(x, lo, hi)
-    return xp.where(x <= lo, lo, xp.where(x >= hi, hi, x))
+    nan = xp.isnan(x)
+    capped = xp.where(less(xp, x, hi) | nan, x, hi)
+    return xp.where(greater(xp, x, lo) | nan, capped, lo)
 
 
 def _saturate(xp: Any, x: Any, bound: float) -> Any:
@@ -347,4 +344,17 @@ def _leaky(xp: Any, x: Any, slope: Any) -> Any:
             # For slope <= 1 the larger of x and slope x is the right one on both sides
             # (also for slope < 0); for slope > 1 the smaller.
             return (np.maximum if slope <= 1.0 else np.minimum)(x, slope * x)
-    return xp.where(x > 0, x, param(xp, x, slope) * x)
+    # NaN falls to slope * x, which is NaN too.
+    return xp.where(greater(xp, x, 0.0), x, param(xp, x, slope) * x)
+
+
+def _split_at_zero(xp: Any, x: Any, right: Any, left: Any) -> Any:
+    """right(x) for x > 0, left(x) otherwise (autodiff at 0: left's, PyTorch's side of the
+    ELU family's kink), for right(0) = left(0) = 0. left only ever sees x <= 0, so its expm1
+    cannot overflow, nor NaN the autodiff gradient of the branch not taken."""
+    if is_numpy_namespace(xp):
+        # No select: each side is exactly 0 where the other is taken, so their sum is f.
+        return right(np.maximum(x, 0.0)) + left(np.minimum(x, 0.0))
+    # A `where`, not that sum: XLA's x + 0 would flush a subnormal x to 0.
+    positive = greater(xp, x, 0.0)
+    return xp.where(positive, right(x), left(xp.where(positive, 0.0, x)))
