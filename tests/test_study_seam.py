@@ -162,7 +162,8 @@ def test_a_baseline_that_cannot_be_fitted_is_a_warning_and_the_study_goes_on(mon
         raise ValueError("cannot convert float NaN to integer")
 
     monkeypatch.setattr(baselines, "_kpss_d", broken)
-    result = Study(_config(activations=("tanh",)), _values()).run()
+    with pytest.warns(UserWarning, match="arima baseline unavailable"):
+        result = Study(_config(activations=("tanh",)), _values()).run()
     assert any(w.startswith("arima baseline unavailable") and "NaN" in w
                for w in result.warnings)
     doc = result.to_json()
