@@ -88,15 +88,18 @@ def greater(xp: Any, x: Any, c: float) -> Any:
 
     XLA on CPU runs with denormals-are-zero: there a subnormal ``x > 0`` is False, so
     ``where(x > 0, x, s * x)`` would return ``s * x``, flushed to 0, for a positive
-    subnormal. Against 0, JAX therefore compares the bits: a float whose bits, read as a
-    signed integer, are positive has its sign bit clear and is not +0 (NaN is excluded
-    apart). Against any other (normal) ``c`` a subnormal compares as 0 would: no change.
+    subnormal. Against 0, JAX therefore compares the bits, read as a signed integer:
+    above 0 (sign bit clear, not +0) and at most +inf's (not a NaN). Two integer
+    comparisons, no float test: the cheapest exact form found (its compile time is within
+    noise of ``x > 0``'s, where an ``isnan`` beside it cost a few percent of it).
+    Against any other (normal) ``c`` a subnormal compares as 0 would: no change.
     """
     if c == 0 and is_jax_namespace(xp):
         from jax import lax
 
         bits = lax.bitcast_convert_type(x, _SIGNED_INT[x.dtype.itemsize])
-        return (bits > 0) & ~xp.isnan(x)
+        inf = lax.bitcast_convert_type(xp.asarray(xp.inf, dtype=x.dtype), bits.dtype)
+        return (bits > 0) & (bits <= inf)
     return x > c
 
 
