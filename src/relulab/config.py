@@ -11,12 +11,9 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from relulab.errors import RelulabError
-
-if TYPE_CHECKING:
-    from relulab.data.source import DataSource
 
 MODELS = ("lstm", "mlp")
 
@@ -64,7 +61,8 @@ class StudyConfig:
 
     # Where the series comes from, so `Study(config).run()` can load it and a stored result
     # says what it was run on: a CSV path, "bundled:NAME" or "dataset:NAME[:LOCAL_FILE]"
-    # (read as a relulab.data.DataSource by `source`). Not part of the hash: the data's
+    # (read by relulab.data.DataSource.from_config; the config does not import the data
+    # package, which sits above it). Not part of the hash: the data's
     # content hash is.
     data: str | None = field(default=None, compare=False)
     column: str | None = field(default=None, compare=False)
@@ -124,13 +122,6 @@ class StudyConfig:
             raise RelulabError(f"season must be at least 1, got {self.season}; pass --season "
                                "with the seasonal period (e.g. 52 for weekly data), or leave it "
                                "out")
-
-    @property
-    def source(self) -> DataSource | None:
-        """Where the series comes from (``data``, ``column``, ``date_column``); None if unset."""
-        from relulab.data.source import DataSource
-
-        return DataSource.from_config(self)
 
     @property
     def seed_list(self) -> list[int]:
