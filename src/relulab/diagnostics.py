@@ -86,13 +86,16 @@ def _dead_units(runs: Sequence[RunRecord], activation: str,
 
 
 def diagnose(runs: Sequence[RunRecord], activations: Sequence[str]) -> Diagnostics:
-    """Dead-unit shares, flat runs and per-activation dead-unit summaries of ``runs``,
-    activations in the given order (runs of other activations are ignored)."""
+    """Dead-unit shares, flat runs, per-activation dead-unit summaries and diverged seeds
+    of ``runs``, activations in the given order (runs of other activations are ignored)."""
     dead_share: dict[str, dict[int, float]] = {}
     flat: list[FlatRun] = []
     summaries: dict[str, DeadUnits] = {}
+    diverged: dict[str, list[int]] = {}
     for act in activations:
         mine = [r for r in runs if r.activation == act]
+        if bad := [int(r.seed) for r in mine if r.diverged]:
+            diverged[act] = bad
         shares = {int(r.seed): dead_share_at_kept(r) for r in mine if not r.diverged}
         shares = {seed: v for seed, v in shares.items() if math.isfinite(v)}
         if shares:
@@ -103,7 +106,7 @@ def diagnose(runs: Sequence[RunRecord], activations: Sequence[str]) -> Diagnosti
             summaries[act] = _dead_units(mine, act, curves)
     any_dead = any(d.ever_dead for d in summaries.values()) if summaries else None
     return Diagnostics(dead_share=dead_share, flat_runs=flat, dead_units=summaries,
-                       any_dead=any_dead)
+                       any_dead=any_dead, diverged=diverged)
 
 
 def of(result: StudyResult) -> Diagnostics:

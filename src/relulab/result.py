@@ -105,6 +105,8 @@ class Diagnostics:
     dead_units: dict[str, DeadUnits] = field(default_factory=dict)
     # some unit died somewhere; None when no run records the statistic
     any_dead: bool | None = None
+    # activation -> seeds whose run diverged (non-finite loss or forecast), study order
+    diverged: dict[str, list[int]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,6 +118,7 @@ class Diagnostics:
                                for k, v in vars(d).items()}
                            for a, d in self.dead_units.items()},
             "any_dead": self.any_dead,
+            "diverged": {a: [int(s) for s in seeds] for a, seeds in self.diverged.items()},
         }
 
     @classmethod
@@ -137,6 +140,8 @@ class Diagnostics:
                                      ever_dead=bool(d["ever_dead"]))
                         for a, d in data.get("dead_units", {}).items()},
             any_dead=data.get("any_dead"),
+            diverged={a: [int(s) for s in seeds]
+                      for a, seeds in data.get("diverged", {}).items()},
         )
 
 

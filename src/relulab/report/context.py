@@ -10,7 +10,6 @@ for labels and which way is better. Numbers are written by ``relulab.display``.
 from __future__ import annotations
 
 import base64
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,13 +216,8 @@ def page_context(result: StudyResult) -> dict[str, Any]:
         for name, b in result.baselines.items()
     ]
     naive = result.baselines.get("naive", {}).get("metrics", {}).get("rmse")
-    diverged = [(a, [r.seed for r in result.runs if r.activation == a and r.diverged])
-                for a in activations]
-    diverged = [(a, seeds) for a, seeds in diverged if seeds]
-    # The engine also words each diverged group as a warning; the list above says it once.
-    said = [re.compile(rf"{re.escape(a)}: \d+ of \d+ runs? diverged") for a, _ in diverged]
-    engine_warnings = [w for w in result.warnings if not any(p.match(w) for p in said)]
     diagnostics = diagnostics_of(result)
+    diverged = list(diagnostics.diverged.items())
     flat = _flat(diagnostics.flat_runs)
     model = (f"LSTM ({config.units} units" if config.model == "lstm"
              else f"MLP ({config.units} wide") + (
@@ -250,7 +244,7 @@ def page_context(result: StudyResult) -> dict[str, Any]:
         "naive_rmse": display.number(naive) if display.finite(naive) else None,
         "summary_rows": rows, "metrics": metrics,
         "metric_info": {m: METRICS[m] for m in metrics},
-        "baseline_rows": baseline_rows, "diverged": diverged,
+        "baseline_rows": baseline_rows,
         "figures": _embedded_figures(result),
         "diverged_text": "; ".join(
             f"{a} diverged on seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}"
@@ -258,8 +252,10 @@ def page_context(result: StudyResult) -> dict[str, Any]:
         "config_columns": [config_rows[:half], config_rows[half:]],
         "confidence": confidence, "timing": _timing(result),
         "version": __version__, "ran_with": ran_with,
-        "engine_warnings": engine_warnings, "flat": flat,
-        "n_warn": len(diverged) + len(engine_warnings) + len(flat),
+        # The engine's warnings name diverged runs (with the seeds and the advice) and
+        # everything else; the report adds the flat runs, which only the diagnostics hold.
+        "engine_warnings": list(result.warnings), "flat": flat,
+        "n_warn": len(result.warnings) + len(flat),
         "flat_text": "; ".join(
             f"{a} forecast a flat line on seed{'s' if len(items) > 1 else ''} "
             + ", ".join(str(seed) for _, seed, _ in items) for a, items in _grouped(flat)),
