@@ -77,9 +77,29 @@ class TrainOutput(NamedTuple):
 
     ``loss`` and ``val_loss`` are NaN for epochs after an early stop (and ``val_loss`` is
     NaN throughout without a validation split). ``best_epoch`` is the 0-based epoch whose
-    weights ``params`` holds. ``epoch_stats`` maps a name to a per-epoch array
-    (``dead_fraction``: the share of hidden units whose output is exactly zero on every
-    fit sample at the epoch's end).
+    weights ``params`` holds. ``epoch_stats`` maps a name to a per-epoch array:
+
+    - ``dead_fraction``: the share of hidden-layer outputs (each layer's ``h``) exactly
+      zero on every fit sample at the epoch's end;
+
+    and, when the spec tracks units (``TrainSpec.track_units``), per activation site (every
+    place the activation is applied: ``hiddenK`` for the MLP, ``lstmK.candidate`` and
+    ``lstmK.cell`` for the LSTM; see ``models.Model.sites``):
+
+    - ``dead_share:SITE``: the share of the site's units that are dead, their output
+      exactly 0 on every fit sample (and timestep) at the epoch's end: no gradient flows
+      through them;
+    - ``dormant_share:SITE``: the share that are dormant (ReDo, Sokar et al. 2023): the
+      unit's mean ``|a|`` over the fit samples, divided by the site's mean of that over its
+      units, is at most ``TrainSpec.dormant_threshold`` (dead units are dormant; a smooth
+      activation's units can be dormant without ever being exactly 0);
+    - ``learned:NAME``: each learnable activation parameter (PReLU's slope) at the epoch's
+      end.
+
+    ``unit_stats`` holds per unit, never per epoch (its size does not grow with training):
+    ``death_epoch:SITE`` (the first 0-based epoch at whose end the unit was dead, -1 if
+    never), ``came_back:SITE`` (dead at some epoch's end, alive at a later one),
+    ``dead:SITE`` and ``dormant:SITE`` (with the returned ``params``).
     """
 
     params: Any
@@ -88,6 +108,7 @@ class TrainOutput(NamedTuple):
     best_epoch: Any
     diverged: Any
     epoch_stats: dict[str, Any]
+    unit_stats: dict[str, Any]
 
 
 # --- optimiser ---------------------------------------------------------------------------
@@ -141,6 +162,8 @@ class TrainSpec:
     beta2: float = 0.999
     eps: float = 1e-7
     patience: int | None = None
+    track_units: bool = True  # per-site dead / dormant units (TrainOutput.unit_stats)
+    dormant_threshold: float = 0.1  # ReDo's tau: dormant when the unit's score is at most it
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "patience"):
@@ -176,6 +199,8 @@ class EpochState(NamedTuple):
       wait: epochs since ``val_loss`` last improved (Keras' ``EarlyStopping.wait``).
       active: False once early stopping has stopped the run; later epochs change nothing.
       diverged: an epoch run had a non-finite loss or ``val_loss``.
+      death_epoch: per activation site, each unit's first epoch found dead (-1: never).
+      came_back: per site, units found dead at one epoch's end and alive at a later one.
     """
 
     params: jax.Array
@@ -186,6 +211,8 @@ class EpochState(NamedTuple):
     wait: jax.Array
     active: jax.Array
     diverged: jax.Array
+    death_epoch: dict[str, jax.Array]
+    came_back: dict[str, jax.Array]
 
 
 class EpochRecord(NamedTuple):
@@ -196,11 +223,35 @@ class EpochRecord(NamedTuple):
       val_loss: the MSE on the validation tail at the epoch's end (NaN without one).
       dead_fraction: the share of hidden units whose output is exactly zero on every fit
         sample at the epoch's end.
+      dead_share, dormant_share: per activation site, the share of its units dead and
+        dormant at the epoch's end (empty when units are not tracked).
+      learned: each learnable activation parameter at the epoch's end.
     """
 
     loss: jax.Array
     val_loss: jax.Array
     dead_fraction: jax.Array
+    dead_share: dict[str, jax.Array]
+    dormant_share: dict[str, jax.Array]
+    learned: dict[str, jax.Array]
+
+
+def unit_health(a: jax.Array, threshold: float) -> tuple[jax.Array, jax.Array]:
+    """``(dead, dormant)`` per unit (the last axis) of one site's outputs ``a``.
+
+    Dead: exactly 0 on every sample (and timestep). Dormant (Sokar et al. 2023, "The
+    Dormant Neuron Phenomenon in Deep Reinforcement Learning", eq. 1): the unit's mean
+    ``|a|`` over the samples divided by the mean of that over the site's units is at most
+    ``threshold``; with every unit silent (a site mean of 0) every unit is dormant.
+    """
+    a = a.reshape(-1, a.shape[-1])
+    dead = jnp.all(a == 0, axis=0)
+    activity = jnp.mean(jnp.abs(a), axis=0)
+    mean = jnp.mean(activity)
+    # No division by a zero mean: the guard sits beside the ratio it protects.
+    score = activity / jnp.where(mean > 0, mean, 1.0)
+    dormant = dead | (score <= threshold) | (mean == 0)
+    return dead, dormant
 
 
 def _where(flag: jax.Array, a: Any, b: Any) -> Any:
@@ -271,11 +322,20 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
         loss = jnp.sum(losses) / n
 
         # One forward pass gives the validation forecasts and, on the fit rows, the hidden
-        # outputs whose all-zero units are dead.
-        pred, hiddens = model.hidden(unravel(p), X_all)
+        # outputs whose all-zero units are dead (and, tracked, every site's units).
+        if spec.track_units:
+            pred, hiddens, sites = model.sites(unravel(p), X_all)
+        else:
+            (pred, hiddens), sites = model.hidden(unravel(p), X_all), {}
         val_loss = jnp.mean((pred[n:] - y_val) ** 2) if n_val else jnp.float32(jnp.nan)
         dead = jnp.concatenate([jnp.all(h[:n] == 0, axis=0) for h in hiddens])
         dead_fraction = jnp.mean(dead.astype(jnp.float32))
+        health = {k: unit_health(a[:n], spec.dormant_threshold) for k, a in sites.items()}
+        death_epoch = {k: jnp.where(active & dead_k & (state.death_epoch[k] < 0), e,
+                                    state.death_epoch[k])
+                       for k, (dead_k, _) in health.items()}
+        came_back = {k: state.came_back[k] | (active & ~dead_k & (state.death_epoch[k] >= 0))
+                     for k, (dead_k, _) in health.items()}
         diverged = state.diverged | (active & ~jnp.isfinite(loss))
         if n_val:
             diverged = diverged | (active & ~jnp.isfinite(val_loss))
@@ -293,23 +353,51 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
         else:
             best_epoch = e
             stop = jnp.bool_(False)
-        record = EpochRecord(loss=jnp.where(active, loss, jnp.nan),
-                             val_loss=jnp.where(active, val_loss, jnp.nan),
-                             dead_fraction=jnp.where(active, dead_fraction, jnp.nan))
+        def kept(x: jax.Array) -> jax.Array:
+            return jnp.where(active, x, jnp.nan)
+
+        record = EpochRecord(
+            loss=kept(loss), val_loss=kept(val_loss), dead_fraction=kept(dead_fraction),
+            dead_share={k: kept(jnp.mean(d.astype(jnp.float32))) for k, (d, _) in health.items()},
+            dormant_share={k: kept(jnp.mean(m.astype(jnp.float32)))
+                           for k, (_, m) in health.items()},
+            learned={k: kept(v) for k, v in
+                     (model.learned(unravel(p)) if spec.track_units else {}).items()})
         return EpochState(params=p, opt_state=s, best_params=best_p, best_val_loss=best_val,
                           best_epoch=best_epoch, wait=wait, active=active & ~stop,
-                          diverged=diverged), record
+                          diverged=diverged, death_epoch=death_epoch,
+                          came_back=came_back), record
 
+    # The sites' unit counts, from shapes alone (no computation is traced here).
+    site_units = ({k: v.shape[-1] for k, v in
+                   jax.eval_shape(lambda q: model.sites(unravel(q), X_fit)[2], params).items()}
+                  if spec.track_units else {})
     start = EpochState(params=params, opt_state=opt_state, best_params=params,
                        best_val_loss=jnp.float32(jnp.inf), best_epoch=jnp.int32(0),
-                       wait=jnp.int32(0), active=jnp.bool_(True), diverged=jnp.bool_(False))
+                       wait=jnp.int32(0), active=jnp.bool_(True), diverged=jnp.bool_(False),
+                       death_epoch={k: jnp.full((u,), -1, jnp.int32)
+                                    for k, u in site_units.items()},
+                       came_back={k: jnp.zeros((u,), bool) for k, u in site_units.items()})
     epochs = jnp.arange(spec.epochs, dtype=jnp.int32)
     state, record = jax.lax.scan(epoch, start, (orders, epochs))
     final = state.best_params if spec.patience is not None else state.params
     finite = jnp.all(jnp.isfinite(final))
+    epoch_stats = {"dead_fraction": record.dead_fraction,
+                   **{f"dead_share:{k}": v for k, v in record.dead_share.items()},
+                   **{f"dormant_share:{k}": v for k, v in record.dormant_share.items()},
+                   **{f"learned:{k}": v for k, v in record.learned.items()}}
+    unit_stats = {}
+    if spec.track_units:
+        # The state of every unit with the weights returned (the kept epoch's).
+        _, _, sites = model.sites(unravel(final), X_fit)
+        for k, a in sites.items():
+            dead, dormant = unit_health(a, spec.dormant_threshold)
+            unit_stats.update({f"death_epoch:{k}": state.death_epoch[k],
+                               f"came_back:{k}": state.came_back[k],
+                               f"dead:{k}": dead, f"dormant:{k}": dormant})
     return TrainOutput(params=unravel(final), loss=record.loss, val_loss=record.val_loss,
                        best_epoch=state.best_epoch, diverged=state.diverged | ~finite,
-                       epoch_stats={"dead_fraction": record.dead_fraction})
+                       epoch_stats=epoch_stats, unit_stats=unit_stats)
 
 
 def _train(spec: TrainSpec, act: models.ActivationLike, data: TrainData,

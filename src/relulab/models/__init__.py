@@ -50,8 +50,10 @@ class Family(Protocol):
         """``params`` with every activation slot at its start values."""
 
     def forward(self, spec: ModelSpec, params: Params, X: jax.Array,
-                act: ActivationLike) -> tuple[jax.Array, tuple[jax.Array, ...]]:
-        """``(forecasts (batch,), hiddens)``, each hidden ``(batch, units)``."""
+                act: ActivationLike, record: bool = False) -> Any:
+        """``(forecasts (batch,), hiddens)``, each hidden ``(batch, units)``; with
+        ``record`` a third element, ``{site: output}`` at every place the activation is
+        applied, each ``(batch, units)`` or ``(batch, timesteps, units)``."""
 
 
 # The registry: family name -> module. A new model is a new module and one line here.
@@ -102,11 +104,19 @@ class Model(NamedTuple):
     ``(batch, lookback)`` (or ``(batch, timesteps, features)`` for the LSTM).
     ``hidden(params, X) -> (forecasts, hiddens)``: ``apply``'s forecasts and every hidden
     layer's output at the last timestep, each ``(batch, units)``; dead units show as zeros.
+    ``sites(params, X) -> (forecasts, hiddens, {site: output})``: the same, and the output
+    at every place the activation is applied (an LSTM applies it twice per layer and step),
+    each ``(batch, units)`` or ``(batch, timesteps, units)``, keyed by a stable name.
+    ``learned(params) -> {name: value}``: the learnable activation parameters (PReLU's
+    slope per layer), keyed by where they sit.
     """
 
     init: Callable[[jax.Array, int], Params]
     apply: Callable[[Params, jax.Array], jax.Array]
     hidden: Callable[[Params, jax.Array], tuple[jax.Array, tuple[jax.Array, ...]]]
+    sites: Callable[[Params, jax.Array], tuple[jax.Array, tuple[jax.Array, ...],
+                                                dict[str, jax.Array]]]
+    learned: Callable[[Params], dict[str, jax.Array]]
 
 
 def family(spec: ModelSpec) -> Family:
@@ -129,7 +139,27 @@ def get(spec: ModelSpec, activation: str | ActivationLike) -> Model:
     def apply(params: Params, X: jax.Array) -> jax.Array:
         return hidden(params, X)[0]
 
-    return Model(init=init, apply=apply, hidden=hidden)
+    def sites(params: Params, X: jax.Array) -> Any:
+        return fam.forward(spec, params, X, act, record=True)
+
+    return Model(init=init, apply=apply, hidden=hidden, sites=sites, learned=learned)
+
+
+_SLOTS = ("activation", "recurrent_activation")
+
+
+def learned(params: Params) -> dict[str, jax.Array]:
+    """Every learnable activation parameter in ``params``, named by its place:
+    ``{"lstm1.activation.weight": slope, ...}`` (layers 1-based), whatever the family."""
+    out = {}
+    for group, layers in params.items():
+        if not isinstance(layers, tuple):
+            continue
+        for k, layer in enumerate(layers, start=1):
+            for slot in _SLOTS:
+                for name, value in layer.get(slot, {}).items():
+                    out[f"{group}{k}.{slot}.{name}"] = value
+    return out
 
 
 # --- the two parts of init -----------------------------------------------------------------
@@ -179,6 +209,7 @@ __all__ = [
     "get",
     "init_activation_params",
     "init_weights",
+    "learned",
     "resolve",
     "weight_bits",
     "weights_from_bits",

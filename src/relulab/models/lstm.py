@@ -21,7 +21,7 @@ Parameters: ``{"lstm": (layer, ...), "dense": {"kernel", "bias"}}``, each layer
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -74,8 +74,11 @@ def init_activation_params(spec: ModelSpec, params: Params, act: ActivationLike)
         for layer in params["lstm"])}
 
 
-def _layer(layer: Params, xs: jax.Array, act: ActivationLike, rec: ActivationLike) -> jax.Array:
-    """One LSTM layer over ``xs (batch, T, F)`` from a zero state; returns ``h (batch, T, u)``."""
+def _layer(layer: Params, xs: jax.Array, act: ActivationLike, rec: ActivationLike,
+           record: bool = False) -> Any:
+    """One LSTM layer over ``xs (batch, T, F)`` from a zero state; returns ``h (batch, T, u)``,
+    and with ``record`` also the activation's two sites over every timestep: the candidate
+    ``g = A(z_c)`` and the cell output ``A(c')``, each ``(batch, T, u)``."""
     W, U, b = layer["kernel"], layer["recurrent_kernel"], layer["bias"]
     la, lr = layer["activation"], layer["recurrent_activation"]
     u = U.shape[0]
@@ -88,29 +91,45 @@ def _layer(layer: Params, xs: jax.Array, act: ActivationLike, rec: ActivationLik
     # gives the same numbers and saves the work (the seed preset has a single timestep).
     i, _, g, o = gates(matmul(xs[:, 0], W) + b)
     c = i * g
-    h = o * activate(act, c, la)
+    ac = activate(act, c, la)
+    h = o * ac
     if xs.shape[1] == 1:
-        return h[:, None]
+        return (h[:, None], g[:, None], ac[:, None]) if record else h[:, None]
 
     def step(carry: tuple[jax.Array, jax.Array], x: jax.Array):
         h, c = carry
         i, f, g, o = gates(matmul(x, W) + matmul(h, U) + b)
         c = f * c + i * g
-        h = o * activate(act, c, la)
-        return (h, c), h
+        ac = activate(act, c, la)
+        h = o * ac
+        return (h, c), ((h, g, ac) if record else h)
 
-    _, hs = jax.lax.scan(step, (h, c), jnp.swapaxes(xs[:, 1:], 0, 1))
-    return jnp.concatenate([h[:, None], jnp.swapaxes(hs, 0, 1)], axis=1)
+    _, out = jax.lax.scan(step, (h, c), jnp.swapaxes(xs[:, 1:], 0, 1))
+
+    def joined(first: jax.Array, rest: jax.Array) -> jax.Array:
+        return jnp.concatenate([first[:, None], jnp.swapaxes(rest, 0, 1)], axis=1)
+
+    if not record:
+        return joined(h, out)
+    return joined(h, out[0]), joined(g, out[1]), joined(ac, out[2])
 
 
 def forward(
-    spec: ModelSpec, params: Params, X: jax.Array, act: ActivationLike
-) -> tuple[jax.Array, tuple[jax.Array, ...]]:
-    """``(forecasts (batch,), hiddens)``: every layer's ``h`` at the last timestep."""
+    spec: ModelSpec, params: Params, X: jax.Array, act: ActivationLike, record: bool = False
+) -> Any:
+    """``(forecasts (batch,), hiddens)``: every layer's ``h`` at the last timestep; with
+    ``record`` also ``sites``: ``{"lstmK.candidate": g, "lstmK.cell": A(c')}`` per layer
+    ``K`` (1-based), each ``(batch, T, units)``, every place the activation is applied."""
     rec = resolve(spec.recurrent_activation)
     xs = X[:, None, :] if X.ndim == 2 else X
     hiddens = []
-    for layer in params["lstm"]:
-        xs = _layer(layer, xs, act, rec)
+    sites = {}
+    for k, layer in enumerate(params["lstm"], start=1):
+        if record:
+            xs, g, ac = _layer(layer, xs, act, rec, record=True)
+            sites[f"lstm{k}.candidate"], sites[f"lstm{k}.cell"] = g, ac
+        else:
+            xs = _layer(layer, xs, act, rec)
         hiddens.append(xs[:, -1])
-    return dense(params["dense"], xs[:, -1]), tuple(hiddens)
+    out = dense(params["dense"], xs[:, -1]), tuple(hiddens)
+    return (*out, sites) if record else out

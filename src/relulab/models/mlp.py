@@ -7,7 +7,7 @@ Parameters: ``{"hidden": (layer, ...), "dense": {"kernel", "bias"}}``, each laye
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -49,12 +49,17 @@ def init_activation_params(spec: ModelSpec, params: Params, act: ActivationLike)
 
 
 def forward(
-    spec: ModelSpec, params: Params, X: jax.Array, act: ActivationLike
-) -> tuple[jax.Array, tuple[jax.Array, ...]]:
-    """``(forecasts (batch,), hiddens)``: every hidden layer's output ``(batch, units)``."""
+    spec: ModelSpec, params: Params, X: jax.Array, act: ActivationLike, record: bool = False
+) -> Any:
+    """``(forecasts (batch,), hiddens)``: every hidden layer's output ``(batch, units)``;
+    with ``record`` also ``sites``: ``{"hiddenK": output}`` per hidden layer ``K`` (1-based),
+    the places the activation is applied."""
     a = X.reshape(X.shape[0], -1)
     hiddens = []
     for layer in params["hidden"]:
         a = activate(act, matmul(a, layer["kernel"]) + layer["bias"], layer["activation"])
         hiddens.append(a)
-    return dense(params["dense"], a), tuple(hiddens)
+    out = dense(params["dense"], a), tuple(hiddens)
+    if not record:
+        return out
+    return (*out, {f"hidden{k}": h for k, h in enumerate(hiddens, start=1)})
