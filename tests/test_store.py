@@ -425,10 +425,11 @@ def test_an_older_schema_is_migrated(db: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def _as_schema_v1(db: Path) -> None:
-    """Turn a file into what relulab wrote at schema version 1: no diagnostics column, and
-    comparisons without the verdict's parts."""
+    """Turn a file into what relulab wrote at schema version 1: no diagnostics column, no
+    per-unit statistics, and comparisons without the verdict's parts."""
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("ALTER TABLE analysis DROP COLUMN diagnostics")
+    conn.execute("ALTER TABLE runs DROP COLUMN unit_stats")
     for study_id, text in conn.execute("SELECT study_id, comparisons FROM analysis").fetchall():
         parts = ("n_pairs", "vol_rel_lo", "vol_rel_hi", "accuracy", "volatility",
                  "seed_interval")
@@ -459,7 +460,7 @@ def test_a_study_analysed_under_schema_v1_loads_with_its_diagnostics(db: Path) -
     with Store(db) as store:
         got = store.load(sid)
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert conn.execute("SELECT diagnostics FROM analysis").fetchone() == (None,)
     conn.close()
     d = got.diagnostics

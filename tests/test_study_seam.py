@@ -146,6 +146,15 @@ def test_run_study_writes_what_the_user_asked_for(tmp_path, monkeypatch) -> None
         stored = store.load(result.study_id)
     assert [r.forecast.tolist() for r in stored.runs] == [r.forecast.tolist()
                                                           for r in result.runs]
+    # Per-unit diagnostics go to the database and the JSON as they are.
+    for fresh, kept in zip(result.runs, stored.runs, strict=True):
+        assert sorted(kept.unit_stats) == sorted(fresh.unit_stats) != []
+        for k, v in fresh.unit_stats.items():
+            np.testing.assert_array_equal(kept.unit_stats[k], v)
+            assert kept.unit_stats[k].dtype == v.dtype
+    units = json.loads(written.json.read_text())["runs"][0]["units"]
+    assert sorted(units["sites"]) == ["lstm1.candidate", "lstm1.cell"]
+    assert len(units["sites"]["lstm1.cell"]["death_epoch"]) == config.units
     # The same writer serves a stored study (`relulab report`).
     again = write_outputs(stored, Outputs(db=tmp_path / "r.db", report=tmp_path / "again.html"))
     assert again.report.read_text().startswith("<!DOCTYPE html>")

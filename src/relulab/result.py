@@ -34,6 +34,31 @@ class RunRecord:
     val_loss: np.ndarray  # (epochs,) Keras-style validation loss per epoch (NaN if no split)
     best_epoch: int  # 0-based epoch whose weights were kept (last epoch without early stop)
     epoch_stats: dict[str, np.ndarray] = field(default_factory=dict)  # extra per-epoch series
+    # per-unit arrays, never per epoch (relulab.training.TrainOutput.unit_stats):
+    # "death_epoch:SITE", "came_back:SITE", "dead:SITE", "dormant:SITE"
+    unit_stats: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def sites(self) -> list[str]:
+        """The activation sites this run tracked, in the model's order."""
+        return [k.split(":", 1)[1] for k in self.epoch_stats if k.startswith("dead_share:")]
+
+    def units_json(self) -> dict[str, Any]:
+        """Per site: the per-epoch dead and dormant shares and every unit's death epoch,
+        revival and final state; and the learned activation parameters per epoch."""
+        e, u = self.epoch_stats, self.unit_stats
+        return {
+            "sites": {site: {
+                "dead_share": _floats(e[f"dead_share:{site}"]),
+                "dormant_share": _floats(e[f"dormant_share:{site}"]),
+                **({"death_epoch": [int(x) for x in np.ravel(u[f"death_epoch:{site}"])],
+                    "came_back": [bool(x) for x in np.ravel(u[f"came_back:{site}"])],
+                    "dead": [bool(x) for x in np.ravel(u[f"dead:{site}"])],
+                    "dormant": [bool(x) for x in np.ravel(u[f"dormant:{site}"])]}
+                   if f"dead:{site}" in u else {}),
+            } for site in self.sites()},
+            "learned": {k.split(":", 1)[1]: _floats(v) for k, v in e.items()
+                        if k.startswith("learned:")},
+        }
 
 
 @dataclass
@@ -194,7 +219,9 @@ class StudyResult:
                  **{m: _float(r.metrics.get(m)) for m in METRIC_COLUMNS},
                  "validation": {m: _float(r.val_metrics.get(m)) for m in METRIC_COLUMNS},
                  "forecast": _floats(r.forecast), "loss": _floats(r.loss),
-                 "val_loss": _floats(r.val_loss)}
+                 "val_loss": _floats(r.val_loss),
+                 "dead_fraction": _floats(r.epoch_stats.get("dead_fraction", [])),
+                 "units": r.units_json()}
                 for r in self.runs
             ],
             "summary": _summary_json(self.summary),

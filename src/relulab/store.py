@@ -23,7 +23,8 @@ file as relulab's):
 * ``meta(key, value)``: ``created_by`` / ``migrated_by`` relulab versions.
 * ``studies``: one row per (config, data). ``key`` is the public study id, a hash of
   ``config.key()`` and the data hash, so rerunning the same command finds the same row.
-* ``runs``: one row per (study, activation, seed), ``UNIQUE`` on those three.
+* ``runs``: one row per (study, activation, seed), ``UNIQUE`` on those three; since
+  version 3 with ``unit_stats`` (per-unit diagnostics, an .npz like ``epoch_stats``).
 * ``analysis``: one row per finished study (summary, comparisons, baselines, timing,
   warnings and, from schema version 2, ``diagnostics``: dead units and flat forecasts).
 
@@ -65,7 +66,7 @@ DEFAULT_PATH = DEFAULT_DB  # defined in relulab.paths, which the CLI reads witho
 # "rlab" in ASCII: marks a SQLite file as a relulab results store.
 APPLICATION_ID = 0x726C6162
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (
@@ -133,7 +134,13 @@ def _diagnostics_v2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE analysis ADD COLUMN diagnostics TEXT")
 
 
-MIGRATIONS: dict[int, Migration] = {0: _create_v1, 1: _diagnostics_v2}
+def _unit_stats_v3(conn: sqlite3.Connection) -> None:
+    # Version 3 stores each run's per-unit diagnostics (death epoch, revival, final dead
+    # and dormant state per activation site). Runs stored before have NULL there.
+    conn.execute("ALTER TABLE runs ADD COLUMN unit_stats BLOB")
+
+
+MIGRATIONS: dict[int, Migration] = {0: _create_v1, 1: _diagnostics_v2, 2: _unit_stats_v3}
 
 
 def study_key(config: StudyConfig, data_hash: str) -> str:
@@ -404,7 +411,8 @@ class Store:
                 conn.execute(
                     "INSERT INTO runs (study_id, activation, seed, diverged, best_epoch,"
                     " metrics, val_metrics, forecast, val_forecast, loss, val_loss,"
-                    " epoch_stats, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " epoch_stats, unit_stats, created)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (row["id"], *_run_row(run), now),
                 )
             conn.execute("UPDATE studies SET updated = ? WHERE id = ?", (now, row["id"]))
@@ -416,7 +424,8 @@ class Store:
         order = {a: i for i, a in enumerate(self._config(row).activations)}
         rows = self._conn.execute(
             "SELECT activation, seed, diverged, best_epoch, metrics, val_metrics, forecast,"
-            " val_forecast, loss, val_loss, epoch_stats FROM runs WHERE study_id = ?",
+            " val_forecast, loss, val_loss, epoch_stats, unit_stats FROM runs"
+            " WHERE study_id = ?",
             (row["id"],),
         ).fetchall()
         runs = [_run_from_row(r) for r in rows]
@@ -529,18 +538,18 @@ def _run_row(run: RunRecord) -> tuple[Any, ...]:
     return (run.activation, int(run.seed), int(bool(run.diverged)), int(run.best_epoch),
             _dumps(run.metrics), _dumps(run.val_metrics), _pack(run.forecast),
             _pack(run.val_forecast), _pack(run.loss), _pack(run.val_loss),
-            _pack_stats(run.epoch_stats))
+            _pack_stats(run.epoch_stats), _pack_stats(run.unit_stats))
 
 
 def _run_from_row(row: tuple[Any, ...]) -> RunRecord:
     (activation, seed, diverged, best_epoch, metrics, val_metrics, forecast, val_forecast,
-     loss, val_loss, epoch_stats) = row
+     loss, val_loss, epoch_stats, unit_stats) = row
     return RunRecord(
         activation=activation, seed=seed, diverged=bool(diverged),
         metrics=_loads(metrics), val_metrics=_loads(val_metrics),
         forecast=_unpack(forecast), val_forecast=_unpack(val_forecast),
         loss=_unpack(loss), val_loss=_unpack(val_loss), best_epoch=best_epoch,
-        epoch_stats=_unpack_stats(epoch_stats),
+        epoch_stats=_unpack_stats(epoch_stats), unit_stats=_unpack_stats(unit_stats),
     )
 
 

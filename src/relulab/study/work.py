@@ -92,6 +92,7 @@ def score_group(config: StudyConfig, activation: str, sp: SeriesPlan,
     val_loss = np.asarray(out.val_loss, dtype=np.float64)
     best = np.asarray(out.best_epoch)
     stats = {k: np.asarray(v, dtype=np.float64) for k, v in out.epoch_stats.items()}
+    units = {k: np.asarray(v) for k, v in out.unit_stats.items()}
     runs = []
     for i, seed in enumerate(config.seed_list):
         bad = bool(diverged[i]) or not np.all(np.isfinite(forecasts[i]))
@@ -110,6 +111,7 @@ def score_group(config: StudyConfig, activation: str, sp: SeriesPlan,
             forecast=forecasts[i], val_forecast=val_forecast[i], loss=loss[i],
             val_loss=val_loss[i], best_epoch=int(best[i]),
             epoch_stats={k: v[i] for k, v in stats.items()},
+            unit_stats={k: v[i] for k, v in units.items()},
         ))
     return runs
 
