@@ -25,9 +25,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from relulab.result import DeadUnits, Diagnostics, FlatRun, RunRecord, StudyResult
+from relulab.result import DeadUnits, Diagnostics, FlatRun, RunRecord, SiteHealth, StudyResult
 
-__all__ = ["FLAT_RATIO", "dead_curves", "dead_share_at_kept", "diagnose", "flat_run", "of"]
+__all__ = ["FLAT_RATIO", "dead_curves", "dead_share_at_kept", "diagnose", "flat_run", "of",
+           "site_curves", "site_health"]
 
 FLAT_RATIO = 0.05  # a forecast whose spread is under 5% of the actual's is called flat
 
@@ -53,6 +54,63 @@ def dead_curves(runs: Sequence[RunRecord], activation: str) -> np.ndarray | None
     for i, c in enumerate(curves):
         rows[i, : c.size] = c
     return rows
+
+
+def _at_kept(run: RunRecord, key: str) -> float:
+    d = np.asarray(run.epoch_stats.get(key, []), dtype=float).ravel()
+    if not d.size:
+        return math.nan
+    return float(d[min(max(int(run.best_epoch), 0), d.size - 1)])
+
+
+def site_curves(runs: Sequence[RunRecord], activation: str, site: str,
+                kind: str = "dead") -> np.ndarray | None:
+    """(seeds, epochs) share of the site's units that are ``kind`` ("dead" or "dormant")
+    per epoch, converged runs of one activation; None when none tracks the site."""
+    key = f"{kind}_share:{site}"
+    curves = [np.asarray(r.epoch_stats[key], dtype=float).ravel() for r in runs
+              if r.activation == activation and not r.diverged and key in r.epoch_stats]
+    if not curves:
+        return None
+    rows = np.full((len(curves), max(c.size for c in curves)), np.nan)
+    for i, c in enumerate(curves):
+        rows[i, : c.size] = c
+    return rows
+
+
+def site_health(runs: Sequence[RunRecord], activation: str
+                ) -> tuple[list[SiteHealth], float, float]:
+    """Per activation site of one activation's converged runs: the median shares of dead
+    and dormant units at the kept epoch, the units that ever died and came back; and the
+    median over seeds of the share of all sites' units dead and dormant at the kept epoch
+    (NaN when no run tracks units)."""
+    mine = [r for r in runs if r.activation == activation and not r.diverged and r.sites()]
+    if not mine:
+        return [], math.nan, math.nan
+    out = []
+    for site in mine[0].sites():
+        tracked = [r for r in mine if f"dead_share:{site}" in r.epoch_stats]
+        units = next((int(np.size(r.unit_stats[f"dead:{site}"])) for r in tracked
+                      if f"dead:{site}" in r.unit_stats), 0)
+        died = sum(int((np.asarray(r.unit_stats[f"death_epoch:{site}"]) >= 0).sum())
+                   for r in tracked if f"death_epoch:{site}" in r.unit_stats)
+        back = sum(int(np.asarray(r.unit_stats[f"came_back:{site}"]).sum())
+                   for r in tracked if f"came_back:{site}" in r.unit_stats)
+        out.append(SiteHealth(
+            site=site, units=units, seeds=len(tracked),
+            dead_share=float(np.median([_at_kept(r, f"dead_share:{site}") for r in tracked])),
+            dormant_share=float(np.median([_at_kept(r, f"dormant_share:{site}")
+                                           for r in tracked])),
+            died=died, came_back=back))
+
+    def pooled(run: RunRecord, kind: str) -> float:
+        # Every site's share weighted by its units: the share of all the model's units.
+        weights = [h.units or 1 for h in out]
+        shares = [_at_kept(run, f"{kind}_share:{h.site}") for h in out]
+        return float(np.average(shares, weights=weights))
+
+    return (out, float(np.median([pooled(r, "dead") for r in mine])),
+            float(np.median([pooled(r, "dormant") for r in mine])))
 
 
 def flat_run(run: RunRecord) -> FlatRun | None:
@@ -92,7 +150,13 @@ def diagnose(runs: Sequence[RunRecord], activations: Sequence[str]) -> Diagnosti
     flat: list[FlatRun] = []
     summaries: dict[str, DeadUnits] = {}
     diverged: dict[str, list[int]] = {}
+    sites: dict[str, list[SiteHealth]] = {}
+    units_dead: dict[str, float] = {}
+    units_dormant: dict[str, float] = {}
     for act in activations:
+        health, dead_all, dormant_all = site_health(runs, act)
+        if health:
+            sites[act], units_dead[act], units_dormant[act] = health, dead_all, dormant_all
         mine = [r for r in runs if r.activation == act]
         if bad := [int(r.seed) for r in mine if r.diverged]:
             diverged[act] = bad
@@ -106,7 +170,8 @@ def diagnose(runs: Sequence[RunRecord], activations: Sequence[str]) -> Diagnosti
             summaries[act] = _dead_units(mine, act, curves)
     any_dead = any(d.ever_dead for d in summaries.values()) if summaries else None
     return Diagnostics(dead_share=dead_share, flat_runs=flat, dead_units=summaries,
-                       any_dead=any_dead, diverged=diverged)
+                       any_dead=any_dead, diverged=diverged, sites=sites,
+                       units_dead=units_dead, units_dormant=units_dormant)
 
 
 def of(result: StudyResult) -> Diagnostics:

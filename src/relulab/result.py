@@ -118,6 +118,20 @@ class DeadUnits:
     ever_dead: bool  # some unit was dead at some epoch of some seed
 
 
+@dataclass(frozen=True)
+class SiteHealth:
+    """One activation's units at one activation site, over its converged seeds: shares at
+    the kept epoch (medians over seeds) and how many units ever died or came back."""
+
+    site: str
+    units: int  # units at the site, per model
+    seeds: int  # converged seeds that tracked the site
+    dead_share: float  # median over seeds of the share dead at the kept epoch
+    dormant_share: float  # the same for dormant units
+    died: int  # unit-seed pairs found dead at some epoch's end
+    came_back: int  # of those, dead at one epoch's end and alive at a later one
+
+
 @dataclass
 class Diagnostics:
     """What to warn about in a study's runs (relulab.diagnostics computes it)."""
@@ -132,6 +146,12 @@ class Diagnostics:
     any_dead: bool | None = None
     # activation -> seeds whose run diverged (non-finite loss or forecast), study order
     diverged: dict[str, list[int]] = field(default_factory=dict)
+    # activation -> its activation sites, in the model's order (runs that track units)
+    sites: dict[str, list[SiteHealth]] = field(default_factory=dict)
+    # activation -> median over seeds of the share of all its sites' units dead (dormant)
+    # at the kept epoch
+    units_dead: dict[str, float] = field(default_factory=dict)
+    units_dormant: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -144,6 +164,11 @@ class Diagnostics:
                            for a, d in self.dead_units.items()},
             "any_dead": self.any_dead,
             "diverged": {a: [int(s) for s in seeds] for a, seeds in self.diverged.items()},
+            "sites": {a: [{k: (_float(v) if isinstance(v, float) else v)
+                           for k, v in vars(h).items()} for h in hs]
+                      for a, hs in self.sites.items()},
+            "units_dead": {a: _float(v) for a, v in self.units_dead.items()},
+            "units_dormant": {a: _float(v) for a, v in self.units_dormant.items()},
         }
 
     @classmethod
@@ -167,6 +192,13 @@ class Diagnostics:
             any_dead=data.get("any_dead"),
             diverged={a: [int(s) for s in seeds]
                       for a, seeds in data.get("diverged", {}).items()},
+            sites={a: [SiteHealth(site=h["site"], units=int(h["units"]), seeds=int(h["seeds"]),
+                                  dead_share=num(h["dead_share"]),
+                                  dormant_share=num(h["dormant_share"]),
+                                  died=int(h["died"]), came_back=int(h["came_back"]))
+                       for h in hs] for a, hs in data.get("sites", {}).items()},
+            units_dead={a: num(v) for a, v in data.get("units_dead", {}).items()},
+            units_dormant={a: num(v) for a, v in data.get("units_dormant", {}).items()},
         )
 
 
