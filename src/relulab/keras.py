@@ -14,8 +14,10 @@ and records, for every layer with a nonlinear activation, which units are
   where the expectation runs over the samples and, for a convolution, over the positions
   too. A dead unit has :math:`s_i = 0`, so dead units are dormant as well, and
   ``threshold=0`` makes the two the same; in a layer whose units are all dead every unit
-  is dormant. A smooth activation (GELU, ELU, tanh) has no exact zeros: its units can be
-  dormant but hardly ever dead.
+  is dormant. A smooth activation (GELU, SiLU, tanh) has no exact zeros: its units can be
+  dormant but hardly ever dead. An ELU or SELU unit pushed far below 0 outputs about
+  :math:`-\\alpha` everywhere: its gradient vanishes, yet by these definitions it is
+  neither dead nor dormant (its :math:`|a|` is large).
 
 Units are the last axis of a layer's output (Keras' default ``channels_last``: a
 ``Conv2D``'s units are its filters); every other axis counts as elements of the unit.
