@@ -111,3 +111,40 @@ def test_death_epochs_agree_with_the_per_epoch_shares() -> None:
                 died = (death[s] >= 0) & (death[s] <= e)
                 assert share[s, e] == pytest.approx(died.mean()), (site, s, e)
     assert (np.asarray(out.unit_stats["death_epoch:hidden1"]) >= 0).any()  # some died
+
+
+def test_a_study_carries_unit_health_to_the_table_the_report_and_the_figures(tmp_path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from relulab.cli.render import show_result
+    from relulab.config import preset
+    from relulab.figures import unit_health_figure
+    from relulab.report import render_report
+    from relulab.study import Study
+
+    rng = np.random.default_rng(0)
+    values = 50 + 20 * np.sin(np.arange(80) / 3) + rng.normal(0, 3, 80)
+    config = preset("seed", model="mlp", units=6, layers=2, activations=("relu", "gelu"),
+                    seeds=3, epochs=30, learning_rate=0.05, test_size=10)
+    result = Study(config, values).run()
+    d = result.diagnostics
+    assert [h.site for h in d.sites["relu"]] == ["hidden1", "hidden2"]
+    for act in ("relu", "gelu"):
+        kept = []
+        for r in result.runs:
+            if r.activation != act or r.diverged:
+                continue
+            shares = [r.epoch_stats[f"dead_share:{s}"][r.best_epoch] for s in ("hidden1",
+                                                                                "hidden2")]
+            kept.append(np.mean(shares))  # equal units per site: the pooled share
+        assert d.units_dead[act] == pytest.approx(float(np.median(kept)))
+    assert d.units_dead["gelu"] == 0.0  # gelu is never exactly 0 on these inputs
+    out = io.StringIO()
+    show_result(Console(file=out, width=200), result)
+    assert "dead units" in out.getvalue() and "dormant" in out.getvalue()
+    assert unit_health_figure(result) is not None
+    page = render_report(result)
+    assert "Dead and dormant units, at every place the activation is applied" in page
+    assert '<td class="mono">hidden2</td>' in page

@@ -27,10 +27,13 @@ import numpy as np
 
 from relulab.result import DeadUnits, Diagnostics, FlatRun, RunRecord, SiteHealth, StudyResult
 
-__all__ = ["FLAT_RATIO", "dead_curves", "dead_share_at_kept", "diagnose", "flat_run", "of",
-           "site_curves", "site_health"]
+__all__ = ["DORMANT_THRESHOLD", "FLAT_RATIO", "dead_curves", "dead_share_at_kept", "diagnose",
+           "flat_run", "of", "site_curves", "site_health"]
 
 FLAT_RATIO = 0.05  # a forecast whose spread is under 5% of the actual's is called flat
+# ReDo's tau (Sokar et al. 2023): a unit is dormant when its mean |output| is at most this
+# share of its site's average; training uses it (relulab.training.TrainSpec).
+DORMANT_THRESHOLD = 0.1
 
 
 def dead_share_at_kept(run: RunRecord) -> float:

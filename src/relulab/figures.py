@@ -37,7 +37,7 @@ from matplotlib.ticker import (
 )
 
 from relulab import display
-from relulab.diagnostics import dead_curves
+from relulab.diagnostics import dead_curves, site_curves
 from relulab.diagnostics import of as diagnostics_of
 from relulab.metrics import METRICS
 from relulab.result import StudyResult
@@ -567,12 +567,90 @@ def activation_figure(result: StudyResult, lim: float = 4.0) -> Figure | None:
     return fig
 
 
+SITE_STYLES = ("-", "--", ":", "-.")  # one line style per activation site, in model order
+
+
+@_styled
+def unit_health_figure(result: StudyResult) -> Figure | None:
+    """Dead and dormant units at every activation site, and when units died.
+
+    One row per activation whose runs track units (``epoch_stats["dead_share:SITE"]``):
+    left, the share of each site's units dead (thick) and dormant (thin), per epoch, median
+    over the converged seeds; right, a raster of death epochs: one dot per unit and seed
+    that died, at the first epoch it was found dead, hollow when it came back later.
+    ``None`` when no run tracks units."""
+    diagnostics = diagnostics_of(result)
+    acts = [a for a in _activations(result) if diagnostics.sites.get(a)]
+    if not acts:
+        return None
+    colors = _colors(result)
+    fig = Figure(figsize=(WIDTH, 0.9 + 2.0 * len(acts)), layout="constrained")
+    axes = fig.subplots(len(acts), 2, squeeze=False, width_ratios=(1.5, 1), sharex=True)
+    epochs_seen = 1
+    for (ax_s, ax_r), act in zip(axes, acts, strict=True):
+        color = colors[act]
+        sites = [h.site for h in diagnostics.sites[act]]
+        for site, style in zip(sites, SITE_STYLES * 4, strict=False):
+            for kind, lw, alpha in (("dead", 2.0, 1.0), ("dormant", 1.0, 0.6)):
+                rows = site_curves(result.runs, act, site, kind)
+                if rows is None:
+                    continue
+                med, _, _ = _band(rows)
+                epochs_seen = max(epochs_seen, med.size)
+                ax_s.plot(np.arange(1, med.size + 1), med, color=color, ls=style, lw=lw,
+                          alpha=alpha, drawstyle="steps-mid")
+        ax_s.set_ylim(-0.03, 1.03)
+        ax_s.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        ax_s.set_ylabel("units", fontsize=9)
+        ax_s.set_title(plain(act), loc="left", color=color)
+        runs = [r for r in result.runs if r.activation == act and not r.diverged]
+        row = 0
+        ticks = []
+        deaths = 0
+        for site in sites:
+            start = row
+            for r in runs:
+                death = np.asarray(r.unit_stats.get(f"death_epoch:{site}", []), dtype=int)
+                back = np.asarray(r.unit_stats.get(f"came_back:{site}", []), dtype=bool)
+                for unit, (e, b) in enumerate(zip(death, back, strict=False)):
+                    if e >= 0:
+                        deaths += 1
+                        ax_r.scatter(e + 1, row + unit, s=14, color=color if not b else "white",
+                                     edgecolor=color, linewidth=0.8, zorder=3)
+                row += max(death.size, 1)
+            ticks.append(((start + row - 1) / 2, site))
+            ax_r.axhline(row - 0.5, color="#cccccc", lw=0.6)
+        if not deaths:
+            ax_r.text(0.5, 0.5, "no unit died", transform=ax_r.transAxes, ha="center",
+                      va="center", color="#777777", fontsize=9)
+        ax_r.set_yticks([t for t, _ in ticks], [plain(n) for _, n in ticks], fontsize=8)
+        ax_r.set_ylim(row - 0.5, -0.5)
+        ax_r.grid(axis="y", visible=False)
+        ax_r.set_title("death epochs (unit × seed)", loc="left", fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    axes[-1][1].set_xlim(0, epochs_seen + 1)
+    handles = [Line2D([], [], color="#555555", lw=2.0, label="dead"),
+               Line2D([], [], color="#555555", lw=1.0, alpha=0.6, label="dormant"),
+               *[Line2D([], [], color="#555555", ls=st, label=plain(h.site))
+                 for h, st in zip(diagnostics.sites[acts[0]], SITE_STYLES, strict=False)],
+               Line2D([], [], ls="", marker="o", color="#555555", label="died"),
+               Line2D([], [], ls="", marker="o", markerfacecolor="white",
+                      color="#555555", label="died, came back")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6),
+               fontsize=8.5)
+    fig.suptitle("Dead and dormant units at each place the activation is applied: median\n"
+                 "over seeds per epoch (left), and the epoch each unit died (right)")
+    return fig
+
+
 FIGURES: dict[str, Callable[[StudyResult], Figure | None]] = {
     "series": series_figure,
     "forecasts": forecast_figure,
     "metrics": metrics_figure,
     "losses": loss_figure,
     "dead_units": dead_units_figure,
+    "unit_health": unit_health_figure,
     "activations": activation_figure,
 }
 

@@ -39,6 +39,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from relulab import models
+from relulab.diagnostics import DORMANT_THRESHOLD
 from relulab.errors import RelulabError
 from relulab.models import ModelSpec
 
@@ -163,7 +164,7 @@ class TrainSpec:
     eps: float = 1e-7
     patience: int | None = None
     track_units: bool = True  # per-site dead / dormant units (TrainOutput.unit_stats)
-    dormant_threshold: float = 0.1  # ReDo's tau: dormant when the unit's score is at most it
+    dormant_threshold: float = DORMANT_THRESHOLD  # ReDo's tau (relulab.diagnostics)
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "patience"):

@@ -26,6 +26,12 @@ def show_result(console: Any, result: StudyResult) -> None:
                   "below", title_justify="left")
     table.add_column("activation")
     table.add_column("runs", justify="right")
+    diagnostics = result.diagnostics
+    units = bool(diagnostics and diagnostics.units_dead)
+    if units:
+        # Median over seeds of the share of all hidden units dead at the kept epoch, and
+        # dormant below it (relulab.diagnostics).
+        table.add_column("dead units", justify="right")
     for _, header, _ in _SHOWN:
         table.add_column(header, justify="right")
     summary = result.summary.set_index(["activation", "metric"])
@@ -34,6 +40,11 @@ def show_result(console: Any, result: StudyResult) -> None:
         runs = frame[frame.activation == act]
         n_ok = int((~runs.diverged).sum())
         cells = [escape(act), f"{n_ok}/{len(runs)}"]
+        if units:
+            dead = diagnostics.units_dead.get(act)
+            dormant = diagnostics.units_dormant.get(act)
+            cells.append(f"{display.percent(dead)}\n[dim]dormant {display.percent(dormant)}"
+                         "[/dim]")
         for col, _, fmt in _SHOWN:
             if (act, col) not in summary.index:
                 cells.append(display.MISSING)
@@ -46,6 +57,7 @@ def show_result(console: Any, result: StudyResult) -> None:
     for name, b in result.baselines.items():
         m = b["metrics"]
         table.add_row(f"[dim]{name} (baseline)[/dim]", display.MISSING,
+                      *([display.MISSING] if units else []),
                       *[display.spec(m.get(col), fmt) for col, _, fmt in _SHOWN])
     console.print(table)
     if result.comparisons:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from relulab import __version__, display
+from relulab.diagnostics import DORMANT_THRESHOLD
 from relulab.diagnostics import of as diagnostics_of
 from relulab.figures import all_figures, png_bytes
 from relulab.metrics import METRICS, best
@@ -260,4 +261,10 @@ def page_context(result: StudyResult) -> dict[str, Any]:
             f"{a} forecast a flat line on seed{'s' if len(items) > 1 else ''} "
             + ", ".join(str(seed) for _, seed, _ in items) for a, items in _grouped(flat)),
         "dead": diagnostics.any_dead, "dead_rows": _dead_rows(diagnostics),
+        "site_rows": [
+            {"activation": a, "site": h.site, "units": h.units,
+             "dead": display.percent(h.dead_share), "dormant": display.percent(h.dormant_share),
+             "died": f"{h.died} of {h.units * h.seeds}", "came_back": h.came_back}
+            for a, hs in diagnostics.sites.items() for h in hs],
+        "dormant_threshold": display.number(DORMANT_THRESHOLD),
     }
