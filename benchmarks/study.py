@@ -43,6 +43,37 @@ def run_relulab(values: np.ndarray, seeds: int) -> dict[str, float]:
             "end_to_end_per_step_s": wall / t["model_steps"]}
 
 
+def tracking_overhead(values: np.ndarray, seeds: int, repeats: int = 5) -> dict[str, float]:
+    """Training and compile time of the seed preset's groups with the per-unit tracking
+    (dead and dormant units at every site, death epochs, learned slopes) and without it,
+    measured in the same process: each group's best of ``repeats`` training runs."""
+    import dataclasses
+
+    from relulab import training
+    from relulab.config import preset
+    from relulab.windows import prepare
+
+    config = preset("seed", seeds=seeds)
+    data = training.TrainData.from_prepared(prepare(values, config))
+    on = training.TrainSpec.from_config(config)
+    off = dataclasses.replace(on, track_units=False)
+    out = {}
+    for name, spec in (("with", on), ("without", off)):
+        t0 = time.perf_counter()
+        programs = training.compile_groups(spec, ACTIVATIONS, data, seeds)
+        out[f"compile_{name}_s"] = time.perf_counter() - t0
+        total = 0.0
+        for act in ACTIVATIONS:
+            best = float("inf")
+            for _ in range(repeats):
+                t1 = time.perf_counter()
+                programs[act](data, np.arange(seeds)).loss.block_until_ready()
+                best = min(best, time.perf_counter() - t1)
+            total += best
+        out[f"train_{name}_s"] = total
+    return out
+
+
 def _windows(values: np.ndarray):
     from relulab.config import preset
     from relulab.windows import prepare
@@ -167,6 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  model-steps per second          : {r['model_steps_per_s']:12,.0f}")
     print(f"  per model-step (training)       : {r['per_step_s'] * 1e6:8.3f} µs")
     print(f"  per model-step (wall, all-in)   : {r['end_to_end_per_step_s'] * 1e6:8.3f} µs")
+
+    o = tracking_overhead(values, args.seeds)
+    print("\nper-unit tracking (dead/dormant units at every site, death epochs), same run")
+    print(f"  training, with / without        : {o['train_with_s']:8.3f} s / "
+          f"{o['train_without_s']:.3f} s   ({o['train_with_s'] / o['train_without_s'] - 1:+.1%}, "
+          "goal ≤ +10%)")
+    print(f"  compile, with / without         : {o['compile_with_s']:8.2f} s / "
+          f"{o['compile_without_s']:.2f} s   "
+          f"({o['compile_with_s'] / o['compile_without_s'] - 1:+.1%})")
 
     print("\nreferences, one model at a time, same protocol")
     t_torch = [time_torch(values) for _ in range(3)]

@@ -202,6 +202,8 @@ class EpochState(NamedTuple):
       diverged: an epoch run had a non-finite loss or ``val_loss``.
       death_epoch: per activation site, each unit's first epoch found dead (-1: never).
       came_back: per site, units found dead at one epoch's end and alive at a later one.
+      dead_kept, dormant_kept: per site, each unit's state at the end of the epoch whose
+        weights the run returns.
     """
 
     params: jax.Array
@@ -214,6 +216,8 @@ class EpochState(NamedTuple):
     diverged: jax.Array
     death_epoch: dict[str, jax.Array]
     came_back: dict[str, jax.Array]
+    dead_kept: dict[str, jax.Array]
+    dormant_kept: dict[str, jax.Array]
 
 
 class EpochRecord(NamedTuple):
@@ -246,12 +250,12 @@ def unit_health(a: jax.Array, threshold: float) -> tuple[jax.Array, jax.Array]:
     ``threshold``; with every unit silent (a site mean of 0) every unit is dormant.
     """
     a = a.reshape(-1, a.shape[-1])
-    dead = jnp.all(a == 0, axis=0)
-    activity = jnp.mean(jnp.abs(a), axis=0)
-    mean = jnp.mean(activity)
-    # No division by a zero mean: the guard sits beside the ratio it protects.
-    score = activity / jnp.where(mean > 0, mean, 1.0)
-    dormant = dead | (score <= threshold) | (mean == 0)
+    # One reduction serves both: a sum of |a| is 0 exactly when every |a| is.
+    activity = jnp.sum(jnp.abs(a), axis=0)
+    dead = activity == 0
+    # score <= threshold, as activity <= threshold * mean: no division, so no guard for
+    # a site whose units are all silent (then every unit is dormant: 0 <= 0).
+    dormant = activity <= threshold * jnp.mean(activity)
     return dead, dormant
 
 
@@ -342,10 +346,12 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
             diverged = diverged | (active & ~jnp.isfinite(val_loss))
 
         best_p, best_val, wait = state.best_params, state.best_val_loss, state.wait
+        kept_now = active  # without early stopping the last epoch run is the one returned
         if spec.patience is not None:
             # Keras EarlyStopping: the first epoch is always an improvement; patience
             # counts epochs since the last one; stop once it is used up.
             improved = active & ((e == 0) | (val_loss < best_val))
+            kept_now = improved
             best_p = _where(improved, p, best_p)
             best_val = jnp.where(improved, val_loss, best_val)
             best_epoch = jnp.where(improved, e, state.best_epoch)
@@ -367,7 +373,11 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
         return EpochState(params=p, opt_state=s, best_params=best_p, best_val_loss=best_val,
                           best_epoch=best_epoch, wait=wait, active=active & ~stop,
                           diverged=diverged, death_epoch=death_epoch,
-                          came_back=came_back), record
+                          came_back=came_back,
+                          dead_kept={k: jnp.where(kept_now, d, state.dead_kept[k])
+                                     for k, (d, _) in health.items()},
+                          dormant_kept={k: jnp.where(kept_now, m, state.dormant_kept[k])
+                                        for k, (_, m) in health.items()}), record
 
     # The sites' unit counts, from shapes alone (no computation is traced here).
     site_units = ({k: v.shape[-1] for k, v in
@@ -378,7 +388,9 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
                        wait=jnp.int32(0), active=jnp.bool_(True), diverged=jnp.bool_(False),
                        death_epoch={k: jnp.full((u,), -1, jnp.int32)
                                     for k, u in site_units.items()},
-                       came_back={k: jnp.zeros((u,), bool) for k, u in site_units.items()})
+                       came_back={k: jnp.zeros((u,), bool) for k, u in site_units.items()},
+                       dead_kept={k: jnp.zeros((u,), bool) for k, u in site_units.items()},
+                       dormant_kept={k: jnp.zeros((u,), bool) for k, u in site_units.items()})
     epochs = jnp.arange(spec.epochs, dtype=jnp.int32)
     state, record = jax.lax.scan(epoch, start, (orders, epochs))
     final = state.best_params if spec.patience is not None else state.params
@@ -388,14 +400,10 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
                    **{f"dormant_share:{k}": v for k, v in record.dormant_share.items()},
                    **{f"learned:{k}": v for k, v in record.learned.items()}}
     unit_stats = {}
-    if spec.track_units:
-        # The state of every unit with the weights returned (the kept epoch's).
-        _, _, sites = model.sites(unravel(final), X_fit)
-        for k, a in sites.items():
-            dead, dormant = unit_health(a, spec.dormant_threshold)
-            unit_stats.update({f"death_epoch:{k}": state.death_epoch[k],
-                               f"came_back:{k}": state.came_back[k],
-                               f"dead:{k}": dead, f"dormant:{k}": dormant})
+    for k in site_units:
+        unit_stats.update({f"death_epoch:{k}": state.death_epoch[k],
+                           f"came_back:{k}": state.came_back[k],
+                           f"dead:{k}": state.dead_kept[k], f"dormant:{k}": state.dormant_kept[k]})
     return TrainOutput(params=unravel(final), loss=record.loss, val_loss=record.val_loss,
                        best_epoch=state.best_epoch, diverged=state.diverged | ~finite,
                        epoch_stats=epoch_stats, unit_stats=unit_stats)
