@@ -3,6 +3,10 @@ activations of any PyTorch model.
 
 - :mod:`relulab.torch.modules`: one ``nn.Module`` per activation (``ReLU``, ``LeakyReLU``,
   ``PReLU``, ...), named and parametrised like its ``torch.nn`` twin; ``module(name)``.
+- :mod:`relulab.torch.monitor`: :class:`DeadUnitMonitor`, which finds dead and dormant
+  units at every activation of a model while it runs.
+- :mod:`relulab.torch.swap`: :func:`swap_activations`, which replaces a model's activation
+  modules by another activation of the family.
 
 Needs PyTorch: ``pip install 'relulab[torch]'``.
 """
@@ -36,12 +40,15 @@ from relulab.torch.modules import (
     is_activation,
     module,
 )
+from relulab.torch.monitor import DeadUnitMonitor
+from relulab.torch.swap import swap_activations
 
 __all__ = [
     "CELU",
     "ELU",
     "GELU",
     "SELU",
+    "DeadUnitMonitor",
     "Hardtanh",
     "Identity",
     "LeakyReLU",
@@ -55,4 +62,5 @@ __all__ = [
     "Tanh",
     "is_activation",
     "module",
+    "swap_activations",
 ]
