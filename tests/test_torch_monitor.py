@@ -211,6 +211,10 @@ def test_functional_calls_are_sites_named_by_their_caller():
     assert 0 in _dead(g)
     assert _row(frame, "rl")["activation"] == "relulab.ReLU"
     assert _row(frame, "torch.sigmoid")["dead_units"] == []
+    with rt.DeadUnitMonitor(net, functional=False) as monitor:
+        net(x)
+        assert torch.overrides._get_current_function_mode_stack() == []
+    assert monitor.to_frame()["site"].tolist() == ["act", "rl"]
 
 
 def test_functional_table_knows_the_usual_spellings():
@@ -312,6 +316,8 @@ def test_hooks_and_mode_removed_on_exit_and_on_exception():
             net(x)  # a forward that raises leaves the monitor's module stack sound
         net.fail = False
         net(x)
+        with pytest.raises(RelulabError, match="already active"):
+            monitor.__enter__()
     _no_hooks_left(net)
     assert monitor.to_frame()["site"].tolist() == ["act", "F.relu"]
     assert monitor.to_frame()["calls"].tolist() == [2, 1]

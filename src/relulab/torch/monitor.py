@@ -231,6 +231,9 @@ class DeadUnitMonitor:
         unit_axis: the axis of the units in every activation output; ``None`` for dim 1.
         activation_types: more ``nn.Module`` classes to watch as activations (your own
             ``Swish``), whose inner calls are then not sites of their own.
+        functional: watch the activations called as functions. The function mode that sees
+            them puts every torch call of the block through Python; ``False`` watches the
+            activation modules only, with forward hooks alone.
 
     Example::
 
@@ -250,6 +253,7 @@ class DeadUnitMonitor:
         *,
         unit_axis: int | None = None,
         activation_types: tuple[type[nn.Module], ...] = (),
+        functional: bool = True,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise RelulabError(
@@ -270,6 +274,7 @@ class DeadUnitMonitor:
         self.threshold = float(threshold)
         self.unit_axis = unit_axis
         self._extra = tuple(activation_types)
+        self._functional = bool(functional)
         self._sites: dict[tuple, _Site] = {}
         self._names: dict[int, str] = {}
         self._activations: set[int] = set()
@@ -282,7 +287,7 @@ class DeadUnitMonitor:
     # -- entering and leaving --
 
     def __enter__(self) -> DeadUnitMonitor:
-        if self._mode is not None:
+        if self._handles:
             raise RelulabError("DeadUnitMonitor is already active; leave its block first")
         self._names = {id(m): name for name, m in self.model.named_modules()}
         self._activations = {id(m) for m in self.model.modules() if is_activation(m, self._extra)}
@@ -292,8 +297,9 @@ class DeadUnitMonitor:
             for m in self.model.modules():
                 self._handles.append(m.register_forward_pre_hook(self._pre_hook))
                 self._handles.append(m.register_forward_hook(self._hook, always_call=True))
-            self._mode = _FunctionalWatch(self)
-            self._mode.__enter__()
+            if self._functional:
+                self._mode = _FunctionalWatch(self)
+                self._mode.__enter__()
         except BaseException:
             self._remove()
             raise
@@ -417,7 +423,7 @@ def _describe(module: nn.Module) -> str:
     return f"{name}({extra})" if extra else name
 
 
-def _units_text(units: list[int], limit: int = 12) -> str:
+def _units_text(units: list[int], limit: int = 8) -> str:
     shown = ", ".join(map(str, units[:limit]))
     return shown + (f", … (+{len(units) - limit})" if len(units) > limit else "")
 
@@ -430,7 +436,10 @@ def _table(frame: pd.DataFrame, threshold: float) -> Any:
 
     table = Table(title=f"Dead and dormant units (dormant: score <= {threshold:g})")
     for column in ("site", "activation", "units", "dead", "dormant"):
-        table.add_column(column, justify="left" if column in ("site", "activation") else "right")
+        left = column in ("site", "activation")
+        # a site's name must show whole; the activation's parameters are in the frame
+        overflow = "fold" if column == "site" else "ellipsis"
+        table.add_column(column, justify="left" if left else "right", overflow=overflow)
     table.add_column("dead units")
     table.add_column("dormant units")
     if frame.empty:
