@@ -227,7 +227,8 @@ class DeadUnitMonitor:
 
     Args:
         model: the ``nn.Module`` to watch.
-        threshold: the dormancy threshold :math:`\\tau` (ReDo uses 0 to 0.1). Default 0.1.
+        threshold: the dormancy threshold :math:`\\tau` (Sokar et al. use up to 0.1).
+            Default 0.1.
         unit_axis: the axis of the units in every activation output; ``None`` for dim 1.
         activation_types: more ``nn.Module`` classes to watch as activations (your own
             ``Swish``), whose inner calls are then not sites of their own.
@@ -242,8 +243,12 @@ class DeadUnitMonitor:
                 loss_fn(model(x), y).backward()
         frame = monitor.summary()  # prints a table; one row per site
 
+    Counts cover everything seen since the last :meth:`reset`: a unit that died late in
+    training was alive in the early batches and is not dead there. To see what is dead
+    now, call ``reset()`` at each epoch, or watch one pass over the data after training.
+
     One process, one thread: the module stack and the function mode are this thread's;
-    a model run by ``DataParallel`` or ``torch.compile`` is not watched.
+    ``DataParallel`` replicas and ``torch.compile`` graphs are not supported.
     """
 
     def __init__(
@@ -355,6 +360,8 @@ class DeadUnitMonitor:
         index = self._counters.get(base, 0)
         self._counters[base] = index + 1
         sums = unit_sums(output, self.unit_axis)
+        if len(sums.abs_sum) == 0:
+            return  # no units (a zero-width layer)
         key = (*base, index)
         site = self._sites.get(key)
         if site is None:
