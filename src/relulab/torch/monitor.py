@@ -198,6 +198,9 @@ class DeadUnitMonitor:
     Inside ``with DeadUnitMonitor(model) as monitor:`` every forward pass of ``model`` (or
     of any of its submodules) is watched at every activation site; outputs and gradients
     are exactly those without the monitor, under ``torch.no_grad`` and in training alike.
+    (One exception: PyTorch skips its fused inference paths, e.g. of
+    ``nn.TransformerEncoderLayer`` in ``eval`` mode, while a function mode is active, and
+    the unfused path can differ in the last bits; ``functional=False`` keeps them.)
     On leaving the block (also by an exception) every hook and the function mode go; the
     counts stay, so ``monitor.summary()`` can follow the block, and a later ``with
     monitor:`` adds to them until :meth:`reset`.
