@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -36,6 +35,9 @@ from torch.overrides import TorchFunctionMode
 
 from relulab.errors import RelulabError
 from relulab.torch.modules import RELULAB_ACTIVATIONS, is_activation
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["COLUMNS", "DeadUnitMonitor", "UnitSums", "dormancy_scores", "unit_sums"]
 
@@ -383,6 +385,8 @@ class DeadUnitMonitor:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per site, in the order first seen (columns :data:`COLUMNS`)."""
+        import pandas as pd  # only here: relulab.torch's modules do not need it
+
         repeated = {site.base for site in self._sites.values() if site.index > 0}
         rows = []
         for site in self._sites.values():
