@@ -1,4 +1,4 @@
-"""``relulab.torch``: the activation family as PyTorch ``nn.Module`` s.
+"""``relulab.torch.modules``: the activation family as PyTorch ``nn.Module`` s.
 
 One module per activation, named, parametrised and printed like its ``torch.nn`` twin
 (``LeakyReLU(negative_slope=0.01)``, ``PReLU(num_parameters=1)``, ...), usable anywhere a
@@ -54,6 +54,7 @@ __all__ = [
     "Sigmoid",
     "Softplus",
     "Tanh",
+    "is_activation",
     "module",
 ]
 
@@ -433,3 +434,24 @@ def module(name: str, **params: Any) -> nn.Module:
         return cls(**params)
     except TypeError as exc:
         raise RelulabError(f"relulab.torch.{cls.__name__}: {exc}; see its docstring") from None
+
+
+# torch.nn's elementwise activations: what the dead-unit monitor watches and
+# swap_activations replaces. Softmax and its kin (not elementwise), GLU (halves a dimension)
+# and MultiheadAttention, which torch.nn files beside them, are not activation slots.
+TORCH_ACTIVATIONS: tuple[type[nn.Module], ...] = tuple(
+    getattr(nn, name)
+    for name in (
+        "CELU ELU GELU Hardshrink Hardsigmoid Hardswish Hardtanh LeakyReLU LogSigmoid Mish "
+        "PReLU RReLU ReLU ReLU6 SELU SiLU Sigmoid Softplus Softshrink Softsign Tanh "
+        "Tanhshrink Threshold"
+    ).split()
+    if hasattr(nn, name)  # an older torch may lack one
+)
+RELULAB_ACTIVATIONS: tuple[type[nn.Module], ...] = (_Elementwise, PReLU)
+
+
+def is_activation(module: nn.Module, extra: tuple[type[nn.Module], ...] = ()) -> bool:
+    """True for a ``torch.nn`` elementwise activation module, one of relulab's, or an
+    instance of a class in ``extra`` (subclasses included)."""
+    return isinstance(module, TORCH_ACTIVATIONS + RELULAB_ACTIVATIONS + tuple(extra))
