@@ -127,6 +127,7 @@ def test_a_study_carries_unit_health_to_the_table_the_report_and_the_figures(tmp
     rng = np.random.default_rng(0)
     values = 50 + 20 * np.sin(np.arange(80) / 3) + rng.normal(0, 3, 80)
     config = preset("seed", model="mlp", units=6, layers=2, activations=("relu", "gelu"),
+                    reference="relu",
                     seeds=3, epochs=30, learning_rate=0.05, test_size=10)
     result = Study(config, values).run()
     d = result.diagnostics
