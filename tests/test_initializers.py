@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from relulab import config
 from relulab.errors import RelulabError
 from relulab.models import initializers as inits
 
@@ -112,7 +113,8 @@ def test_every_init_gives_kernel_and_bias_of_the_layer_shape():
             np.testing.assert_array_equal(bias, np.zeros(3))
 
 
-def test_a_wrong_name_names_the_choices():
+def test_the_config_lists_the_registry_and_a_wrong_name_names_the_choices():
+    assert config.INITS == tuple(inits.INITS)
     with pytest.raises(RelulabError, match=r"unknown initialiser 'kaiming'.*he_normal.*rai"):
         inits.get("kaiming")
 
@@ -184,3 +186,44 @@ def test_rai_reads_its_words_in_the_documented_rows():
     np.testing.assert_allclose(bias2, normal[fan_in], rtol=1e-6)
     assert kernel.shape == (fan_in, fan_out) and bias.shape == (fan_out,)
 
+
+# --- the config's init field ---------------------------------------------------------------
+
+# The keys of the reference study as every stored database knows them (computed before the
+# config had an init field): the default init must not change them.
+SEED_KEY = "5bd19ecc3364b461"
+SEED_RELU_GROUP = "cb07580b6441b650"
+SEED_MLP_KEY = "bbd37a8784367aba"
+
+
+def test_the_default_init_keeps_every_stored_study_key():
+    assert config.preset("seed").key() == SEED_KEY
+    assert config.preset("seed").group_key("relu") == SEED_RELU_GROUP
+    assert config.preset("seed", model="mlp").key() == SEED_MLP_KEY
+    assert config.preset("seed", model="mlp", init="glorot_uniform").key() == SEED_MLP_KEY
+    # Another init is another study, and the field is stored with the config either way.
+    rai = config.preset("seed", model="mlp", init="rai")
+    assert rai.key() != SEED_MLP_KEY
+    assert rai.group_key("relu") != config.preset("seed", model="mlp").group_key("relu")
+    assert config.StudyConfig.from_dict(rai.to_dict()) == rai
+    old = config.preset("seed").to_dict()
+    del old["init"]  # a config stored before the field existed
+    assert config.StudyConfig.from_dict(old).key() == SEED_KEY
+
+
+def test_the_config_checks_the_init():
+    with pytest.raises(RelulabError, match="unknown init 'he'; choose one of: glorot_uniform"):
+        config.preset("seed", model="mlp", init="he")
+    with pytest.raises(RelulabError, match="applies to the MLP"):
+        config.preset("seed", init="he_normal")  # the seed preset is an LSTM
+
+
+def test_study_cli_takes_init(capsys):
+    from relulab.cli import build_parser, main
+    from relulab.cli.study import config_from_args
+
+    args = build_parser().parse_args(["study", "--model", "mlp", "--init", "rai"])
+    assert config_from_args(args).init == "rai"
+    assert main(["study", "--bundled", "sunspots", "--init", "he_normal", "--no-db"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("relulab: error: init 'he_normal' applies")
