@@ -1,5 +1,5 @@
-"""Born dead (relulab.dying) against hand-made networks, closed forms and the Wilson
-formula."""
+"""Born dead (relulab.dying) against hand-made networks, closed forms, the Wilson formula,
+and `relulab diagnose born-dead` driven as a user drives it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from relulab.cli import main
 from relulab.dying import (
     BornDeadSpec,
     estimate_born_dead,
@@ -148,3 +149,60 @@ def test_json_has_one_record_per_cell():
 def test_the_spec_refuses_what_it_cannot_estimate(changes, message):
     with pytest.raises(RelulabError, match=message):
         BornDeadSpec(**changes)
+
+
+def test_the_cli_defaults_are_the_library_defaults():
+    from relulab.cli import diagnose
+
+    args = _parser().parse_args(["diagnose", "born-dead"])
+    spec = BornDeadSpec()
+    assert (args.widths, args.depths, args.inits, args.networks) == (
+        spec.widths, spec.depths, spec.inits, spec.networks)
+    assert diagnose.DEFAULT_NETWORKS == spec.networks
+
+
+def _parser():
+    from relulab.cli import build_parser
+
+    return build_parser()
+
+
+# --- the CLI end to end ----------------------------------------------------------------------
+
+
+def test_diagnose_born_dead_writes_json_and_report(tmp_path, capsys):
+    out_json, out_html = tmp_path / "bd.json", tmp_path / "sub" / "bd.html"
+    code = main(["diagnose", "born-dead", "--widths", "1,2", "--depths", "1-3,5",
+                 "--networks", "200", "--inputs", "10", "--inits", "he_normal,rai",
+                 "--json", str(out_json), "--report", str(out_html), "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "born dead" in out and "JSON written to" in out and "Report written to" in out
+    assert "rai flattens the curve" in out
+    payload = json.loads(out_json.read_text())
+    assert len(payload["cells"]) == 2 * 4 * 2
+    assert {c["depth"] for c in payload["cells"]} == {1, 2, 3, 5}
+    html = out_html.read_text()
+    assert html.count('src="data:image/png;base64,') == 1
+    assert "http://" not in html and "https://" not in html  # self-contained
+    assert "Lu, Shin, Su &amp; Karniadakis" in html
+    assert "--depths 1-3,5" in html  # the command that reproduces it
+
+
+@pytest.mark.parametrize("argv", [
+    ["--widths", "0"],
+    ["--widths", "two"],
+    ["--depths", "5-1"],
+    ["--inits", "he_normal,kaiming"],
+    ["--networks", "-3"],
+    ["--confidence", "2"],
+    ["--bogus"],
+])
+def test_bad_flags_are_one_error_line_and_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        code = main(["diagnose", "born-dead", "--quiet", *argv])
+        raise SystemExit(code)
+    _, err = capsys.readouterr()
+    assert exit_info.value.code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("relulab: error:"), err

@@ -3,9 +3,11 @@ makes them so.
 
 - :mod:`relulab.dying.born_dead`: the probability that a ReLU network is dead before
   training starts, by width, depth and initialiser (pure numbers, one compiled program per
-  width).
+  width);
+- :mod:`relulab.dying.figures`: its figure.
 
 Units that die *during* training are a study's diagnostic (:mod:`relulab.diagnostics`).
+The CLI's ``relulab diagnose born-dead`` and :mod:`relulab.report.born_dead` format these.
 """
 
 from relulab.dying.born_dead import (
