@@ -56,12 +56,14 @@ def findings(result: BornDead) -> list[str]:
     spec = result.spec
     shallow, deep = min(spec.depths), max(spec.depths)
     out = []
+    span = f"depth {shallow} → {deep}" if deep > shallow else f"depth {deep}"
     for width in sorted({min(spec.widths), max(spec.widths)}):
-        parts = [f"{name} {_share(result.cell(width, shallow, name))} → "
-                 f"{_share(result.cell(width, deep, name))} "
-                 f"{_interval(result.cell(width, deep, name))}"
-                 for name in spec.inits]
-        out.append(f"Width {width}, depth {shallow} → {deep}: " + "; ".join(parts) + ".")
+        parts = []
+        for name in spec.inits:
+            first, last = result.cell(width, shallow, name), result.cell(width, deep, name)
+            start = f"{_share(first)} → " if deep > shallow else ""
+            parts.append(f"{name} {start}{_share(last)} {_interval(last)}")
+        out.append(f"Width {width}, {span}: " + "; ".join(parts) + ".")
     symmetric = [n for n in spec.inits if initializers.get(n).symmetric]
     asymmetric = [n for n in spec.inits if not initializers.get(n).symmetric]
     narrow = min(spec.widths)
