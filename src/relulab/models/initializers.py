@@ -121,7 +121,8 @@ RAI_EXTRA_ROWS = 3  # the bias row, then one row of words for P's draws and one 
 def rai(bits: jax.Array) -> tuple[jax.Array, jax.Array]:
     """The randomized asymmetric initialisation (RAI) of Lu, Shin, Su & Karniadakis (2020),
     "Dying ReLU and Initialization: Theory and Numerical Examples", Commun. Comput. Phys.
-    28(5), 1671-1706 (arXiv:1903.06733), Section 5 and its reference code.
+    28(5), 1671-1706 (arXiv:1903.06733), with the parameters (P, Q, sigma below) as the
+    reference code ``RAI(fan_in, fan_out)`` that accompanies the paper draws them.
 
     A layer's weights and bias form :math:`V = [W \\mid b] \\in \\mathbb{R}^{N_\\ell
     \\times (N_{\\ell-1} + 1)}`. For each neuron (row) :math:`j` an index :math:`k_j` is
@@ -134,8 +135,9 @@ def rai(bits: jax.Array) -> tuple[jax.Array, jax.Array]:
 
     Beta(2, 1) lives on (0, 1) (density :math:`2x`, mean 2/3, second moment 1/2), so every
     neuron has one positive weight or a positive bias, which makes it less likely to be dead
-    on a positive input; the symmetric part's variance is the paper's choice to keep the
-    second moment of the layers' outputs from vanishing or exploding with depth.
+    on a positive input; the symmetric part's spread (0.6007, not He's :math:`\\sqrt 2`) is
+    the paper's value, chosen with the Beta entry so that the layers' outputs neither vanish
+    nor explode with depth.
 
     ``bits`` has shape ``(fan_in + 3, fan_out)``: rows ``0..fan_in`` are the words of
     :math:`V^T` (the last of them the bias), row ``fan_in + 1`` P's draws (inverse CDF of
