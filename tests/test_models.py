@@ -234,3 +234,59 @@ def test_every_model_the_config_accepts_has_a_family_and_back() -> None:
     # config.MODELS is the light list the CLI shows at start-up (no JAX import);
     # models.FAMILIES holds the implementations. A new model is named in both.
     assert set(MODELS) == set(FAMILIES)
+
+
+# --- the MLP's initialiser (ModelSpec.init) --------------------------------------------------
+
+
+def test_mlp_hidden_layers_take_the_named_initialiser_and_the_head_stays_glorot():
+    from relulab.models import initializers
+
+    for name in ("he_normal", "lecun_normal", "glorot_uniform"):
+        spec = _spec(family="mlp", units=6, layers=2, init=name)
+        n = models.weight_bits(spec, 5)
+        assert n == 5 * 6 + 6 * 6 + 6  # Keras' initialisers read the kernels' words only
+        bits = jax.random.bits(jax.random.key(3), (n,), jnp.uint32)
+        params = jax.jit(lambda b, spec=spec: models.weights_from_bits(b, spec, 5))(bits)
+        draw = jax.jit(getattr(initializers, name))
+        np.testing.assert_array_equal(params["hidden"][0]["kernel"],
+                                      draw(bits[:30].reshape(5, 6)))
+        np.testing.assert_array_equal(params["hidden"][1]["kernel"],
+                                      draw(bits[30:66].reshape(6, 6)))
+        np.testing.assert_array_equal(params["dense"]["kernel"],
+                                      jax.jit(glorot_uniform)(bits[66:].reshape(6, 1)))
+        for layer in params["hidden"]:
+            np.testing.assert_array_equal(layer["bias"], np.zeros(6))
+
+
+def test_mlp_with_rai_draws_its_biases_and_still_forecasts():
+    from relulab.models import initializers
+
+    spec = _spec(family="mlp", units=4, layers=3, init="rai")
+    n = models.weight_bits(spec, 5)
+    assert n == (5 + 3) * 4 + 2 * (4 + 3) * 4 + 4
+    bits = jax.random.bits(jax.random.key(0), (n,), jnp.uint32)
+    params = jax.jit(lambda b: models.weights_from_bits(b, spec, 5))(bits)
+    kernel, bias = jax.jit(initializers.rai)(bits[:32].reshape(8, 4))
+    np.testing.assert_array_equal(params["hidden"][0]["kernel"], kernel)
+    np.testing.assert_array_equal(params["hidden"][0]["bias"], bias)
+    assert all(np.any(layer["bias"] != 0) for layer in params["hidden"])
+    model = models.get(spec, "relu")
+    out = jax.jit(model.apply)(jax.jit(lambda k: model.init(k, 5))(jax.random.key(1)),
+                               jnp.ones((3, 5)))
+    assert out.shape == (3,) and np.isfinite(out).all()
+
+
+def test_model_spec_reads_the_init_and_refuses_what_it_cannot_honour():
+    from relulab.config import preset
+    from relulab.errors import RelulabError
+
+    spec = ModelSpec.from_config(preset("seed", model="mlp", init="he_normal"))
+    assert spec.init == "he_normal"
+    assert ModelSpec.from_config(preset("seed")).init == "glorot_uniform"
+    with pytest.raises(RelulabError, match=r"unknown initialiser 'xavier'; choose one of: "
+                       r"glorot_uniform, .*rai"):
+        ModelSpec(family="mlp", init="xavier")
+    # The LSTM initialises as Keras' LSTM does; another init would be silently ignored.
+    with pytest.raises(RelulabError, match=r"init 'rai' applies to the MLP.*--model mlp"):
+        ModelSpec(family="lstm", init="rai")

@@ -16,6 +16,10 @@ from typing import Any
 from relulab.errors import RelulabError
 
 MODELS = ("lstm", "mlp")
+# The MLP's hidden-layer initialisers (relulab.models.initializers.INITS; a light copy, so
+# that the config and the CLI's help need no JAX; a test keeps the two equal).
+INITS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal",
+         "orthogonal", "rai")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class StudyConfig:
     units: int = 4  # LSTM units per layer, or MLP width
     layers: int = 1  # stacked LSTM layers, or MLP hidden layers
     recurrent_activation: str = "sigmoid"
+    init: str = "glorot_uniform"  # the MLP's hidden-layer initialiser (the LSTM's is Keras')
 
     # Data and windows (PROTOCOL.md).
     lookback: int = 5
@@ -77,6 +82,12 @@ class StudyConfig:
             raise RelulabError(
                 f"unknown model {self.model!r}; choose one of: {', '.join(MODELS)}"
             )
+        if self.init not in INITS:
+            raise RelulabError(f"unknown init {self.init!r}; choose one of: {', '.join(INITS)}")
+        if self.model == "lstm" and self.init != _ADDED["init"]:
+            raise RelulabError(f"init {self.init!r} applies to the MLP's hidden layers; the "
+                               "LSTM initialises as Keras does: pass --model mlp, or leave "
+                               "--init out")
         if not self.activations:
             raise RelulabError("no activations given; pass e.g. --activations tanh,relu")
         if len(set(self.activations)) != len(self.activations):
@@ -145,17 +156,26 @@ class StudyConfig:
 
     def group_key(self, activation: str) -> str:
         """Hash of everything that decides one activation group's runs (not the others)."""
-        d = self.to_dict()
-        for k in ("activations", "reference", "bootstrap", "confidence", *_NOT_HASHED):
+        d = self._hashed()
+        for k in ("activations", "reference", "bootstrap", "confidence"):
             d.pop(k)
         d["activation"] = activation
         return _hash(d)
 
     def key(self) -> str:
+        """Hash of everything that decides the study's numbers; the store finds a study by it."""
+        return _hash(self._hashed())
+
+    def _hashed(self) -> dict[str, Any]:
+        # A field added after the first schema drops out while it holds its default, so a
+        # study stored before the field existed keeps its key (and its group keys).
         d = self.to_dict()
         for k in _NOT_HASHED:
             d.pop(k)
-        return _hash(d)
+        for k, default in _ADDED.items():
+            if d[k] == default:
+                d.pop(k)
+        return d
 
 
 _DEFAULT_ADAM = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-7}
@@ -163,6 +183,11 @@ _DEFAULT_ADAM = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-7}
 # Labels and data locations: the same study on the same numbers has the same key wherever
 # the file lies (the store pairs the key with the data's content hash).
 _NOT_HASHED = ("name", "data", "column", "date_column")
+
+# Fields added after the first schema, with the default that reproduces the numbers of the
+# studies stored before them: hashed only when they differ from it (see StudyConfig._hashed).
+# A new field that changes numbers goes here with its "as before" default.
+_ADDED: dict[str, Any] = {"init": "glorot_uniform"}
 
 
 def _hash(d: dict[str, Any]) -> str:

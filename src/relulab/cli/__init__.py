@@ -18,7 +18,7 @@ from relulab.errors import RelulabError
 
 # Sub-command modules, each with register(subparsers). Imported lazily by name so that a
 # missing optional piece cannot break the others.
-_COMMAND_MODULES = ("activations", "study", "runs", "report")
+_COMMAND_MODULES = ("activations", "study", "runs", "report", "diagnose")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -7,7 +7,7 @@ import sys
 import warnings
 from typing import Any
 
-from relulab.config import DEMO_ACTIVATIONS, MODELS, PRESETS, StudyConfig, preset
+from relulab.config import DEMO_ACTIVATIONS, INITS, MODELS, PRESETS, StudyConfig, preset
 from relulab.paths import DEFAULT_DB
 
 DEMO_REPORT = "relulab-report.html"
@@ -72,6 +72,9 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--learning-rate", type=float)
     g.add_argument("--units", type=int)
     g.add_argument("--layers", type=int)
+    g.add_argument("--init", metavar="NAME",
+                   help=f"the MLP's hidden-layer initialiser: {', '.join(INITS)} (default "
+                   "glorot_uniform, Keras'; rai: Lu et al.'s randomized asymmetric one)")
     g.add_argument("--lookback", type=int)
     g.add_argument("--test-size", type=int)
     g.add_argument("--validation-split", type=float)
@@ -94,8 +97,8 @@ def _add_output_options(p: argparse.ArgumentParser, report_default: str | None =
 
 
 _CONFIG_FLAGS = ("model", "reference", "recurrent_activation", "seeds", "seed_offset", "epochs",
-                 "batch_size", "learning_rate", "units", "layers", "lookback", "test_size",
-                 "validation_split", "patience", "season", "folds", "name")
+                 "batch_size", "learning_rate", "units", "layers", "init", "lookback",
+                 "test_size", "validation_split", "patience", "season", "folds", "name")
 
 
 def config_from_args(args: argparse.Namespace) -> StudyConfig:

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 
 from relulab.errors import RelulabError
-from relulab.models import lstm, mlp
+from relulab.models import initializers, lstm, mlp
 from relulab.models.layers import ActivationLike, Params, resolve
 
 
@@ -56,6 +56,8 @@ class Family(Protocol):
         applied, each ``(batch, units)`` or ``(batch, timesteps, units)``."""
 
 
+DEFAULT_INIT = "glorot_uniform"  # Keras' Dense default
+
 # The registry: family name -> module. A new model is a new module and one line here.
 FAMILIES: dict[str, Family] = {
     "lstm": lstm,
@@ -70,18 +72,29 @@ class ModelSpec:
 
     ``units`` is the LSTM's units per layer or the MLP's width, ``layers`` the number of
     stacked LSTM layers or MLP hidden layers; ``recurrent_activation`` is the LSTM's gate
-    activation (unused by the MLP).
+    activation (unused by the MLP). ``init`` is the MLP's hidden-layer initialiser, a name of
+    :data:`relulab.models.initializers.INITS` (the ``Dense(1)`` head stays Glorot-uniform).
+    The LSTM initialises as Keras' ``LSTM`` does (Glorot kernels, orthogonal recurrent
+    kernels, unit forget bias) and refuses any other ``init``: its gates are not ReLU layers,
+    and an initialiser silently ignored would make two studies look different that are not.
     """
 
     family: str = "lstm"
     units: int = 4
     layers: int = 1
     recurrent_activation: str = "sigmoid"
+    init: str = DEFAULT_INIT
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise RelulabError(f"unknown model {self.family!r}; choose one of: "
                                f"{', '.join(FAMILIES)}")
+        initializers.get(self.init)  # an unknown name: one error naming the choices
+        if self.family == "lstm" and self.init != DEFAULT_INIT:
+            raise RelulabError(f"init {self.init!r} applies to the MLP's hidden layers; the "
+                               f"LSTM initialises as Keras does ({DEFAULT_INIT} kernels, "
+                               "orthogonal recurrent kernels): pass --model mlp, or leave "
+                               "--init out")
         for key in ("units", "layers"):
             if int(getattr(self, key)) < 1:
                 raise RelulabError(f"{key} must be at least 1, got {getattr(self, key)}; "
@@ -89,10 +102,11 @@ class ModelSpec:
 
     @classmethod
     def from_config(cls, config: Any) -> ModelSpec:
-        """The model of a ``StudyConfig`` (its ``model``, ``units``, ``layers`` and
-        ``recurrent_activation``)."""
+        """The model of a ``StudyConfig`` (its ``model``, ``units``, ``layers``,
+        ``recurrent_activation`` and ``init``)."""
         return cls(family=config.model, units=config.units, layers=config.layers,
-                   recurrent_activation=config.recurrent_activation)
+                   recurrent_activation=config.recurrent_activation,
+                   init=config.init)
 
 
 class Model(NamedTuple):
@@ -199,6 +213,7 @@ def init_activation_params(params: Params, spec: ModelSpec,
 
 
 __all__ = [
+    "DEFAULT_INIT",
     "FAMILIES",
     "ActivationLike",
     "Family",

@@ -10,9 +10,8 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 import jax
-import jax.numpy as jnp
 
-from relulab.models.initializers import glorot_uniform
+from relulab.models import initializers
 from relulab.models.layers import (
     ActivationLike,
     Params,
@@ -28,17 +27,21 @@ if TYPE_CHECKING:
 
 
 def weight_shapes(spec: ModelSpec, n_features: int) -> list[tuple[int, int]]:
-    """Each hidden layer's kernel shape, then the head's."""
+    """The words each hidden layer's initialiser reads (its kernel's shape, plus the rows
+    ``spec.init`` draws beyond it: none for Keras' initialisers), then the head's kernel."""
     widths = [n_features] + [spec.units] * spec.layers
-    return [(a, b) for a, b in itertools.pairwise(widths)] + [(widths[-1], 1)]
+    return ([initializers.draw_shape(spec.init, a, b) for a, b in itertools.pairwise(widths)]
+            + [(widths[-1], 1)])
 
 
 def init_weights(spec: ModelSpec, draws: list[jax.Array]) -> Params:
-    """Keras' initialisation from random words shaped by :func:`weight_shapes`: Glorot
-    kernels, zero biases; activation slots empty."""
+    """The initialisation from random words shaped by :func:`weight_shapes`: hidden layers
+    by ``spec.init`` (Keras' default: Glorot-uniform kernels, zero biases), the ``Dense(1)``
+    head as Keras initialises it whatever ``spec.init``; activation slots empty."""
     dense_params = dense_weights(draws[-1])
-    hidden = tuple({"kernel": glorot_uniform(w), "bias": jnp.zeros((w.shape[1],)),
-                    "activation": {}} for w in draws[:-1])
+    init = initializers.get(spec.init)
+    hidden = tuple({"kernel": kernel, "bias": bias, "activation": {}}
+                   for kernel, bias in (init.draw(w) for w in draws[:-1]))
     return {"hidden": hidden, "dense": dense_params}
 
 
