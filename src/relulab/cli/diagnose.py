@@ -23,16 +23,56 @@ DEFAULT_WIDTHS = "2,3,4,5"
 DEFAULT_DEPTHS = "1-30"
 DEFAULT_INITS = "he_normal,glorot_uniform,rai"
 DEFAULT_NETWORKS = 10_000
+# ... and of relulab.dying.experiment's (the cause-and-cure experiment).
+EXPERIMENT_DEPTHS = "1,2,4,8"
+EXPERIMENT_WIDTHS = "8"
+EXPERIMENT_LEARNING_RATES = "1e-3,1e-2,1e-1"
+EXPERIMENT_INITS = "glorot_uniform,he_normal,rai"
+EXPERIMENT_ACTIVATIONS = "relu,leaky_relu,prelu,elu,selu,gelu,silu"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``relulab diagnose born-dead``."""
+    """Add ``relulab diagnose`` (the cause-and-cure experiment) and ``relulab diagnose
+    born-dead``."""
     parser = sub.add_parser(
         "diagnose",
-        help="diagnostics without data: how often ReLU networks are born dead",
-        description="Diagnostics that need no data.",
+        help="dying units: which settings kill them and what cures them; born-dead networks",
+        description="Train MLP forecasters of a real series (default: the bundled sunspots) "
+        "over a grid of depth, width, learning rate, initialiser and activation, several "
+        "seeds per cell, and report the share of hidden units dead (exactly 0 on every "
+        "training sample) and dormant, and the test RMSE, per cell with bootstrap "
+        "intervals, in words and as a heatmap. `relulab diagnose born-dead` measures how "
+        "often ReLU networks are dead before training starts.",
+        epilog="example: relulab diagnose --depths 2,8 --learning-rates 1e-3,1e-1 "
+        "--report diagnose.html",
     )
-    parser.set_defaults(func=lambda args: _print_help(parser))
+    parser.add_argument("--depths", type=_int_list, default=EXPERIMENT_DEPTHS,
+                        metavar="L,...", help=f"hidden layers (default {EXPERIMENT_DEPTHS})")
+    parser.add_argument("--widths", type=_int_list, default=EXPERIMENT_WIDTHS,
+                        metavar="N,...", help=f"units per layer (default {EXPERIMENT_WIDTHS})")
+    parser.add_argument("--learning-rates", type=_float_list, default=EXPERIMENT_LEARNING_RATES,
+                        metavar="X,...", help=f"Adam learning rates (default "
+                        f"{EXPERIMENT_LEARNING_RATES})")
+    parser.add_argument("--inits", type=_name_list, default=EXPERIMENT_INITS,
+                        metavar="NAME,...", help=f"initialisers among {', '.join(INITS)} "
+                        f"(default {EXPERIMENT_INITS})")
+    parser.add_argument("--activations", type=_activation_list,
+                        default=EXPERIMENT_ACTIVATIONS, metavar="A,...",
+                        help=f"activations (default {EXPERIMENT_ACTIVATIONS})")
+    parser.add_argument("--seeds", type=_positive_int, default=5, help="seeds per cell (5)")
+    parser.add_argument("--epochs", type=_positive_int, default=100, help="epochs (100)")
+    parser.add_argument("--batch-size", type=_positive_int, default=16, help="batch size (16)")
+    data = parser.add_argument_group("series (default: the bundled yearly sunspots)")
+    data.add_argument("--data", metavar="FILE", help="a CSV with the series")
+    data.add_argument("--column", metavar="C", help="value column of the CSV")
+    data.add_argument("--date-column", metavar="D", help="date column of the CSV")
+    data.add_argument("--bundled", metavar="NAME", help="sunspots | nile")
+    data.add_argument("--dataset", metavar="NAME", help="hotel-h1 | hotel-h2")
+    data.add_argument("--data-file", metavar="FILE", help="with --dataset: a local copy")
+    parser.add_argument("--json", metavar="FILE", help="write one record per cell as JSON")
+    parser.add_argument("--report", metavar="FILE", help="write a self-contained HTML page")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=cmd_experiment)
     commands = parser.add_subparsers(dest="diagnose_command", metavar="SUBCOMMAND")
 
     p = commands.add_parser(
@@ -66,6 +106,69 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", metavar="FILE", help="write a self-contained HTML page")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_born_dead)
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from relulab.data import DataSource
+    from relulab.dying.experiment import ExperimentSpec, run_experiment, verdicts
+
+    spec = ExperimentSpec(depths=args.depths, widths=args.widths,
+                          learning_rates=args.learning_rates, inits=args.inits,
+                          activations=args.activations, seeds=args.seeds, epochs=args.epochs,
+                          batch_size=args.batch_size)
+    if any((args.data, args.bundled, args.dataset, args.data_file)):
+        source = DataSource.from_flags(data=args.data, dataset=args.dataset,
+                                       bundled=args.bundled, data_file=args.data_file,
+                                       column=args.column, date_column=args.date_column)
+    else:
+        source = DataSource("bundled", name="sunspots")
+    series = source.load()
+    console = _console()
+    with _Progress(quiet=args.quiet, label="diagnose: programs") as progress:
+        experiment = run_experiment(spec, series, progress=progress)
+    console.print(_experiment_table(experiment))
+    for line in verdicts(experiment):
+        console.print(f"- {line}", markup=False, highlight=False)
+    written = []
+    if args.json:
+        written.append(("JSON", _write(Path(args.json),
+                                       json.dumps(experiment.to_json(), indent=1), "--json")))
+    if args.report:
+        from relulab.report.experiment import write_experiment
+
+        written.append(("Report", write_experiment(experiment, args.report)))
+    for what, path in written:
+        console.print(f"{what} written to {path}", markup=False, highlight=False)
+    return 0
+
+
+def _experiment_table(experiment: Any):
+    """Dead units (dormant in brackets) per activation and depth, at the highest learning
+    rate and the first initialiser and width: the corner where units die most."""
+    from rich import box
+    from rich.table import Table
+
+    from relulab import display
+
+    spec = experiment.spec
+    lr, init, width = max(spec.learning_rates), spec.inits[0], spec.widths[0]
+    table = Table(title=f"Units dead (dormant), {experiment.series_name}",
+                  title_justify="left",
+                  caption=f"Median over {spec.seeds} seeds at the kept epoch; width {width}, "
+                  f"{init}, lr {lr:g}. Every one of the {len(experiment.cells)} cells, with "
+                  f"intervals: --json, --report. {display.seconds(experiment.seconds)}.",
+                  caption_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("activation")
+    for depth in spec.depths:
+        table.add_column(f"depth {depth}", justify="right")
+    for act in spec.activations:
+        cells = []
+        for depth in spec.depths:
+            c = experiment.cell(depth, width, lr, init, act)
+            cells.append(f"{display.percent(c.dead_share)} ({display.percent(c.dormant_share)})"
+                         if c.seeds else "diverged")
+        table.add_row(act, *cells)
+    return table
 
 
 def cmd_born_dead(args: argparse.Namespace) -> int:
@@ -127,7 +230,8 @@ def _table(result: Any):
 class _Progress:
     """A rich progress bar over cells, silent when --quiet or stderr is not a terminal."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, label: str = "born dead: cells") -> None:
+        self.label = label
         self.enabled = not quiet and _isatty(sys.stderr)
         self.bar = None
         self.task = None
@@ -142,7 +246,7 @@ class _Progress:
                 TimeElapsedColumn,
             )
 
-            self.bar = Progress(TextColumn("born dead: cells"), BarColumn(),
+            self.bar = Progress(TextColumn(self.label), BarColumn(),
                                 MofNCompleteColumn(), TimeElapsedColumn(),
                                 console=_console(stderr=True), transient=True)
             self.bar.__enter__()
@@ -206,6 +310,24 @@ def _name_list(text: str) -> tuple[str, ...]:
     return names
 
 
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(dict.fromkeys(float(v) for v in text.split(",") if v.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of numbers; write e.g. "
+                                         "1e-3,1e-2") from None
+    if not values or any(not (v > 0 and v < float("inf")) for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: learning rates must be positive numbers")
+    return values
+
+
+def _activation_list(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        raise argparse.ArgumentTypeError("no activation named; write e.g. relu,leaky_relu")
+    return names
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -231,8 +353,3 @@ def _isatty(file: Any) -> bool:
         return bool(file.isatty())
     except (AttributeError, ValueError):
         return False
-
-
-def _print_help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 1

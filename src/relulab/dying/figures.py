@@ -78,3 +78,65 @@ def born_dead_figure(result: BornDead) -> Figure:
         fig.suptitle(f"ReLU networks born dead at initialisation ({spec.networks:,} per "
                      f"point, {spec.confidence:.0%} band)")
     return fig
+
+
+def experiment_figure(experiment) -> Figure:
+    """Heatmaps of the cause-and-cure experiment
+    (:class:`relulab.dying.experiment.Experiment`): per width and initialiser, the median
+    share of hidden units dead at the kept epoch, activations as rows, depth × learning
+    rate as columns, each cell labelled; the dormant share (never exactly 0, nearly silent)
+    in small type below it."""
+    spec = experiment.spec
+    panels = [(w, i) for w in spec.widths for i in spec.inits]
+    columns = [(d, lr) for d in spec.depths for lr in spec.learning_rates]
+    acts = list(spec.activations)
+    # Wide grids stack their panels, so every cell keeps room for its label.
+    ncols = 1 if len(columns) > 6 else min(len(panels), 3)
+    nrows = math.ceil(len(panels) / ncols)
+    with mpl.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH, 1.2 + nrows * (0.42 * len(acts) + 1.3)),
+                     layout="constrained")
+        axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False).ravel())
+        image = None
+        for ax, (width, init) in zip(axes, panels, strict=False):
+            dead = np.full((len(acts), len(columns)), np.nan)
+            dormant = np.full_like(dead, np.nan)
+            for c in experiment.cells:
+                if c.width != width or c.init != init or c.activation not in acts:
+                    continue
+                col = next(k for k, (d, lr) in enumerate(columns)
+                           if d == c.depth and math.isclose(lr, c.learning_rate))
+                dead[acts.index(c.activation), col] = c.dead_share
+                dormant[acts.index(c.activation), col] = c.dormant_share
+            image = ax.imshow(dead, vmin=0, vmax=1, cmap="Reds", aspect="auto")
+            for (r, k), v in np.ndenumerate(dead):
+                if not np.isfinite(v):
+                    continue
+                ink = "white" if v > 0.55 else "#1a1a1a"
+                ax.text(k, r - 0.08, f"{100 * v:.0f}", ha="center", va="center", fontsize=8,
+                        color=ink, fontweight="bold")
+                if np.isfinite(dormant[r, k]):
+                    ax.text(k, r + 0.3, f"{100 * dormant[r, k]:.0f}", ha="center",
+                            va="center", fontsize=6, color=ink)
+            ax.set_yticks(range(len(acts)), [plain(a) for a in acts])
+            ax.set_xticks(range(len(columns)),
+                          [f"{lr:g}" for _, lr in columns], fontsize=7.5, rotation=90)
+            for k in range(len(spec.learning_rates), len(columns), len(spec.learning_rates)):
+                ax.axvline(k - 0.5, color="white", lw=2.5)
+            secondary = ax.secondary_xaxis("top")
+            n = len(spec.learning_rates)
+            secondary.set_xticks([n * j + (n - 1) / 2 for j in range(len(spec.depths))],
+                                 [f"depth {d}" for d in spec.depths], fontsize=8)
+            secondary.tick_params(length=0)
+            ax.set_xlabel("learning rate", fontsize=8.5)
+            ax.grid(False)
+            ax.set_title(f"{plain(init)}, width {width}", loc="left", fontsize=10)
+        for ax in axes[len(panels):]:
+            ax.set_visible(False)
+        if image is not None:
+            bar = fig.colorbar(image, ax=axes[: len(panels)].tolist(), shrink=0.8,
+                               format=PercentFormatter(xmax=1.0, decimals=0))
+            bar.set_label("hidden units dead at the kept epoch (median over seeds)")
+        fig.suptitle("Dead units by activation, depth, learning rate and initialiser (% dead;"
+                     "\nsmall: % dormant, nearly silent but not exactly 0)")
+    return fig
