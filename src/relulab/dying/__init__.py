@@ -4,7 +4,10 @@ makes them so.
 - :mod:`relulab.dying.born_dead`: the probability that a ReLU network is dead before
   training starts, by width, depth and initialiser (pure numbers, one compiled program per
   width);
-- :mod:`relulab.dying.figures`: its figure.
+- :mod:`relulab.dying.experiment`: the cause-and-cure experiment (``relulab diagnose``):
+  dead and dormant units and test error over a grid of depth, width, learning rate,
+  initialiser and activation;
+- :mod:`relulab.dying.figures`: their figures.
 
 Units that die *during* training are a study's diagnostic (:mod:`relulab.diagnostics`).
 The CLI's ``relulab diagnose born-dead`` and :mod:`relulab.report.born_dead` format these.
