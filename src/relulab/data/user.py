@@ -298,7 +298,8 @@ def _from_frame(
     return Series(values, name, dates, source)
 
 
-def _numeric_values(raw: pd.Series, what: str, locate: Callable[[int], str]) -> np.ndarray:
+def _numeric_values(raw: pd.Series, what: str, locate: Callable[[int], str], *,
+                    whole: bool = True) -> np.ndarray:
     """Float64 values of ``raw``, or an error naming the first bad cell and the fix."""
     raw = raw.reset_index(drop=True)
     if pd.api.types.is_bool_dtype(raw):
@@ -330,6 +331,8 @@ def _numeric_values(raw: pd.Series, what: str, locate: Callable[[int], str]) -> 
         i = int(np.flatnonzero(inf)[0])
         raise RelulabError(f"{what} has {int(inf.sum())} infinite value(s), the first at "
                            f"{locate(i)} ({v[i]}); replace or drop them")
+    if not whole:  # one series of a panel: its length and spread are judged per study
+        return v
     if v.shape[0] < MIN_POINTS:
         raise RelulabError(f"{what} has {v.shape[0]} points, too few to split into training, "
                            f"validation and test windows (at least {MIN_POINTS}, and "

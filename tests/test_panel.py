@@ -1,0 +1,91 @@
+"""Panels: many series from a long or a wide table, ragged, with every bad input named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relulab.config import preset
+from relulab.data.panel import fit_panel, load_panel
+from relulab.errors import RelulabError
+
+
+def _long(path: Path, rows: list[tuple[str, str, object]], header="unique_id,ds,y") -> Path:
+    path.write_text(header + "\n" + "\n".join(f"{a},{b},{c}" for a, b, c in rows) + "\n")
+    return path
+
+
+def test_long_table_in_any_order_becomes_series_sorted_by_date(tmp_path) -> None:
+    rows = [("b", "2020-01-03", 7), ("a", "2020-01-02", 2), ("b", "2020-01-01", 5),
+            ("a", "2020-01-01", 1), ("b", "2020-01-02", 6), ("a", "2020-01-03", 3)]
+    panel = load_panel(_long(tmp_path / "p.csv", rows))
+    assert panel.ids == ["b", "a"]  # the file's order of first appearance
+    assert panel["a"].values.tolist() == [1, 2, 3]
+    assert panel["b"].values.tolist() == [5, 6, 7]
+    assert panel["b"].dates == ("2020-01-01", "2020-01-02", "2020-01-03")
+
+
+def test_wide_table_is_ragged_where_series_start_late_or_end_early(tmp_path) -> None:
+    path = tmp_path / "w.csv"
+    path.write_text("quarter,A,B,C\n2000-Q1,1,,5\n2000-Q2,2,3,6\n2000-Q3,4,5,\n")
+    panel = load_panel(path)
+    assert panel.lengths() == {"A": 3, "B": 2, "C": 2}
+    assert panel["B"].dates == ("2000-04-01", "2000-07-01")
+    assert load_panel(path, columns=["C", "A"]).ids == ["C", "A"]
+    path.write_text("quarter,A,B\n2000-Q1,1,1\n2000-Q2,,2\n2000-Q3,4,3\n")
+    with pytest.raises(RelulabError, match=r"series 'A'.*NaN.*row 2 \(line 3 of w.csv\)"):
+        load_panel(path)
+
+
+def test_a_subset_by_count_or_by_id(tmp_path) -> None:
+    rows = [(k, f"2020-01-0{d}", d) for k in ("x", "y", "z") for d in (1, 2)]
+    path = _long(tmp_path / "p.csv", rows)
+    assert load_panel(path, series=2).ids == ["x", "y"]
+    assert load_panel(path, series_ids=["z", "x"]).ids == ["z", "x"]
+    with pytest.raises(RelulabError, match=r"no series 'q'.*--series-ids"):
+        load_panel(path, series_ids=["q"])
+
+
+@pytest.mark.parametrize("rows, header, pattern", [
+    ([("a", "2020-01-01", 1), ("a", "2020-01-01", 2)], "unique_id,ds,y",
+     r"series 'a' has two rows for 2020-01-01 \(the second at row 2 \(line 3"),
+    ([("a", "2020-01-01", 1), ("b", "2020-01-01", "abc")], "unique_id,ds,y",
+     r"series 'b'.*row 2 \(line 3 of p.csv\) holds 'abc'"),
+    ([("a", "2020-01-01", 1)], "store,ds,y", r"no id column .*--id-column"),
+    ([("a", "2020-01-01", 1), ("a", "someday", 2)], "unique_id,ds,y",
+     r"row 2 \(line 3 of p.csv\) \(series 'a'\) has date 'someday'"),
+])
+def test_bad_long_input_is_one_line_naming_series_and_row(tmp_path, rows, header,
+                                                          pattern) -> None:
+    with pytest.raises(RelulabError, match=pattern):
+        load_panel(_long(tmp_path / "p.csv", rows, header), layout="long")
+
+
+def test_too_short_series_are_left_out_with_a_warning_naming_them() -> None:
+    t = np.arange(60)
+    frame = pd.DataFrame({
+        "unique_id": ["long"] * 60 + ["short"] * 8,
+        "ds": [str(d.date()) for d in pd.date_range("2000-01-01", periods=60)]
+        + [str(d.date()) for d in pd.date_range("2000-01-01", periods=8)],
+        "y": np.concatenate([np.sin(t / 3), np.arange(8.0)]),
+    })
+    panel = load_panel(frame)
+    kept, warnings = fit_panel(panel, preset("seed", test_size=10))
+    assert kept.ids == ["long"] and kept.skipped[0][0] == "short"
+    assert len(warnings) == 1 and warnings[0].startswith("series 'short' left out")
+    with pytest.raises(RelulabError, match="no series of the panel suits the study"):
+        fit_panel(load_panel(frame, series_ids=["short"]), preset("seed", test_size=10))
+
+
+def test_the_real_panels(shared_data) -> None:
+    employment = load_panel(shared_data / "us_employment_long.csv")
+    lengths = employment.lengths()
+    assert len(employment) == 148 and min(lengths.values()) == 225
+    assert max(lengths.values()) == 969
+    assert employment["CEU0500000001"].dates[:2] == ("1939-01-01", "1939-02-01")
+    regions = load_panel(shared_data / "visnights_wide.csv")
+    assert len(regions) == 20 and set(regions.lengths().values()) == {76}
+    assert regions["NSWMetro"].dates[:2] == ("1998-01-01", "1998-04-01")
