@@ -39,18 +39,21 @@ DORMANT_THRESHOLD = 0.1
 def dead_share_at_kept(run: RunRecord) -> float:
     """The share of dead hidden units at the epoch whose weights were kept; NaN when the
     run does not record it. A kept epoch past the recorded curve reads its last value."""
-    d = np.asarray((run.epoch_stats or {}).get("dead_fraction", []), dtype=float).ravel()
+    return _at_kept(run, "dead_fraction")
+
+
+def _at_kept(run: RunRecord, key: str) -> float:
+    d = np.asarray((run.epoch_stats or {}).get(key, []), dtype=float).ravel()
     if not d.size:
         return math.nan
     return float(d[min(max(int(run.best_epoch), 0), d.size - 1)])
 
 
-def dead_curves(runs: Sequence[RunRecord], activation: str) -> np.ndarray | None:
-    """(seeds, epochs) share of dead hidden units per epoch of the converged runs of one
-    activation that record it, NaN-padded after an early stop; None when none does."""
-    curves = [np.asarray(r.epoch_stats["dead_fraction"], dtype=float).ravel()
-              for r in runs if r.activation == activation and not r.diverged
-              and "dead_fraction" in (r.epoch_stats or {})]
+def _curves(runs: Sequence[RunRecord], activation: str, key: str) -> np.ndarray | None:
+    """(seeds, epochs) of ``epoch_stats[key]`` for the converged runs of one activation
+    that record it, NaN-padded after an early stop; None when none does."""
+    curves = [np.asarray(r.epoch_stats[key], dtype=float).ravel() for r in runs
+              if r.activation == activation and not r.diverged and key in (r.epoch_stats or {})]
     if not curves:
         return None
     rows = np.full((len(curves), max(c.size for c in curves)), np.nan)
@@ -59,26 +62,17 @@ def dead_curves(runs: Sequence[RunRecord], activation: str) -> np.ndarray | None
     return rows
 
 
-def _at_kept(run: RunRecord, key: str) -> float:
-    d = np.asarray(run.epoch_stats.get(key, []), dtype=float).ravel()
-    if not d.size:
-        return math.nan
-    return float(d[min(max(int(run.best_epoch), 0), d.size - 1)])
+def dead_curves(runs: Sequence[RunRecord], activation: str) -> np.ndarray | None:
+    """(seeds, epochs) share of dead hidden units per epoch of the converged runs of one
+    activation that record it, NaN-padded after an early stop; None when none does."""
+    return _curves(runs, activation, "dead_fraction")
 
 
 def site_curves(runs: Sequence[RunRecord], activation: str, site: str,
                 kind: str = "dead") -> np.ndarray | None:
     """(seeds, epochs) share of the site's units that are ``kind`` ("dead" or "dormant")
     per epoch, converged runs of one activation; None when none tracks the site."""
-    key = f"{kind}_share:{site}"
-    curves = [np.asarray(r.epoch_stats[key], dtype=float).ravel() for r in runs
-              if r.activation == activation and not r.diverged and key in r.epoch_stats]
-    if not curves:
-        return None
-    rows = np.full((len(curves), max(c.size for c in curves)), np.nan)
-    for i, c in enumerate(curves):
-        rows[i, : c.size] = c
-    return rows
+    return _curves(runs, activation, f"{kind}_share:{site}")
 
 
 def site_health(runs: Sequence[RunRecord], activation: str

@@ -35,16 +35,19 @@ def render_report(result: StudyResult) -> str:
     return _ENV.get_template(TEMPLATE).render(**page_context(result))
 
 
-def write_report(result: StudyResult, path: str | Path) -> Path:
-    """Render the report and write it to ``path`` (parent folders are created)."""
+def write_page(html: str, path: str | Path, flag: str) -> Path:
+    """Write one page to ``path`` (parent folders are created); a path that cannot be
+    written is one error naming the ``flag`` that chooses another."""
     path = Path(path)
-    html = render_report(result)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(html, encoding="utf-8")
     except OSError as exc:
-        raise RelulabError(
-            f"cannot write the report to {path}: {exc.strerror or exc}; "
-            "choose another path with -o"
-        ) from exc
+        raise RelulabError(f"cannot write the report to {path}: {exc.strerror or exc}; "
+                           f"choose another path with {flag}") from exc
     return path
+
+
+def write_report(result: StudyResult, path: str | Path) -> Path:
+    """Render the report and write it to ``path`` (parent folders are created)."""
+    return write_page(render_report(result), path, "-o")

@@ -17,7 +17,6 @@ import jinja2
 
 from relulab import __version__, display
 from relulab.dying.born_dead import INTERVAL_METHOD, BornDead, Cell
-from relulab.errors import RelulabError
 from relulab.models import initializers
 
 __all__ = ["born_dead_context", "command", "findings", "render_born_dead", "share",
@@ -151,12 +150,6 @@ def render_born_dead(result: BornDead) -> str:
 
 def write_born_dead(result: BornDead, path: str | Path) -> Path:
     """Render the page and write it to ``path`` (parent folders are created)."""
-    path = Path(path)
-    html = render_born_dead(result)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(html, encoding="utf-8")
-    except OSError as exc:
-        raise RelulabError(f"cannot write the report to {path}: {exc.strerror or exc}; "
-                           "choose another path with --report") from exc
-    return path
+    from relulab.report import write_page
+
+    return write_page(render_born_dead(result), path, "--report")

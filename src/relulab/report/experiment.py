@@ -16,7 +16,6 @@ import jinja2
 from relulab import __version__, display
 from relulab.diagnostics import DORMANT_THRESHOLD
 from relulab.dying.experiment import Experiment, verdicts
-from relulab.errors import RelulabError
 
 __all__ = ["command", "experiment_context", "render_experiment", "write_experiment"]
 
@@ -74,12 +73,6 @@ def render_experiment(experiment: Experiment) -> str:
 
 def write_experiment(experiment: Experiment, path: str | Path) -> Path:
     """Render the page and write it to ``path`` (parent folders are created)."""
-    path = Path(path)
-    html = render_experiment(experiment)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(html, encoding="utf-8")
-    except OSError as exc:
-        raise RelulabError(f"cannot write the report to {path}: {exc.strerror or exc}; "
-                           "choose another path with --report") from exc
-    return path
+    from relulab.report import write_page
+
+    return write_page(render_experiment(experiment), path, "--report")
