@@ -45,7 +45,8 @@ def reference_of(config: StudyConfig) -> tuple[str, list[str]]:
 
 def comparisons(config: StudyConfig, runs: Sequence[RunRecord], y_test: np.ndarray,
                 reference: str) -> list[Comparison]:
-    """Every activation of the config but ``reference`` against ``reference``."""
+    """Every activation of the config but ``reference`` against ``reference``, their
+    p-values adjusted over these comparisons (``config.correction``)."""
     from relulab import stats
 
     ref_runs = [r for r in runs if r.activation == reference]
@@ -59,8 +60,10 @@ def comparisons(config: StudyConfig, runs: Sequence[RunRecord], y_test: np.ndarr
             np.stack([r.forecast for r in ref_runs]), y_test,
             activation=activation, reference=reference,
             confidence=config.confidence, n_boot=config.bootstrap, seed=0,
+            equivalence_margin=config.equivalence_margin,
         ))
-    return out
+    return stats.adjust_comparisons(out, correction=config.correction,
+                                    confidence=config.confidence)
 
 
 def analyse(config: StudyConfig, runs: Sequence[RunRecord], values: np.ndarray,
