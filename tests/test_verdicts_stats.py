@@ -254,7 +254,7 @@ def test_verdict_wording_of_each_decision():
         "within ±2% (p = 0.004); relu has the lower RMSE on 50% of seeds [20%, 80%]; "
         "volatility ratio 0.90 vs 0.90: similar volatility")
     assert verdicts.verdict_words(eq) == (
-        "Relu and tanh are equivalent within ±2%; similar volatility.")
+        "relu and tanh are equivalent within ±2%; similar volatility.")
     small = verdicts.judged(_comparison(rel_diff=0.005, rel_lo=0.002, rel_hi=0.008,
                                         dm_p=0.01, equivalence_p=0.001))
     assert small.decision == "negligible"

@@ -253,6 +253,8 @@ def verdict_words(comparison: Comparison) -> str:
     else:
         words = (f"{accuracy_words(c.accuracy, c.activation)}; "
                  f"{volatility_words(c.volatility, c.activation)}")
+    if words.startswith(c.activation):  # a name keeps its spelling: "relu and tanh are ..."
+        return words + "."
     return words[:1].upper() + words[1:] + "."
 
 
