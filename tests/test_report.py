@@ -566,4 +566,5 @@ def test_an_equivalent_comparison_is_labelled_so(cheap_figures) -> None:
     page = render_report(dataclasses.replace(r, comparisons=[c, r.comparisons[1]]))
     cards = page[page.find('<div class="cards"'):page.find('<p class="facts">')]
     assert '<span class="badge unclear">equivalent within ±2%</span>' in cards
+    assert "Equivalent to tanh within ±2%: relu.</p>" in page[: page.find('<div class="cards"')]
     assert "<p>relu and tanh are equivalent within ±2%; relu flattens the forecast.</p>" in cards

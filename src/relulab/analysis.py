@@ -90,10 +90,13 @@ def complete_comparisons(config: StudyConfig, runs: Sequence[RunRecord], values:
     if all(c.accuracy for c in stored):
         return list(stored)
     y_test = np.asarray(values)[test_start:]
+    # The stored sentences read the unadjusted DM p (adjustment came later): the parts
+    # filled in beside them must read it too, or a code would contradict its sentence.
+    unadjusted = config.replace(correction="none")
     fresh: dict[tuple[str, str], Comparison] = {}
     for reference in dict.fromkeys(c.reference for c in stored if not c.accuracy):
         try:
-            found = comparisons(config, runs, y_test, reference)
+            found = comparisons(unadjusted, runs, y_test, reference)
         except (RelulabError, ValueError):  # runs that cannot be compared: keep what is stored
             continue
         fresh.update({(f.activation, reference): f for f in found})

@@ -48,6 +48,7 @@ class Verdict:
     prob: str = display.MISSING  # "40%"
     prob_interval: str = ""  # "10% to 70%"
     seeds: list[tuple[str, str]] = field(default_factory=list)  # ("2%", "40"), ...
+    decision: str = ""  # relulab.verdicts.judge_decision's code; "" when not recorded
 
 
 # The badge reads only where the interval of the relative difference lies.
@@ -76,6 +77,7 @@ def _verdict(c: Comparison) -> Verdict:
                                        display.percent, sep=" to ", brackets=""),
         seeds=[(f"{100 * float(d):g}%", display.MISSING if n is None else str(n))
                for d, n in sorted(c.seeds_needed.items(), key=lambda kv: float(kv[0]))],
+        decision=c.decision,
         activation=c.activation, reference=c.reference, metric=metric, badge=badge,
         label=label, rel=display.signed_percent(c.rel_diff),
         interval=display.interval(c.rel_lo, c.rel_hi, display.signed_percent, sep=" to ",
@@ -109,7 +111,8 @@ def _headline(verdicts: list[Verdict], reference: str, confidence: str) -> str:
         which = (verdicts[0].activation if len(verdicts) == 1
                  else f"any of the {len(verdicts)} activations compared")
         return (f"No clear {metric} difference from {reference} for {which}: every "
-                f"{confidence} interval of the relative difference includes 0.")
+                f"{confidence} interval of the relative difference includes 0."
+                + _equivalent_sentence(verdicts))
     parts = []
     for badge, words in (("better", f"Lower {metric} than {reference}"),
                          ("worse", f"Higher {metric} than {reference}"),
@@ -118,7 +121,17 @@ def _headline(verdicts: list[Verdict], reference: str, confidence: str) -> str:
         if groups.get(badge):
             parts.append(f"{words}: {', '.join(groups[badge])}")
     text = "; ".join(parts)
-    return text[:1].upper() + text[1:] + "."
+    return text[:1].upper() + text[1:] + "." + _equivalent_sentence(verdicts)
+
+
+def _equivalent_sentence(verdicts: list[Verdict]) -> str:
+    """" Equivalent to tanh within ±2%: relu, elu.", or "": a clear answer that the
+    activation does not matter is the one the badges alone cannot give."""
+    same = [v for v in verdicts if v.decision in ("equivalent", "negligible")]
+    if not same:
+        return ""
+    return (f" Equivalent to {same[0].reference} within {same[0].margin}: "
+            f"{', '.join(v.activation for v in same)}.")
 
 
 def _summary_table(result: StudyResult) -> dict[str, dict[str, dict[str, Any]]]:
