@@ -48,7 +48,8 @@ Verdict rules (:func:`verdict`, in :mod:`relulab.verdicts`, which the report can
 without SciPy and statsmodels; re-exported here), with ``alpha = 1 - confidence`` (0.05 by default):
 
 - fewer than :data:`MIN_RUNS` non-diverged seed pairs: "too few runs to judge";
-- the RMSE interval excludes 0 *and* DM p < alpha, pointing the same way: "evidence that
+- the RMSE interval excludes 0 *and* the adjusted DM p (``p_adjusted``) < alpha, pointing
+  the same way: "evidence that
   A is more (less) accurate";
 - only one of the two, or both pointing opposite ways: "mixed evidence", saying which;
 - neither: "no evidence of a difference";
@@ -56,7 +57,7 @@ without SciPy and statsmodels; re-exported here), with ``alpha = 1 - confidence`
   below alpha and no difference is shown); "negligible" (both: a difference, but within the
   margin); "different" (evidence that A is more or less accurate, as above); otherwise
   "undecided: run more seeds", with the seeds a difference of the margin's size would need
-  when the study has fewer pairs. The DM p-value in the accuracy rules is ``p_adjusted``;
+  when the study has fewer pairs (the seeds-needed sentence);
 - volatility: with ``q`` the ratio of the two median volatility ratios, "A flattens the
   forecast" when ``q < VOL_CLEAR`` (0.9) and the paired interval of ``vol_a / vol_ref - 1``
   lies below 0; "A exaggerates the volatility" when ``q > 1 / VOL_CLEAR`` and that interval
