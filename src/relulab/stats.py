@@ -49,8 +49,7 @@ without SciPy and statsmodels; re-exported here), with ``alpha = 1 - confidence`
 
 - fewer than :data:`MIN_RUNS` non-diverged seed pairs: "too few runs to judge";
 - the RMSE interval excludes 0 *and* the adjusted DM p (``p_adjusted``) < alpha, pointing
-  the same way: "evidence that
-  A is more (less) accurate";
+  the same way: "evidence that A is more (less) accurate";
 - only one of the two, or both pointing opposite ways: "mixed evidence", saying which;
 - neither: "no evidence of a difference";
 - the decision, from that and the equivalence test: "equivalent" (the TOST p, adjusted, is
