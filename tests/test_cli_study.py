@@ -174,6 +174,12 @@ BAD_INPUT = {
     "too many folds for the length": (
         lambda d: ["--data", str(write_series(d / "s.csv")), "--folds", "40"],
         [f"{N} points", "40 rolling folds"], ["lower --folds"]),
+    "unknown correction": (
+        lambda d: ["--data", str(write_series(d / "s.csv")), "--correction", "fdr"],
+        ["unknown correction 'fdr'"], ["--correction", "holm, bonferroni, none"]),
+    "equivalence margin out of range": (
+        lambda d: ["--data", str(write_series(d / "s.csv")), "--equivalence-margin", "2"],
+        ["equivalence_margin must lie in (0, 1), got 2.0"], ["--equivalence-margin", "0.02"]),
     "missing file": (
         lambda d: ["--data", "nowhere.csv"],
         ["nowhere.csv not found"], ["check the path"]),
@@ -270,6 +276,41 @@ def test_the_study_writes_the_json_the_issue_lists(stored) -> None:
     # of targets 5..40, less Keras' 20% validation tail: floor(36 * 0.8) = 28).
     assert timing["model_steps"] == 2 * 2 * 5 * 28
     assert timing["model_steps_per_s"] > 0
+
+
+def test_each_comparison_in_the_json_carries_the_verdicts_statistics(stored) -> None:
+    doc = stored.first.doc
+    assert (doc["config"]["correction"], doc["config"]["equivalence_margin"]) == ("holm", 0.02)
+    (comp,) = doc["comparisons"]
+    for key in ("p_adjusted", "equivalence_p", "prob_improvement", "prob_improvement_low",
+                "prob_improvement_high", "seeds_needed"):
+        assert key in comp, key
+    assert set(comp["seeds_needed"]) == {"0.01", "0.02", "0.05"}
+    assert all(n is None or (isinstance(n, int) and n >= 2)
+               for n in comp["seeds_needed"].values())
+    # one comparison: a family of one, so the adjusted p is the raw one
+    assert (comp["correction"], comp["n_comparisons"]) == ("holm", 1)
+    assert comp["p_adjusted"] == comp["dm_p"]
+    # two seeds: the share of pairs won is 0, 1/2 or 1, and lies in its interval
+    relu = {r["seed"]: r["rmse"] for r in doc["runs"] if r["activation"] == "relu"}
+    tanh = {r["seed"]: r["rmse"] for r in doc["runs"] if r["activation"] == "tanh"}
+    won = np.mean([1.0 if relu[s] < tanh[s] else 0.5 if relu[s] == tanh[s] else 0.0
+                   for s in relu])
+    assert comp["prob_improvement"] == won
+    assert comp["decision"] == "too_few"  # 2 seeds, fewer than 3
+    assert comp["verdict"] in stored.first.out  # the CLI's verdict line says it
+
+
+def test_the_verdict_flags_reach_the_config() -> None:
+    from relulab.cli import build_parser
+    from relulab.cli.study import config_from_args
+
+    args = build_parser().parse_args(["study", "--correction", "bonferroni",
+                                      "--equivalence-margin", "0.05"])
+    config = config_from_args(args)
+    assert (config.correction, config.equivalence_margin) == ("bonferroni", 0.05)
+    default = config_from_args(build_parser().parse_args(["study"]))
+    assert (default.correction, default.equivalence_margin) == ("holm", 0.02)
 
 
 def test_json_numbers_match_the_series_written(stored) -> None:

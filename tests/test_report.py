@@ -107,7 +107,13 @@ def example_result(series_name: str = MALICIOUS, epochs: int = 80) -> StudyResul
                    rel_lo=0.071, rel_hi=0.305, dm_stat=2.71, dm_p=0.017, vol_ratio=0.52,
                    vol_ratio_ref=0.86,
                    verdict="relu is worse than tanh: RMSE 18% higher (95% CI 7% to 31%), "
-                           "and its forecasts are flatter (volatility ratio 0.52 vs 0.86)."),
+                           "and its forecasts are flatter (volatility ratio 0.52 vs 0.86).",
+                   n_pairs=10, accuracy="less_accurate", volatility="flattens",
+                   seed_interval="above_zero", p_adjusted=0.034, correction="holm",
+                   n_comparisons=2, equivalence_margin=0.02, equivalence_p=0.45,
+                   equivalence_p_adjusted=0.9, prob_improvement=0.1,
+                   prob_improvement_low=0.0, prob_improvement_high=0.3,
+                   seeds_needed={"0.01": 160, "0.02": 41, "0.05": 8}, decision="different"),
         Comparison(activation="leaky_relu", reference="tanh", metric="rmse", rel_diff=0.041,
                    rel_lo=-0.032, rel_hi=0.118, dm_stat=0.88, dm_p=0.39, vol_ratio=0.71,
                    vol_ratio_ref=0.86,
@@ -180,7 +186,8 @@ def test_user_text_is_escaped(html: str) -> None:
 def test_user_text_in_activation_names_and_warnings_is_escaped(cheap_figures) -> None:
     r = example_result(series_name="plain")
     r.warnings = ['<img src=x onerror="alert(2)">']
-    r.comparisons[0] = dataclasses.replace(r.comparisons[0], verdict="<b>bold</b> & more")
+    # (leaky_relu does not record its verdict's parts: the page words it by its sentence)
+    r.comparisons[1] = dataclasses.replace(r.comparisons[1], verdict="<b>bold</b> & more")
     page = render_report(r)
     assert "<img src=x" not in page and "&lt;img src=x onerror=" in page
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt; &amp; more" in page
@@ -237,10 +244,19 @@ def test_comparison_table_numbers(html: str) -> None:
     row = section[section.find("<b>relu</b>"):]
     row = row[: row.find("</tr>")]
     cells = re.findall(r'<td class="num">([^<]*)</td>', row)
-    assert cells == ["+18.3%", "+7.1% to +30.5%", "2.71", "0.017", "0.520", "0.860"]
+    # ... then DM p adjusted 0.034, equivalence p adjusted 0.9; the share of seeds and the
+    # seeds needed carry markup and are read below
+    assert cells == ["+18.3%", "+7.1% to +30.5%", "2.71", "0.017", "0.034", "0.900",
+                     "0.520", "0.860"]
+    assert '<td class="num">10%<span class="ci">0% to 30%</span></td>' in row
+    assert " ".join(row.split()).count("1%: 160<br>") == 1 and "2%: 41<br>" in row
+    assert "5%: 8</td>" in row
     assert "badge worse" in row
     leaky = section[section.find("<b>leaky_relu</b>"):]
-    assert "badge unclear" in leaky[: leaky.find("</tr>")]
+    leaky = leaky[: leaky.find("</tr>")]
+    assert "badge unclear" in leaky
+    # stored before the new numbers were recorded: missing marks, not made-up numbers
+    assert re.findall(r'<td class="num">([^<]*)</td>', leaky)[4:6] == ["–", "–"]
     assert "−3.2% to +11.8%" in leaky  # a real minus sign
     assert "includes 0." in section  # the verdict in words
 
@@ -523,3 +539,32 @@ def test_report_in_headless_chromium(tmp_path: Path, html: str) -> None:
         assert f'<section id="{section}">' in dom, section
     assert dom.count("<img ") == 5
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom and "<script" not in dom
+
+
+def test_cards_show_the_adjusted_p_equivalence_share_of_seeds_and_seeds_needed(html: str) -> None:
+    cards = html[html.find('<div class="cards"'):html.find('<p class="facts">')]
+    relu = " ".join(cards[cards.find("relu <span"):cards.find("leaky_relu <span")].split())
+    # the example's relu numbers, as the card must write them
+    assert "Diebold-Mariano p = 0.034 (Holm-adjusted over 2 comparisons)" in relu
+    assert "equivalence within ±2%: p = 0.900" in relu
+    assert "lower RMSE on 10% of seeds (0% to 30%)" in relu
+    assert "seeds for 80% power: 160 (1%), 41 (2%), 8 (5%)" in relu
+    assert "<p>Evidence that relu is less accurate; relu flattens the forecast.</p>" in relu
+    leaky = cards[cards.find("leaky_relu <span"):]
+    assert "equivalence within" not in leaky and "seeds for 80% power" not in leaky
+    assert "Diebold-Mariano p = 0.390" in leaky  # stored before adjustment: the raw p
+
+
+def test_an_equivalent_comparison_is_labelled_so(cheap_figures) -> None:
+    from relulab.verdicts import judged
+
+    r = example_result()
+    c = judged(dataclasses.replace(r.comparisons[0], rel_diff=0.004, rel_lo=-0.006,
+                                   rel_hi=0.01, dm_p=0.6, p_adjusted=0.8, equivalence_p=0.004,
+                                   equivalence_p_adjusted=0.008))
+    assert c.decision == "equivalent"
+    page = render_report(dataclasses.replace(r, comparisons=[c, r.comparisons[1]]))
+    cards = page[page.find('<div class="cards"'):page.find('<p class="facts">')]
+    assert '<span class="badge unclear">equivalent within ±2%</span>' in cards
+    assert "Equivalent to tanh within ±2%: relu.</p>" in page[: page.find('<div class="cards"')]
+    assert "<p>relu and tanh are equivalent within ±2%; relu flattens the forecast.</p>" in cards

@@ -96,7 +96,12 @@ def make_result(config: StudyConfig, runs: list[RunRecord]) -> StudyResult:
         Comparison("relu", "tanh", "rmse", 0.12, -0.05, 0.3, 1.7, 0.09, 1.1, 0.9,
                    "no clear difference", n_pairs=3, vol_rel_lo=-0.1, vol_rel_hi=0.4,
                    accuracy="no_difference", volatility="similar",
-                   seed_interval="includes_zero"),
+                   seed_interval="includes_zero", p_adjusted=0.18, correction="holm",
+                   n_comparisons=2, equivalence_margin=0.02, equivalence_p=0.41,
+                   equivalence_p_adjusted=0.82, prob_improvement=0.5,
+                   prob_improvement_low=0.0, prob_improvement_high=1.0,
+                   seeds_needed={"0.01": 900, "0.02": 226, "0.05": None},
+                   decision="undecided"),
         Comparison("elu", "tanh", "rmse", np.nan, np.nan, np.nan, np.nan, np.nan, 1.0, 0.9,
                    "too few runs to tell", n_pairs=1, accuracy="too_few",
                    volatility="not_comparable", seed_interval="unknown"),
@@ -669,3 +674,34 @@ def test_sigkill_inside_a_group_transaction(writer_reference, tmp_path: Path) ->
     assert check_whole_groups(db, ["act00"]) == {"act00"}
     assert start_writer(script, db).wait(120) == 0
     assert_runs_equal(load_all(db), reference)
+
+
+NEW_COMPARISON_FIELDS = ("p_adjusted", "correction", "n_comparisons", "equivalence_margin",
+                         "equivalence_p", "equivalence_p_adjusted", "prob_improvement",
+                         "prob_improvement_low", "prob_improvement_high", "seeds_needed",
+                         "decision")
+
+
+def test_comparisons_stored_before_equivalence_was_tested_load_as_stored(db: Path) -> None:
+    """A comparison stored without the multiplicity, equivalence, probability-of-improvement
+    and seeds-needed fields loads with their 'not recorded' defaults and its own sentence."""
+    config = make_config()
+    runs = [r for a in ACTS for r in make_group(config, a)]
+    with Store(db) as store:
+        sid = open_study(store, config)
+        for a in ACTS:
+            store.save_group(sid, a, [r for r in runs if r.activation == a])
+        store.save_analysis(sid, make_result(config, runs))
+    conn = sqlite3.connect(db, isolation_level=None)
+    (text,) = conn.execute("SELECT comparisons FROM analysis").fetchone()
+    old = [{k: v for k, v in c.items() if k not in NEW_COMPARISON_FIELDS}
+           for c in json.loads(text)]
+    conn.execute("UPDATE analysis SET comparisons = ?", (json.dumps(old),))
+    conn.close()
+    with Store(db) as store:
+        relu, _ = store.load(sid).comparisons
+    assert (relu.verdict, relu.accuracy, relu.dm_p) == ("no clear difference", "no_difference",
+                                                       0.09)
+    assert np.isnan(relu.p_adjusted) and np.isnan(relu.equivalence_p)
+    assert (relu.correction, relu.n_comparisons, relu.seeds_needed, relu.decision) == (
+        "", 0, {}, "")

@@ -45,7 +45,8 @@ def reference_of(config: StudyConfig) -> tuple[str, list[str]]:
 
 def comparisons(config: StudyConfig, runs: Sequence[RunRecord], y_test: np.ndarray,
                 reference: str) -> list[Comparison]:
-    """Every activation of the config but ``reference`` against ``reference``."""
+    """Every activation of the config but ``reference`` against ``reference``, their
+    p-values adjusted over these comparisons (``config.correction``)."""
     from relulab import stats
 
     ref_runs = [r for r in runs if r.activation == reference]
@@ -59,8 +60,10 @@ def comparisons(config: StudyConfig, runs: Sequence[RunRecord], y_test: np.ndarr
             np.stack([r.forecast for r in ref_runs]), y_test,
             activation=activation, reference=reference,
             confidence=config.confidence, n_boot=config.bootstrap, seed=0,
+            equivalence_margin=config.equivalence_margin,
         ))
-    return out
+    return stats.adjust_comparisons(out, correction=config.correction,
+                                    confidence=config.confidence)
 
 
 def analyse(config: StudyConfig, runs: Sequence[RunRecord], values: np.ndarray,
@@ -87,10 +90,13 @@ def complete_comparisons(config: StudyConfig, runs: Sequence[RunRecord], values:
     if all(c.accuracy for c in stored):
         return list(stored)
     y_test = np.asarray(values)[test_start:]
+    # The stored sentences read the unadjusted DM p (adjustment came later): the parts
+    # filled in beside them must read it too, or a code would contradict its sentence.
+    unadjusted = config.replace(correction="none")
     fresh: dict[tuple[str, str], Comparison] = {}
     for reference in dict.fromkeys(c.reference for c in stored if not c.accuracy):
         try:
-            found = comparisons(config, runs, y_test, reference)
+            found = comparisons(unadjusted, runs, y_test, reference)
         except (RelulabError, ValueError):  # runs that cannot be compared: keep what is stored
             continue
         fresh.update({(f.activation, reference): f for f in found})

@@ -16,6 +16,7 @@ from typing import Any
 from relulab.errors import RelulabError
 
 MODELS = ("lstm", "mlp")
+CORRECTIONS = ("holm", "bonferroni", "none")  # relulab.stats.adjust_p's methods
 # The MLP's hidden-layer initialisers (relulab.models.initializers.INITS; a light copy, so
 # that the config and the CLI's help need no JAX; a test keeps the two equal).
 INITS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal",
@@ -63,6 +64,11 @@ class StudyConfig:
     folds: int = 1  # rolling-origin folds; 1 = the single split of PROTOCOL.md
     bootstrap: int = 2000
     confidence: float = 0.95
+    # The verdicts (relulab.stats): the multiplicity correction of the p-values over the
+    # study's comparisons, and the relative RMSE difference within which two activations
+    # count as equivalent. They decide no training, only the analysis.
+    correction: str = "holm"  # "holm" | "bonferroni" | "none"
+    equivalence_margin: float = 0.02
 
     # Where the series comes from, so `Study(config).run()` can load it and a stored result
     # says what it was run on: a CSV path, "bundled:NAME" or "dataset:NAME[:LOCAL_FILE]"
@@ -129,6 +135,13 @@ class StudyConfig:
         if not 0.0 < self.confidence < 1.0:
             raise RelulabError(f"confidence must lie in (0, 1), got {self.confidence}; pass "
                                "e.g. 0.95")
+        if self.correction not in CORRECTIONS:
+            raise RelulabError(f"unknown correction {self.correction!r}; pass --correction "
+                               f"with one of: {', '.join(CORRECTIONS)}")
+        margin = self.equivalence_margin
+        if not (isinstance(margin, int | float) and math.isfinite(margin) and 0 < margin < 1):
+            raise RelulabError(f"equivalence_margin must lie in (0, 1), got {margin}; pass "
+                               "--equivalence-margin as a relative RMSE difference, e.g. 0.02")
         if self.season is not None and int(self.season) < 1:
             raise RelulabError(f"season must be at least 1, got {self.season}; pass --season "
                                "with the seasonal period (e.g. 52 for weekly data), or leave it "
@@ -159,6 +172,8 @@ class StudyConfig:
         d = self._hashed()
         for k in ("activations", "reference", "bootstrap", "confidence"):
             d.pop(k)
+        for k in ("correction", "equivalence_margin"):  # analysis only; hashed when not default
+            d.pop(k, None)
         d["activation"] = activation
         return _hash(d)
 
@@ -187,7 +202,8 @@ _NOT_HASHED = ("name", "data", "column", "date_column")
 # Fields added after the first schema, with the default that reproduces the numbers of the
 # studies stored before them: hashed only when they differ from it (see StudyConfig._hashed).
 # A new field that changes numbers goes here with its "as before" default.
-_ADDED: dict[str, Any] = {"init": "glorot_uniform"}
+_ADDED: dict[str, Any] = {"init": "glorot_uniform", "correction": "holm",
+                          "equivalence_margin": 0.02}
 
 
 def _hash(d: dict[str, Any]) -> str:

@@ -90,6 +90,24 @@ class Comparison:
     # where the interval of rel_diff lies: "above_zero" (activation's error larger),
     # "below_zero", "includes_zero", or "unknown" (no interval); "" when not recorded
     seed_interval: str = ""
+    # Multiplicity, equivalence, probability of improvement and seeds needed
+    # (relulab.stats documents each). Defaults (NaN, "", {}) are for comparisons stored
+    # before they were recorded: such a comparison keeps its stored sentence.
+    p_adjusted: float = math.nan  # dm_p adjusted over the study's comparisons
+    correction: str = ""  # how: "holm" | "bonferroni" | "none"
+    n_comparisons: int = 0  # comparisons in the family adjusted over
+    equivalence_margin: float = math.nan  # relative RMSE margin of the equivalence test
+    equivalence_p: float = math.nan  # TOST p on the per-seed log RMSE ratios, unadjusted
+    equivalence_p_adjusted: float = math.nan  # the same, adjusted like dm_p
+    prob_improvement: float = math.nan  # share of seed pairs with RMSE_a < RMSE_ref
+    prob_improvement_low: float = math.nan  # its paired bootstrap interval
+    prob_improvement_high: float = math.nan
+    # relative difference ("0.02") -> seeds per activation that detect it with 80% power
+    # at the study's alpha; None where the seeds' spread gives no estimate
+    seeds_needed: dict[str, int | None] = field(default_factory=dict)
+    # "equivalent" | "negligible" (different, but within the margin) | "different" |
+    # "undecided" | "too_few"; "" when not recorded
+    decision: str = ""
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,43 @@ A comparison between two activations is about distributions over seeds, not one 
 3. **Volatility ratio** ``sd(forecast) / sd(actual)`` per seed: its median in each arm, and
    the paired bootstrap interval of ``vol_a / vol_ref - 1``.
 
+4. **Multiplicity.** A study compares every activation with one reference, so its DM
+   p-values form one family: :func:`adjust_p` adjusts them with
+   ``statsmodels.stats.multitest.multipletests`` (Holm by default; Bonferroni; or none),
+   and the verdict reads the adjusted ``p_adjusted`` and says so. Five comparisons at an
+   unadjusted 0.05 would show a "difference" by chance in about one study in four.
+5. **Equivalence** within a margin ``m`` of relative RMSE (``--equivalence-margin``, 2% by
+   default): the two one-sided tests (TOST, ``statsmodels.stats.weightstats.ttost_paired``)
+   on the per-seed log RMSE ratios ``x_s = log RMSE_a - log RMSE_ref``, with bounds
+   ``±log(1 + m)`` (:func:`equivalence_test`). On the log scale the margin is symmetric, so
+   "a within 2% of b" and "b within 2% of a" are the same claim; it admits ratios in
+   ``[1/1.02, 1.02]``. A small p says the mean log ratio lies inside the bounds. The
+   equivalence p-values are adjusted over the family like the DM ones
+   (``equivalence_p_adjusted``; ``equivalence_p`` is the raw one): a claim of equivalence
+   is made for each activation separately, so it needs the same family-wise control.
+6. **Probability of improvement**, ``P(RMSE_a < RMSE_ref)`` over paired seeds: the share of
+   seed pairs in which the activation has the lower RMSE, ties counting one half, with a
+   percentile bootstrap interval over seed pairs (:func:`prob_improvement`; rliable's
+   probability of improvement, for paired runs).
+7. **Seeds needed** (:func:`seeds_needed`): with ``sd`` the spread of the per-seed log ratios,
+   the seeds per activation that a two-sided paired t-test at the study's alpha needs to
+   detect a relative difference ``d`` (effect ``log(1 + d) / sd``) with 80% power, by
+   ``statsmodels.stats.power.TTestPower``; for ``d`` = 1%, 2%, 5% and the margin. It
+   plans the next study; the adjustment for multiplicity is not in it.
+
 Verdict rules (:func:`verdict`, in :mod:`relulab.verdicts`, which the report can import
 without SciPy and statsmodels; re-exported here), with ``alpha = 1 - confidence`` (0.05 by default):
 
 - fewer than :data:`MIN_RUNS` non-diverged seed pairs: "too few runs to judge";
-- the RMSE interval excludes 0 *and* DM p < alpha, pointing the same way: "evidence that
-  A is more (less) accurate";
+- the RMSE interval excludes 0 *and* the adjusted DM p (``p_adjusted``) < alpha, pointing
+  the same way: "evidence that A is more (less) accurate";
 - only one of the two, or both pointing opposite ways: "mixed evidence", saying which;
 - neither: "no evidence of a difference";
+- the decision, from that and the equivalence test: "equivalent" (the TOST p, adjusted, is
+  below alpha and no difference is shown); "negligible" (both: a difference, but within the
+  margin); "different" (evidence that A is more or less accurate, as above); otherwise
+  "undecided: run more seeds", with the seeds a difference of the margin's size would need
+  when the study has fewer pairs (the seeds-needed sentence);
 - volatility: with ``q`` the ratio of the two median volatility ratios, "A flattens the
   forecast" when ``q < VOL_CLEAR`` (0.9) and the paired interval of ``vol_a / vol_ref - 1``
   lies below 0; "A exaggerates the volatility" when ``q > 1 / VOL_CLEAR`` and that interval
@@ -40,6 +69,7 @@ so adding an activation to a study never changes another activation's intervals.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 import zlib
@@ -48,8 +78,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
+from statsmodels.stats.weightstats import ttost_paired
 from statsmodels.tsa.stattools import diebold_mariano_test
 
+from relulab.config import CORRECTIONS
 from relulab.errors import RelulabError
 from relulab.result import METRIC_COLUMNS, Comparison, RunRecord
 from relulab.verdicts import (
@@ -58,6 +92,7 @@ from relulab.verdicts import (
     accuracy_words,
     judge_accuracy,
     judge_volatility,
+    judged,
     seed_interval,
     verdict,
     verdict_words,
@@ -65,16 +100,24 @@ from relulab.verdicts import (
 )
 
 __all__ = [
+    "CORRECTIONS",
     "MIN_RUNS",
+    "POWER",
+    "SEEDS_DIFFS",
     "VOL_CLEAR",
     "accuracy_words",
+    "adjust_comparisons",
+    "adjust_p",
     "bootstrap_ci",
     "compare",
     "diebold_mariano",
+    "equivalence_test",
     "judge_accuracy",
     "judge_volatility",
     "paired_rel_diff_ci",
+    "prob_improvement",
     "seed_interval",
+    "seeds_needed",
     "summarize",
     "verdict",
     "verdict_words",
@@ -83,6 +126,9 @@ __all__ = [
 
 
 Stat = Callable[..., Any]
+
+SEEDS_DIFFS = (0.01, 0.02, 0.05)  # relative differences the seeds-needed estimate is for
+POWER = 0.8  # the power the seeds-needed estimate aims at
 
 
 def _generator(rng: np.random.Generator | int | Sequence[int]) -> np.random.Generator:
@@ -159,6 +205,111 @@ def paired_rel_diff_ci(
     ok = np.isfinite(a) & np.isfinite(b) & (b != 0)
     return bootstrap_ci(a[ok] / b[ok] - 1.0, stat=stat, n_boot=n_boot,
                         confidence=confidence, rng=rng)
+
+
+def adjust_p(pvalues: Any, method: str = "holm") -> np.ndarray:
+    """p-values adjusted for multiplicity over one family: ``"holm"`` (step-down, controls
+    the family-wise error rate under any dependence), ``"bonferroni"`` (``min(1, m p)``)
+    or ``"none"``, by ``statsmodels.stats.multitest.multipletests``. NaN p-values (no test)
+    stay NaN and do not count in the family's size ``m``."""
+    if method not in CORRECTIONS:
+        raise RelulabError(f"unknown correction {method!r}; choose one of: "
+                           f"{', '.join(CORRECTIONS)}")
+    p = np.asarray(pvalues, dtype=float).ravel()
+    out = p.copy()
+    ok = np.isfinite(p)
+    if method != "none" and ok.any():
+        out[ok] = multipletests(p[ok], method=method)[1]
+    return out
+
+
+def equivalence_test(a: Any, b: Any, *, margin: float) -> float:
+    r"""Two one-sided tests (TOST) that paired values ``a`` and ``b`` agree within a
+    relative ``margin``: the p-value of
+
+    .. math::
+
+        H_0:\ |\mu| \ge \log(1 + m)\quad\text{vs}\quad H_1:\ |\mu| < \log(1 + m),
+        \qquad \mu = E[\log a_s - \log b_s],
+
+    the larger of the two one-sided paired t-tests' p-values
+    (``statsmodels.stats.weightstats.ttost_paired`` on ``log a`` and ``log b``). Pairs with
+    a non-finite or non-positive member are dropped. Fewer than 2 pairs give NaN. Log
+    ratios without spread (within rounding) give 0 when their common value lies strictly
+    inside the bounds and 1 otherwise: there is no variance to test with, and the t
+    statistics would be infinite.
+    """
+    if not (math.isfinite(margin) and margin > 0):
+        raise RelulabError(f"the equivalence margin must be a positive number, got {margin}")
+    a = np.asarray(a, dtype=float).ravel()
+    b = np.asarray(b, dtype=float).ravel()
+    ok = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+    la, lb = np.log(a[ok]), np.log(b[ok])
+    if la.size < 2:
+        return math.nan
+    bound = math.log1p(margin)
+    x = la - lb
+    if float(np.ptp(x)) <= 1e-12 * max(1.0, float(np.max(np.abs(x)))):
+        return 0.0 if abs(float(np.mean(x))) < bound else 1.0
+    return float(ttost_paired(la, lb, -bound, bound)[0])
+
+
+def prob_improvement(
+    a: Any,
+    b: Any,
+    *,
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    rng: np.random.Generator | int | Sequence[int],
+) -> tuple[float, float, float]:
+    """``P(a < b)`` over seed pairs with its bootstrap interval: ``(point, lo, hi)``.
+
+    The point is the share of pairs in which ``a_s < b_s``, a tie counting one half (the
+    probability of improvement of Agarwal et al. 2021, rliable, where a lower error is the
+    improvement); the interval a percentile bootstrap over seed pairs
+    (:func:`bootstrap_ci` of the mean of the per-pair scores 1, 1/2, 0). Pairs with a
+    non-finite member are dropped.
+    """
+    a = np.asarray(a, dtype=float).ravel()
+    b = np.asarray(b, dtype=float).ravel()
+    ok = np.isfinite(a) & np.isfinite(b)
+    score = np.where(a[ok] < b[ok], 1.0, np.where(a[ok] == b[ok], 0.5, 0.0))
+    return bootstrap_ci(score, stat=np.mean, n_boot=n_boot, confidence=confidence, rng=rng)
+
+
+def seeds_for_power(sd: float, diff: float, *, alpha: float, power: float = POWER) -> int | None:
+    """Seeds per activation for a two-sided paired t-test at ``alpha`` to detect a relative
+    difference ``diff`` with ``power``, when per-seed log ratios spread with ``sd``: the
+    smallest ``n >= 2`` whose power (Student's noncentral t, effect ``log(1 + diff) / sd``,
+    ``statsmodels.stats.power.TTestPower``) reaches ``power``. None when ``sd`` is 0 or
+    not finite (no spread to plan with)."""
+    if not (math.isfinite(sd) and sd > 0):
+        return None
+    effect = math.log1p(diff) / sd
+    solver = TTestPower()
+    if solver.power(effect_size=effect, nobs=2, alpha=alpha) >= power:
+        return 2  # the solver does not converge on effects this large
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        n = solver.solve_power(effect_size=effect, alpha=alpha, power=power)
+    return max(2, math.ceil(float(n))) if math.isfinite(float(n)) else None
+
+
+def seeds_needed(
+    a: Any, b: Any, *, alpha: float, diffs: Sequence[float] = SEEDS_DIFFS,
+    power: float = POWER,
+) -> dict[str, int | None]:
+    """:func:`seeds_for_power` for each relative difference in ``diffs``, with ``sd`` the
+    sample standard deviation of the per-seed log ratios ``log a_s - log b_s``, keyed by
+    the difference as written (``"0.02"``). All None with fewer than 2 usable pairs."""
+    a = np.asarray(a, dtype=float).ravel()
+    b = np.asarray(b, dtype=float).ravel()
+    ok = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+    x = np.log(a[ok]) - np.log(b[ok])
+    sd = float(np.std(x, ddof=1)) if x.size >= 2 else math.nan
+    if math.isfinite(sd) and sd <= 1e-12 * max(1.0, float(np.max(np.abs(x)))):
+        sd = 0.0  # rounding, not spread
+    return {f"{d:g}": seeds_for_power(sd, d, alpha=alpha, power=power) for d in diffs}
 
 
 def diebold_mariano(
@@ -243,6 +394,7 @@ def compare(
     confidence: float = 0.95,
     n_boot: int = 2000,
     seed: int = 0,
+    equivalence_margin: float = 0.02,
 ) -> Comparison:
     """Compare activation ``a`` (``runs_a``) with the reference ``b`` (``runs_b``).
 
@@ -250,7 +402,9 @@ def compare(
     and ``vol_ratio`` (as ``StudyResult.runs_frame``) or a list of ``RunRecord``.
     ``forecasts_*`` are the matching ``(runs, test_size)`` test forecasts, one row per run in
     the same order, in original units. Diverged runs and runs with non-finite forecasts are
-    left out; seeds are paired by their ``seed`` value.
+    left out; seeds are paired by their ``seed`` value. The comparison stands alone here
+    (``p_adjusted`` is ``dm_p``); :func:`adjust_comparisons` adjusts a study's comparisons
+    over their family and judges them again.
     """
     fa, fb = _as_frame(runs_a), _as_frame(runs_b)
     xa = np.atleast_2d(np.asarray(forecasts_a, dtype=float))
@@ -278,19 +432,32 @@ def compare(
         dm_stat, dm_p = math.nan, math.nan
     vol_a = _nanmedian(fa["vol_ratio"].to_numpy(float)[ga])
     vol_b = _nanmedian(fb["vol_ratio"].to_numpy(float)[gb])
-    text = verdict(activation, reference, rel_diff=rel, rel_lo=lo, rel_hi=hi,
-                   dm_stat=dm_stat, dm_p=dm_p, vol_ratio=vol_a, vol_ratio_ref=vol_b,
-                   n_pairs=n_pairs, vol_rel_lo=vlo, vol_rel_hi=vhi, confidence=confidence)
-    accuracy = judge_accuracy(rel_lo=lo, rel_hi=hi, dm_stat=dm_stat, dm_p=dm_p,
-                              n_pairs=n_pairs, confidence=confidence)
-    volatility = ("not_comparable" if accuracy == "too_few" else
-                  judge_volatility(vol_ratio=vol_a, vol_ratio_ref=vol_b, vol_rel_lo=vlo,
-                                   vol_rel_hi=vhi))
-    return Comparison(activation=activation, reference=reference, metric="rmse",
-                      rel_diff=rel, rel_lo=lo, rel_hi=hi, dm_stat=dm_stat, dm_p=dm_p,
-                      vol_ratio=vol_a, vol_ratio_ref=vol_b, verdict=text, n_pairs=n_pairs,
-                      vol_rel_lo=vlo, vol_rel_hi=vhi, accuracy=accuracy,
-                      volatility=volatility, seed_interval=seed_interval(lo, hi))
+    pi, pi_lo, pi_hi = prob_improvement(pairs["rmse_a"], pairs["rmse_b"], n_boot=n_boot,
+                                        confidence=confidence, rng=[*base, 2])
+    c = Comparison(activation=activation, reference=reference, metric="rmse",
+                   rel_diff=rel, rel_lo=lo, rel_hi=hi, dm_stat=dm_stat, dm_p=dm_p,
+                   vol_ratio=vol_a, vol_ratio_ref=vol_b, verdict="", n_pairs=n_pairs,
+                   vol_rel_lo=vlo, vol_rel_hi=vhi, p_adjusted=dm_p, correction="none",
+                   n_comparisons=1, equivalence_margin=equivalence_margin,
+                   equivalence_p=equivalence_test(pairs["rmse_a"], pairs["rmse_b"],
+                                                  margin=equivalence_margin),
+                   prob_improvement=pi, prob_improvement_low=pi_lo, prob_improvement_high=pi_hi,
+                   seeds_needed=seeds_needed(
+                       pairs["rmse_a"], pairs["rmse_b"], alpha=1.0 - confidence,
+                       diffs=sorted({*SEEDS_DIFFS, equivalence_margin})))
+    return judged(c, confidence)
+
+
+def adjust_comparisons(comparisons: Sequence[Comparison], *, correction: str = "holm",
+                       confidence: float = 0.95) -> list[Comparison]:
+    """A study's comparisons with their DM and equivalence p-values adjusted over the family
+    (:func:`adjust_p`), and judged again on the adjusted values (the verdict says so)."""
+    dm = adjust_p([c.dm_p for c in comparisons], correction)
+    eq = adjust_p([c.equivalence_p for c in comparisons], correction)
+    m = int(np.isfinite([c.dm_p for c in comparisons]).sum())
+    return [judged(dataclasses.replace(c, p_adjusted=float(p), equivalence_p_adjusted=float(e),
+                                       correction=correction, n_comparisons=m), confidence)
+            for c, p, e in zip(comparisons, dm, eq, strict=True)]
 
 
 def _nanmedian(x: np.ndarray) -> float:

@@ -32,6 +32,9 @@ Version 1 -> 2 adds ``analysis.diagnostics`` and the verdict's parts in each sto
 comparison (``accuracy``, ``volatility``, ...). A study analysed under version 1 has
 neither; :meth:`Store.load` computes them from its stored runs with the same pure
 functions the study uses (``relulab.analysis``), so old and new studies load alike.
+The multiplicity, equivalence, probability-of-improvement and seeds-needed fields of a
+comparison came later within the same JSON (no schema change): a comparison stored without
+them loads with their "not recorded" defaults (NaN, "", {}) and keeps its stored sentence.
 
 Arrays of floats are stored as little-endian float64 bytes (exact, NaN included); other
 structures as strict JSON in which non-finite floats are written ``{"$f": "nan"}`` (plain

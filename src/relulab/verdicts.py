@@ -11,6 +11,7 @@ and the README: its text is fixed).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -22,9 +23,14 @@ __all__ = [
     "MIN_RUNS",
     "VOL_CLEAR",
     "accuracy_words",
+    "decision_words",
     "judge_accuracy",
+    "judge_decision",
     "judge_volatility",
+    "judged",
     "seed_interval",
+    "seeds_words",
+    "sentence",
     "verdict",
     "verdict_words",
     "volatility_words",
@@ -98,6 +104,24 @@ def judge_volatility(*, vol_ratio: float, vol_ratio_ref: float, vol_rel_lo: floa
     return "unclear"
 
 
+def judge_decision(*, accuracy: str, equivalence_p: float, confidence: float = 0.95) -> str:
+    """The verdict's answer to "does the activation matter?", as a code.
+
+    ``"too_few"`` when ``accuracy`` is; ``"equivalent"`` when the equivalence test rejects
+    (``equivalence_p < alpha``: the RMSE ratio lies within the margin) and no difference is
+    shown; ``"negligible"`` when both a difference and equivalence are shown (a real but
+    small difference); ``"different"`` when only a difference is (``accuracy`` is
+    ``more_accurate`` or ``less_accurate``); otherwise ``"undecided"``: neither, so more
+    seeds are needed to say either."""
+    if accuracy == "too_few":
+        return "too_few"
+    equivalent = bool(np.isfinite(equivalence_p) and equivalence_p < 1.0 - confidence)
+    different = accuracy in ("more_accurate", "less_accurate")
+    if equivalent:
+        return "negligible" if different else "equivalent"
+    return "different" if different else "undecided"
+
+
 def seed_interval(rel_lo: float, rel_hi: float) -> str:
     """Where the interval of the relative difference lies: ``"above_zero"`` (the
     activation's error is larger), ``"below_zero"``, ``"includes_zero"`` or ``"unknown"``."""
@@ -145,6 +169,74 @@ def volatility_words(volatility: str, activation: str) -> str:
     return _VOLATILITY_WORDS[volatility]
 
 
+def _fmt_margin(margin: float) -> str:
+    return f"±{100 * margin:g}%"
+
+
+def _margin_key(margin: float) -> str:
+    return f"{margin:g}"
+
+
+_MIXED = {
+    "mixed_opposite": "mixed evidence: the seed interval and the DM test point opposite ways",
+    "mixed_seeds_only": "mixed evidence: the seed interval excludes 0, the DM test does not "
+                        "reject",
+    "mixed_dm_only": "mixed evidence: the DM test rejects, the seed interval includes 0",
+}
+
+
+def decision_words(c: Comparison, *, numbers: bool = True) -> str:
+    """The words of a decision code (:func:`judge_decision`): "relu and tanh are equivalent
+    within ±2% (p = 0.01)", "evidence that relu is less accurate" (different) or
+    "undecided: run more seeds (...)"; without the p-values when ``numbers`` is false."""
+    margin = _fmt_margin(c.equivalence_margin)
+    p = c.equivalence_p_adjusted if np.isfinite(c.equivalence_p_adjusted) else c.equivalence_p
+    p_text = f" (p {_fmt_p(p)})" if numbers else ""
+    if c.decision in ("equivalent", "negligible"):
+        words = f"{c.activation} and {c.reference} are equivalent within {margin}{p_text}"
+        if c.decision == "negligible":
+            side = c.accuracy.removesuffix("_accurate")
+            words += f", though {c.activation} is slightly {side} accurate"
+        return words
+    if c.decision == "different":
+        return accuracy_words(c.accuracy, c.activation)
+    if c.decision == "too_few":
+        return _too_few(c.n_pairs)
+    why = _MIXED.get(c.accuracy) or (
+        f"no evidence of a difference, nor of equivalence within {margin}"
+        + (f", p {_fmt_p(p)}" if numbers else ""))
+    return f"undecided: run more seeds ({why})"
+
+
+def seeds_words(c: Comparison) -> str:
+    """"to tell a 2% difference apart, about 40 seeds; this comparison rests on 10", for an
+    undecided comparison with fewer seed pairs than that estimate; "" otherwise. The
+    difference is the equivalence margin."""
+    if c.decision != "undecided":
+        return ""
+    needed = c.seeds_needed.get(_margin_key(c.equivalence_margin))
+    if needed is None or needed <= c.n_pairs:
+        return ""
+    return (f"to tell a {100 * c.equivalence_margin:g}% difference apart, about {needed} "
+            f"seeds; this comparison rests on {c.n_pairs}")
+
+
+def _prob_words(c: Comparison, label: str) -> str:
+    def pct(x: float) -> str:
+        return f"{x:.0%}" if np.isfinite(x) else "n/a"
+
+    return (f"{c.activation} has the lower {label} on {pct(c.prob_improvement)} of seeds "
+            f"[{pct(c.prob_improvement_low)}, {pct(c.prob_improvement_high)}]")
+
+
+def _adjusted_note(c: Comparison) -> str:
+    if c.n_comparisons <= 1 or not c.correction:
+        return ""
+    if c.correction == "none":
+        return f" (not adjusted for {c.n_comparisons} comparisons)"
+    return f" ({c.correction.capitalize()}-adjusted over {c.n_comparisons} comparisons)"
+
+
 def verdict_words(comparison: Comparison) -> str:
     """The verdict's judgement without its numbers, as one sentence: "No evidence of a
     difference; similar volatility." or "Too few runs to judge (2 non-diverged seed pairs;
@@ -155,10 +247,62 @@ def verdict_words(comparison: Comparison) -> str:
         return c.verdict
     if c.accuracy == "too_few":
         words = _too_few(c.n_pairs)
+    elif c.decision:
+        words = "; ".join(w for w in (decision_words(c, numbers=False), seeds_words(c),
+                                      volatility_words(c.volatility, c.activation)) if w)
     else:
         words = (f"{accuracy_words(c.accuracy, c.activation)}; "
                  f"{volatility_words(c.volatility, c.activation)}")
+    if words.startswith(c.activation):  # a name keeps its spelling: "relu and tanh are ..."
+        return words + "."
     return words[:1].upper() + words[1:] + "."
+
+
+def judged(c: Comparison, confidence: float = 0.95) -> Comparison:
+    """``c`` with its codes (``accuracy``, ``volatility``, ``seed_interval``, and
+    ``decision`` when it records an equivalence margin) and its sentence made from its
+    numbers. The accuracy reads ``p_adjusted`` where it is known, ``dm_p`` otherwise."""
+    p = c.p_adjusted if np.isfinite(c.p_adjusted) else c.dm_p
+    accuracy = judge_accuracy(rel_lo=c.rel_lo, rel_hi=c.rel_hi, dm_stat=c.dm_stat, dm_p=p,
+                              n_pairs=c.n_pairs, confidence=confidence)
+    volatility = ("not_comparable" if accuracy == "too_few" else
+                  judge_volatility(vol_ratio=c.vol_ratio, vol_ratio_ref=c.vol_ratio_ref,
+                                   vol_rel_lo=c.vol_rel_lo, vol_rel_hi=c.vol_rel_hi))
+    decision = ""
+    if np.isfinite(c.equivalence_margin):
+        eq = (c.equivalence_p_adjusted if np.isfinite(c.equivalence_p_adjusted)
+              else c.equivalence_p)
+        decision = judge_decision(accuracy=accuracy, equivalence_p=eq, confidence=confidence)
+    out = dataclasses.replace(c, accuracy=accuracy, volatility=volatility, decision=decision,
+                              seed_interval=seed_interval(c.rel_lo, c.rel_hi))
+    return dataclasses.replace(out, verdict=sentence(out))
+
+
+def sentence(c: Comparison) -> str:
+    """The whole verdict of a judged comparison (:func:`judged`) in one sentence:
+
+    "relu vs tanh: RMSE +4% [-2%, +10%], DM p = 0.62 (Holm-adjusted over 4 comparisons):
+    undecided: run more seeds (no evidence of a difference, nor of equivalence within ±2%,
+    p = 0.40); to tell a 2% difference apart, about 40 seeds; this comparison rests on 10;
+    relu has the lower RMSE on 40% of seeds [10%, 70%]; volatility ratio 0.61 vs 0.83:
+    relu flattens the forecast".
+
+    A comparison without a decision (no equivalence margin) says the accuracy code instead,
+    as relulab did before equivalence was tested."""
+    head = f"{c.activation} vs {c.reference}"
+    if c.accuracy == "too_few":
+        return f"{head}: {_too_few(c.n_pairs)}"
+    label = METRICS[c.metric].label if c.metric in METRICS else c.metric
+    p = c.p_adjusted if np.isfinite(c.p_adjusted) else c.dm_p
+    numbers = (f"{label} {_fmt_pct_interval(c.rel_diff, c.rel_lo, c.rel_hi)}, "
+               f"DM p {_fmt_p(p)}{_adjusted_note(c)}")
+    volatility = (f"volatility ratio {c.vol_ratio:.2f} vs {c.vol_ratio_ref:.2f}: "
+                  f"{volatility_words(c.volatility, c.activation)}")
+    if not c.decision:
+        return f"{head}: {numbers}: {accuracy_words(c.accuracy, c.activation)}; {volatility}"
+    parts = [decision_words(c), seeds_words(c),
+             _prob_words(c, label) if np.isfinite(c.prob_improvement) else "", volatility]
+    return f"{head}: {numbers}: " + "; ".join(w for w in parts if w)
 
 
 def verdict(
@@ -177,20 +321,19 @@ def verdict(
     vol_rel_hi: float = math.nan,
     confidence: float = 0.95,
     metric: str = "rmse",
+    **more: object,
 ) -> str:
     """One comparison in plain words, by the rules in the module docstring.
 
     ``vol_rel_lo``/``vol_rel_hi`` bound ``vol_a / vol_ref - 1`` over seed pairs; when NaN
-    (unknown) the volatility call rests on the ratio of medians alone.
+    (unknown) the volatility call rests on the ratio of medians alone. ``more`` takes the
+    other fields of :class:`~relulab.result.Comparison` (``p_adjusted``,
+    ``equivalence_margin``, ``equivalence_p``, ``prob_improvement``, ``seeds_needed``, ...);
+    without an ``equivalence_margin`` the sentence says no equivalence decision.
     """
-    head = f"{activation} vs {reference}"
-    accuracy = judge_accuracy(rel_lo=rel_lo, rel_hi=rel_hi, dm_stat=dm_stat, dm_p=dm_p,
-                              n_pairs=n_pairs, confidence=confidence)
-    if accuracy == "too_few":
-        return f"{head}: {_too_few(n_pairs)}"
-    label = METRICS[metric].label if metric in METRICS else metric
-    volatility = judge_volatility(vol_ratio=vol_ratio, vol_ratio_ref=vol_ratio_ref,
-                                  vol_rel_lo=vol_rel_lo, vol_rel_hi=vol_rel_hi)
-    return (f"{head}: {label} {_fmt_pct_interval(rel_diff, rel_lo, rel_hi)}, "
-            f"DM p {_fmt_p(dm_p)}: {accuracy_words(accuracy, activation)}; volatility ratio "
-            f"{vol_ratio:.2f} vs {vol_ratio_ref:.2f}: {volatility_words(volatility, activation)}")
+    c = Comparison(activation=activation, reference=reference, metric=metric,
+                   rel_diff=rel_diff, rel_lo=rel_lo, rel_hi=rel_hi, dm_stat=dm_stat,
+                   dm_p=dm_p, vol_ratio=vol_ratio, vol_ratio_ref=vol_ratio_ref, verdict="",
+                   n_pairs=n_pairs, vol_rel_lo=vol_rel_lo, vol_rel_hi=vol_rel_hi,
+                   **more)  # type: ignore[arg-type]
+    return judged(c, confidence).verdict

@@ -81,6 +81,12 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--patience", type=int, help="early stopping on validation loss")
     g.add_argument("--season", type=int, help="seasonal period (seasonal naive, MASE)")
     g.add_argument("--folds", type=int, help="rolling-origin folds (default 1)")
+    g.add_argument("--correction", metavar="METHOD",
+                   help="adjust the p-values over the study's comparisons: holm | bonferroni "
+                   "| none (default holm)")
+    g.add_argument("--equivalence-margin", type=float, metavar="M",
+                   help="relative RMSE difference within which two activations count as "
+                   "equivalent (default 0.02, i.e. ±2%%)")
     g.add_argument("--name", help="a label for this study")
 
 
@@ -98,7 +104,8 @@ def _add_output_options(p: argparse.ArgumentParser, report_default: str | None =
 
 _CONFIG_FLAGS = ("model", "reference", "recurrent_activation", "seeds", "seed_offset", "epochs",
                  "batch_size", "learning_rate", "units", "layers", "init", "lookback",
-                 "test_size", "validation_split", "patience", "season", "folds", "name")
+                 "test_size", "validation_split", "patience", "season", "folds", "correction",
+                 "equivalence_margin", "name")
 
 
 def config_from_args(args: argparse.Namespace) -> StudyConfig:

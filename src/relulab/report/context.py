@@ -10,7 +10,7 @@ for labels and which way is better. Numbers are written by ``relulab.display``.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from relulab import __version__, display
@@ -39,6 +39,16 @@ class Verdict:
     vol_ref: str
     text: str
     words: str  # the verdict without the numbers the card shows next to it
+    # The multiplicity, equivalence, probability-of-improvement and seeds-needed numbers;
+    # MISSING (or "") for a comparison stored before they were recorded.
+    dm_p_adjusted: str = display.MISSING
+    adjusted: str = ""  # "Holm-adjusted over 4 comparisons", or "" when nothing to say
+    margin: str = ""  # "±2%"
+    equivalence_p: str = display.MISSING  # adjusted like the DM p
+    prob: str = display.MISSING  # "40%"
+    prob_interval: str = ""  # "10% to 70%"
+    seeds: list[tuple[str, str]] = field(default_factory=list)  # ("2%", "40"), ...
+    decision: str = ""  # relulab.verdicts.judge_decision's code; "" when not recorded
 
 
 # The badge reads only where the interval of the relative difference lies.
@@ -54,7 +64,20 @@ def _verdict(c: Comparison) -> Verdict:
              "worse": f"{metric} worse than {c.reference}",
              "better": f"{metric} better than {c.reference}",
              "unclear": f"no clear {metric} difference"}[badge]
+    if c.decision in ("equivalent", "negligible"):
+        label = f"equivalent within ±{100 * c.equivalence_margin:g}%"
+    eq_p = c.equivalence_p_adjusted if display.finite(c.equivalence_p_adjusted) else (
+        c.equivalence_p)
     return Verdict(
+        dm_p_adjusted=display.p_value(c.p_adjusted), adjusted=_adjusted(c),
+        margin=(f"±{100 * c.equivalence_margin:g}%" if display.finite(c.equivalence_margin)
+                else ""),
+        equivalence_p=display.p_value(eq_p), prob=display.percent(c.prob_improvement),
+        prob_interval=display.interval(c.prob_improvement_low, c.prob_improvement_high,
+                                       display.percent, sep=" to ", brackets=""),
+        seeds=[(f"{100 * float(d):g}%", display.MISSING if n is None else str(n))
+               for d, n in sorted(c.seeds_needed.items(), key=lambda kv: float(kv[0]))],
+        decision=c.decision,
         activation=c.activation, reference=c.reference, metric=metric, badge=badge,
         label=label, rel=display.signed_percent(c.rel_diff),
         interval=display.interval(c.rel_lo, c.rel_hi, display.signed_percent, sep=" to ",
@@ -63,6 +86,16 @@ def _verdict(c: Comparison) -> Verdict:
         vol=display.number(c.vol_ratio), vol_ref=display.number(c.vol_ratio_ref),
         text=c.verdict, words=verdict_words(c),
     )
+
+
+def _adjusted(c: Comparison) -> str:
+    if not c.correction:
+        return ""
+    if c.n_comparisons <= 1:
+        return "one comparison, nothing to adjust"
+    if c.correction == "none":
+        return f"not adjusted for {c.n_comparisons} comparisons"
+    return f"{c.correction.capitalize()}-adjusted over {c.n_comparisons} comparisons"
 
 
 def _headline(verdicts: list[Verdict], reference: str, confidence: str) -> str:
@@ -78,7 +111,8 @@ def _headline(verdicts: list[Verdict], reference: str, confidence: str) -> str:
         which = (verdicts[0].activation if len(verdicts) == 1
                  else f"any of the {len(verdicts)} activations compared")
         return (f"No clear {metric} difference from {reference} for {which}: every "
-                f"{confidence} interval of the relative difference includes 0.")
+                f"{confidence} interval of the relative difference includes 0."
+                + _equivalent_sentence(verdicts))
     parts = []
     for badge, words in (("better", f"Lower {metric} than {reference}"),
                          ("worse", f"Higher {metric} than {reference}"),
@@ -87,7 +121,17 @@ def _headline(verdicts: list[Verdict], reference: str, confidence: str) -> str:
         if groups.get(badge):
             parts.append(f"{words}: {', '.join(groups[badge])}")
     text = "; ".join(parts)
-    return text[:1].upper() + text[1:] + "."
+    return text[:1].upper() + text[1:] + "." + _equivalent_sentence(verdicts)
+
+
+def _equivalent_sentence(verdicts: list[Verdict]) -> str:
+    """" Equivalent to tanh within ±2%: relu, elu.", or "": a clear answer that the
+    activation does not matter is the one the badges alone cannot give."""
+    same = [v for v in verdicts if v.decision in ("equivalent", "negligible")]
+    if not same:
+        return ""
+    return (f" Equivalent to {same[0].reference} within {same[0].margin}: "
+            f"{', '.join(v.activation for v in same)}.")
 
 
 def _summary_table(result: StudyResult) -> dict[str, dict[str, dict[str, Any]]]:
@@ -252,6 +296,10 @@ def page_context(result: StudyResult) -> dict[str, Any]:
             for a, s in diverged),
         "config_columns": [config_rows[:half], config_rows[half:]],
         "confidence": confidence, "timing": _timing(result),
+        "correction_text": {"holm": "Holm's method", "bonferroni": "Bonferroni's method",
+                            "none": "here: not adjusted"}[config.correction],
+        "margin_text": f"{100 * config.equivalence_margin:g}%",
+        "alpha_text": f"{1 - config.confidence:g}",
         "version": __version__, "ran_with": ran_with,
         # The engine's warnings name diverged runs (with the seeds and the advice) and
         # everything else; the report adds the flat runs, which only the diagnostics hold.
