@@ -217,8 +217,20 @@ def _numeric_like(col: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= 0.5)  # mostly numbers: a value column with typos
 
 
+# Quarters as written in tables ("1998-Q1", "1998 Q1", "1998Q1"), read as the quarter's
+# first day; pandas' own parsing of them is deprecated.
+_QUARTER = re.compile(r"(\d{4})\s*-?\s*[Qq]([1-4])")
+
+
 def _parse_dates(col: pd.Series) -> pd.Series:
     text = col.astype(str).str.strip()
+    quarters = text.str.fullmatch(_QUARTER.pattern)
+    if quarters.any():
+        parts = text[quarters].str.extract(_QUARTER.pattern)
+        starts = pd.to_datetime(pd.DataFrame({
+            "year": parts[0].astype(int), "month": 3 * parts[1].astype(int) - 2, "day": 1}))
+        rest = _parse_dates(col[~quarters]) if (~quarters).any() else starts.iloc[:0]
+        return pd.concat([starts, rest]).reindex(col.index).where(col.notna())
     parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
     if parsed.isna().any():
         parsed = pd.to_datetime(text, errors="coerce", format="mixed")
