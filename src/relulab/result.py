@@ -238,6 +238,9 @@ class StudyResult:
     warnings: list[str] = field(default_factory=list)
     relulab_version: str = ""  # the relulab that ran the study ("" when unknown)
     diagnostics: Diagnostics | None = None  # None: not computed (relulab.diagnostics.of)
+    # how `--seeds auto` got there (relulab.study.adaptive): target width, seeds, batches,
+    # why it stopped; None for a study with a fixed number of seeds
+    adaptive: dict[str, Any] | None = None
 
     @property
     def activations(self) -> list[str]:
@@ -288,6 +291,7 @@ class StudyResult:
             "timing": {k: _float(v) for k, v in self.timing.items()},
             "warnings": list(self.warnings),
             "diagnostics": None if self.diagnostics is None else self.diagnostics.to_json(),
+            "adaptive": self.adaptive,
         }
 
 

@@ -64,6 +64,15 @@ def show_result(console: Any, result: StudyResult) -> None:
         console.print("[bold]Verdicts[/bold] (each activation against the reference):")
         for comp in result.comparisons:
             console.print(f"  {escape(comp.verdict)}", highlight=False)
+    if result.adaptive:
+        a = result.adaptive
+        widths = ", ".join(f"{b['seeds']}: {display.percent(b['widest'], 1)}"
+                           for b in a["batches"])
+        why = ("every interval narrower than the target" if a["stopped"] == "precise"
+               else "the seed cap was reached")
+        console.print(f"--seeds auto: {a['seeds']} seeds per activation ({why}, "
+                      f"{display.percent(a['target_width'], 1)}); widest interval after "
+                      f"each batch: {widths}", highlight=False, markup=False)
     for w in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False)
     t = result.timing

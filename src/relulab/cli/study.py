@@ -8,6 +8,7 @@ import warnings
 from typing import Any
 
 from relulab.config import DEMO_ACTIVATIONS, INITS, MODELS, PRESETS, StudyConfig, preset
+from relulab.errors import RelulabError
 from relulab.paths import DEFAULT_DB
 
 DEMO_REPORT = "relulab-report.html"
@@ -65,7 +66,15 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
                    help="comma-separated activation names (default: tanh,relu)")
     g.add_argument("--reference", metavar="A", help="compare against this one (default tanh)")
     g.add_argument("--recurrent-activation", metavar="A")
-    g.add_argument("--seeds", type=int)
+    g.add_argument("--seeds", type=_seeds, metavar="N|auto",
+                   help="seeds per activation, or auto: add seeds until --target-width")
+    g.add_argument("--target-width", type=float, metavar="W",
+                   help="with --seeds auto: stop when every comparison's interval of the "
+                   "relative RMSE difference is narrower than W (e.g. 0.05)")
+    g.add_argument("--seed-batch", type=int, default=10, metavar="N",
+                   help="with --seeds auto: seeds per batch (default 10)")
+    g.add_argument("--max-seeds", type=int, default=100, metavar="N",
+                   help="with --seeds auto: at most this many seeds (default 100)")
     g.add_argument("--seed-offset", type=int)
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int)
@@ -108,10 +117,26 @@ _CONFIG_FLAGS = ("model", "reference", "recurrent_activation", "seeds", "seed_of
                  "equivalence_margin", "name")
 
 
+def _seeds(text: str) -> int | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number of seeds nor auto"
+                                         ) from None
+
+
 def config_from_args(args: argparse.Namespace) -> StudyConfig:
     overrides: dict[str, Any] = {
         k: getattr(args, k) for k in _CONFIG_FLAGS if getattr(args, k, None) is not None
     }
+    if overrides.get("seeds") == "auto":
+        overrides["seeds"] = args.seed_batch  # the first batch; the rest follow
+    if (getattr(args, "seeds", None) == "auto") != (getattr(args, "target_width", None)
+                                                    is not None):
+        raise RelulabError("--seeds auto and --target-width go together: pass both, e.g. "
+                           "--seeds auto --target-width 0.05, or a number of seeds alone")
     if getattr(args, "activations", None):
         names = tuple(a.strip() for a in args.activations.split(",") if a.strip())
         overrides["activations"] = names
@@ -159,7 +184,11 @@ def run_and_show(config: StudyConfig, args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with _progress(err, quiet=args.quiet) as progress:
-            result, written = run_study(config, outputs=outputs, progress=progress)
+            result, written = run_study(
+                config, outputs=outputs, progress=progress,
+                target_width=getattr(args, "target_width", None),
+                seed_batch=getattr(args, "seed_batch", 10),
+                max_seeds=getattr(args, "max_seeds", 100))
     for w in caught:
         if str(w.message) not in result.warnings:
             print(f"relulab: warning: {w.message}", file=sys.stderr)

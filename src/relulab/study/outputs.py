@@ -23,6 +23,7 @@ from relulab.errors import RelulabError
 from relulab.paths import DEFAULT_DB
 from relulab.result import StudyResult
 from relulab.study.executor import Executor, ProgressFn
+from relulab.study.runner import resolve_series
 
 PathLike = str | os.PathLike[str]
 
@@ -50,17 +51,25 @@ class Written:
 
 def run_study(config: StudyConfig, series: Any = None, *, outputs: Outputs = Outputs(),
               progress: ProgressFn | None = None, executor: Executor | None = None,
-              compilation_cache: bool = True) -> tuple[StudyResult, Written]:
+              compilation_cache: bool = True, target_width: float | None = None,
+              seed_batch: int = 10, max_seeds: int = 100) -> tuple[StudyResult, Written]:
     """Run ``config`` on ``series`` (or on the source ``config.data`` names), store it in
     ``outputs.db`` and write the other outputs asked for.
 
     With ``compilation_cache``, compiled training programs are kept on disk
     (:func:`relulab.training.enable_compilation_cache`), so a repeated study compiles in
-    about a second.
+    about a second. With ``target_width``, ``config.seeds`` is ignored: seeds are added in
+    batches of ``seed_batch`` until every comparison's interval is narrower than it, at
+    most ``max_seeds`` (:func:`relulab.study.adaptive.run_adaptive`).
     """
     from relulab.study.runner import Study
 
-    study = Study(config, series, executor=executor)  # loads and checks: fails before training
+    if target_width is not None:
+        series = resolve_series(config, series)  # load once; fail before training
+        first = config.replace(seeds=min(seed_batch, max_seeds))
+        Study(first, series)  # checks the first batch's plan before anything runs
+    else:
+        study = Study(config, series, executor=executor)  # loads and checks: fails early
     if compilation_cache:
         from relulab.training import enable_compilation_cache
 
@@ -71,7 +80,14 @@ def run_study(config: StudyConfig, series: Any = None, *, outputs: Outputs = Out
 
         store = Store(outputs.db)
     try:
-        result = study.run(store=store, progress=progress)
+        if target_width is not None:
+            from relulab.study.adaptive import run_adaptive
+
+            result = run_adaptive(config, series, target_width=target_width, batch=seed_batch,
+                                  max_seeds=max_seeds, store=store, progress=progress,
+                                  executor=executor)
+        else:
+            result = study.run(store=store, progress=progress)
     finally:
         if store is not None:
             store.close()
