@@ -1,0 +1,186 @@
+"""Across many series: does an activation win more often than chance, and by rank?
+
+One series and ten seeds cannot say whether a finding generalises; a panel can. Given one
+score per series and activation (the median test RMSE over seeds, lower is better), this
+module answers in the way Demšar (2006, "Statistical Comparisons of Classifiers over
+Multiple Data Sets", JMLR 7) recommends for comparing methods over many data sets:
+
+- **ranks**: per series, each activation's rank (1 = lowest RMSE; ties share the average
+  rank), and the mean rank over series with a percentile bootstrap interval over series;
+- **wins against the reference**: on how many series an activation's score is lower than
+  the reference's (a tie counts half), with a Wilson interval (statsmodels'
+  ``proportion_confint``), and a two-sided sign test of "wins as often as it loses"
+  (scipy's ``binomtest`` on the series that are not ties);
+- **Friedman's test** that all activations rank alike (scipy's ``friedmanchisquare``);
+- **post hoc, against the reference**: Wilcoxon's signed-rank test per activation on the
+  paired scores (scipy), the p-values Holm-adjusted together (statsmodels'
+  ``multipletests``); and the **critical difference** of mean ranks of the Nemenyi test,
+  :math:`CD = q_\\alpha \\sqrt{k(k+1) / (6N)}` with :math:`q_\\alpha` the studentized range
+  quantile over :math:`\\sqrt 2` (scipy's ``studentized_range``), for a critical-difference
+  figure.
+
+Every random draw is seeded, so the same scores give the same intervals. Pure: a table in,
+numbers and sentences out; the panel study, its report and CLI format them.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from relulab.errors import RelulabError
+
+__all__ = ["ActivationPooled", "Pooled", "critical_difference", "pool"]
+
+
+@dataclass(frozen=True)
+class ActivationPooled:
+    """One activation over the series."""
+
+    activation: str
+    mean_rank: float
+    rank_low: float
+    rank_high: float
+    wins: float  # series where it beats the reference (ties count half)
+    series: int  # series compared
+    win_share: float
+    win_low: float
+    win_high: float
+    sign_p: float  # two-sided sign test of wins against losses (NaN for the reference)
+    wilcoxon_p: float  # signed-rank test against the reference (NaN for the reference)
+    wilcoxon_p_adjusted: float  # Holm-adjusted over the activations compared
+
+
+@dataclass
+class Pooled:
+    """The answer over series: ranks, wins, Friedman's test and the critical difference."""
+
+    reference: str
+    series: int
+    activations: list[ActivationPooled]
+    ranks: pd.DataFrame  # series x activation
+    friedman_stat: float
+    friedman_p: float
+    critical_difference: float
+    confidence: float
+    words: list[str] = field(default_factory=list)
+
+    def of(self, activation: str) -> ActivationPooled:
+        return next(a for a in self.activations if a.activation == activation)
+
+
+def critical_difference(k: int, n: int, alpha: float = 0.05) -> float:
+    """The Nemenyi test's critical difference of mean ranks for ``k`` methods over ``n``
+    data sets (Demšar 2006, eq. 9)."""
+    from scipy.stats import studentized_range
+
+    if k < 2 or n < 1:
+        return math.nan
+    q = studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
+    return float(q * math.sqrt(k * (k + 1) / (6 * n)))
+
+
+def _fmt_share(v: float) -> str:
+    return f"{100 * v:.0f}%"
+
+
+def pool(scores: pd.DataFrame, reference: str, *, confidence: float = 0.95,
+         n_boot: int = 2000, seed: int = 0) -> Pooled:
+    """Ranks, wins against ``reference``, Friedman's and the post-hoc tests of ``scores``:
+    one row per series, one column per activation, lower is better. Series with a missing
+    score (every run of an activation diverged) are left out."""
+    from scipy.stats import binomtest, friedmanchisquare, wilcoxon
+    from statsmodels.stats.multitest import multipletests
+    from statsmodels.stats.proportion import proportion_confint
+
+    if reference not in scores.columns:
+        raise RelulabError(f"reference {reference!r} is not among the activations scored "
+                           f"({', '.join(map(str, scores.columns))})")
+    if scores.shape[1] < 2:
+        raise RelulabError("pooling needs at least two activations to compare")
+    table = scores.astype(float).replace([np.inf, -np.inf], np.nan).dropna()
+    n = len(table)
+    if n < 2:
+        raise RelulabError(f"pooling needs at least two series with every score, got {n}")
+    acts = [str(c) for c in table.columns]
+    ranks = table.rank(axis=1, method="average")
+    alpha = 1 - confidence
+    rng = np.random.default_rng([seed, zlib.crc32(b"pooled")])
+    boot = rng.integers(0, n, size=(n_boot, n))
+    r = ranks.to_numpy()
+    boot_means = r[boot].mean(axis=1)  # (n_boot, k)
+    lo_q, hi_q = np.quantile(boot_means, [alpha / 2, 1 - alpha / 2], axis=0)
+    friedman = friedmanchisquare(*[table[a].to_numpy() for a in acts]) if len(acts) > 2 \
+        else None
+    ref = table[reference].to_numpy()
+    raw_p = {}
+    for a in acts:
+        if a == reference:
+            continue
+        diff = table[a].to_numpy() - ref
+        raw_p[a] = (float(wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0)
+    adjusted = dict(zip(raw_p, multipletests(list(raw_p.values()), method="holm")[1],
+                        strict=True)) if raw_p else {}
+    out = []
+    for i, a in enumerate(acts):
+        diff = table[a].to_numpy() - ref
+        wins = float(np.sum(diff < 0) + 0.5 * np.sum(diff == 0))
+        decided = int(np.sum(diff != 0))
+        share = wins / n
+        low, high = proportion_confint(wins, n, alpha=alpha, method="wilson")
+        sign_p = (float(binomtest(int(np.sum(diff < 0)), decided).pvalue)
+                  if a != reference and decided else math.nan)
+        out.append(ActivationPooled(
+            activation=a, mean_rank=float(r[:, i].mean()), rank_low=float(lo_q[i]),
+            rank_high=float(hi_q[i]), wins=wins, series=n, win_share=share,
+            win_low=float(low), win_high=float(high), sign_p=sign_p,
+            wilcoxon_p=raw_p.get(a, math.nan),
+            wilcoxon_p_adjusted=float(adjusted.get(a, math.nan))))
+    if friedman is not None:
+        stat, p = float(friedman.statistic), float(friedman.pvalue)
+    else:  # two activations: Friedman's test is the sign test; say so through its p
+        other = next(a for a in out if a.activation != reference)
+        stat, p = math.nan, other.sign_p
+    result = Pooled(reference=reference, series=n, activations=out, ranks=ranks,
+                    friedman_stat=stat, friedman_p=p,
+                    critical_difference=critical_difference(len(acts), n, alpha),
+                    confidence=confidence)
+    result.words = _words(result)
+    return result
+
+
+def _words(p: Pooled) -> list[str]:
+    """The answer in sentences: wins against the reference, then the ranks."""
+    alpha = 1 - p.confidence
+    out = []
+    for a in p.activations:
+        if a.activation == p.reference:
+            continue
+        wins = f"{a.wins:g}" if a.wins != int(a.wins) else f"{int(a.wins)}"
+        out.append(f"{a.activation} beats {p.reference} on {wins} of {a.series} series "
+                   f"({_fmt_share(a.win_share)} [{_fmt_share(a.win_low)}, "
+                   f"{_fmt_share(a.win_high)}]); signed-rank p = "
+                   f"{a.wilcoxon_p_adjusted:.2g} (Holm-adjusted)")
+    test = (f"Friedman p = {p.friedman_p:.2g}" if math.isfinite(p.friedman_stat)
+            else f"sign test p = {p.friedman_p:.2g}")
+    differing = [a.activation for a in p.activations if a.activation != p.reference
+                 and a.wilcoxon_p_adjusted < alpha]
+    if p.friedman_p >= alpha:
+        out.append(f"across series no activation ranks differently from the others ({test})")
+    elif differing:
+        out.append(f"across series the activations rank differently ({test}); against "
+                   f"{p.reference}: {', '.join(differing)}")
+    else:
+        out.append(f"across series the activations rank differently ({test}), but none "
+                   f"differs from {p.reference} after adjustment")
+    best = min(p.activations, key=lambda a: a.mean_rank)
+    out.append("mean rank, 1 = best: " + ", ".join(
+        f"{a.activation} {a.mean_rank:.2f}" for a in sorted(p.activations,
+                                                              key=lambda a: a.mean_rank))
+        + f"; a gap under {p.critical_difference:.2f} is within the Nemenyi critical "
+        f"difference (best: {best.activation})")
+    return out

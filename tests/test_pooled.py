@@ -1,0 +1,66 @@
+"""Pooling over series: ranks, wins, Friedman and the critical difference, each checked
+against an independent computation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import friedmanchisquare, wilcoxon
+from statsmodels.stats.proportion import proportion_confint
+
+from relulab.errors import RelulabError
+from relulab.pooled import critical_difference, pool
+
+
+def test_ranks_wins_and_tests_against_hand_and_scipy() -> None:
+    scores = pd.DataFrame({"tanh": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
+                           "relu": [9.0, 21.0, 30.0, 38.0, 49.0, 61.0],
+                           "elu": [11.0, 19.0, 31.0, 39.0, 52.0, 58.0]},
+                          index=[f"s{i}" for i in range(6)])
+    p = pool(scores, "tanh", n_boot=500)
+    # Series s2: tanh and relu tie at 30 (rank 1.5 each), elu 31 (rank 3).
+    assert p.ranks.loc["s2"].tolist() == [1.5, 1.5, 3.0]
+    relu = p.of("relu")
+    # relu beats tanh on s0, s3, s4; ties on s2 (half); loses on s1, s5.
+    assert relu.wins == 3.5 and relu.series == 6
+    low, high = proportion_confint(3.5, 6, alpha=0.05, method="wilson")
+    assert (relu.win_low, relu.win_high) == pytest.approx((low, high))
+    assert p.friedman_p == pytest.approx(friedmanchisquare(*scores.T.to_numpy()).pvalue)
+    assert relu.wilcoxon_p == pytest.approx(wilcoxon(scores.relu - scores.tanh).pvalue)
+    assert p.of("tanh").mean_rank == pytest.approx(p.ranks["tanh"].mean())
+    assert p.of("relu").rank_low <= p.of("relu").mean_rank <= p.of("relu").rank_high
+    assert p.words[0].startswith("relu beats tanh on 3.5 of 6 series (58%")
+
+
+def test_critical_difference_matches_demsar_s_table() -> None:
+    # Demsar (2006), Table 5(a): q_0.05 = 2.343 for k = 3, 2.569 for k = 4.
+    for k, q in ((3, 2.343), (4, 2.569)):
+        assert critical_difference(k, 20) == pytest.approx(
+            q * math.sqrt(k * (k + 1) / (6 * 20)), rel=1e-3)
+
+
+def test_identical_activations_rank_alike_and_a_clear_winner_is_found() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.uniform(10, 100, 40)
+    same = pd.DataFrame({"tanh": base * rng.lognormal(0, 0.05, 40),
+                         "relu": base * rng.lognormal(0, 0.05, 40),
+                         "elu": base * rng.lognormal(0, 0.05, 40)})
+    assert pool(same, "tanh").friedman_p > 0.01
+    better = same.assign(relu=same.tanh * 0.9)
+    p = pool(better, "tanh")
+    assert p.friedman_p < 0.001 and p.of("relu").win_share == 1.0
+    assert p.of("relu").wilcoxon_p_adjusted < 0.001
+    assert "against tanh: relu" in p.words[-2]
+
+
+def test_bad_input_is_one_clear_error() -> None:
+    scores = pd.DataFrame({"tanh": [1.0, 2.0], "relu": [1.5, 1.0]})
+    with pytest.raises(RelulabError, match="reference 'elu'"):
+        pool(scores, "elu")
+    with pytest.raises(RelulabError, match="two series"):
+        pool(scores.iloc[:1], "tanh")
+    two = pool(pd.DataFrame({"tanh": [1.0, 2.0, 3.0], "relu": [0.5, 1.0, 1.5]}), "tanh")
+    assert math.isnan(two.friedman_stat) and two.of("relu").wins == 3
