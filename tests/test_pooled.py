@@ -53,7 +53,7 @@ def test_identical_activations_rank_alike_and_a_clear_winner_is_found() -> None:
     p = pool(better, "tanh")
     assert p.friedman_p < 0.001 and p.of("relu").win_share == 1.0
     assert p.of("relu").wilcoxon_p_adjusted < 0.001
-    assert "against tanh: relu" in p.words[-2]
+    assert "against tanh, by the signed-rank test: relu better" in p.words[-2]
 
 
 def test_bad_input_is_one_clear_error() -> None:

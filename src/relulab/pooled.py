@@ -167,13 +167,15 @@ def _words(p: Pooled) -> list[str]:
                    f"{a.wilcoxon_p_adjusted:.2g} (Holm-adjusted)")
     test = (f"Friedman p = {p.friedman_p:.2g}" if math.isfinite(p.friedman_stat)
             else f"sign test p = {p.friedman_p:.2g}")
-    differing = [a.activation for a in p.activations if a.activation != p.reference
+    ref_rank = p.of(p.reference).mean_rank
+    differing = [f"{a.activation} {'better' if a.mean_rank < ref_rank else 'worse'}"
+                 for a in p.activations if a.activation != p.reference
                  and a.wilcoxon_p_adjusted < alpha]
     if p.friedman_p >= alpha:
         out.append(f"across series no activation ranks differently from the others ({test})")
     elif differing:
         out.append(f"across series the activations rank differently ({test}); against "
-                   f"{p.reference}: {', '.join(differing)}")
+                   f"{p.reference}, by the signed-rank test: {', '.join(differing)}")
     else:
         out.append(f"across series the activations rank differently ({test}), but none "
                    f"differs from {p.reference} after adjustment")
