@@ -38,6 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--date-column", metavar="D", help="date column of the CSV")
     p.add_argument("--data-file", metavar="FILE",
                    help="with --dataset: a local H1.csv/H2.csv or hotel_bookings.csv")
+    pg = p.add_argument_group("panel (many series: the same study on each, pooled)")
+    pg.add_argument("--panel", metavar="FILE",
+                    help="a CSV of many series, long (id, date, value) or wide (one column "
+                    "per series)")
+    pg.add_argument("--id-column", metavar="C", help="long panel: the series id column")
+    pg.add_argument("--columns", metavar="A,B,...|all",
+                    help="wide panel: the series columns (default all)")
+    pg.add_argument("--series", type=int, metavar="N", help="the first N series only")
+    pg.add_argument("--series-ids", metavar="A,B,...", help="these series only")
     _add_config_options(p)
     _add_output_options(p)
     p.set_defaults(func=_cmd_study)
@@ -154,8 +163,102 @@ def source_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
+    if args.panel:
+        return _cmd_panel(args)
+    if args.id_column or args.columns or args.series is not None or args.series_ids:
+        raise RelulabError("--id-column, --columns, --series and --series-ids choose the "
+                           "series of a --panel FILE; add --panel, or leave them out")
     config = config_from_args(args).replace(**source_fields(args))
     return run_and_show(config, args)
+
+
+def _cmd_panel(args: argparse.Namespace) -> int:
+    """`relulab study --panel FILE`: every series, then the pooled answer."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from relulab import display
+    from relulab.data import load_panel
+    from relulab.study.panel import run_panel
+
+    if args.data or args.dataset or args.bundled or args.data_file:
+        raise RelulabError("--panel names the series; drop --data, --dataset and --bundled")
+    if args.report or args.figures or getattr(args, "target_width", None) is not None:
+        raise RelulabError("--report, --figures and --seeds auto study one series; for a "
+                           "panel pass --json, and `relulab report STUDY_ID` writes any "
+                           "one series' report from the database")
+    columns = None if args.columns in (None, "all") else [
+        c.strip() for c in args.columns.split(",") if c.strip()]
+    ids = [i.strip() for i in args.series_ids.split(",")] if args.series_ids else None
+    panel = load_panel(args.panel, id_column=args.id_column, date_column=args.date_column,
+                       column=args.column, columns=columns, series=args.series,
+                       series_ids=ids)
+    config = config_from_args(args).replace(data=str(args.panel))
+    console = Console() if Console().is_terminal else Console(width=160)
+    err = Console(stderr=True)
+    store = None
+    if not args.no_db:
+        from relulab.store import Store
+
+        store = Store(args.db)
+    try:
+        with _progress(err, quiet=args.quiet) as progress:
+            def on_series(i: int, total: int, sid: str) -> None:
+                if progress.bar is not None:
+                    progress.bar.console.log(f"series {i + 1}/{total}: {sid}")
+
+            result = run_panel(config, panel, store=store, progress=progress,
+                               on_series=on_series)
+    finally:
+        if store is not None:
+            store.close()
+    pooled = result.pooled
+    console.print(f"[bold]{escape(str(args.panel))}[/bold]: {len(result.results)} series, "
+                  f"model {config.model.upper()}({config.units}) × {config.layers}, "
+                  f"{config.epochs} epochs, {config.seeds} seeds per activation")
+    if pooled is not None:
+        table = Table(title=f"Across {pooled.series} series: median test RMSE per series, "
+                      "ranked (1 = best)", title_justify="left")
+        for name in ("activation", "mean rank", f"beats {pooled.reference}", "share"):
+            table.add_column(name, justify="left" if name == "activation" else "right")
+        for a in sorted(pooled.activations, key=lambda a: a.mean_rank):
+            beats = "–" if a.activation == pooled.reference else f"{a.wins:g}/{a.series}"
+            share = ("–" if a.activation == pooled.reference else
+                     f"{display.percent(a.win_share)} "
+                     f"{display.interval(a.win_low, a.win_high, display.percent)}")
+            table.add_row(escape(a.activation),
+                          f"{a.mean_rank:.2f} [{a.rank_low:.2f}, {a.rank_high:.2f}]",
+                          beats, share)
+        console.print(table)
+        for line in pooled.words:
+            console.print(f"  {escape(line)}", highlight=False)
+    spread = result.spread().head(5)
+    if len(spread):
+        console.print("Series where the activations differ most (worst / best median RMSE):")
+        best = result.scores().idxmin(axis=1)
+        for sid, v in spread.items():
+            console.print(f"  {escape(str(sid))}: {display.percent(v, 1)} apart; best "
+                          f"{escape(str(best[sid]))}", highlight=False)
+    for w in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False)
+    if args.json:
+        import json
+        from pathlib import Path
+
+        path = Path(args.json)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(result.to_json(), indent=1, allow_nan=False),
+                            encoding="utf-8")
+        except OSError as exc:
+            raise RelulabError(f"cannot write the JSON to {path} ({exc.strerror or exc}); "
+                               "choose a writable path") from None
+        console.print(f"JSON written to {path}", markup=False, highlight=False)
+    if store is not None:
+        console.print(f"Results stored in {args.db}, one study per series (relulab runs "
+                      "list)", markup=False, highlight=False)
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

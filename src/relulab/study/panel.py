@@ -1,0 +1,130 @@
+"""A study over a panel: the same grid on every series, and the answer pooled across them.
+
+Each series is a study of its own (:class:`~relulab.study.runner.Study`): stored as its own
+study in the results store, so an interrupted panel study resumes with only the series
+(and, within a series, the activation groups) it lacks, and ``relulab runs`` lists every
+series. Series of the same length share their compiled programs (the compile cache keys on
+shapes). The series a study cannot use (too short for its windows, a scale float32 cannot
+carry) are left out with a warning each (:func:`relulab.data.fit_panel`).
+
+Pooled (:func:`relulab.pooled.pool`, pure): each activation's median test RMSE per series
+ranked across activations, wins against the reference, Friedman's test, post-hoc tests and
+the critical difference, in words.
+
+Not yet here: one compiled program for series of different lengths (padding and masks),
+and a distributed executor; both plug into the plan/executor seam.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relulab.config import StudyConfig
+from relulab.result import StudyResult
+from relulab.study.executor import Executor, ProgressFn
+
+__all__ = ["PanelResult", "run_panel", "scores"]
+
+
+@dataclass
+class PanelResult:
+    """Every series' study, and the answer across them."""
+
+    config: StudyConfig
+    results: dict[str, StudyResult]
+    pooled: Any  # relulab.pooled.Pooled, or None with fewer than two series
+    warnings: list[str] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=dict)
+
+    def scores(self) -> pd.DataFrame:
+        return scores(self.results, self.config.activations)
+
+    def spread(self) -> pd.Series:
+        """Per series, how far apart the activations' median RMSEs lie: worst / best - 1."""
+        s = self.scores()
+        return (s.max(axis=1) / s.min(axis=1) - 1).sort_values(ascending=False)
+
+    def to_json(self) -> dict[str, Any]:
+        def num(v: float) -> float | None:
+            return float(v) if v is not None and math.isfinite(v) else None
+
+        p = self.pooled
+        return {
+            "config": self.config.to_dict(),
+            "series": {sid: {"study_id": r.study_id, "n": int(r.values.size),
+                             "median_rmse": {a: num(v) for a, v in
+                                             self.scores().loc[sid].items()},
+                             "comparisons": [c.verdict for c in r.comparisons]}
+                       for sid, r in self.results.items()},
+            "pooled": None if p is None else {
+                "reference": p.reference, "series": p.series,
+                "friedman_stat": num(p.friedman_stat), "friedman_p": num(p.friedman_p),
+                "critical_difference": num(p.critical_difference),
+                "activations": [{k: (num(v) if isinstance(v, float) else v)
+                                 for k, v in vars(a).items()} for a in p.activations],
+                "words": p.words},
+            "warnings": self.warnings,
+            "timing": {k: num(v) for k, v in self.timing.items()},
+        }
+
+
+def scores(results: dict[str, StudyResult], activations: Any) -> pd.DataFrame:
+    """Series x activation: the median test RMSE over the converged seeds (NaN when every
+    seed of an activation diverged)."""
+    rows = {}
+    for sid, r in results.items():
+        frame = r.runs_frame
+        good = frame[~frame["diverged"]]
+        med = good.groupby("activation")["rmse"].median()
+        rows[sid] = {a: float(med.get(a, np.nan)) for a in activations}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(activations))
+
+
+def run_panel(config: StudyConfig, panel: Any, *, store: Any | None = None,
+              progress: ProgressFn | None = None, executor: Executor | None = None,
+              on_series: Any = None) -> PanelResult:
+    """Run ``config`` on every series of ``panel`` that suits it, then pool.
+
+    ``on_series(index, total, series_id)`` is called before each series (for a progress
+    display); ``progress`` receives each series' study events.
+    """
+    from relulab.data import fit_panel
+    from relulab.pooled import pool
+    from relulab.study.runner import Study
+
+    kept, notes = fit_panel(panel, config)
+    results: dict[str, StudyResult] = {}
+    said: list[str] = list(notes)
+    t0 = time.perf_counter()
+    for i, (sid, series) in enumerate(kept.series.items()):
+        if on_series is not None:
+            on_series(i, len(kept), sid)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            results[sid] = Study(config, series, executor=executor).run(store=store,
+                                                                        progress=progress)
+        said += [f"{sid}: {w.message}" for w in caught]
+    table = scores(results, config.activations)
+    reference = config.reference if config.reference in config.activations \
+        else config.activations[0]
+    pooled = None
+    complete = table.dropna()
+    if len(config.activations) >= 2 and len(complete) >= 2:
+        pooled = pool(table, reference, confidence=config.confidence,
+                      n_boot=config.bootstrap)
+        if len(complete) < len(table):
+            said.append(f"{len(table) - len(complete)} series left out of the pooled answer: "
+                        "every run of some activation diverged there")
+    elif len(kept) >= 2:
+        said.append("no pooled answer: pass at least two activations")
+    timing = {"wall_s": time.perf_counter() - t0,
+              "compile_s": sum(r.timing.get("compile_s", 0.0) for r in results.values()),
+              "train_s": sum(r.timing.get("train_s", 0.0) for r in results.values())}
+    return PanelResult(config, results, pooled, said, timing)
