@@ -180,14 +180,14 @@ def _cmd_panel(args: argparse.Namespace) -> int:
 
     from relulab import display
     from relulab.data import load_panel
-    from relulab.study.panel import run_panel
+    from relulab.study import Outputs
+    from relulab.study.panel import run_panel_study
 
     if args.data or args.dataset or args.bundled or args.data_file:
         raise RelulabError("--panel names the series; drop --data, --dataset and --bundled")
-    if args.report or args.figures or getattr(args, "target_width", None) is not None:
-        raise RelulabError("--report, --figures and --seeds auto study one series; for a "
-                           "panel pass --json, and `relulab report STUDY_ID` writes any "
-                           "one series' report from the database")
+    if getattr(args, "target_width", None) is not None:
+        raise RelulabError("--seeds auto studies one series; for a panel pass a number of "
+                           "seeds")
     columns = None if args.columns in (None, "all") else [
         c.strip() for c in args.columns.split(",") if c.strip()]
     ids = [i.strip() for i in args.series_ids.split(",")] if args.series_ids else None
@@ -197,22 +197,15 @@ def _cmd_panel(args: argparse.Namespace) -> int:
     config = config_from_args(args).replace(data=str(args.panel))
     console = Console() if Console().is_terminal else Console(width=160)
     err = Console(stderr=True)
-    store = None
-    if not args.no_db:
-        from relulab.store import Store
+    outputs = Outputs(db=None if args.no_db else args.db, json=args.json, report=args.report,
+                      figures=args.figures)
+    with _progress(err, quiet=args.quiet) as progress:
+        def on_series(i: int, total: int, sid: str) -> None:
+            if progress.bar is not None:
+                progress.bar.console.log(f"series {i + 1}/{total}: {sid}")
 
-        store = Store(args.db)
-    try:
-        with _progress(err, quiet=args.quiet) as progress:
-            def on_series(i: int, total: int, sid: str) -> None:
-                if progress.bar is not None:
-                    progress.bar.console.log(f"series {i + 1}/{total}: {sid}")
-
-            result = run_panel(config, panel, store=store, progress=progress,
-                               on_series=on_series)
-    finally:
-        if store is not None:
-            store.close()
+        result, written = run_panel_study(config, panel, outputs=outputs, progress=progress,
+                                          on_series=on_series)
     pooled = result.pooled
     console.print(f"[bold]{escape(str(args.panel))}[/bold]: {len(result.results)} series, "
                   f"model {config.model.upper()}({config.units}) × {config.layers}, "
@@ -242,21 +235,10 @@ def _cmd_panel(args: argparse.Namespace) -> int:
                           f"{escape(str(best[sid]))}", highlight=False)
     for w in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False)
-    if args.json:
-        import json
-        from pathlib import Path
-
-        path = Path(args.json)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(result.to_json(), indent=1, allow_nan=False),
-                            encoding="utf-8")
-        except OSError as exc:
-            raise RelulabError(f"cannot write the JSON to {path} ({exc.strerror or exc}); "
-                               "choose a writable path") from None
-        console.print(f"JSON written to {path}", markup=False, highlight=False)
-    if store is not None:
-        console.print(f"Results stored in {args.db}, one study per series (relulab runs "
+    if written.json is not None:
+        console.print(f"JSON written to {written.json}", markup=False, highlight=False)
+    if written.db is not None:
+        console.print(f"Results stored in {written.db}, one study per series (relulab runs "
                       "list)", markup=False, highlight=False)
     return 0
 

@@ -30,7 +30,7 @@ from relulab.config import StudyConfig
 from relulab.result import StudyResult
 from relulab.study.executor import Executor, ProgressFn
 
-__all__ = ["PanelResult", "run_panel", "scores"]
+__all__ = ["PanelResult", "run_panel", "run_panel_study", "scores"]
 
 
 @dataclass
@@ -128,3 +128,43 @@ def run_panel(config: StudyConfig, panel: Any, *, store: Any | None = None,
               "compile_s": sum(r.timing.get("compile_s", 0.0) for r in results.values()),
               "train_s": sum(r.timing.get("train_s", 0.0) for r in results.values())}
     return PanelResult(config, results, pooled, said, timing)
+
+
+def run_panel_study(config: StudyConfig, panel: Any, *, outputs: Any = None,
+                    progress: ProgressFn | None = None, on_series: Any = None,
+                    executor: Executor | None = None) -> tuple[PanelResult, Any]:
+    """:func:`run_panel` against the results store ``outputs.db`` (one study per series),
+    with the JSON ``outputs.json`` written: the panel's one route from a config to results,
+    as :func:`relulab.study.run_study` is one series'. A report or figures are per series
+    (``relulab report STUDY_ID``); asking for them here is one clear error."""
+    import json
+    from pathlib import Path
+
+    from relulab.errors import RelulabError
+    from relulab.study.outputs import Outputs, Written, _write_text
+
+    outputs = outputs or Outputs()
+    if outputs.report is not None or outputs.figures is not None:
+        raise RelulabError("--report and --figures show one series; for a panel pass --json, "
+                           "and `relulab report STUDY_ID` writes any one series' report from "
+                           "the database")
+    store = None
+    if outputs.db is not None:
+        from relulab.store import Store
+
+        store = Store(outputs.db)
+    try:
+        result = run_panel(config, panel, store=store, progress=progress,
+                           on_series=on_series, executor=executor)
+    finally:
+        if store is not None:
+            store.close()
+    written = Written(db=Path(outputs.db) if store is not None else None)
+    if outputs.json is not None:
+        kept = (f"; the results are stored in {written.db}, one study per series"
+                if written.db is not None else "")
+        path = Path(outputs.json)
+        _write_text(path, json.dumps(result.to_json(), indent=1, allow_nan=False),
+                    "the JSON", kept)
+        written.json = path
+    return result, written
