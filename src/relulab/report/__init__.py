@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jinja2
 
-from relulab.errors import RelulabError
+from relulab.files import write_text
 from relulab.report.context import page_context
 from relulab.result import StudyResult
 
@@ -38,14 +38,7 @@ def render_report(result: StudyResult) -> str:
 def write_page(html: str, path: str | Path, flag: str) -> Path:
     """Write one page to ``path`` (parent folders are created); a path that cannot be
     written is one error naming the ``flag`` that chooses another."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(html, encoding="utf-8")
-    except OSError as exc:
-        raise RelulabError(f"cannot write the report to {path}: {exc.strerror or exc}; "
-                           f"choose another path with {flag}") from exc
-    return path
+    return write_text(path, html, what="the report", fix=f"choose another path with {flag}")
 
 
 def write_report(result: StudyResult, path: str | Path) -> Path:

@@ -20,6 +20,7 @@ from typing import Any
 
 from relulab.config import StudyConfig
 from relulab.errors import RelulabError
+from relulab.files import write_text
 from relulab.paths import DEFAULT_DB
 from relulab.result import StudyResult
 from relulab.study.executor import Executor, ProgressFn
@@ -111,8 +112,8 @@ def _write_all(result: StudyResult, outputs: Outputs, written: Written) -> None:
             if written.db is not None and result.study_id else "")
     if outputs.json is not None:
         path = Path(outputs.json)
-        _write_text(path, json.dumps(result.to_json(), indent=1, allow_nan=False),
-                    "the JSON", kept)
+        write_text(path, json.dumps(result.to_json(), indent=1, allow_nan=False),
+                   what="the JSON", fix=f"choose a writable path{kept}")
         written.json = path
     if outputs.figures is not None:
         from relulab.figures import save_figures
@@ -127,14 +128,6 @@ def _write_all(result: StudyResult, outputs: Outputs, written: Written) -> None:
         from relulab.report import render_report
 
         path = Path(outputs.report)
-        _write_text(path, render_report(result), "the report", kept)
+        write_text(path, render_report(result), what="the report",
+                   fix=f"choose a writable path{kept}")
         written.report = path
-
-
-def _write_text(path: Path, text: str, what: str, kept: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise RelulabError(f"cannot write {what} to {path} ({exc.strerror or exc}); choose a "
-                           f"writable path{kept}") from None

@@ -141,7 +141,8 @@ def run_panel_study(config: StudyConfig, panel: Any, *, outputs: Any = None,
     from pathlib import Path
 
     from relulab.errors import RelulabError
-    from relulab.study.outputs import Outputs, Written, _write_text
+    from relulab.files import write_text
+    from relulab.study.outputs import Outputs, Written
 
     outputs = outputs or Outputs()
     if outputs.report is not None or outputs.figures is not None:
@@ -164,7 +165,7 @@ def run_panel_study(config: StudyConfig, panel: Any, *, outputs: Any = None,
         kept = (f"; the results are stored in {written.db}, one study per series"
                 if written.db is not None else "")
         path = Path(outputs.json)
-        _write_text(path, json.dumps(result.to_json(), indent=1, allow_nan=False),
-                    "the JSON", kept)
+        write_text(path, json.dumps(result.to_json(), indent=1, allow_nan=False),
+                   what="the JSON", fix=f"choose a writable path{kept}")
         written.json = path
     return result, written
