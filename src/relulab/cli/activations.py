@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from relulab import display
+from relulab.cli.terminal import console
 from relulab.errors import RelulabError
 
 # argparse (Python 3.11) only treats "-3" and "-0.7" as numbers; "-1e3", "-inf" or "-nan"
@@ -151,7 +150,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             act.text_formula,
             *(_yes_no(getattr(act, prop)) for prop in _PROPERTIES),
         )
-    _console().print(table)
+    console().print(table)
     return 0
 
 
@@ -183,7 +182,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         table.add_column(header, justify="right")
     for row in zip(*columns, strict=True):
         table.add_row(*(format_number(v) for v in row))
-    _console().print(table)
+    console().print(table)
     return 0
 
 
@@ -317,17 +316,17 @@ def cmd_table(args: argparse.Namespace) -> int:
         }
         print(json.dumps(_json_safe(payload), indent=2))
         return 0
-    console = _console()
-    console.print(_distribution_table(rows, samples, seed))
+    out = console()
+    out.print(_distribution_table(rows, samples, seed))
     if elements:
-        console.print(_throughput_table(names, speeds, frameworks, elements))
+        out.print(_throughput_table(names, speeds, frameworks, elements))
     return 0
 
 
 def _measure_with_progress(at: Any, names: list[str], elements: int, frameworks: Sequence[str]):
     from rich.progress import Progress
 
-    with Progress(console=_console(stderr=True), transient=True) as progress:
+    with Progress(console=console(stderr=True), transient=True) as progress:
         task = progress.add_task("timing", total=len(names) * len(frameworks))
 
         def step(name: str, framework: str) -> None:
@@ -518,22 +517,6 @@ def _label_from(name: str, params: dict[str, Any]) -> str:
     return f"{name}({', '.join(f'{k}={_format_param(v)}' for k, v in params.items())})"
 
 
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    # Built per call so that it writes to the sys.stdout of the moment (tests capture it).
-    file = sys.stderr if stderr else sys.stdout
-    width = None  # a terminal: its own width
-    if not _isatty(file) and "COLUMNS" not in os.environ:
-        width = 160  # a pipe or file: lay tables out whole instead of folding to 80 columns
-    return Console(file=file, width=width, highlight=False)
-
-
-def _isatty(file: Any) -> bool:
-    try:
-        return bool(file.isatty())
-    except (AttributeError, ValueError):
-        return False
 
 
 def _print_help(parser: argparse.ArgumentParser) -> int:

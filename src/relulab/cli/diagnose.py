@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
+from relulab.cli.terminal import console, isatty
 from relulab.config import INITS
-from relulab.errors import RelulabError
 
 # Light copies of relulab.dying's defaults (that module imports JAX); a test keeps them equal.
 DEFAULT_WIDTHS = "2,3,4,5"
@@ -123,22 +121,16 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     else:
         source = DataSource("bundled", name="sunspots")
     series = source.load()
-    console = _console()
+    out = console()
     with _Progress(quiet=args.quiet, label="diagnose: programs") as progress:
         experiment = run_experiment(spec, series, progress=progress)
-    console.print(_experiment_table(experiment))
+    out.print(_experiment_table(experiment))
     for line in verdicts(experiment):
-        console.print(f"- {line}", markup=False, highlight=False)
-    written = []
-    if args.json:
-        written.append(("JSON", _write(Path(args.json),
-                                       json.dumps(experiment.to_json(), indent=1), "--json")))
-    if args.report:
-        from relulab.report.experiment import write_experiment
+        out.print(f"- {line}", markup=False, highlight=False)
+    from relulab.report.experiment import write_experiment
 
-        written.append(("Report", write_experiment(experiment, args.report)))
-    for what, path in written:
-        console.print(f"{what} written to {path}", markup=False, highlight=False)
+    _write_outputs(out, args, experiment.to_json(), lambda path: write_experiment(
+        experiment, path), indent=1)
     return 0
 
 
@@ -177,25 +169,36 @@ def cmd_born_dead(args: argparse.Namespace) -> int:
     spec = BornDeadSpec(widths=args.widths, depths=args.depths, inits=args.inits,
                         networks=args.networks, input_dim=args.input_dim, inputs=args.inputs,
                         seed=args.seed, confidence=args.confidence)
-    console = _console()
+    out = console()
     with _Progress(quiet=args.quiet) as progress:
         result = estimate_born_dead(spec, progress=progress)
-    console.print(_table(result))
+    out.print(_table(result))
     from relulab.report.born_dead import findings
 
     for line in findings(result):
-        console.print(line, markup=False, highlight=False)
+        out.print(line, markup=False, highlight=False)
+    from relulab.report.born_dead import write_born_dead
+
+    _write_outputs(out, args, result.to_json(), lambda path: write_born_dead(result, path),
+                   indent=2)
+    return 0
+
+
+def _write_outputs(out: Any, args: argparse.Namespace, doc: dict[str, Any],
+                   write_report: Any, indent: int) -> None:
+    """The JSON (``--json``) and the page (``--report``) a diagnose command was asked for,
+    and a line saying where each went."""
+    from relulab.files import write_text
+
     written = []
     if args.json:
-        written.append(("JSON", _write(Path(args.json), json.dumps(result.to_json(), indent=2),
-                                       "--json")))
+        written.append(("JSON", write_text(args.json, json.dumps(doc, indent=indent) + "\n",
+                                           what="the JSON",
+                                           fix="choose another path with --json")))
     if args.report:
-        from relulab.report.born_dead import write_born_dead
-
-        written.append(("Report", write_born_dead(result, args.report)))
+        written.append(("Report", write_report(args.report)))
     for what, path in written:
-        console.print(f"{what} written to {path}", markup=False, highlight=False)
-    return 0
+        out.print(f"{what} written to {path}", markup=False, highlight=False)
 
 
 def _table(result: Any):
@@ -232,7 +235,7 @@ class _Progress:
 
     def __init__(self, quiet: bool, label: str = "born dead: cells") -> None:
         self.label = label
-        self.enabled = not quiet and _isatty(sys.stderr)
+        self.enabled = not quiet and isatty(sys.stderr)
         self.bar = None
         self.task = None
 
@@ -248,7 +251,7 @@ class _Progress:
 
             self.bar = Progress(TextColumn(self.label), BarColumn(),
                                 MofNCompleteColumn(), TimeElapsedColumn(),
-                                console=_console(stderr=True), transient=True)
+                                console=console(stderr=True), transient=True)
             self.bar.__enter__()
         return self
 
@@ -262,16 +265,6 @@ class _Progress:
         if self.task is None:
             self.task = self.bar.add_task("cells", total=total)
         self.bar.update(self.task, completed=done)
-
-
-def _write(path: Path, text: str, flag: str) -> Path:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise RelulabError(f"cannot write {path}: {exc.strerror or exc}; choose another path "
-                           f"with {flag}") from exc
-    return path
 
 
 # ------------------------------------------------------------------------------- parsing
@@ -338,18 +331,3 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    file = sys.stderr if stderr else sys.stdout
-    width = None
-    if not _isatty(file) and "COLUMNS" not in os.environ:
-        width = 160  # a pipe or a file: lay the table out whole
-    return Console(file=file, width=width, highlight=False)
-
-
-def _isatty(file: Any) -> bool:
-    try:
-        return bool(file.isatty())
-    except (AttributeError, ValueError):
-        return False

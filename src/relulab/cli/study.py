@@ -195,7 +195,7 @@ def _cmd_panel(args: argparse.Namespace) -> int:
                        column=args.column, columns=columns, series=args.series,
                        series_ids=ids)
     config = config_from_args(args).replace(data=str(args.panel))
-    console = Console() if Console().is_terminal else Console(width=160)
+    console = _stdout()
     err = Console(stderr=True)
     outputs = Outputs(db=None if args.no_db else args.db, json=args.json, report=args.report,
                       figures=args.figures)
@@ -257,10 +257,7 @@ def run_and_show(config: StudyConfig, args: argparse.Namespace) -> int:
 
     from relulab.study import Outputs, run_study
 
-    # In a pipe or a log, rich would assume 80 columns and squeeze the tables; give them room.
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)
+    console = _stdout()
     err = Console(stderr=True)
     outputs = Outputs(db=None if args.no_db else args.db, json=args.json, report=args.report,
                       figures=args.figures)
@@ -292,6 +289,15 @@ def run_and_show(config: StudyConfig, args: argparse.Namespace) -> int:
         say(f"Results stored in {written.db} as study {written.study_id} "
             f"(relulab runs show {written.study_id})")
     return 0
+
+
+def _stdout():
+    """stdout's Console: in a pipe or a log rich would assume 80 columns and squeeze the
+    tables, so it gets room."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
 
 
 class _progress:
