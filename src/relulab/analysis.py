@@ -112,17 +112,16 @@ def complete_comparisons(config: StudyConfig, runs: Sequence[RunRecord], values:
     return out
 
 
-def diverged_warnings(config: StudyConfig, runs: Sequence[RunRecord]) -> list[str]:
-    """One warning per activation with diverged runs, naming the seeds."""
+def diverged_warnings(diverged: dict[str, list[int]], runs: Sequence[RunRecord]) -> list[str]:
+    """One warning per activation with diverged runs (``Diagnostics.diverged``: activation
+    to seeds), naming the seeds and how many of the activation's runs they are."""
     out = []
-    for activation in config.activations:
-        group = [r for r in runs if r.activation == activation]
-        bad = [r.seed for r in group if r.diverged]
-        if bad:
-            out.append(
-                f"{activation}: {len(bad)} of {len(group)} runs diverged "
-                f"(non-finite loss or forecast; seed{'s' if len(bad) > 1 else ''} "
-                f"{', '.join(map(str, bad))}); they are left out of the statistics; "
-                "a lower --learning-rate may help"
-            )
+    for activation, bad in diverged.items():
+        total = sum(r.activation == activation for r in runs)
+        out.append(
+            f"{activation}: {len(bad)} of {total} runs diverged "
+            f"(non-finite loss or forecast; seed{'s' if len(bad) > 1 else ''} "
+            f"{', '.join(map(str, bad))}); they are left out of the statistics; "
+            "a lower --learning-rate may help"
+        )
     return out

@@ -186,6 +186,8 @@ def run_experiment(spec: ExperimentSpec, series: Any,
     import time
     import zlib
 
+    import jax
+
     from relulab import training
     from relulab.data import check_series
     from relulab.models import ModelSpec
@@ -210,8 +212,6 @@ def run_experiment(spec: ExperimentSpec, series: Any,
                                                                             init=init))
             starts[init] = training.start_many(start_spec, data, config.seed_list)
         grid = [(lr, init) for lr in spec.learning_rates for init in spec.inits]
-        import jax
-
         params = jax.tree.map(lambda *a: np.concatenate(a),
                               *[starts[init][0] for _, init in grid])
         orders = np.concatenate([np.asarray(starts[init][1]) for _, init in grid])
