@@ -26,7 +26,6 @@ what this does:
 from __future__ import annotations
 
 import functools
-import itertools
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -201,11 +200,10 @@ class EpochState(NamedTuple):
       wait: epochs since ``val_loss`` last improved (Keras' ``EarlyStopping.wait``).
       active: False once early stopping has stopped the run; later epochs change nothing.
       diverged: an epoch run had a non-finite loss or ``val_loss``.
-      death_epoch: every tracked unit's first epoch found dead (-1: never), all sites'
-        units side by side in the model's site order.
-      came_back: units found dead at one epoch's end and alive at a later one.
-      dead_kept, dormant_kept: each unit's state at the end of the epoch whose weights the
-        run returns.
+      death_epoch: per activation site, each unit's first epoch found dead (-1: never).
+      came_back: per site, units found dead at one epoch's end and alive at a later one.
+      dead_kept, dormant_kept: per site, each unit's state at the end of the epoch whose
+        weights the run returns.
     """
 
     params: jax.Array
@@ -216,10 +214,10 @@ class EpochState(NamedTuple):
     wait: jax.Array
     active: jax.Array
     diverged: jax.Array
-    death_epoch: jax.Array
-    came_back: jax.Array
-    dead_kept: jax.Array
-    dormant_kept: jax.Array
+    death_epoch: dict[str, jax.Array]
+    came_back: dict[str, jax.Array]
+    dead_kept: dict[str, jax.Array]
+    dormant_kept: dict[str, jax.Array]
 
 
 class EpochRecord(NamedTuple):
@@ -230,16 +228,16 @@ class EpochRecord(NamedTuple):
       val_loss: the MSE on the validation tail at the epoch's end (NaN without one).
       dead_fraction: the share of hidden units whose output is exactly zero on every fit
         sample at the epoch's end.
-      dead_share, dormant_share: the share of each activation site's units dead and dormant
-        at the epoch's end, one entry per site (none when units are not tracked).
+      dead_share, dormant_share: per activation site, the share of its units dead and
+        dormant at the epoch's end (empty when units are not tracked).
       learned: each learnable activation parameter at the epoch's end.
     """
 
     loss: jax.Array
     val_loss: jax.Array
     dead_fraction: jax.Array
-    dead_share: jax.Array
-    dormant_share: jax.Array
+    dead_share: dict[str, jax.Array]
+    dormant_share: dict[str, jax.Array]
     learned: dict[str, jax.Array]
 
 
@@ -342,24 +340,12 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
         val_loss = jnp.mean((pred[n:] - y_val) ** 2) if n_val else jnp.float32(jnp.nan)
         dead = jnp.concatenate([jnp.all(h[:n] == 0, axis=0) for h in hiddens])
         dead_fraction = jnp.mean(dead.astype(jnp.float32))
-        # unit_health for every site at once: the sites' units side by side, so the rest
-        # is a handful of operations whatever the number of sites (a smaller program).
-        if sites:
-            activity = jnp.concatenate([
-                jnp.sum(jnp.abs(a[:n]), axis=tuple(range(a.ndim - 1))) for a in sites.values()])
-            dead_now = activity == 0
-            # Each unit against its own site's mean activity (ReDo's score <= tau).
-            dormant_now = activity <= spec.dormant_threshold * (
-                in_site.T @ ((in_site @ activity) / site_size))
-            death_epoch = jnp.where(active & dead_now & (state.death_epoch < 0), e,
-                                    state.death_epoch)
-            came_back = state.came_back | (active & ~dead_now & (state.death_epoch >= 0))
-            dead_share = (in_site @ dead_now.astype(jnp.float32)) / site_size
-            dormant_share = (in_site @ dormant_now.astype(jnp.float32)) / site_size
-        else:  # nothing tracked: the carries stay empty
-            death_epoch, came_back = state.death_epoch, state.came_back
-            dead_now, dormant_now = state.dead_kept, state.dormant_kept
-            dead_share = dormant_share = jnp.zeros((0,), jnp.float32)
+        health = {k: unit_health(a[:n], spec.dormant_threshold) for k, a in sites.items()}
+        death_epoch = {k: jnp.where(active & dead_k & (state.death_epoch[k] < 0), e,
+                                    state.death_epoch[k])
+                       for k, (dead_k, _) in health.items()}
+        came_back = {k: state.came_back[k] | (active & ~dead_k & (state.death_epoch[k] >= 0))
+                     for k, (dead_k, _) in health.items()}
         diverged = state.diverged | (active & ~jnp.isfinite(loss))
         if n_val:
             diverged = diverged | (active & ~jnp.isfinite(val_loss))
@@ -384,50 +370,45 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
 
         record = EpochRecord(
             loss=kept(loss), val_loss=kept(val_loss), dead_fraction=kept(dead_fraction),
-            dead_share=kept(dead_share), dormant_share=kept(dormant_share),
+            dead_share={k: kept(jnp.mean(d.astype(jnp.float32))) for k, (d, _) in health.items()},
+            dormant_share={k: kept(jnp.mean(m.astype(jnp.float32)))
+                           for k, (_, m) in health.items()},
             learned={k: kept(v) for k, v in
                      (model.learned(unravel(p)) if spec.track_units else {}).items()})
         return EpochState(params=p, opt_state=s, best_params=best_p, best_val_loss=best_val,
                           best_epoch=best_epoch, wait=wait, active=active & ~stop,
                           diverged=diverged, death_epoch=death_epoch,
                           came_back=came_back,
-                          dead_kept=jnp.where(kept_now, dead_now, state.dead_kept),
-                          dormant_kept=jnp.where(kept_now, dormant_now, state.dormant_kept)
-                          ), record
+                          dead_kept={k: jnp.where(kept_now, d, state.dead_kept[k])
+                                     for k, (d, _) in health.items()},
+                          dormant_kept={k: jnp.where(kept_now, m, state.dormant_kept[k])
+                                        for k, (_, m) in health.items()}), record
 
     # The sites' unit counts, from shapes alone (no computation is traced here).
     site_units = ({k: v.shape[-1] for k, v in
                    jax.eval_shape(lambda q: model.sites(unravel(q), X_fit)[2], params).items()}
                   if spec.track_units else {})
-    # in_site[s, j] = 1 when unit j belongs to site s: sums per site, and back to units.
-    bounds = np.cumsum([0, *site_units.values()])
-    units = int(bounds[-1])
-    in_site = np.zeros((len(site_units), units), np.float32)
-    for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
-        in_site[i, lo:hi] = 1.0
-    site_size = np.asarray(list(site_units.values()), np.float32)
     start = EpochState(params=params, opt_state=opt_state, best_params=params,
                        best_val_loss=jnp.float32(jnp.inf), best_epoch=jnp.int32(0),
                        wait=jnp.int32(0), active=jnp.bool_(True), diverged=jnp.bool_(False),
-                       death_epoch=jnp.full((units,), -1, jnp.int32),
-                       came_back=jnp.zeros((units,), bool), dead_kept=jnp.zeros((units,), bool),
-                       dormant_kept=jnp.zeros((units,), bool))
+                       death_epoch={k: jnp.full((u,), -1, jnp.int32)
+                                    for k, u in site_units.items()},
+                       came_back={k: jnp.zeros((u,), bool) for k, u in site_units.items()},
+                       dead_kept={k: jnp.zeros((u,), bool) for k, u in site_units.items()},
+                       dormant_kept={k: jnp.zeros((u,), bool) for k, u in site_units.items()})
     epochs = jnp.arange(spec.epochs, dtype=jnp.int32)
     state, record = jax.lax.scan(epoch, start, (orders, epochs))
     final = state.best_params if spec.patience is not None else state.params
     finite = jnp.all(jnp.isfinite(final))
     epoch_stats = {"dead_fraction": record.dead_fraction,
-                   **{f"dead_share:{k}": record.dead_share[:, i]
-                      for i, k in enumerate(site_units)},
-                   **{f"dormant_share:{k}": record.dormant_share[:, i]
-                      for i, k in enumerate(site_units)},
+                   **{f"dead_share:{k}": v for k, v in record.dead_share.items()},
+                   **{f"dormant_share:{k}": v for k, v in record.dormant_share.items()},
                    **{f"learned:{k}": v for k, v in record.learned.items()}}
     unit_stats = {}
-    for k, lo, hi in zip(site_units, bounds[:-1], bounds[1:], strict=True):
-        unit_stats.update({f"death_epoch:{k}": state.death_epoch[lo:hi],
-                           f"came_back:{k}": state.came_back[lo:hi],
-                           f"dead:{k}": state.dead_kept[lo:hi],
-                           f"dormant:{k}": state.dormant_kept[lo:hi]})
+    for k in site_units:
+        unit_stats.update({f"death_epoch:{k}": state.death_epoch[k],
+                           f"came_back:{k}": state.came_back[k],
+                           f"dead:{k}": state.dead_kept[k], f"dormant:{k}": state.dormant_kept[k]})
     return TrainOutput(params=unravel(final), loss=record.loss, val_loss=record.val_loss,
                        best_epoch=state.best_epoch, diverged=state.diverged | ~finite,
                        epoch_stats=epoch_stats, unit_stats=unit_stats)
