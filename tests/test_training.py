@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from relulab import models, training
-from relulab.config import preset
+from relulab.config import StudyConfig, preset
 from relulab.errors import RelulabError
 from relulab.models import ModelSpec
 
@@ -31,8 +31,11 @@ def _spec(**kw) -> training.TrainSpec:
 
 
 def _leaves_equal(a, b) -> bool:
-    return all(np.array_equal(x, y) for x, y in
-               zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+    def same(x, y) -> bool:
+        x, y = np.asarray(x), np.asarray(y)
+        return np.array_equal(x, y, equal_nan=np.issubdtype(x.dtype, np.inexact))
+
+    return all(same(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -249,27 +252,74 @@ def test_a_second_call_does_not_recompile():
     spec = _spec(epochs=30)
     data = _sine()
     training.train_many(spec, "tanh", data, range(3))
-    before = training._compiled.cache_info().misses
+    before = training._fit_program.cache_info().misses
     # An equal spec built anew, from a study config that differs only outside training.
     config = preset("seed", epochs=30, activations=("tanh", "elu"), name="x")
     assert training.TrainSpec.from_config(config) == spec
     training.train_many(training.TrainSpec.from_config(config), "tanh", data, range(10, 13))
-    assert training._compiled.cache_info().misses == before
-    assert training._fit_many_fn.cache_info().currsize >= 1
-    assert training._fit_many_fn(spec, "tanh") is training._fit_many_fn(spec, "tanh")
+    assert training._fit_program.cache_info().misses == before
 
 
-def test_groups_compiled_in_parallel_give_the_same_bits():
+def test_a_group_of_activations_shares_one_program_and_keeps_each_ones_bits():
     spec = _spec(epochs=3, learning_rate=2e-3)
     data = _sine()
-    fns = training.compile_groups(spec, ["relu", "tanh"], data, 2, workers=2)
-    assert set(fns) == {"relu", "tanh"}
-    # A fresh sequential compile of the same group, bypassing the cache.
-    shapes = tuple(np.shape(a) for a in data)
-    start, fit = training._compiled.__wrapped__(spec, "tanh", shapes, 2)
-    params, orders = start(training.seed_keys([4, 5]))
-    alone = fit(training.TrainData(*(jnp.asarray(a) for a in data)), params, orders)
-    assert _leaves_equal(fns["tanh"](data, np.array([4, 5])), alone)
+    assert training.program_groups(["relu", "prelu", "tanh", "elu"]) == [
+        ("relu", "tanh", "elu"), ("prelu",)]
+    before = training._fit_program.cache_info().misses
+    fns = training.compile_groups(spec, ["relu", "tanh", "elu"], data, 2, workers=2)
+    assert set(fns) == {"relu", "tanh", "elu"}
+    assert training._fit_program.cache_info().misses == before + 1  # one program, not three
+    # Each activation alone, in its own program: the same bits as through the switch.
+    for name in ("relu", "tanh", "elu"):
+        alone = training.train_many(spec, name, data, [4, 5])
+        assert _leaves_equal(fns[name](data, np.array([4, 5])), alone)
+
+
+def _series_data(config, lengths, seed=0):
+    from relulab.windows import prepare
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in lengths:
+        t = np.arange(n)
+        out.append(training.TrainData.from_prepared(
+            prepare(10 + 3 * np.sin(t / 4) + rng.normal(0, 0.5, n), config)))
+    return out
+
+
+@pytest.mark.parametrize("kw", [
+    {"model": "lstm", "units": 3, "epochs": 12, "patience": 3, "lookback": 4},
+    {"model": "mlp", "units": 5, "layers": 2, "epochs": 10, "batch_size": 4, "lookback": 6},
+])
+def test_series_of_different_lengths_share_a_program_bit_for_bit(kw):
+    """Padded to shared row counts and trained in one batch, each series gives exactly the
+    numbers it gives trained alone, unpadded: every field, every seed, every activation."""
+    config = StudyConfig(activations=("tanh", "relu", "prelu"), seeds=3, test_size=5, **kw)
+    spec = training.TrainSpec.from_config(config)
+    datas = _series_data(config, (40, 57, 71))
+    batch = training.make_batch(datas, rows=80, val_rows=12)
+    assert batch.padded and batch.data.X_fit.shape[:2] == (3, 80)
+    for group in training.program_groups(config.activations):
+        prog = training.program(spec, group, batch, 3)
+        for name in group:
+            out = prog.train(name, batch, [0, 1, 2])
+            for i, data in enumerate(datas):
+                alone = training.train_many(spec, name, data, [0, 1, 2])
+                assert _leaves_equal(jax.tree.map(lambda a, i=i: a[i], out), alone), (name, i)
+
+
+def test_a_series_batch_gives_each_series_its_own_numbers():
+    """The same series trained in a batch of one and in a batch of five (with others)."""
+    config = StudyConfig(activations=("relu",), seeds=2, test_size=5, epochs=6, units=3)
+    spec = training.TrainSpec.from_config(config)
+    datas = _series_data(config, (50,) * 5, seed=3)
+    five = training.program(spec, ("relu",), training.make_batch(datas), 2)
+    out = five.train("relu", training.make_batch(datas), [7, 8])
+    for i in (0, 4):
+        one = training.make_batch([datas[i]])
+        alone = training.program(spec, ("relu",), one, 2).train("relu", one, [7, 8])
+        assert _leaves_equal(jax.tree.map(lambda a, i=i: a[i], out),
+                             jax.tree.map(lambda a: a[0], alone))
 
 
 def test_train_spec_defaults_are_the_seed_preset():

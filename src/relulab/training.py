@@ -46,6 +46,8 @@ from relulab.models import ModelSpec
 # Unrolling the step loop was measured (seed preset, 2-core CPU): unroll 2 or 4 compiles
 # 1.5x slower for no faster run, full unroll (60) 10x slower. A plain loop it is.
 _STEP_UNROLL = 1
+# Rows per chunk of the end-of-epoch forward pass (see _fit's evaluate).
+_EVAL_ROWS = 16
 
 
 class TrainData(NamedTuple):
@@ -249,9 +251,12 @@ def unit_health(a: jax.Array, threshold: float) -> tuple[jax.Array, jax.Array]:
     ``|a|`` over the samples divided by the mean of that over the site's units is at most
     ``threshold``; with every unit silent (a site mean of 0) every unit is dormant.
     """
-    a = a.reshape(-1, a.shape[-1])
     # One reduction serves both: a sum of |a| is 0 exactly when every |a| is.
-    activity = jnp.sum(jnp.abs(a), axis=0)
+    return health_of(jnp.sum(jnp.abs(a.reshape(-1, a.shape[-1])), axis=0), threshold)
+
+
+def health_of(activity: jax.Array, threshold: float) -> tuple[jax.Array, jax.Array]:
+    """:func:`unit_health` from each unit's summed ``|a|`` over the samples."""
     dead = activity == 0
     # score <= threshold, as activity <= threshold * mean: no division, so no guard for
     # a site whose units are all silent (then every unit is dormant: 0 <= 0).
@@ -263,10 +268,14 @@ def _where(flag: jax.Array, a: Any, b: Any) -> Any:
     return jax.tree.map(lambda x, y: jnp.where(flag, x, y), a, b)
 
 
-def _start(spec: TrainSpec, n_features: int, n: int, key: jax.Array) -> tuple[Any, jax.Array]:
+def _start(spec: TrainSpec, n_features: int, n: int, key: jax.Array,
+           n_real: jax.Array | None = None) -> tuple[Any, jax.Array]:
     """Initial weights and every epoch's shuffle order ``(epochs, n)`` from one key.
 
-    Independent of the activation, so one compiled program serves a whole study.
+    Independent of the activation, so one compiled program serves a whole study. With
+    ``n_real`` (a traced count, at most ``n``) the series has only ``n_real`` fit samples,
+    padded to ``n``: each epoch's first ``n_real`` entries are the order an unpadded start
+    of ``n_real`` samples gives, bit for bit, and the padding rows follow them.
     """
     n_init = models.weight_bits(spec.model, n_features)
     # One Threefry draw for everything (each jax.random call compiles its own copy of
@@ -275,23 +284,51 @@ def _start(spec: TrainSpec, n_features: int, n: int, key: jax.Array) -> tuple[An
     # epoch, fall back to sample order).
     bits = jax.random.bits(key, (n_init + spec.epochs * n,), jnp.uint32)
     params = models.weights_from_bits(bits[:n_init], spec.model, n_features)
-    orders = jnp.argsort(bits[n_init:].reshape(spec.epochs, n), axis=-1, stable=True)
+    words = bits[n_init:].reshape(spec.epochs, n)
+    if n_real is not None:
+        # Threefry's words do not depend on how many are drawn (JAX's partitionable
+        # Threefry hashes each word's own index), so the unpadded start's words are these
+        # at epoch * n_real + sample; the padding rows get the largest word and so sort
+        # after every real one (the sort is stable).
+        e = jnp.arange(spec.epochs)[:, None]
+        i = jnp.arange(n)[None, :]
+        at = jnp.minimum(e * n_real + i, spec.epochs * n - 1)
+        words = jnp.where(i < n_real, bits[n_init:][at], jnp.uint32(0xFFFFFFFF))
+    orders = jnp.argsort(words, axis=-1, stable=True)
     return params, orders.astype(jnp.int32)
 
 
 def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: Any,
-         orders: jax.Array, learning_rate: jax.Array | None = None) -> TrainOutput:
+         orders: jax.Array, learning_rate: jax.Array | None = None,
+         n_real: jax.Array | None = None, n_val_real: jax.Array | None = None
+         ) -> TrainOutput:
     """Train from ``params`` with the epochs' sample ``orders``; no randomness inside.
 
     ``learning_rate``, when given, replaces ``spec.learning_rate`` as a traced value, so
     one program trains models with different learning rates (:func:`fit_many`).
+
+    ``n_real`` and ``n_val_real`` (traced counts), when given, say how many of ``data``'s
+    fit and validation rows are the series' own; the rest is padding, so series of
+    different lengths share one program. Padding rows are masked out of every loss and
+    unit statistic, and the steps past the series' own ``ceil(n_real / batch_size)`` leave
+    the weights and Adam's state untouched: the numbers are the unpadded run's, bit for
+    bit (every sum only gains exact zeros).
     """
     model = models.get(spec.model, act)
     X_fit, y_fit, X_val, y_val = (jnp.asarray(a, jnp.float32) for a in data)
     n, n_val = X_fit.shape[0], X_val.shape[0]
+    padded = n_real is not None
     bs = min(spec.batch_size, n)
     steps = steps_per_epoch(spec, n)
     pad = steps * bs - n
+    if padded:
+        # Position k of an epoch's batches takes the order's entry k, and the short last
+        # batch is filled from the order's start (masked), as unpadded.
+        k = jnp.arange(steps * bs)
+        real = k < n_real
+        source = jnp.clip(jnp.where(real, k, k - n_real), 0, n - 1)
+        step_on = jnp.arange(steps) < (n_real + bs - 1) // bs
+        val_rows = jnp.arange(n_val) < n_val_real
 
     # One flat vector of parameters: Adam, the stopped-run selects and the best-weight copy
     # each become one fused loop instead of one per leaf, a smaller program that compiles
@@ -302,7 +339,10 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
     opt_state = opt.init(params)
     # Padding fills the last batch to full size; its mask keeps the padded rows out of the
     # loss, so the short last batch is Keras' smaller final batch.
-    mask = jnp.concatenate([jnp.ones(n), jnp.zeros(pad)]).reshape(steps, bs)
+    if padded:
+        mask = real.astype(jnp.float32).reshape(steps, bs)
+    else:
+        mask = jnp.concatenate([jnp.ones(n), jnp.zeros(pad)]).reshape(steps, bs)
     X_all = jnp.concatenate([X_fit, X_val])
 
     def batch_loss(p, x, y, m):
@@ -313,34 +353,80 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
 
     def step(carry, batch):
         p, s = carry
-        x, y, m = batch
+        x, y, m = batch[:3]
         loss, grads = grad_fn(p, x, y, m)
-        updates, s = opt.update(grads, s, p)
-        return (optax.apply_updates(p, updates), s), loss * jnp.sum(m)
+        updates, s_new = opt.update(grads, s, p)
+        p_new = optax.apply_updates(p, updates)
+        if not padded:
+            return (p_new, s_new), loss * jnp.sum(m)
+        on = batch[3]  # a padding-only step: no update, no loss
+        return ((_where(on, p_new, p), _where(on, s_new, s)),
+                jnp.where(on, loss * jnp.sum(m), 0.0))
+
+    def evaluate(q: Any) -> tuple[jax.Array, jax.Array, dict[str, jax.Array]]:
+        # One forward pass over every fit and validation row gives the validation
+        # forecasts and, over the series' own fit rows, which hidden units are alive and
+        # each site's summed |a|. It runs in chunks of a fixed number of rows, each chunk
+        # reduced on its own and the chunks summed first to last: the shapes XLA compiles
+        # do not depend on the series' length, nor the sums on its padding, so every number
+        # is the unpadded run's, bit for bit.
+        rows_all = n + n_val
+        chunks = -(-rows_all // _EVAL_ROWS)
+        X = jnp.concatenate([X_all, jnp.zeros((chunks * _EVAL_ROWS - rows_all,
+                                               *X_all.shape[1:]), X_all.dtype)])
+        own = (jnp.arange(chunks * _EVAL_ROWS) < (n_real if padded else n))
+
+        def chunk(args: tuple[jax.Array, jax.Array]) -> Any:
+            x, fit_row = args
+            if spec.track_units:
+                pred, hiddens, sites = model.sites(q, x)
+            else:
+                (pred, hiddens), sites = model.hidden(q, x), {}
+            alive = jnp.concatenate([jnp.any((h != 0) & fit_row[:, None], axis=0)
+                                     for h in hiddens])
+            activity = {k: jnp.sum(jnp.where(fit_row.reshape(-1, *(1,) * (a.ndim - 1)),
+                                             jnp.abs(a), 0).reshape(-1, a.shape[-1]), axis=0)
+                        for k, a in sites.items()}
+            return pred, alive, activity
+
+        pred, alive, activity = jax.lax.map(
+            chunk, (X.reshape(chunks, _EVAL_ROWS, *X_all.shape[1:]),
+                    own.reshape(chunks, _EVAL_ROWS)))
+        return (pred.reshape(-1)[:rows_all], ~jnp.any(alive, axis=0),
+                {k: total(v) for k, v in activity.items()})
+
+    def total(x: jax.Array) -> jax.Array:
+        # A sum in one fixed order, first to last: trailing padding zeros leave it exactly
+        # as it is, so a padded series sums to the same bits as unpadded. (A tree-shaped
+        # reduction regroups its terms with the array's length.)
+        return jax.lax.scan(lambda acc, v: (acc + v, None), jnp.zeros_like(x[0]), x)[0]
 
     def epoch(state: EpochState, inputs: tuple[jax.Array, jax.Array]
               ) -> tuple[EpochState, EpochRecord]:
         order, e = inputs
         active = state.active
-        idx = jnp.concatenate([order, order[:pad]]).reshape(steps, bs)
+        if padded:
+            idx = order[source].reshape(steps, bs)
+            batches = (X_fit[idx], y_fit[idx], mask, step_on)
+        else:
+            idx = jnp.concatenate([order, order[:pad]]).reshape(steps, bs)
+            batches = (X_fit[idx], y_fit[idx], mask)
         (p_new, s_new), losses = jax.lax.scan(
-            step, (state.params, state.opt_state), (X_fit[idx], y_fit[idx], mask),
-            unroll=_STEP_UNROLL)
+            step, (state.params, state.opt_state), batches, unroll=_STEP_UNROLL)
         # A run stopped early keeps its weights: the epoch's work is discarded.
         p = _where(active, p_new, state.params)
         s = _where(active, s_new, state.opt_state)
-        loss = jnp.sum(losses) / n
+        loss = total(losses) / (n_real if padded else n)
 
-        # One forward pass gives the validation forecasts and, on the fit rows, the hidden
-        # outputs whose all-zero units are dead (and, tracked, every site's units).
-        if spec.track_units:
-            pred, hiddens, sites = model.sites(unravel(p), X_all)
+        pred, dead, activity = evaluate(unravel(p))
+        if not n_val:
+            val_loss = jnp.float32(jnp.nan)
+        elif padded:  # 0 / 0, NaN, for a series without validation rows
+            val_loss = total(jnp.where(val_rows, (pred[n:] - y_val) ** 2, 0)) / n_val_real
         else:
-            (pred, hiddens), sites = model.hidden(unravel(p), X_all), {}
-        val_loss = jnp.mean((pred[n:] - y_val) ** 2) if n_val else jnp.float32(jnp.nan)
-        dead = jnp.concatenate([jnp.all(h[:n] == 0, axis=0) for h in hiddens])
+            val_loss = total((pred[n:] - y_val) ** 2) / n_val
         dead_fraction = jnp.mean(dead.astype(jnp.float32))
-        health = {k: unit_health(a[:n], spec.dormant_threshold) for k, a in sites.items()}
+        health = {k: health_of(v, spec.dormant_threshold) for k, v in activity.items()}
         death_epoch = {k: jnp.where(active & dead_k & (state.death_epoch[k] < 0), e,
                                     state.death_epoch[k])
                        for k, (dead_k, _) in health.items()}
@@ -348,7 +434,8 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
                      for k, (dead_k, _) in health.items()}
         diverged = state.diverged | (active & ~jnp.isfinite(loss))
         if n_val:
-            diverged = diverged | (active & ~jnp.isfinite(val_loss))
+            has_val = (n_val_real > 0) if padded else True
+            diverged = diverged | (active & has_val & ~jnp.isfinite(val_loss))
 
         best_p, best_val, wait = state.best_params, state.best_val_loss, state.wait
         kept_now = active  # without early stopping the last epoch run is the one returned
@@ -430,49 +517,173 @@ def train(spec: TrainSpec, activation_name: str, data: TrainData,
     return _train(spec, models.resolve(activation_name), data, key)
 
 
-# Two compiled programs per group: the start (initial weights and shuffle orders, which
-# do not depend on the activation, so one serves every group of a study) and the fit.
+# --- compiled programs: series x seeds in one batch, activations by switch ---------------
+#
+# Two compiled programs per batch shape: the start (initial weights and shuffle orders,
+# which do not depend on the activation, so one serves every activation) and the fit, in
+# which the activations of a group share one program and a call chooses one of them by an
+# unbatched index (``models.Switched``). A study's parameter-free activations are one
+# group, so a six-activation study compiles one fit program, not six: measured on the seed
+# preset (2 cores, cold), 2.1 s instead of 6.4 s of compilation, and training no slower,
+# because each call runs only its own branch. (A per-model index, every activation in one
+# call, would make the switch a select that runs every branch: 3x slower training.)
 
 
-@functools.lru_cache(maxsize=64)
-def _start_many_fn(spec: TrainSpec, n_features: int, n: int):
-    return jax.jit(jax.vmap(functools.partial(_start, spec, n_features, n)))
+def program_groups(activation_names: Iterable[str]) -> list[tuple[str, ...]]:
+    """The activations of a study grouped by compiled program, in the study's order:
+    activations with the same learnable parameters (none, for most) share one."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name in activation_names:
+        groups.setdefault(tuple(models.resolve(name).learnable), []).append(name)
+    return [tuple(g) for g in groups.values()]
 
 
-@functools.lru_cache(maxsize=64)
-def _fit_many_fn(spec: TrainSpec, activation_name: str):
-    act = models.resolve(activation_name)
-    return jax.jit(jax.vmap(functools.partial(_fit, spec, act), in_axes=(None, 0, 0)))
+class Batch(NamedTuple):
+    """Several series' training windows stacked for one program: every ``data`` field has a
+    leading series axis, fit and validation rows zero-padded to shared counts, and ``n``,
+    ``n_val`` (int32, per series) count each series' own rows."""
+
+    data: TrainData
+    n: np.ndarray
+    n_val: np.ndarray
+
+    @property
+    def padded(self) -> bool:
+        """Whether any series has padding rows (then the masked program runs)."""
+        return bool(np.any(self.n < self.data.X_fit.shape[1])
+                    or np.any(self.n_val < self.data.X_val.shape[1]))
+
+    @property
+    def shapes(self) -> tuple[tuple[int, ...], ...]:
+        """One series' field shapes (without the series axis)."""
+        return tuple(tuple(np.shape(a)[1:]) for a in self.data)
 
 
-def _shapes(tree: Any) -> Any:
-    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), jnp.result_type(a)), tree)
+def make_batch(datas: Iterable[TrainData], rows: int | None = None,
+               val_rows: int | None = None) -> Batch:
+    """Stack ``datas`` (one :class:`TrainData` per series, same lookback) into a
+    :class:`Batch`, padding fit rows to ``rows`` and validation rows to ``val_rows``
+    (default: the largest)."""
+    datas = [TrainData(*(np.asarray(a, np.float32) for a in d)) for d in datas]
+    n = np.array([d.X_fit.shape[0] for d in datas], np.int32)
+    n_val = np.array([d.X_val.shape[0] for d in datas], np.int32)
+    rows = int(n.max()) if rows is None else int(rows)
+    val_rows = int(n_val.max()) if val_rows is None else int(val_rows)
+    if np.any(n > rows) or np.any(n_val > val_rows):
+        raise ValueError(f"rows {rows}/{val_rows} cannot hold {n.max()}/{n_val.max()}")
+
+    def padded(a: np.ndarray, size: int) -> np.ndarray:
+        return np.concatenate([a, np.zeros((size - a.shape[0], *a.shape[1:]), np.float32)])
+
+    fields = []
+    for k, size in enumerate((rows, rows, val_rows, val_rows)):
+        fields.append(np.stack([padded(d[k], size) for d in datas]))
+    return Batch(TrainData(*fields), n, n_val)
 
 
-@functools.lru_cache(maxsize=64)
-def _compiled(spec: TrainSpec, activation_name: str, data_shapes: tuple, n_seeds: int):
-    n, n_features = data_shapes[0]
+def _start_batch(spec: TrainSpec, n_features: int, rows: int, padded: bool,
+                 n: jax.Array, keys: jax.Array) -> tuple[Any, jax.Array]:
+    def one(n_real: jax.Array, key: jax.Array) -> tuple[Any, jax.Array]:
+        return _start(spec, n_features, rows, key, n_real if padded else None)
+
+    return jax.vmap(jax.vmap(one, in_axes=(None, 0)), in_axes=(0, None))(n, keys)
+
+
+def _fit_batch(spec: TrainSpec, group: tuple[str, ...], padded: bool, index: jax.Array,
+               data: TrainData, n: jax.Array, n_val: jax.Array, params: Any,
+               orders: jax.Array) -> TrainOutput:
+    act = _member(group, index)
+
+    def one(d: TrainData, n_real: jax.Array, n_val_real: jax.Array, p: Any,
+            o: jax.Array) -> TrainOutput:
+        if not padded:
+            return _fit(spec, act, d, p, o)
+        return _fit(spec, act, d, p, o, n_real=n_real, n_val_real=n_val_real)
+
+    # Seeds are vmapped; series follow one another (lax.map), so each series runs the
+    # very shapes it runs alone and its numbers do not depend on its batch: XLA vectorises
+    # the same computation differently for different batch sizes.
+    seeds = jax.vmap(one, in_axes=(None, None, None, 0, 0))
+    return jax.lax.map(lambda args: seeds(*args), (data, n, n_val, params, orders))
+
+
+@functools.lru_cache(maxsize=128)
+def _start_program(spec: TrainSpec, n_features: int, rows: int, n_series: int, n_seeds: int,
+                   padded: bool):
     keys = jax.ShapeDtypeStruct((n_seeds,), jax.random.key(0).dtype)
-    start = _start_many_fn(spec, n_features, n).lower(keys).compile()
+    n = jax.ShapeDtypeStruct((n_series,), jnp.int32)
+    fn = jax.jit(functools.partial(_start_batch, spec, n_features, rows, padded))
+    return fn.lower(n, keys).compile()
+
+
+@functools.lru_cache(maxsize=128)
+def _fit_program(spec: TrainSpec, group: tuple[str, ...], shapes: tuple, n_series: int,
+                 n_seeds: int, padded: bool):
+    start = _start_program(spec, shapes[0][1], shapes[0][0], n_series, n_seeds, padded)
     params, orders = start.out_info
-    data = TrainData(*(jax.ShapeDtypeStruct(s, jnp.float32) for s in data_shapes))
-    fit = _fit_many_fn(spec, activation_name).lower(data, params, orders).compile()
-    return start, fit
+    data = TrainData(*(jax.ShapeDtypeStruct((n_series, *s), jnp.float32) for s in shapes))
+    n = jax.ShapeDtypeStruct((n_series,), jnp.int32)
+    fn = jax.jit(functools.partial(_fit_batch, spec, group, padded))
+    return fn.lower(jax.ShapeDtypeStruct((), jnp.int32), data, n, n, params, orders).compile()
 
 
-def compile_many(spec: TrainSpec, activation_name: str, data: TrainData,
-                 n_seeds: int) -> Callable[[TrainData, Any], TrainOutput]:
+@dataclass(frozen=True)
+class Program:
+    """The compiled training of one activation group on batches of one shape: ``start``
+    draws every model's initial weights and shuffles (shared by the group's activations),
+    ``fit`` trains them with one activation. Outputs have leading (series, seed) axes."""
+
+    spec: TrainSpec
+    group: tuple[str, ...]
+    shapes: tuple
+    n_series: int
+    n_seeds: int
+    padded: bool
+
+    def compile(self) -> Program:
+        _fit_program(self.spec, self.group, self.shapes, self.n_series, self.n_seeds,
+                     self.padded)
+        return self
+
+    def start(self, batch: Batch, seeds: Any) -> tuple[Any, jax.Array]:
+        fn = _start_program(self.spec, self.shapes[0][1], self.shapes[0][0], self.n_series,
+                            self.n_seeds, self.padded)
+        return fn(jnp.asarray(batch.n), seed_keys(seeds))
+
+    def fit(self, activation: str, batch: Batch, params: Any, orders: jax.Array
+            ) -> TrainOutput:
+        fn = _fit_program(self.spec, self.group, self.shapes, self.n_series, self.n_seeds,
+                          self.padded)
+        data = TrainData(*(jnp.asarray(a) for a in batch.data))
+        return fn(jnp.int32(self.group.index(activation)), data, jnp.asarray(batch.n),
+                  jnp.asarray(batch.n_val), params, orders)
+
+    def train(self, activation: str, batch: Batch, seeds: Any) -> TrainOutput:
+        return self.fit(activation, batch, *self.start(batch, seeds))
+
+
+def program(spec: TrainSpec, group: Iterable[str], batch: Batch, n_seeds: int) -> Program:
+    """The :class:`Program` of ``group`` for batches shaped like ``batch``; call
+    ``.compile()`` to compile it ahead (cached: timing that call measures compilation)."""
+    return Program(spec, tuple(group), batch.shapes, int(batch.n.size), int(n_seeds),
+                   batch.padded)
+
+
+def compile_many(spec: TrainSpec, activation_name: str, data: TrainData, n_seeds: int,
+                 group: Iterable[str] | None = None
+                 ) -> Callable[[TrainData, Any], TrainOutput]:
     """The compiled ``train_many`` for data shaped like ``data`` and ``n_seeds`` seeds:
-    a function ``(data, seeds) -> TrainOutput``. Cached: the second call for the same
-    ``spec``, activation and shapes returns at once, so timing this call measures
-    compilation alone.
+    a function ``(data, seeds) -> TrainOutput``. ``group``: the activations sharing the
+    program (``activation_name`` alone by default; the numbers do not depend on it).
+    Cached: the second call for the same ``spec``, group and shapes returns at once, so
+    timing this call measures compilation alone.
     """
-    shapes = tuple(tuple(np.shape(a)) for a in data)
-    start, fit = _compiled(spec, activation_name, shapes, int(n_seeds))
+    one = make_batch([TrainData(*data)])
+    prog = program(spec, group or (activation_name,), one, n_seeds).compile()
 
-    def run(data: TrainData, seeds) -> TrainOutput:
-        params, orders = start(seed_keys(seeds))
-        return fit(TrainData(*(jnp.asarray(a, jnp.float32) for a in data)), params, orders)
+    def run(data: TrainData, seeds: Any) -> TrainOutput:
+        out = prog.train(activation_name, make_batch([TrainData(*data)]), seeds)
+        return jax.tree.map(lambda a: a[0], out)
 
     return run
 
@@ -480,24 +691,26 @@ def compile_many(spec: TrainSpec, activation_name: str, data: TrainData,
 def compile_groups(spec: TrainSpec, activation_names: Iterable[str], data: TrainData,
                    n_seeds: int, workers: int | None = None
                    ) -> dict[str, Callable[[TrainData, Any], TrainOutput]]:
-    """:func:`compile_many` for several activations at once, compiled in parallel threads
-    (XLA compiles outside the GIL): ``{name: (data, seeds) -> TrainOutput}``.
-
-    Each group keeps its own program, so its numbers are those :func:`compile_many` gives,
-    whatever else is compiled beside it. On 2 cores this roughly halves the compile time
-    of a six-activation study.
-    """
-    names = list(activation_names)
-    workers = workers or min(len(names), os.cpu_count() or 1)
-    if not names:
+    """:func:`compile_many` for several activations at once: one program per group of
+    :func:`program_groups`, the groups compiled in parallel threads (XLA compiles outside
+    the GIL): ``{name: (data, seeds) -> TrainOutput}``. Each activation's numbers are
+    those :func:`compile_many` gives it alone."""
+    groups = program_groups(activation_names)
+    if not groups:
         return {}
-    # The start program is shared by every group: compile it once, before the fan-out.
-    first = compile_many(spec, names[0], data, n_seeds)
-    if workers <= 1 or len(names) == 1:
-        return {a: compile_many(spec, a, data, n_seeds) for a in names}
-    with ThreadPoolExecutor(workers) as pool:
-        rest = pool.map(lambda a: compile_many(spec, a, data, n_seeds), names[1:])
-        return dict(zip(names, [first, *rest], strict=True))
+    workers = workers or min(len(groups), os.cpu_count() or 1)
+
+    def compiled(group: tuple[str, ...]) -> dict[str, Callable]:
+        return {a: compile_many(spec, a, data, n_seeds, group) for a in group}
+
+    if workers <= 1 or len(groups) == 1:
+        parts = [compiled(g) for g in groups]
+    else:
+        # The start program is shared: compile it once, before the fan-out.
+        first = compiled(groups[0])
+        with ThreadPoolExecutor(workers) as pool:
+            parts = [first, *pool.map(compiled, groups[1:])]
+    return {a: f for part in parts for a, f in part.items()}
 
 
 def start_many(spec: TrainSpec, data: TrainData, seeds) -> tuple[Any, jax.Array]:
@@ -505,6 +718,11 @@ def start_many(spec: TrainSpec, data: TrainData, seeds) -> tuple[Any, jax.Array]
     per seed, as :func:`train_many` starts them: ``(params, orders)``, leading seed axis."""
     n, n_features = np.shape(data[0])
     return _start_many_fn(spec, n_features, n)(seed_keys(seeds))
+
+
+@functools.lru_cache(maxsize=64)
+def _start_many_fn(spec: TrainSpec, n_features: int, n: int):
+    return jax.jit(jax.vmap(functools.partial(_start, spec, n_features, n)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -546,17 +764,53 @@ def train_many(spec: TrainSpec, activation_name: str, data: TrainData,
     return compile_many(spec, activation_name, data, len(seeds))(data, seeds)
 
 
-@functools.lru_cache(maxsize=64)
-def _predict_many_fn(spec: ModelSpec, activation_name: str):
-    model = models.get(spec, activation_name)
-    return jax.jit(jax.vmap(model.apply, in_axes=(0, None)))
+def _member(group: tuple[str, ...], index: jax.Array) -> models.ActivationLike:
+    members = tuple(models.resolve(a) for a in group)
+    return members[0] if len(members) == 1 else models.Switched(members, index)
 
 
-def predict_many(spec: ModelSpec, activation_name: str, params: Any, X: Any) -> jax.Array:
+@functools.lru_cache(maxsize=128)
+def _predict_program(spec: ModelSpec, group: tuple[str, ...]):
+    def run(index: jax.Array, params: Any, X: jax.Array) -> jax.Array:
+        model = models.get(spec, _member(group, index))
+        each = jax.vmap(model.apply, in_axes=(0, None))
+        return jax.lax.map(lambda x: each(params, x), X)
+
+    return jax.jit(run)
+
+
+def padded_rows(n: int, batch_size: int = 1) -> int:
+    """The row count a series of ``n`` fit (or validation) rows is padded to, so series of
+    similar lengths share one compiled program: ``n`` rounded up to the next of 16, 20,
+    24, 28, 32, 40, 48, 56, 64, 80, ... (four steps per doubling: at most a quarter of
+    the rows are padding). A series with fewer rows than ``batch_size`` is not padded:
+    its one batch holds all its rows (Keras), and padding would change that batch."""
+    if n <= 16 or n < batch_size:
+        return max(n, 0) if n < batch_size else 16
+    step = 1 << (int(n - 1).bit_length() - 3)
+    return -(-n // step) * step
+
+
+def predict_many(spec: ModelSpec, activation_name: str, params: Any, X: Any,
+                 group: Iterable[str] | None = None) -> jax.Array:
     """Forecasts ``(S, n)`` of each of ``S`` models of ``spec`` (``params`` with a leading
-    seed axis) for windows ``X``."""
-    fn = _predict_many_fn(spec, activation_name)
-    return fn(params, jnp.asarray(X, jnp.float32))
+    seed axis) for windows ``X``. ``group``: the activations sharing the compiled program
+    (``activation_name`` alone by default; the numbers do not depend on it).
+
+    The windows run in chunks of a fixed number of rows, the chunk count padded to a power
+    of two, so a handful of programs serve windows of any count, and each forecast's bits
+    do not depend on how many windows there are.
+    """
+    group = tuple(group or (activation_name,))
+    X = np.asarray(X, np.float32)
+    n = X.shape[0]
+    chunks = 1 << max(0, int(-(-n // _EVAL_ROWS) - 1).bit_length())
+    Xp = np.zeros((chunks * _EVAL_ROWS, *X.shape[1:]), np.float32)
+    Xp[:n] = X
+    out = _predict_program(spec, group)(jnp.int32(group.index(activation_name)), params,
+                                        jnp.asarray(Xp.reshape(chunks, _EVAL_ROWS,
+                                                               *X.shape[1:])))
+    return jnp.moveaxis(out, 1, 0).reshape(out.shape[1], -1)[:, :n]
 
 
 def enable_compilation_cache(directory: str | os.PathLike[str] | None = None) -> str | None:

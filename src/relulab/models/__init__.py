@@ -33,7 +33,7 @@ import jax.numpy as jnp
 
 from relulab.errors import RelulabError
 from relulab.models import initializers, lstm, mlp
-from relulab.models.layers import ActivationLike, Params, resolve
+from relulab.models.layers import ActivationLike, Params, Switched, resolve
 
 
 class Family(Protocol):
@@ -220,6 +220,7 @@ __all__ = [
     "Model",
     "ModelSpec",
     "Params",
+    "Switched",
     "family",
     "get",
     "init_activation_params",

@@ -60,3 +60,31 @@ def dense_weights(bits: jax.Array) -> Params:
 def dense(params: Params, features: jax.Array) -> jax.Array:
     """The ``Dense(1)`` head on ``features (batch, units)``: forecasts ``(batch,)``."""
     return (matmul(features, params["kernel"]) + params["bias"])[:, 0]
+
+
+class Switched:
+    """Several activations in one compiled program: ``apply`` runs the one ``index``
+    chooses, by ``lax.switch``.
+
+    ``index`` is a traced scalar shared by every model of a batch (never batched), so the
+    switch stays a real branch at run time: each call evaluates only the chosen activation.
+    (A per-model index under ``vmap`` turns the switch into a select that evaluates every
+    branch.) The members must have the same learnable parameters; their start values are
+    chosen by ``index`` too. The chosen branch computes exactly what the activation computes
+    on its own, so numbers do not depend on what else shares the program.
+    """
+
+    def __init__(self, members: tuple[ActivationLike, ...], index: Any):
+        learnable = {tuple(m.learnable) for m in members}
+        if len(learnable) != 1:
+            raise ValueError("activations sharing a program need the same learnable "
+                             f"parameters, got {sorted(learnable)}")
+        self.members, self.index = tuple(members), index
+        self.learnable = tuple(members[0].learnable)
+        self.params = {name: jnp.stack([jnp.asarray(m.params[name], jnp.float32)
+                                        for m in members])[index]
+                       for name in self.learnable}
+
+    def apply(self, x: jax.Array, **learned: Any) -> jax.Array:
+        branches = [lambda x, learned, m=m: activate(m, x, learned) for m in self.members]
+        return jax.lax.switch(self.index, branches, x, learned)

@@ -15,6 +15,7 @@ A distributed executor implements the same :class:`Executor` protocol.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 
 from relulab.result import RunRecord
 from relulab.study import work
-from relulab.study.plan import GroupKey, Plan
+from relulab.study.plan import Call, GroupKey, Plan, calls
 
 # A progress callback receives events: ("start", {"groups", "cached", "activations"}),
 # ("compile", {"activations"}), ("group_start", {"activation", "fold", "index", "total"}),
@@ -54,25 +55,48 @@ def _quiet(event: str, info: dict[str, Any]) -> None:
 
 
 class InProcessExecutor:
-    """Every unit in this process (see the module docstring)."""
+    """Every unit in this process (see the module docstring).
+
+    ``per_call``: how many series one program call trains (:func:`plan.calls`); they
+    follow one another inside the call, so the numbers do not depend on it.
+    """
+
+    def __init__(self, per_call: int = 1) -> None:
+        self.per_call = per_call
 
     def run(self, plan: Plan, on_group: GroupSink, on_baselines: BaselineSink,
             progress: ProgressFn = _quiet) -> ExecutionStats:
+        import jax
+        import numpy as np
+
         config = plan.config
         stats = ExecutionStats()
-        groups = plan.groups()
+        seeds = np.asarray(config.seed_list)
         total = len(plan.units)
+        needed: dict[str, list[str]] = {}
+        for g in plan.groups():
+            needed.setdefault(g.series_id, []).append(g.activation)
+        layout = calls(plan, self.per_call)
+
+        def activations(piece: list[Call]) -> list[str]:
+            real = piece[0].series[:piece[0].real]
+            return [a for a in config.activations if any(a in needed[s] for s in real)]
+
         # Work that does not wait for training runs beside it on a second thread: the
-        # baselines (and the statsmodels import, over a second) and each group's forecasts
-        # and scores, while the next group trains.
+        # baselines (and the statsmodels import, over a second) and each piece's forecasts
+        # and scores, while the next piece trains.
         with ThreadPoolExecutor(max_workers=1) as side:
-            if groups:
-                todo = list(dict.fromkeys(g.activation for g in groups))
-                progress("compile", {"activations": todo})
+            if layout:
+                progress("compile", {"activations": list(dict.fromkeys(
+                    a for acts in needed.values() for a in acts))})
                 t_c = time.perf_counter()
-                for sid in dict.fromkeys(g.series_id for g in groups):
-                    work.compile_units(config, [g.activation for g in groups
-                                                if g.series_id == sid], plan.series[sid])
+                programs = {p for piece in layout for call in piece
+                            for p in work.call_programs(config, plan, call,
+                                                        activations(piece)).values()}
+                # XLA compiles outside the GIL: the distinct programs compile side by side.
+                with ThreadPoolExecutor(max_workers=max(1, min(len(programs),
+                                                               os.cpu_count() or 1))) as pool:
+                    list(pool.map(lambda p: p.compile(), programs))
                 stats.compile_s += time.perf_counter() - t_c
             # After compilation, which already keeps both cores of a small machine busy.
             baselines = {sid: side.submit(work.fit_baselines, sp, config.season)
@@ -87,37 +111,45 @@ class InProcessExecutor:
 
             index = 0
             try:
-                for key in groups:
-                    sp = plan.series[key.series_id]
-                    outs = []
-                    for unit in plan.units_of(key):
-                        info = {"activation": key.activation, "fold": unit.fold,
-                                "index": index, "total": total}
-                        progress("group_start", info)
-                        t0 = time.perf_counter()
-                        out, steps = self._train(config, key.activation,
-                                                 sp.prepared[unit.fold], stats)
-                        stats.model_steps += steps
-                        outs.append(out)
-                        progress("group_done", {**info, "seconds": time.perf_counter() - t0})
-                        index += 1
-                    pending.append((key, side.submit(work.score_group, config, key.activation,
-                                                     sp, outs)))
+                for piece in layout:
+                    real = piece[0].series[:piece[0].real]
+                    acts = activations(piece)
+                    outs: dict[GroupKey, list[Any]] = {GroupKey(s, a): [] for s in real
+                                                       for a in acts if a in needed[s]}
+                    for call in piece:
+                        batch = work.call_batch(plan, call)
+                        programs = work.call_programs(config, plan, call, acts)
+                        t_r = time.perf_counter()
+                        start = programs[acts[0]].start(batch, seeds)
+                        stats.train_s += time.perf_counter() - t_r
+                        for a in acts:
+                            keys = [k for k in outs if k.activation == a]
+                            info = {"activation": a, "fold": call.fold, "index": index,
+                                    "total": total, "units": len(keys),
+                                    "series": [k.series_id for k in keys]}
+                            progress("group_start", info)
+                            t0 = time.perf_counter()
+                            out = jax.tree.map(np.asarray,
+                                               programs[a].fit(a, batch, *start))
+                            seconds = time.perf_counter() - t0
+                            stats.train_s += seconds
+                            for i, s in enumerate(real):
+                                if GroupKey(s, a) in outs:
+                                    outs[GroupKey(s, a)].append(
+                                        jax.tree.map(lambda x, i=i: x[i], out))
+                                    stats.model_steps += work.model_steps(
+                                        config, plan.series[s].prepared[call.fold])
+                            index += len(keys)
+                            progress("group_done", {**info, "seconds": seconds})
+                    for key, fold_outs in outs.items():
+                        pending.append((key, side.submit(work.score_group, config,
+                                                         key.activation,
+                                                         plan.series[key.series_id],
+                                                         fold_outs)))
                     hand_over(wait=False)
             finally:
-                # Also on Ctrl-C during a later group: every group trained so far is kept.
+                # Also on Ctrl-C during a later piece: every group trained so far is kept.
                 hand_over(wait=True)
             for sid, fut in baselines.items():
                 on_baselines(sid, fut.result())
         return stats
-
-    @staticmethod
-    def _train(config: Any, activation: str, prepared: Any,
-               stats: ExecutionStats) -> tuple[Any, int]:
-        t_c = time.perf_counter()
-        train, data = work.program(config, activation, prepared)
-        stats.compile_s += time.perf_counter() - t_c
-        t_r = time.perf_counter()
-        out, steps = work.train_unit(config, train, data)
-        stats.train_s += time.perf_counter() - t_r
-        return out, steps

@@ -97,6 +97,54 @@ class Plan:
                                                     if u.group not in done), done)
 
 
+class Call(NamedTuple):
+    """One call of a compiled training program: a fold of several series, padded to shared
+    row counts (``rows``, ``val_rows``), each series's own data. ``series`` may repeat
+    its first entry to fill the call to its program's size; ``real`` counts the entries
+    that are not such fillers."""
+
+    fold: int
+    series: tuple[str, ...]
+    real: int
+    rows: int
+    val_rows: int
+
+
+def calls(plan: Plan, per_call: int = 1) -> list[list[Call]]:
+    """How the plan's series train: per *piece* (a few series trained together, at most
+    ``per_call``), one :class:`Call` per fold, in order.
+
+    Series share a program when every fold's fit and validation rows pad to the same
+    counts (:func:`relulab.training.padded_rows`); where all series of such a class have
+    exactly the same counts (one series, or a panel of equal lengths), they are not padded
+    at all. A class is cut into pieces of equal size (the last one filled up by repeating a
+    series), so each class compiles one program, whatever its size. Pure: shapes only.
+    """
+    from relulab.training import padded_rows
+
+    bs = plan.config.batch_size
+    need = {u.series_id for u in plan.units}
+    exact: dict[str, tuple[tuple[int, int], ...]] = {}
+    for sid, sp in plan.series.items():
+        if sid in need:
+            exact[sid] = tuple((p.fit.X.shape[0], p.val_loss.X.shape[0]) for p in sp.prepared)
+    classes: dict[tuple, list[str]] = {}
+    for sid, counts in exact.items():
+        key = tuple((padded_rows(n, bs), padded_rows(m, bs) if m else 0) for n, m in counts)
+        classes.setdefault(key, []).append(sid)
+    out = []
+    for key, sids in classes.items():
+        shapes = key if len({exact[s] for s in sids}) > 1 else exact[sids[0]]
+        pieces = -(-len(sids) // max(1, per_call))
+        size = -(-len(sids) // pieces)
+        for k in range(pieces):
+            piece = sids[k * size:(k + 1) * size]
+            filled = tuple(piece) + (piece[0],) * (size - len(piece))
+            out.append([Call(f, filled, len(piece), rows, val_rows)
+                        for f, (rows, val_rows) in enumerate(shapes)])
+    return out
+
+
 def folds(n: int, config: StudyConfig) -> list[Any]:
     """The splits of a series of ``n`` points: rolling-origin folds, or PROTOCOL.md's one."""
     from relulab.windows import rolling_folds, split

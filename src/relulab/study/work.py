@@ -13,7 +13,7 @@ import numpy as np
 
 from relulab.config import StudyConfig
 from relulab.result import METRIC_COLUMNS, RunRecord
-from relulab.study.plan import SeriesPlan
+from relulab.study.plan import Call, Plan, SeriesPlan
 
 
 def train_data(prepared: Any) -> Any:
@@ -23,38 +23,43 @@ def train_data(prepared: Any) -> Any:
     return TrainData.from_prepared(prepared)
 
 
-def compile_units(config: StudyConfig, activations: list[str], sp: SeriesPlan) -> None:
-    """Compile every activation's training program for every fold's shapes, in parallel
-    threads (XLA compiles outside the GIL); the programs are cached, so training starts at
-    once afterwards."""
-    from relulab.training import TrainSpec, compile_groups
+def program_group(config: StudyConfig, activation: str) -> tuple[str, ...]:
+    """The activations of ``config`` that share ``activation``'s compiled program."""
+    from relulab.training import program_groups
+
+    return next(g for g in program_groups(config.activations) if activation in g)
+
+
+def call_programs(config: StudyConfig, plan: Plan, call: Call,
+                  activations: list[str]) -> dict[str, Any]:
+    """The compiled-program handle (``training.Program``) of each activation for ``call``'s
+    shapes, from the shapes alone (nothing is stacked or compiled here)."""
+    from relulab.training import Program, TrainSpec
 
     spec = TrainSpec.from_config(config)
-    for prep in sp.prepared:
-        compile_groups(spec, activations, train_data(prep), config.seeds)
+    preps = [plan.series[s].prepared[call.fold] for s in call.series]
+    window = tuple(preps[0].fit.X.shape[1:])
+    shapes = ((call.rows, *window), (call.rows,), (call.val_rows, *window), (call.val_rows,))
+    padded = any(p.fit.X.shape[0] != call.rows or p.val_loss.X.shape[0] != call.val_rows
+                 for p in preps)
+    return {a: Program(spec, program_group(config, a), shapes, len(call.series),
+                       config.seeds, padded) for a in activations}
 
 
-def program(config: StudyConfig, activation: str, prepared: Any) -> tuple[Any, Any]:
-    """The compiled training program of ``activation`` for one fold's shapes (a cache lookup
-    after :func:`compile_units`), and the fold's arrays: ``(train, data)``."""
-    from relulab.training import TrainSpec, compile_many
+def call_batch(plan: Plan, call: Call) -> Any:
+    """``call``'s series' windows of its fold, stacked and padded (``training.Batch``)."""
+    from relulab.training import make_batch
 
-    data = train_data(prepared)
-    return compile_many(TrainSpec.from_config(config), activation, data, config.seeds), data
-
-
-def train_unit(config: StudyConfig, train: Any, data: Any) -> tuple[Any, int]:
-    """Run one unit's program over every seed: ``(TrainOutput, model_steps)``."""
-    seeds = np.asarray(config.seed_list)
-    out = train(data, seeds)
-    out.loss.block_until_ready()
-    return out, seeds.size * config.epochs * steps_per_epoch(data, config)
+    return make_batch([train_data(plan.series[s].prepared[call.fold]) for s in call.series],
+                      call.rows, call.val_rows)
 
 
-def steps_per_epoch(data: Any, config: StudyConfig) -> int:
+def model_steps(config: StudyConfig, prepared: Any) -> int:
+    """Optimiser updates of one fold's models over every seed (padding steps not counted)."""
     from relulab.training import TrainSpec, steps_per_epoch
 
-    return steps_per_epoch(TrainSpec.from_config(config), int(data.X_fit.shape[0]))
+    n = int(prepared.fit.X.shape[0])
+    return config.seeds * config.epochs * steps_per_epoch(TrainSpec.from_config(config), n)
 
 
 def score_group(config: StudyConfig, activation: str, sp: SeriesPlan,
@@ -71,9 +76,10 @@ def score_group(config: StudyConfig, activation: str, sp: SeriesPlan,
 
     values, preps = sp.values, sp.prepared
     model = ModelSpec.from_config(config)
+    group = program_group(config, activation)
 
     def forecast(out: Any, prep: Any, windows: Any) -> np.ndarray:
-        scaled = np.asarray(predict_many(model, activation, out.params, windows.X))
+        scaled = np.asarray(predict_many(model, activation, out.params, windows.X, group))
         return prep.scaler.inverse(scaled)
 
     forecasts = np.concatenate([forecast(o, p, p.test) for o, p in zip(outs, preps,
