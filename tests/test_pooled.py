@@ -26,6 +26,7 @@ def test_ranks_wins_and_tests_against_hand_and_scipy() -> None:
     relu = p.of("relu")
     # relu beats tanh on s0, s3, s4; ties on s2 (half); loses on s1, s5.
     assert relu.wins == 3.5 and relu.series == 6
+    assert (relu.ties, relu.losses) == (1, 2)
     low, high = proportion_confint(3.5, 6, alpha=0.05, method="wilson")
     assert (relu.win_low, relu.win_high) == pytest.approx((low, high))
     assert p.friedman_p == pytest.approx(friedmanchisquare(*scores.T.to_numpy()).pvalue)

@@ -54,6 +54,8 @@ class ActivationPooled:
     sign_p: float  # two-sided sign test of wins against losses (NaN for the reference)
     wilcoxon_p: float  # signed-rank test against the reference (NaN for the reference)
     wilcoxon_p_adjusted: float  # Holm-adjusted over the activations compared
+    ties: int = 0  # series where its score equals the reference's
+    losses: int = 0  # series where the reference's score is lower
 
 
 @dataclass
@@ -168,7 +170,8 @@ def pool(scores: pd.DataFrame, reference: str, *, confidence: float = 0.95,
             rank_high=float(hi_q[i]), wins=wins, series=n, win_share=share,
             win_low=float(low), win_high=float(high), sign_p=sign_p,
             wilcoxon_p=raw_p.get(a, math.nan),
-            wilcoxon_p_adjusted=float(adjusted.get(a, math.nan))))
+            wilcoxon_p_adjusted=float(adjusted.get(a, math.nan)),
+            ties=int(np.sum(diff == 0)), losses=int(np.sum(diff > 0))))
     if friedman is not None:
         stat, p = float(friedman.statistic), float(friedman.pvalue)
     else:  # two activations: Friedman's test is the sign test; say so through its p
