@@ -87,14 +87,14 @@ def critical_difference_figure(mean_ranks: Mapping[str, float], critical_differe
         ax.plot([t, t], [0, -0.12 if whole else -0.07], color="#333333", lw=1.0,
                 clip_on=False)
         if whole:
-            ax.text(t, -0.18, f"{t:.0f}", ha="center", va="bottom", fontsize=10)
+            ax.text(t, -0.18, f"{t:.0f}", ha="center", va="bottom", fontsize=12)
     if display.finite(critical_difference):
         end = lo + critical_difference
         ax.plot([lo, end], [-0.75, -0.75], color="#333333", lw=1.6, clip_on=False)
         for x in (lo, end):
             ax.plot([x, x], [-0.82, -0.68], color="#333333", lw=1.2, clip_on=False)
         ax.text(lo, -0.88, f"critical difference {display.short_number(critical_difference)}",
-                ha="left", va="bottom", fontsize=9.5, color="#333333", clip_on=False)
+                ha="left", va="bottom", fontsize=11.5, color="#333333", clip_on=False)
     for y, group in zip(bar_y, groups, strict=True):
         ranks = [mean_ranks[a] for a in group]
         ax.plot([min(ranks) - 0.02, max(ranks) + 0.02], [y, y], color="#1a1a1a", lw=4,
@@ -112,7 +112,7 @@ def critical_difference_figure(mean_ranks: Mapping[str, float], critical_differe
             ref = " (reference)" if name == reference else ""
             text = (f"{plain(name)}{ref}  {r:.2f}" if side < 0
                     else f"{r:.2f}  {plain(name)}{ref}")
-            ax.text(edge + 0.015 * side, y, text, transform=trans, color=c, fontsize=10.5,
+            ax.text(edge + 0.015 * side, y, text, transform=trans, color=c, fontsize=12.5,
                     ha="right" if side < 0 else "left", va="center",
                     fontweight="bold" if ref else "normal", clip_on=False)
     fig.suptitle(f"Mean rank over {series} series (1 = best): activations joined by a bar\n"
