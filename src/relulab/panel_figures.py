@@ -71,8 +71,13 @@ def critical_difference_figure(mean_ranks: Mapping[str, float], critical_differe
     top = -1.15
     height_in = 0.55 * (bottom - top) + 0.7
     fig = Figure(figsize=(WIDTH, height_in))
-    # The rank axis takes the middle; the labels hang outside it on either side.
-    ax = fig.add_axes((0.27, 0.02, 0.46, 1 - 0.02 - 0.62 / height_in))
+    # The rank axis takes the middle; the labels hang outside it on either side, so each
+    # side gets room for its longest label (about 0.11 inch a character at this size).
+    longest = max(len(f"{a} (reference)  0.00" if a == reference else f"{a}  0.00")
+                  for a in names)
+    side_in = min(0.36 * WIDTH, 0.3 + 0.11 * longest)
+    side = side_in / WIDTH
+    ax = fig.add_axes((side, 0.02, 1 - 2 * side, 1 - 0.02 - 0.62 / height_in))
     lo, hi = 1.0, float(max(k, 2))
     ax.set_xlim(lo, hi)
     ax.set_ylim(bottom, top)
