@@ -66,6 +66,3 @@ def test_cli_panel_study(tmp_path, capsys) -> None:
     assert code == 0 and err == ""
     assert "Across 2 series" in out and "relu beats tanh on" in out
     assert set(json.loads((tmp_path / "p.json").read_text())["series"]) == {"a", "c"}
-    code = main(["study", "--panel", str(path), "--report", "r.html", "--no-db"])
-    err = capsys.readouterr().err
-    assert code == 2 and "for a panel pass --json" in err

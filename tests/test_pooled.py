@@ -12,7 +12,7 @@ from scipy.stats import friedmanchisquare, wilcoxon
 from statsmodels.stats.proportion import proportion_confint
 
 from relulab.errors import RelulabError
-from relulab.pooled import critical_difference, pool
+from relulab.pooled import critical_difference, critical_difference_groups, pool
 
 
 def test_ranks_wins_and_tests_against_hand_and_scipy() -> None:
@@ -26,6 +26,7 @@ def test_ranks_wins_and_tests_against_hand_and_scipy() -> None:
     relu = p.of("relu")
     # relu beats tanh on s0, s3, s4; ties on s2 (half); loses on s1, s5.
     assert relu.wins == 3.5 and relu.series == 6
+    assert (relu.ties, relu.losses) == (1, 2)
     low, high = proportion_confint(3.5, 6, alpha=0.05, method="wilson")
     assert (relu.win_low, relu.win_high) == pytest.approx((low, high))
     assert p.friedman_p == pytest.approx(friedmanchisquare(*scores.T.to_numpy()).pvalue)
@@ -64,3 +65,14 @@ def test_bad_input_is_one_clear_error() -> None:
         pool(scores.iloc[:1], "tanh")
     two = pool(pd.DataFrame({"tanh": [1.0, 2.0, 3.0], "relu": [0.5, 1.0, 1.5]}), "tanh")
     assert math.isnan(two.friedman_stat) and two.of("relu").wins == 3
+
+
+def test_critical_difference_groups_join_what_the_nemenyi_test_cannot_tell_apart() -> None:
+    ranks = {"d": 3.0, "a": 1.0, "c": 2.6, "b": 1.5}
+    # By hand: a..b span 0.5, b..c 1.1, c..d 0.4, a..c 1.6.
+    assert critical_difference_groups(ranks, 1.2) == [("a", "b"), ("b", "c"), ("c", "d")]
+    assert critical_difference_groups(ranks, 0.5) == [("a", "b"), ("c", "d")]
+    assert critical_difference_groups(ranks, 0.3) == []
+    assert critical_difference_groups(ranks, 2.0) == [("a", "b", "c", "d")]
+    assert critical_difference_groups(ranks, 1.6) == [("a", "b", "c"), ("b", "c", "d")]
+    assert critical_difference_groups(ranks, math.nan) == []

@@ -34,7 +34,8 @@ import pandas as pd
 
 from relulab.errors import RelulabError
 
-__all__ = ["ActivationPooled", "Pooled", "critical_difference", "pool"]
+__all__ = ["ActivationPooled", "Pooled", "critical_difference", "critical_difference_groups",
+           "pool"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class ActivationPooled:
     sign_p: float  # two-sided sign test of wins against losses (NaN for the reference)
     wilcoxon_p: float  # signed-rank test against the reference (NaN for the reference)
     wilcoxon_p_adjusted: float  # Holm-adjusted over the activations compared
+    ties: int = 0  # series where its score equals the reference's
+    losses: int = 0  # series where the reference's score is lower
 
 
 @dataclass
@@ -72,6 +75,12 @@ class Pooled:
     def of(self, activation: str) -> ActivationPooled:
         return next(a for a in self.activations if a.activation == activation)
 
+    def groups(self) -> list[tuple[str, ...]]:
+        """The critical-difference figure's bars (:func:`critical_difference_groups`)."""
+        return critical_difference_groups({a.activation: a.mean_rank
+                                           for a in self.activations},
+                                          self.critical_difference)
+
 
 def critical_difference(k: int, n: int, alpha: float = 0.05) -> float:
     """The Nemenyi test's critical difference of mean ranks for ``k`` methods over ``n``
@@ -82,6 +91,28 @@ def critical_difference(k: int, n: int, alpha: float = 0.05) -> float:
         return math.nan
     q = studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
     return float(q * math.sqrt(k * (k + 1) / (6 * n)))
+
+
+def critical_difference_groups(mean_ranks: dict[str, float],
+                               cd: float) -> list[tuple[str, ...]]:
+    """Demšar's bars: the activations, ordered by mean rank, that no test tells apart.
+
+    Each group is a maximal run of activations adjacent in rank order whose mean ranks lie
+    within ``cd`` of each other (the Nemenyi test finds no difference inside it); a run
+    inside a longer one is dropped, and a lone activation is no group. Ordered from the
+    best-ranked group; empty when ``cd`` is not a number."""
+    if not math.isfinite(cd):
+        return []
+    names = sorted(mean_ranks, key=lambda a: (mean_ranks[a], a))
+    ranks = [mean_ranks[a] for a in names]
+    groups: list[tuple[str, ...]] = []
+    last = 0
+    for i, r in enumerate(ranks):
+        j = max(k for k in range(i, len(ranks)) if ranks[k] - r <= cd)
+        if j > i and j > last:
+            groups.append(tuple(names[i:j + 1]))
+        last = max(last, j)
+    return groups
 
 
 def _fmt_share(v: float) -> str:
@@ -139,7 +170,8 @@ def pool(scores: pd.DataFrame, reference: str, *, confidence: float = 0.95,
             rank_high=float(hi_q[i]), wins=wins, series=n, win_share=share,
             win_low=float(low), win_high=float(high), sign_p=sign_p,
             wilcoxon_p=raw_p.get(a, math.nan),
-            wilcoxon_p_adjusted=float(adjusted.get(a, math.nan))))
+            wilcoxon_p_adjusted=float(adjusted.get(a, math.nan)),
+            ties=int(np.sum(diff == 0)), losses=int(np.sum(diff > 0))))
     if friedman is not None:
         stat, p = float(friedman.statistic), float(friedman.pvalue)
     else:  # two activations: Friedman's test is the sign test; say so through its p

@@ -115,7 +115,8 @@ def _add_output_options(p: argparse.ArgumentParser, report_default: str | None =
                    help=f"results database (default ./{DEFAULT_DB})")
     g.add_argument("--no-db", action="store_true", help="keep nothing on disk")
     g.add_argument("--report", metavar="FILE", default=report_default,
-                   help="write a self-contained HTML report")
+                   help="write a self-contained HTML report (with --panel: the answer "
+                   "pooled across series, and every series in one table)")
     g.add_argument("--figures", metavar="DIR", help="also write the figures as PNG files")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -235,11 +236,16 @@ def _cmd_panel(args: argparse.Namespace) -> int:
                           f"{escape(str(best[sid]))}", highlight=False)
     for w in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False)
+    say = lambda text: console.print(text, markup=False, highlight=False)  # noqa: E731
     if written.json is not None:
-        console.print(f"JSON written to {written.json}", markup=False, highlight=False)
+        say(f"JSON written to {written.json}")
+    if outputs.figures is not None:
+        say(f"{len(written.figures)} figures written to {outputs.figures}/")
+    if written.report is not None:
+        say(f"Report written to {written.report} (open it in a browser)")
     if written.db is not None:
-        console.print(f"Results stored in {written.db}, one study per series (relulab runs "
-                      "list)", markup=False, highlight=False)
+        say(f"Results stored in {written.db}, one study per series (relulab runs list; "
+            "relulab report STUDY_ID for one series' report)")
     return 0
 
 

@@ -9,11 +9,17 @@ autoescaping.
 - ``templates/report.html.j2``: the page, shipped as package data;
 - :func:`render_report` is pure (a :class:`~relulab.result.StudyResult` in, HTML out);
   :func:`write_report` is the only function here that touches the file system.
+
+A study over a panel has its own page (:func:`render_panel_report`, view model
+:mod:`relulab.report.panel`, ``templates/panel.html.j2``, the same style): the pooled answer,
+the critical-difference diagram, the series where the activations differ most, and a table
+of every series. Its one script, inline, sorts that table; it loads nothing.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -21,9 +27,10 @@ from relulab.files import write_text
 from relulab.report.context import page_context
 from relulab.result import StudyResult
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["render_panel_report", "render_report", "write_report"]
 
 TEMPLATE = "report.html.j2"
+PANEL_TEMPLATE = "panel.html.j2"
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("relulab.report", "templates"),
                           autoescape=True, undefined=jinja2.StrictUndefined,
@@ -33,6 +40,15 @@ _ENV = jinja2.Environment(loader=jinja2.PackageLoader("relulab.report", "templat
 def render_report(result: StudyResult) -> str:
     """The report of one study as a self-contained HTML document."""
     return _ENV.get_template(TEMPLATE).render(**page_context(result))
+
+
+def render_panel_report(panel: Any, db: str | Path | None = None) -> str:
+    """The report of a study over a panel (a :class:`~relulab.study.panel.PanelResult`) as
+    a self-contained HTML document; ``db``, the results database its series are stored in,
+    is named in the page's hint for each series' own report."""
+    from relulab.report.panel import panel_context
+
+    return _ENV.get_template(PANEL_TEMPLATE).render(**panel_context(panel, db=db))
 
 
 def write_page(html: str, path: str | Path, flag: str) -> Path:

@@ -134,21 +134,15 @@ def run_panel_study(config: StudyConfig, panel: Any, *, outputs: Any = None,
                     progress: ProgressFn | None = None, on_series: Any = None,
                     executor: Executor | None = None) -> tuple[PanelResult, Any]:
     """:func:`run_panel` against the results store ``outputs.db`` (one study per series),
-    with the JSON ``outputs.json`` written: the panel's one route from a config to results,
-    as :func:`relulab.study.run_study` is one series'. A report or figures are per series
-    (``relulab report STUDY_ID``); asking for them here is one clear error."""
-    import json
+    with the JSON ``outputs.json``, the panel report ``outputs.report`` and the panel
+    figures ``outputs.figures`` written (:func:`write_panel_outputs`): the panel's one route
+    from a config to results, as :func:`relulab.study.run_study` is one series'. Each
+    series' own report is ``relulab report STUDY_ID``."""
     from pathlib import Path
 
-    from relulab.errors import RelulabError
-    from relulab.files import write_text
     from relulab.study.outputs import Outputs, Written
 
     outputs = outputs or Outputs()
-    if outputs.report is not None or outputs.figures is not None:
-        raise RelulabError("--report and --figures show one series; for a panel pass --json, "
-                           "and `relulab report STUDY_ID` writes any one series' report from "
-                           "the database")
     store = None
     if outputs.db is not None:
         from relulab.store import Store
@@ -161,11 +155,40 @@ def run_panel_study(config: StudyConfig, panel: Any, *, outputs: Any = None,
         if store is not None:
             store.close()
     written = Written(db=Path(outputs.db) if store is not None else None)
+    write_panel_outputs(result, outputs, written)
+    return result, written
+
+
+def write_panel_outputs(result: PanelResult, outputs: Any, written: Any) -> None:
+    """Write the JSON, the panel figures (PNG) and the panel report that ``outputs`` names,
+    recording each in ``written`` (whose ``db`` says where the series are stored, for the
+    report's hint and the error messages)."""
+    import json
+    from pathlib import Path
+
+    from relulab.errors import RelulabError
+    from relulab.files import write_text
+
+    kept = (f"; the results are stored in {written.db}, one study per series"
+            if written.db is not None else "")
     if outputs.json is not None:
-        kept = (f"; the results are stored in {written.db}, one study per series"
-                if written.db is not None else "")
         path = Path(outputs.json)
         write_text(path, json.dumps(result.to_json(), indent=1, allow_nan=False),
                    what="the JSON", fix=f"choose a writable path{kept}")
         written.json = path
-    return result, written
+    if outputs.figures is not None:
+        from relulab.panel_figures import save_panel_figures
+
+        try:
+            written.figures = save_panel_figures(result, outputs.figures)
+        except OSError as exc:
+            raise RelulabError(f"cannot write the figures to {outputs.figures} "
+                               f"({exc.strerror or exc}); choose a writable folder{kept}"
+                               ) from None
+    if outputs.report is not None:
+        from relulab.report import render_panel_report
+
+        path = Path(outputs.report)
+        write_text(path, render_panel_report(result, db=written.db), what="the report",
+                   fix=f"choose a writable path{kept}")
+        written.report = path

@@ -1,0 +1,140 @@
+"""The panel report's view model: a :class:`~relulab.study.panel.PanelResult` as the
+strings the page shows.
+
+Formatting and wording only. The pooled answer (ranks, wins, Friedman's and the post-hoc
+tests, the critical difference and its groups) comes from :mod:`relulab.pooled`; each
+series' median RMSE and the spread between activations from the panel result; labels from
+:data:`relulab.metrics.METRICS`; numbers are written by :mod:`relulab.display`. Only the
+series drawn in the small multiples get a figure, so the page stays small for a panel of
+hundreds of series.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from pathlib import Path
+from typing import Any
+
+from relulab import __version__, display
+from relulab.metrics import METRICS
+from relulab.panel_figures import SMALL_MULTIPLES, panel_figures
+from relulab.report.context import _config_value
+
+__all__ = ["panel_context"]
+
+
+def _sort_value(v: Any) -> str:
+    """A number as the table's sort script reads it; empty for a missing value (sorted
+    last either way)."""
+    return repr(float(v)) if display.finite(v) else ""
+
+
+def _pooled_rows(pooled: Any) -> list[dict[str, Any]]:
+    """One row per activation, best mean rank first."""
+    rows = []
+    for a in sorted(pooled.activations, key=lambda a: (a.mean_rank, a.activation)):
+        ref = a.activation == pooled.reference
+        strict_wins = a.series - a.ties - a.losses
+        rows.append({
+            "activation": a.activation, "reference": ref,
+            "mean_rank": f"{a.mean_rank:.2f}",
+            "rank_interval": display.interval(a.rank_low, a.rank_high,
+                                              lambda v: f"{float(v):.2f}"),
+            "wtl": display.MISSING if ref else f"{strict_wins} / {a.ties} / {a.losses}",
+            "win_share": display.MISSING if ref else display.percent(a.win_share),
+            "win_interval": "" if ref else display.interval(a.win_low, a.win_high,
+                                                            display.percent),
+            "p_adjusted": display.MISSING if ref else display.p_value(a.wilcoxon_p_adjusted),
+        })
+    return rows
+
+
+def _series_rows(panel: Any) -> list[dict[str, Any]]:
+    """Every series, largest spread first: id, study id, points, each activation's median
+    RMSE (with its sort value), the best activation and the spread."""
+    table = panel.scores()
+    spread = panel.spread()
+    kind = METRICS["rmse"].kind
+    order = list(spread.index) + [s for s in table.index if s not in spread.index]
+    rows = []
+    for sid in order:
+        result = panel.results[sid]
+        scores = table.loc[sid]
+        finite = {a: v for a, v in scores.items() if display.finite(v)}
+        best = min(finite, key=finite.get) if finite else None
+        s = spread.get(sid, math.nan)
+        rows.append({
+            "id": str(sid), "study_id": result.study_id or display.MISSING,
+            "n": int(result.values.size),
+            "cells": [{"text": display.metric_value(v, kind), "v": _sort_value(v),
+                       "best": a == best} for a, v in scores.items()],
+            "best": best or display.MISSING,
+            "spread": display.percent(s, 1), "spread_v": _sort_value(s),
+            "diverged": int(result.runs_frame["diverged"].sum()) if result.runs else 0,
+        })
+    return rows
+
+
+def _warnings(panel: Any) -> list[str]:
+    """The panel's own warnings (series left out, no pooled answer), then each series'
+    (diverged runs, unavailable baselines), named by series."""
+    out = list(panel.warnings)
+    for sid, result in panel.results.items():
+        out += [f"{sid}: {w}" for w in result.warnings]
+    return out
+
+
+def _data_uri(fig: Any) -> str:
+    from relulab.figures import png_bytes
+
+    # 110 dpi: the page shows the figures at about 900 px wide; 144 would add weight only.
+    return "data:image/png;base64," + base64.b64encode(png_bytes(fig, dpi=110)).decode("ascii")
+
+
+def panel_context(panel: Any, db: str | Path | None = None) -> dict[str, Any]:
+    """Everything the panel template shows, as strings, lists and flags. ``db`` names the
+    results database the series' studies are stored in, for the page's
+    ``relulab report STUDY_ID --db`` hint (``None``: not known here)."""
+    config = panel.config
+    pooled = panel.pooled
+    rows = _series_rows(panel)
+    figures = {name: _data_uri(fig) for name, fig in panel_figures(panel).items()}
+    config_rows = [(k, _config_value(v)) for k, v in config.to_dict().items()]
+    half = -(-len(config_rows) // 2)
+    timing = panel.timing
+    timing_parts = []
+    if display.finite(timing.get("wall_s")):
+        timing_parts.append(f"panel ran in {display.seconds(timing['wall_s'])}")
+    for key, label in (("compile_s", "compiling"), ("train_s", "training")):
+        if display.finite(timing.get(key)):
+            timing_parts.append(f"{label} {display.seconds(timing[key])}")
+    warns = _warnings(panel)
+    diverged = sum(r["diverged"] for r in rows)
+    n_test = int(config.test_size)
+    model = (f"LSTM ({config.units} units" if config.model == "lstm"
+             else f"MLP ({config.units} wide") + (
+        f", {config.layers} layers)" if config.layers > 1 else ")")
+    rmse = METRICS["rmse"]
+    return {
+        "config": config, "data": str(config.data or "the panel"),
+        "n_series": len(panel.results), "activations": list(config.activations),
+        "model": model, "n_test": n_test, "seeds": config.seeds,
+        "reference": pooled.reference if pooled is not None else config.reference,
+        "pooled": pooled is not None,
+        "words": list(pooled.words) if pooled is not None else [],
+        "pooled_series": pooled.series if pooled is not None else 0,
+        "pooled_rows": _pooled_rows(pooled) if pooled is not None else [],
+        "confidence": f"{100 * config.confidence:g}%",
+        "alpha": f"{1 - config.confidence:g}",
+        "critical_difference": (display.short_number(pooled.critical_difference)
+                                if pooled is not None else display.MISSING),
+        "friedman_p": display.p_value(pooled.friedman_p) if pooled is not None else "",
+        "figures": figures, "n_small": min(SMALL_MULTIPLES, len(panel.spread().dropna())),
+        "series_rows": rows, "metric": rmse.short, "metric_unit": rmse.unit,
+        "stored": any(r["study_id"] != display.MISSING for r in rows),
+        "db": str(db) if db is not None else None,
+        "warnings": warns, "diverged": diverged,
+        "config_columns": [config_rows[:half], config_rows[half:]],
+        "timing": timing_parts, "version": __version__,
+    }
