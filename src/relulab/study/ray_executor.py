@@ -107,6 +107,17 @@ class RayExecutor:
         self.num_cpus = num_cpus
         self.per_cpu = per_cpu
 
+    def __enter__(self) -> RayExecutor:
+        """Keep one Ray up over several runs (a panel's series, --seeds auto's batches):
+        each run then finds it started and leaves it running."""
+        self._started = self._connect()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if getattr(self, "_started", False):
+            self._started = False
+            self.ray.shutdown()
+
     def shards(self, plan: Plan) -> list[list[str]]:
         """The plan's series in shards of ``shard_size``, in the plan's order (every series,
         also one whose groups are all stored: its baselines are fitted there)."""
