@@ -106,6 +106,13 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
                    help="relative RMSE difference within which two activations count as "
                    "equivalent (default 0.02, i.e. ±2%%)")
     g.add_argument("--name", help="a label for this study")
+    r = p.add_argument_group("where it runs")
+    r.add_argument("--executor", default="inprocess", metavar="inprocess|ray",
+                   help="inprocess (default): here; ray: shards of series as Ray tasks, on the "
+                   "cluster at --address or on a local Ray started for the study")
+    r.add_argument("--address", metavar="ADDR",
+                   help="with --executor ray: the cluster's head, e.g. HEAD:6379 (`ray start "
+                   "--head` there)")
 
 
 def _add_output_options(p: argparse.ArgumentParser, report_default: str | None = None) -> None:
@@ -153,6 +160,30 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
     return preset(args.preset, **overrides)
 
 
+def executor_from_args(args: argparse.Namespace) -> Any:
+    """The executor --executor and --address name (None: in process)."""
+    name = (getattr(args, "executor", None) or "inprocess").strip().lower()
+    address = getattr(args, "address", None)
+    if name not in ("inprocess", "ray"):
+        raise RelulabError(f"unknown executor {name!r}; choose inprocess or ray")
+    if address is not None and name != "ray":
+        raise RelulabError("--address names a Ray cluster; add --executor ray, or leave "
+                           "--address out")
+    if name == "inprocess":
+        return None
+    from relulab.study.ray_executor import RayExecutor
+
+    return RayExecutor(address=address)
+
+
+def _running(executor: Any) -> Any:
+    """The executor kept up over the whole command (one Ray, also over --seeds auto's
+    batches and a panel's series), or nothing for the in-process one."""
+    import contextlib
+
+    return contextlib.nullcontext() if executor is None else executor
+
+
 def source_fields(args: argparse.Namespace) -> dict[str, Any]:
     """The config's data fields from the source flags (checked by the library)."""
     from relulab.data import DataSource
@@ -189,6 +220,7 @@ def _cmd_panel(args: argparse.Namespace) -> int:
     if getattr(args, "target_width", None) is not None:
         raise RelulabError("--seeds auto studies one series; for a panel pass a number of "
                            "seeds")
+    executor = executor_from_args(args)
     columns = None if args.columns in (None, "all") else [
         c.strip() for c in args.columns.split(",") if c.strip()]
     ids = [i.strip() for i in args.series_ids.split(",")] if args.series_ids else None
@@ -200,13 +232,14 @@ def _cmd_panel(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     outputs = Outputs(db=None if args.no_db else args.db, json=args.json, report=args.report,
                       figures=args.figures)
-    with _progress(err, quiet=args.quiet) as progress:
+    # One Ray for the whole panel, not one per series.
+    with _running(executor), _progress(err, quiet=args.quiet) as progress:
         def on_series(i: int, total: int, sid: str) -> None:
             if progress.bar is not None:
                 progress.bar.console.log(f"series {i + 1}/{total}: {sid}")
 
         result, written = run_panel_study(config, panel, outputs=outputs, progress=progress,
-                                          on_series=on_series)
+                                          on_series=on_series, executor=executor)
     pooled = result.pooled
     console.print(f"[bold]{escape(str(args.panel))}[/bold]: {len(result.results)} series, "
                   f"model {config.model.upper()}({config.units}) × {config.layers}, "
@@ -269,14 +302,15 @@ def run_and_show(config: StudyConfig, args: argparse.Namespace) -> int:
                       figures=args.figures)
     # The study's warnings (diverged runs, ...) are in result.warnings and shown with the
     # table; Python's own warning format (file, line, source) has no place in the output.
+    executor = executor_from_args(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with _progress(err, quiet=args.quiet) as progress:
+        with _running(executor), _progress(err, quiet=args.quiet) as progress:
             result, written = run_study(
                 config, outputs=outputs, progress=progress,
                 target_width=getattr(args, "target_width", None),
                 seed_batch=getattr(args, "seed_batch", 10),
-                max_seeds=getattr(args, "max_seeds", 100))
+                max_seeds=getattr(args, "max_seeds", 100), executor=executor)
     for w in caught:
         if str(w.message) not in result.warnings:
             print(f"relulab: warning: {w.message}", file=sys.stderr)
@@ -356,6 +390,10 @@ class _progress:
             self.bar.update(self.task, description=f"training {info['activation']}{fold}")
         elif event == "group_done":
             self.bar.advance(self.task)
+        elif event == "shard_done":  # a Ray shard: every unit it trained at once
+            self.bar.advance(self.task, info.get("units", 0))
+            self.bar.update(self.task, description=f"training on Ray: shard "
+                            f"{info['shard'] + 1} of {info['shards']} done")
         elif event == "analysis":
             self.bar.update(self.task, description="statistics and baselines")
         elif event == "done":

@@ -28,7 +28,10 @@ from relulab.study.plan import Call, GroupKey, Plan, calls
 
 # A progress callback receives events: ("start", {"groups", "cached", "activations"}),
 # ("compile", {"activations"}), ("group_start", {"activation", "fold", "index", "total"}),
-# ("group_done", {..., "seconds"}), ("analysis", {}) and ("done", {"wall_s"}).
+# ("group_done", {..., "seconds"}), ("analysis", {}) and ("done", {"wall_s"}); the Ray
+# executor's ("ray", {"shards", "cpus", "in_flight", "address"}), ("shard_done", {"shard",
+# "shards", "series", "units", "seconds"}) and ("shard_failed", {..., "reason"}). A display
+# ignores the events it does not know.
 ProgressFn = Callable[[str, dict[str, Any]], None]
 GroupSink = Callable[[GroupKey, list[RunRecord]], None]
 BaselineSink = Callable[[str, dict[str, dict[str, Any]]], None]

@@ -96,6 +96,17 @@ class Plan:
         return Plan(self.config, self.series, tuple(u for u in self.units
                                                     if u.group not in done), done)
 
+    def only(self, series_ids: Iterable[str]) -> Plan:
+        """The same plan restricted to ``series_ids`` (in the plan's order): their series,
+        their units and their stored groups. A shard of a distributed study is one."""
+        wanted = set(series_ids)
+        unknown = sorted(wanted - set(self.series))
+        if unknown:
+            raise KeyError(f"series not in the plan: {', '.join(unknown)}")
+        return Plan(self.config, {sid: sp for sid, sp in self.series.items() if sid in wanted},
+                    tuple(u for u in self.units if u.series_id in wanted),
+                    frozenset(k for k in self.done if k.series_id in wanted))
+
 
 class Call(NamedTuple):
     """One call of a compiled training program: a fold of several series, padded to shared

@@ -1,0 +1,230 @@
+"""A study beyond one machine: shards of series as Ray tasks.
+
+:class:`RayExecutor` splits a plan's series into *shards* (a few series each, never one
+series across two shards) and runs each shard as one Ray task on a cluster (``address``)
+or on a local Ray started for the study and shut down after it. The task runs exactly the
+in-process code (:class:`~relulab.study.executor.InProcessExecutor` on the shard's
+sub-plan) and returns the shard's scored groups, its baselines and its timing; the numbers
+are those of the in-process study, bit for bit on the same machine.
+
+Only the driver (this process) writes the results store: each shard's groups are handed
+over as the shard arrives, so an interrupted or failed distributed study resumes like a
+local one, with only the missing groups in its plan. Ray does the scheduling: tasks,
+retries (``max_retries``, also on exceptions), ``ray.wait`` for whichever shard finishes
+first, and the object store for the config (put once). At most a few shards per CPU of the
+cluster are in flight at a time, so the driver's memory stays flat over many series.
+
+``import ray`` happens only when a RayExecutor is made: ray is an optional dependency
+(``pip install 'relulab[ray]'``), needed on the driver and on every worker, with the same
+relulab version. Workers need no data files: the series travel with the tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from relulab.errors import RelulabError
+from relulab.study.executor import BaselineSink, ExecutionStats, GroupSink, ProgressFn, _quiet
+from relulab.study.plan import Plan
+
+_NOT_INSTALLED = "ray is not installed; pip install 'relulab[ray]'"
+# A local Ray's shared-memory object store: shards return kilobytes, so 256 MB is plenty
+# and keeps a laptop's memory for training.
+_LOCAL_OBJECT_STORE = 256 * 1024**2
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise RelulabError(_NOT_INSTALLED) from None
+    return ray
+
+
+def run_shard(config: Any, series: dict[str, Any], units: tuple[Any, ...],
+              version: str) -> tuple[list[tuple[Any, list[Any]]], dict[str, Any],
+                                     ExecutionStats]:
+    """One shard, on a worker: the in-process executor over the shard's sub-plan.
+
+    Returns the groups in the order they finished, the baselines by series, and the stats.
+    """
+    # On a GPU worker, JAX would otherwise reserve most of the device's memory up front.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    import relulab
+    from relulab.study.executor import InProcessExecutor
+    from relulab.training import enable_compilation_cache
+
+    if relulab.__version__ != version:
+        raise RelulabError(f"this worker has relulab {relulab.__version__}, the driver "
+                           f"{version}; install the same version on every machine")
+    enable_compilation_cache()  # a repeated study on the cluster skips compilation
+    groups: list[tuple[Any, list[Any]]] = []
+    baselines: dict[str, Any] = {}
+    stats = InProcessExecutor().run(Plan(config, series, units),
+                                    lambda key, runs: groups.append((key, runs)),
+                                    baselines.__setitem__, _quiet)
+    return groups, baselines, stats
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong in a task, in one line: the worker's own exception where Ray has it."""
+    cause = getattr(exc, "cause", None)
+    err = cause if isinstance(cause, BaseException) else exc
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+
+
+def _names(ids: list[str], most: int = 4) -> str:
+    shown = ", ".join(ids[:most])
+    return shown if len(ids) <= most else f"{shown}, … ({len(ids)} series)"
+
+
+class RayExecutor:
+    """Shards of ``shard_size`` series as Ray tasks (see the module docstring).
+
+    ``address``: an existing cluster's (``HEAD:6379``, ``ray://HEAD:10001`` or ``auto``);
+    without one, this process's Ray if one is already started, else a local Ray of
+    ``num_cpus`` CPUs (all by default) started for the study and shut down after it.
+    ``max_retries``: how often Ray reruns a shard that failed (an exception or a lost
+    worker) before it is reported. ``per_cpu``: shards in flight per CPU of the cluster.
+    """
+
+    def __init__(self, address: str | None = None, shard_size: int = 4, max_retries: int = 2,
+                 num_cpus: int | None = None, per_cpu: int = 2) -> None:
+        if shard_size < 1 or max_retries < 0 or per_cpu < 1:
+            raise RelulabError("the Ray executor needs shard_size >= 1, max_retries >= 0 "
+                               "and per_cpu >= 1")
+        self.ray = _import_ray()
+        self.address = address
+        self.shard_size = shard_size
+        self.max_retries = max_retries
+        self.num_cpus = num_cpus
+        self.per_cpu = per_cpu
+
+    def __enter__(self) -> RayExecutor:
+        """Keep one Ray up over several runs (a panel's series, --seeds auto's batches):
+        each run then finds it started and leaves it running."""
+        self._started = self._connect()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if getattr(self, "_started", False):
+            self._started = False
+            self.ray.shutdown()
+
+    def shards(self, plan: Plan) -> list[list[str]]:
+        """The plan's series in shards of ``shard_size``, in the plan's order (every series,
+        also one whose groups are all stored: its baselines are fitted there)."""
+        ids = list(plan.series)
+        return [ids[i:i + self.shard_size] for i in range(0, len(ids), self.shard_size)]
+
+    def _connect(self) -> bool:
+        """Connect to Ray; True when this call started it (and so must shut it down)."""
+        ray = self.ray
+        if ray.is_initialized():
+            return False
+        import relulab
+
+        # Local workers import the driver's relulab, wherever it is installed from.
+        src = str(Path(relulab.__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
+        local = dict(num_cpus=self.num_cpus, include_dashboard=False,
+                     object_store_memory=_LOCAL_OBJECT_STORE,
+                     runtime_env={"env_vars": {"PYTHONPATH": path}})
+        with warnings.catch_warnings():
+            # Ray starts its processes by fork and exec; JAX warns about any fork, but an
+            # exec'd child shares none of its threads.
+            warnings.filterwarnings("ignore", message=r"os\.fork\(\)", category=RuntimeWarning)
+            try:
+                ray.init(**({"address": self.address} if self.address is not None else local),
+                         logging_level=logging.ERROR, log_to_driver=False)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                where = (f"the Ray cluster at {self.address}" if self.address is not None
+                         else "a local Ray")
+                raise RelulabError(f"cannot start or reach {where} ({_reason(exc)}); start "
+                                   "one with `ray start --head` and pass --address HEAD:6379"
+                                   ) from None
+        return True
+
+    def run(self, plan: Plan, on_group: GroupSink, on_baselines: BaselineSink,
+            progress: ProgressFn = _quiet) -> ExecutionStats:
+        import relulab
+
+        ray = self.ray
+        started = self._connect()
+        stats = ExecutionStats()
+        shards = self.shards(plan)
+        try:
+            cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            limit = cpus * self.per_cpu
+            progress("ray", {"shards": len(shards), "cpus": cpus, "in_flight": limit,
+                             "address": self.address})
+            task = ray.remote(run_shard).options(
+                num_cpus=1, max_retries=self.max_retries, retry_exceptions=True,
+                name="relulab-shard")
+            config = ray.put(plan.config)  # once, not once per shard
+            todo: Iterator[tuple[int, list[str]]] = iter(enumerate(shards))
+            flight: dict[Any, tuple[int, list[str], float]] = {}
+            failed: list[str] = []
+
+            def submit() -> None:
+                for k, ids in todo:
+                    sub = plan.only(ids)
+                    ref = task.remote(config, dict(sub.series), sub.units, relulab.__version__)
+                    flight[ref] = (k, ids, time.perf_counter())
+                    if len(flight) >= limit:
+                        return
+
+            def take(ref: Any) -> None:
+                k, ids, t0 = flight.pop(ref)
+                try:
+                    groups, baselines, shard_stats = ray.get(ref)
+                except Exception as exc:  # every retry spent: report it, keep the rest going
+                    reason = _reason(exc)
+                    failed.append(f"shard {k + 1} (series {_names(ids)}): {reason}")
+                    progress("shard_failed", {"shard": k, "shards": len(shards),
+                                              "series": ids, "reason": reason})
+                    return
+                for key, runs in groups:
+                    on_group(key, runs)
+                for sid, b in baselines.items():
+                    on_baselines(sid, b)
+                stats.compile_s += shard_stats.compile_s
+                stats.train_s += shard_stats.train_s
+                stats.model_steps += shard_stats.model_steps
+                progress("shard_done", {"shard": k, "shards": len(shards), "series": ids,
+                                        "units": sum(len(plan.units_of(key))
+                                                     for key, _ in groups),
+                                        "seconds": time.perf_counter() - t0})
+
+            submit()
+            try:
+                while flight:
+                    ready, _ = ray.wait(list(flight), num_returns=1)
+                    take(ready[0])
+                    submit()
+            except KeyboardInterrupt:
+                # Keep every shard that has finished; the rest are cancelled below.
+                ready, _ = ray.wait(list(flight), num_returns=len(flight), timeout=0)
+                for ref in ready:
+                    take(ref)
+                raise
+            finally:
+                for ref in flight:
+                    ray.cancel(ref, force=True)
+            if failed:
+                raise RelulabError(
+                    f"{len(failed)} of {len(shards)} shards failed after "
+                    f"{self.max_retries + 1} attempts each (every other shard's groups are "
+                    "kept, and rerunning the same command runs only what is missing): "
+                    + "; ".join(failed))
+        finally:
+            if started:
+                ray.shutdown()
+        return stats
