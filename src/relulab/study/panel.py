@@ -1,25 +1,22 @@
 """A study over a panel: the same grid on every series, and the answer pooled across them.
 
-Each series is a study of its own (:class:`~relulab.study.runner.Study`): stored as its own
-study in the results store, so an interrupted panel study resumes with only the series
-(and, within a series, the activation groups) it lacks, and ``relulab runs`` lists every
-series. Series of the same length share their compiled programs (the compile cache keys on
-shapes). The series a study cannot use (too short for its windows, a scale float32 cannot
-carry) are left out with a warning each (:func:`relulab.data.fit_panel`).
+One plan covers every series and one executor runs it (in this process, or shards of
+series on Ray); series of similar lengths share compiled programs, padded to shared row
+counts. Each series is stored as a study of its own in the results store, so an
+interrupted panel study resumes with only the series (and, within a series, the
+activation groups) it lacks, and ``relulab runs`` lists every series. The series a study
+cannot use (too short for its windows, a scale float32 cannot carry) are left out with a
+warning each (:func:`relulab.data.fit_panel`).
 
 Pooled (:func:`relulab.pooled.pool`, pure): each activation's median test RMSE per series
 ranked across activations, wins against the reference, Friedman's test, post-hoc tests and
 the critical difference, in words.
-
-Not yet here: one compiled program for series of different lengths (padding and masks),
-and a distributed executor; both plug into the plan/executor seam.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,41 +89,89 @@ def run_panel(config: StudyConfig, panel: Any, *, store: Any | None = None,
               on_series: Any = None) -> PanelResult:
     """Run ``config`` on every series of ``panel`` that suits it, then pool.
 
-    ``on_series(index, total, series_id)`` is called before each series (for a progress
-    display); ``progress`` receives each series' study events.
+    One plan covers every series, and one executor runs it: series of similar lengths
+    share compiled programs (padded to shared row counts), and a distributed executor
+    spreads the series over its workers. Each series is stored as its own study, every
+    group the moment it arrives, so an interrupted panel resumes with only what it lacks.
+    ``on_series(done, total, series_id)`` is called as each series' last group is stored
+    (for a progress display); ``progress`` receives the executor's events.
     """
     from relulab.data import fit_panel
     from relulab.pooled import pool
-    from relulab.study.runner import Study
+    from relulab.study.analysis import study_result
+    from relulab.study.executor import InProcessExecutor
+    from relulab.study.plan import GroupKey, make_plan
 
+    emit = progress or (lambda event, info: None)
     kept, notes = fit_panel(panel, config)
-    results: dict[str, StudyResult] = {}
     said: list[str] = list(notes)
     t0 = time.perf_counter()
-    for i, (sid, series) in enumerate(kept.series.items()):
-        if on_series is not None:
-            on_series(i, len(kept), sid)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            results[sid] = Study(config, series, executor=executor).run(store=store,
-                                                                        progress=progress)
-        said += [f"{sid}: {w.message}" for w in caught]
+    plan = make_plan(config, dict(kept.series))
+    study_ids: dict[str, str] = {}
+    done: dict[GroupKey, list[Any]] = {}
+    if store is not None:
+        for sid, sp in plan.series.items():
+            series = sp.series
+            study_ids[sid] = str(store.open_study(
+                config, series_name=series.name, values=sp.values,
+                dates=list(series.dates) if series.dates else None,
+                data_hash=series.content_hash(), train_end=sp.train_end,
+                test_start=sp.test_start))
+            finished = store.completed_activations(study_ids[sid])
+            for run in store.load_runs(study_ids[sid]):
+                if run.activation in finished:
+                    done.setdefault(GroupKey(sid, run.activation), []).append(run)
+    todo = plan.without(done)
+    cached = len(done)
+    emit("start", {"groups": len(todo.units), "cached": cached,
+                   "activations": list(config.activations), "series": len(plan.series)})
+    missing = {sid: {g for g in todo.groups() if g.series_id == sid} for sid in plan.series}
+    complete = [0]
+
+    def keep(key: GroupKey, runs: list[Any]) -> None:
+        done[key] = runs
+        if store is not None:
+            store.save_group(study_ids[key.series_id], key.activation, runs)
+        missing[key.series_id].discard(key)
+        if not missing[key.series_id] and on_series is not None:
+            complete[0] += 1
+            on_series(complete[0] - 1, len(plan.series), key.series_id)
+
+    baselines: dict[str, dict[str, Any]] = {}
+    stats = (executor or InProcessExecutor()).run(todo, keep, baselines.__setitem__, emit)
+    emit("analysis", {})
+    results: dict[str, StudyResult] = {}
+    for sid, sp in plan.series.items():
+        runs = [r for key, rs in done.items() if key.series_id == sid for r in rs]
+        result = study_result(config, sp, runs, baselines[sid])
+        result.study_id = study_ids.get(sid, "")
+        trained = sum(1 for g in todo.groups() if g.series_id == sid)
+        result.timing = {"groups_trained": float(trained),
+                         "groups_cached": float(len(config.activations) - trained)}
+        if store is not None:
+            store.save_analysis(study_ids[sid], result)
+        results[sid] = result
+        said += [f"{sid}: {w}" for w in result.warnings]
     table = scores(results, config.activations)
     reference = config.reference if config.reference in config.activations \
         else config.activations[0]
     pooled = None
-    complete = table.dropna()
-    if len(config.activations) >= 2 and len(complete) >= 2:
+    complete_rows = table.dropna()
+    if len(config.activations) >= 2 and len(complete_rows) >= 2:
         pooled = pool(table, reference, confidence=config.confidence,
                       n_boot=config.bootstrap)
-        if len(complete) < len(table):
-            said.append(f"{len(table) - len(complete)} series left out of the pooled answer: "
-                        "every run of some activation diverged there")
+        if len(complete_rows) < len(table):
+            said.append(f"{len(table) - len(complete_rows)} series left out of the pooled "
+                        "answer: every run of some activation diverged there")
     elif len(kept) >= 2:
         said.append("no pooled answer: pass at least two activations")
-    timing = {"wall_s": time.perf_counter() - t0,
-              "compile_s": sum(r.timing.get("compile_s", 0.0) for r in results.values()),
-              "train_s": sum(r.timing.get("train_s", 0.0) for r in results.values())}
+    wall = time.perf_counter() - t0
+    timing = {"wall_s": wall, "compile_s": stats.compile_s, "train_s": stats.train_s,
+              "model_steps": stats.model_steps,
+              "model_steps_per_s": (stats.model_steps / stats.train_s
+                                    if stats.train_s > 0 else float("nan")),
+              "groups_trained": float(len(todo.groups())), "groups_cached": float(cached)}
+    emit("done", {"wall_s": wall})
     return PanelResult(config, results, pooled, said, timing)
 
 
