@@ -62,10 +62,13 @@ class InProcessExecutor:
 
     ``per_call``: how many series one program call trains (:func:`plan.calls`); they
     follow one another inside the call, so the numbers do not depend on it.
+    ``share_programs=False`` compiles one program per activation instead of one per group
+    of activations (the former design; ``benchmarks/scale.py`` measures against it).
     """
 
-    def __init__(self, per_call: int = 1) -> None:
+    def __init__(self, per_call: int = 4, share_programs: bool = True) -> None:
         self.per_call = per_call
+        self.share = share_programs
 
     def run(self, plan: Plan, on_group: GroupSink, on_baselines: BaselineSink,
             progress: ProgressFn = _quiet) -> ExecutionStats:
@@ -95,7 +98,8 @@ class InProcessExecutor:
                 t_c = time.perf_counter()
                 programs = {p for piece in layout for call in piece
                             for p in work.call_programs(config, plan, call,
-                                                        activations(piece)).values()}
+                                                        activations(piece),
+                                                        self.share).values()}
                 # XLA compiles outside the GIL: the distinct programs compile side by side.
                 with ThreadPoolExecutor(max_workers=max(1, min(len(programs),
                                                                os.cpu_count() or 1))) as pool:
@@ -121,7 +125,7 @@ class InProcessExecutor:
                                                        for a in acts if a in needed[s]}
                     for call in piece:
                         batch = work.call_batch(plan, call)
-                        programs = work.call_programs(config, plan, call, acts)
+                        programs = work.call_programs(config, plan, call, acts, self.share)
                         t_r = time.perf_counter()
                         start = programs[acts[0]].start(batch, seeds)
                         stats.train_s += time.perf_counter() - t_r

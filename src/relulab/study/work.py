@@ -30,10 +30,12 @@ def program_group(config: StudyConfig, activation: str) -> tuple[str, ...]:
     return next(g for g in program_groups(config.activations) if activation in g)
 
 
-def call_programs(config: StudyConfig, plan: Plan, call: Call,
-                  activations: list[str]) -> dict[str, Any]:
+def call_programs(config: StudyConfig, plan: Plan, call: Call, activations: list[str],
+                  share: bool = True) -> dict[str, Any]:
     """The compiled-program handle (``training.Program``) of each activation for ``call``'s
-    shapes, from the shapes alone (nothing is stacked or compiled here)."""
+    shapes, from the shapes alone (nothing is stacked or compiled here). ``share=False``
+    gives every activation a program of its own (the former design, kept to measure the
+    shared one against)."""
     from relulab.training import Program, TrainSpec
 
     spec = TrainSpec.from_config(config)
@@ -42,7 +44,8 @@ def call_programs(config: StudyConfig, plan: Plan, call: Call,
     shapes = ((call.rows, *window), (call.rows,), (call.val_rows, *window), (call.val_rows,))
     padded = any(p.fit.X.shape[0] != call.rows or p.val_loss.X.shape[0] != call.val_rows
                  for p in preps)
-    return {a: Program(spec, program_group(config, a), shapes, len(call.series),
+    return {a: Program(spec, program_group(config, a) if share else (a,), shapes,
+                       len(call.series),
                        config.seeds, padded) for a in activations}
 
 
