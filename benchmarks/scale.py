@@ -133,7 +133,7 @@ def main() -> None:
     ap.add_argument("--ray-sizes", default="10,100")
     ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--window", type=int, default=80)
+    ap.add_argument("--window", type=int, default=60)
     ap.add_argument("--no-ragged", action="store_true")
     ap.add_argument("--child")
     args = ap.parse_args()
