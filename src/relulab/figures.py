@@ -676,10 +676,16 @@ def png_bytes(fig: Figure, dpi: int = 144) -> bytes:
 
 def save_figures(result: StudyResult, directory: str | Path, dpi: int = 144) -> list[Path]:
     """Write every figure as ``DIRECTORY/<name>.png`` and return the paths written."""
+    return write_pngs(all_figures(result), directory, dpi)
+
+
+def write_pngs(figures: dict[str, Figure], directory: str | Path, dpi: int = 144
+               ) -> list[Path]:
+    """Write each of ``figures`` as ``DIRECTORY/<name>.png``; the paths written."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, fig in all_figures(result).items():
+    for name, fig in figures.items():
         path = directory / f"{name}.png"
         path.write_bytes(png_bytes(fig, dpi=dpi))
         paths.append(path)

@@ -35,7 +35,6 @@ from relulab.figures import (
     _time_axis,
     activation_colors,
     plain,
-    png_bytes,
 )
 from relulab.result import StudyResult
 
@@ -215,11 +214,6 @@ def panel_figures(panel: Any, top: int = SMALL_MULTIPLES) -> dict[str, Figure]:
 
 def save_panel_figures(panel: Any, directory: str | Path, dpi: int = 144) -> list[Path]:
     """Write every panel figure as ``DIRECTORY/<name>.png`` and return the paths written."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, fig in panel_figures(panel).items():
-        path = directory / f"{name}.png"
-        path.write_bytes(png_bytes(fig, dpi=dpi))
-        paths.append(path)
-    return paths
+    from relulab.figures import write_pngs
+
+    return write_pngs(panel_figures(panel), directory, dpi)

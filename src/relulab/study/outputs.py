@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,24 +111,39 @@ def write_outputs(result: StudyResult, outputs: Outputs) -> Written:
 def _write_all(result: StudyResult, outputs: Outputs, written: Written) -> None:
     kept = (f"; the results are stored in {written.db} as study {result.study_id}"
             if written.db is not None and result.study_id else "")
+
+    def figures(directory: Any) -> list[Path]:
+        from relulab.figures import save_figures  # matplotlib, only when asked
+
+        return save_figures(result, directory)
+
+    def report() -> str:
+        from relulab.report import render_report
+
+        return render_report(result)
+
+    write_files(outputs, written, kept=kept, to_json=result.to_json, save_figures=figures,
+                render=report)
+
+
+def write_files(outputs: Outputs, written: Written, *, kept: str,
+                to_json: Callable[[], Any], save_figures: Callable[[Any], list[Path]],
+                render: Callable[[], str]) -> None:
+    """Write the JSON, figures and report ``outputs`` names, recording each in ``written``;
+    ``kept`` ends each error line, saying where the results already are."""
     if outputs.json is not None:
         path = Path(outputs.json)
-        write_text(path, json.dumps(result.to_json(), indent=1, allow_nan=False),
+        write_text(path, json.dumps(to_json(), indent=1, allow_nan=False),
                    what="the JSON", fix=f"choose a writable path{kept}")
         written.json = path
     if outputs.figures is not None:
-        from relulab.figures import save_figures
-
         try:
-            written.figures = save_figures(result, outputs.figures)
+            written.figures = save_figures(outputs.figures)
         except OSError as exc:
             raise RelulabError(f"cannot write the figures to {outputs.figures} "
                                f"({exc.strerror or exc}); choose a writable folder{kept}"
                                ) from None
     if outputs.report is not None:
-        from relulab.report import render_report
-
         path = Path(outputs.report)
-        write_text(path, render_report(result), what="the report",
-                   fix=f"choose a writable path{kept}")
+        write_text(path, render(), what="the report", fix=f"choose a writable path{kept}")
         written.report = path

@@ -208,32 +208,19 @@ def write_panel_outputs(result: PanelResult, outputs: Any, written: Any) -> None
     """Write the JSON, the panel figures (PNG) and the panel report that ``outputs`` names,
     recording each in ``written`` (whose ``db`` says where the series are stored, for the
     report's hint and the error messages)."""
-    import json
-    from pathlib import Path
+    from relulab.study.outputs import write_files
 
-    from relulab.errors import RelulabError
-    from relulab.files import write_text
+    def figures(directory: Any) -> Any:
+        from relulab.panel_figures import save_panel_figures  # matplotlib, only when asked
+
+        return save_panel_figures(result, directory)
+
+    def report() -> str:
+        from relulab.report import render_panel_report
+
+        return render_panel_report(result, db=written.db)
 
     kept = (f"; the results are stored in {written.db}, one study per series"
             if written.db is not None else "")
-    if outputs.json is not None:
-        path = Path(outputs.json)
-        write_text(path, json.dumps(result.to_json(), indent=1, allow_nan=False),
-                   what="the JSON", fix=f"choose a writable path{kept}")
-        written.json = path
-    if outputs.figures is not None:
-        from relulab.panel_figures import save_panel_figures
-
-        try:
-            written.figures = save_panel_figures(result, outputs.figures)
-        except OSError as exc:
-            raise RelulabError(f"cannot write the figures to {outputs.figures} "
-                               f"({exc.strerror or exc}); choose a writable folder{kept}"
-                               ) from None
-    if outputs.report is not None:
-        from relulab.report import render_panel_report
-
-        path = Path(outputs.report)
-        write_text(path, render_panel_report(result, db=written.db), what="the report",
-                   fix=f"choose a writable path{kept}")
-        written.report = path
+    write_files(outputs, written, kept=kept, to_json=result.to_json,
+                save_figures=figures, render=report)
