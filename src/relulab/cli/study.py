@@ -269,16 +269,9 @@ def _cmd_panel(args: argparse.Namespace) -> int:
                           f"{escape(str(best[sid]))}", highlight=False)
     for w in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False)
-    say = lambda text: console.print(text, markup=False, highlight=False)  # noqa: E731
-    if written.json is not None:
-        say(f"JSON written to {written.json}")
-    if outputs.figures is not None:
-        say(f"{len(written.figures)} figures written to {outputs.figures}/")
-    if written.report is not None:
-        say(f"Report written to {written.report} (open it in a browser)")
-    if written.db is not None:
-        say(f"Results stored in {written.db}, one study per series (relulab runs list; "
-            "relulab report STUDY_ID for one series' report)")
+    _say_written(console, outputs, written,
+                 f"Results stored in {written.db}, one study per series (relulab runs list; "
+                 "relulab report STUDY_ID for one series' report)")
     return 0
 
 
@@ -318,6 +311,14 @@ def run_and_show(config: StudyConfig, args: argparse.Namespace) -> int:
     from relulab.cli.render import show_result
 
     show_result(console, result)
+    _say_written(console, outputs, written,
+                 f"Results stored in {written.db} as study {written.study_id} "
+                 f"(relulab runs show {written.study_id})")
+    return 0
+
+
+def _say_written(console: Any, outputs: Any, written: Any, stored: str) -> None:
+    """One line per file written, then ``stored`` when the results are in a database."""
     say = lambda text: console.print(text, markup=False, highlight=False)  # noqa: E731
     if written.json is not None:
         say(f"JSON written to {written.json}")
@@ -326,9 +327,7 @@ def run_and_show(config: StudyConfig, args: argparse.Namespace) -> int:
     if written.report is not None:
         say(f"Report written to {written.report} (open it in a browser)")
     if written.db is not None:
-        say(f"Results stored in {written.db} as study {written.study_id} "
-            f"(relulab runs show {written.study_id})")
-    return 0
+        say(stored)
 
 
 def _stdout():
@@ -383,13 +382,14 @@ class _progress:
             if not info["groups"]:
                 self.bar.update(self.task, completed=1)
         elif event == "compile":
-            self.bar.update(self.task, description=f"compiling {len(info['activations'])} "
-                            "training programs")
+            n = info.get("programs", len(info["activations"]))
+            self.bar.update(self.task, description=f"compiling {n} training "
+                            f"program{'s' if n != 1 else ''}")
         elif event == "group_start":
             fold = f" fold {info['fold'] + 1}" if info.get("fold") else ""
             self.bar.update(self.task, description=f"training {info['activation']}{fold}")
-        elif event == "group_done":
-            self.bar.advance(self.task)
+        elif event == "group_done":  # a call trains one activation on one or more series
+            self.bar.advance(self.task, info.get("units", 1))
         elif event == "shard_done":  # a Ray shard: every unit it trained at once
             self.bar.advance(self.task, info.get("units", 0))
             self.bar.update(self.task, description=f"training on Ray: shard "

@@ -6,11 +6,12 @@ The study stores a group the moment it is handed over, so an executor must hand 
 every group it finished, in the order it finished them, also when it is interrupted
 (Ctrl-C): whatever it trained is kept.
 
-:class:`InProcessExecutor` runs in this process: one compiled program per activation
-and fold (all seeds ``vmap``-ed in it), compiled up front in parallel threads, groups
-trained one after another on the calling thread, and each finished group's forecasts and
-scores, and the baselines, computed on one side thread while the next group trains.
-A distributed executor implements the same :class:`Executor` protocol.
+:class:`InProcessExecutor` runs in this process: one compiled program per group of
+activations and row class of series (:func:`~relulab.study.plan.calls`; all seeds
+``vmap``-ed in it), compiled up front in parallel threads, calls trained one after another
+on the calling thread, and each finished group's forecasts and scores, and the baselines,
+computed on one side thread while the next piece trains. :class:`~relulab.study.
+ray_executor.RayExecutor` implements the same :class:`Executor` protocol on Ray.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from relulab.study import work
 from relulab.study.plan import Call, GroupKey, Plan, calls
 
 # A progress callback receives events: ("start", {"groups", "cached", "activations"}),
-# ("compile", {"activations"}), ("group_start", {"activation", "fold", "index", "total"}),
-# ("group_done", {..., "seconds"}), ("analysis", {}) and ("done", {"wall_s"}); the Ray
+# ("compile", {"activations", "programs"}), ("group_start", {"activation", "fold", "index",
+# "total", "units", "series"}) for a call training one activation on ``units`` groups (one
+# per series), ("group_done", {..., "seconds"}), ("analysis", {}) and ("done", {"wall_s"}); the Ray
 # executor's ("ray", {"shards", "cpus", "in_flight", "address"}), ("shard_done", {"shard",
 # "shards", "series", "units", "seconds"}) and ("shard_failed", {..., "reason"}). A display
 # ignores the events it does not know.
@@ -93,13 +95,13 @@ class InProcessExecutor:
         # and scores, while the next piece trains.
         with ThreadPoolExecutor(max_workers=1) as side:
             if layout:
-                progress("compile", {"activations": list(dict.fromkeys(
-                    a for acts in needed.values() for a in acts))})
                 t_c = time.perf_counter()
                 programs = {p for piece in layout for call in piece
                             for p in work.call_programs(config, plan, call,
                                                         activations(piece),
                                                         self.share).values()}
+                progress("compile", {"activations": list(dict.fromkeys(
+                    a for acts in needed.values() for a in acts)), "programs": len(programs)})
                 # XLA compiles outside the GIL: the distinct programs compile side by side.
                 with ThreadPoolExecutor(max_workers=max(1, min(len(programs),
                                                                os.cpu_count() or 1))) as pool:
