@@ -65,7 +65,7 @@ def tracking_overhead(values: np.ndarray, seeds: int, repeats: int = 5) -> dict[
     # costs, which would otherwise all fall on whichever is measured first.
     for name, spec in (("with", on), ("without", off), ("without", off), ("with", on)):
         # Both compile from scratch (the study above compiled the tracked programs).
-        for cached in (training._fit_program, training._start_program, training._start_many_fn):
+        for cached in (training._fit_program, training._start_program):
             cached.cache_clear()
         jax.clear_caches()
         t0 = time.perf_counter()

@@ -717,12 +717,9 @@ def start_many(spec: TrainSpec, data: TrainData, seeds) -> tuple[Any, jax.Array]
     """Initial weights (activation slots empty) and every epoch's shuffle order of one model
     per seed, as :func:`train_many` starts them: ``(params, orders)``, leading seed axis."""
     n, n_features = np.shape(data[0])
-    return _start_many_fn(spec, n_features, n)(seed_keys(seeds))
-
-
-@functools.lru_cache(maxsize=64)
-def _start_many_fn(spec: TrainSpec, n_features: int, n: int):
-    return jax.jit(jax.vmap(functools.partial(_start, spec, n_features, n)))
+    seeds = np.asarray(list(seeds))
+    start = _start_program(spec, n_features, n, 1, seeds.size, False)
+    return jax.tree.map(lambda a: a[0], start(jnp.asarray([n], jnp.int32), seed_keys(seeds)))
 
 
 @functools.lru_cache(maxsize=64)

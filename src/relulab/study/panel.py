@@ -125,7 +125,11 @@ def run_panel(config: StudyConfig, panel: Any, *, store: Any | None = None,
     cached = len(done)
     emit("start", {"groups": len(todo.units), "cached": cached,
                    "activations": list(config.activations), "series": len(plan.series)})
-    missing = {sid: {g for g in todo.groups() if g.series_id == sid} for sid in plan.series}
+    trained: dict[str, int] = dict.fromkeys(plan.series, 0)
+    missing: dict[str, set[GroupKey]] = {sid: set() for sid in plan.series}
+    for g in todo.groups():
+        missing[g.series_id].add(g)
+        trained[g.series_id] += 1
     complete = [0]
 
     def keep(key: GroupKey, runs: list[Any]) -> None:
@@ -142,12 +146,11 @@ def run_panel(config: StudyConfig, panel: Any, *, store: Any | None = None,
     emit("analysis", {})
     results: dict[str, StudyResult] = {}
     for sid, sp in plan.series.items():
-        runs = [r for key, rs in done.items() if key.series_id == sid for r in rs]
+        runs = [r for a in config.activations for r in done.get(GroupKey(sid, a), [])]
         result = study_result(config, sp, runs, baselines[sid])
         result.study_id = study_ids.get(sid, "")
-        trained = sum(1 for g in todo.groups() if g.series_id == sid)
-        result.timing = {"groups_trained": float(trained),
-                         "groups_cached": float(len(config.activations) - trained)}
+        result.timing = {"groups_trained": float(trained[sid]),
+                         "groups_cached": float(len(config.activations) - trained[sid])}
         if store is not None:
             store.save_analysis(study_ids[sid], result)
         results[sid] = result
@@ -170,7 +173,7 @@ def run_panel(config: StudyConfig, panel: Any, *, store: Any | None = None,
               "model_steps": stats.model_steps,
               "model_steps_per_s": (stats.model_steps / stats.train_s
                                     if stats.train_s > 0 else float("nan")),
-              "groups_trained": float(len(todo.groups())), "groups_cached": float(cached)}
+              "groups_trained": float(sum(trained.values())), "groups_cached": float(cached)}
     emit("done", {"wall_s": wall})
     return PanelResult(config, results, pooled, said, timing)
 
