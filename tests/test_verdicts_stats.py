@@ -4,8 +4,10 @@ truth."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -34,6 +36,41 @@ def test_holm_and_bonferroni_by_hand():
     with pytest.raises(RelulabError, match="holm, bonferroni, none"):
         stats.adjust_p(p, "fdr")
 
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_holm_runs_without_collecting_the_objects_around_it():
+    """statsmodels' Holm branch calls gc.collect(), which walked the whole heap on every
+    call (quadratic over a panel's series). The objects alive before the call are hidden
+    from it: a garbage cycle made before survives the call, and a plain collection after
+    it still frees it. A freeze made by someone else stays in place."""
+    from statsmodels.stats.multitest import multipletests
+
+    p = [0.01, 0.04, 0.03, 0.2]
+    was_enabled = gc.isenabled()
+    gc.disable()  # no automatic collection may free the cycle in between
+    try:
+        cycle = _Cycle()
+        alive = weakref.ref(cycle)
+        del cycle
+        got = stats.multipletests_p(p, "holm")
+        assert alive() is not None
+        assert gc.get_freeze_count() == 0
+        gc.collect()
+        assert alive() is None
+        gc.freeze()
+        frozen = gc.get_freeze_count()
+        stats.multipletests_p(p, "holm")
+        assert gc.get_freeze_count() >= frozen
+        gc.unfreeze()
+    finally:
+        if was_enabled:
+            gc.enable()
+    np.testing.assert_array_equal(got, multipletests(p, method="holm")[1])
 
 def _comparison(**kw) -> Comparison:
     base = dict(activation="relu", reference="tanh", metric="rmse", rel_diff=0.04,

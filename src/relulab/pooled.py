@@ -125,8 +125,9 @@ def pool(scores: pd.DataFrame, reference: str, *, confidence: float = 0.95,
     one row per series, one column per activation, lower is better. Series with a missing
     score (every run of an activation diverged) are left out."""
     from scipy.stats import binomtest, friedmanchisquare, wilcoxon
-    from statsmodels.stats.multitest import multipletests
     from statsmodels.stats.proportion import proportion_confint
+
+    from relulab.stats import multipletests_p
 
     if reference not in scores.columns:
         raise RelulabError(f"reference {reference!r} is not among the activations scored "
@@ -154,7 +155,7 @@ def pool(scores: pd.DataFrame, reference: str, *, confidence: float = 0.95,
             continue
         diff = table[a].to_numpy() - ref
         raw_p[a] = (float(wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0)
-    adjusted = dict(zip(raw_p, multipletests(list(raw_p.values()), method="holm")[1],
+    adjusted = dict(zip(raw_p, multipletests_p(list(raw_p.values()), "holm"),
                         strict=True)) if raw_p else {}
     out = []
     for i, a in enumerate(acts):
