@@ -14,7 +14,9 @@ off, so "cold" includes every compilation:
    on a local Ray (``--ray-sizes``). Per size: wall time cold, then the same study again
    in the same process (warm: programs compiled), compile and training time, model-steps
    per second, training cost per model-step against the seed study's, peak RSS of the
-   process (the driver's only, on Ray) and the number of compiled training programs.
+   process (the driver's only, on Ray), of the largest baseline worker process, and the
+   number of compiled training programs. One size runs again with every baseline on one
+   thread beside training (``--thread-sizes``, the former design).
    Then the exponent of wall time against the number of series (a log-log fit over the
    sizes from 10 up). A last row runs the 148 original, ragged series, padded to shared
    row counts.
@@ -98,6 +100,8 @@ def child(job: dict) -> dict:
                     epochs=job["epochs"], test_size=8)
     panel = _panel(job["n"], job["window"])
     executor = None
+    if job.get("thread"):  # the former design: every series' baselines on one side thread
+        executor = InProcessExecutor(baseline_processes=0)
     if job["ray"]:
         from relulab.study.ray_executor import RayExecutor
 
@@ -105,15 +109,17 @@ def child(job: dict) -> dict:
     out = {}
     for phase in ("cold", "warm"):
         t0 = time.perf_counter()
-        if executor is not None:
+        if job["ray"]:
             with executor:
                 result = run_panel(config, panel, executor=executor)
         else:
-            result = run_panel(config, panel)
+            result = run_panel(config, panel, executor=executor)
         out[phase] = {"wall_s": time.perf_counter() - t0, **{
             k: result.timing[k] for k in ("compile_s", "train_s", "model_steps")}}
-    out["series"] = len(result.results)
+    out["series"] = len(result.series)
     out["rss_mb"] = _rss_mb()
+    # The largest baseline worker's (each holds statsmodels and a series at a time).
+    out["worker_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     out["programs"] = training._fit_program.cache_info().currsize
     return out
 
@@ -134,6 +140,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--window", type=int, default=60)
+    ap.add_argument("--thread-sizes", default="100",
+                    help="sizes also run with every baseline on one thread (the former design)")
     ap.add_argument("--no-ragged", action="store_true")
     ap.add_argument("--child")
     args = ap.parse_args()
@@ -158,25 +166,31 @@ def main() -> None:
     print(f"Scale: LSTM(4), batch 1, {args.epochs} epochs, {args.seeds} seeds, tanh and relu; "
           f"series = {args.window}-month windows of US employment")
     head = (f"  {'executor':9s} {'series':>6s} {'cold s':>8s} {'warm s':>8s} {'compile s':>9s} "
-            f"{'steps/s':>10s} {'ns/step':>8s} {'vs seed':>7s} {'RSS MB':>7s} {'programs':>8s}")
+            f"{'steps/s':>10s} {'ns/step':>8s} {'vs seed':>7s} {'RSS MB':>7s} {'worker':>7s} "
+            f"{'programs':>8s}")
     print(head)
     rows: dict[str, list[tuple[int, float]]] = {"inprocess": [], "ray": []}
     sizes = [int(s) for s in args.sizes.split(",") if s]
     ray_sizes = [int(s) for s in args.ray_sizes.split(",") if s]
     jobs = [("inprocess", n) for n in sizes] + [("ray", n) for n in ray_sizes]
+    thread_sizes = [int(s) for s in args.thread_sizes.split(",") if s]
+    jobs += [("thread", n) for n in thread_sizes]
     if not args.no_ragged:
         jobs.append(("inprocess", 0))
     for where, n in jobs:
         r = measure({"kind": "panel", "n": n, "window": args.window, "epochs": args.epochs,
-                     "seeds": args.seeds, "ray": where == "ray"})
+                     "seeds": args.seeds, "ray": where == "ray", "thread": where == "thread"})
         cold, warm = r["cold"], r["warm"]
         per_step = warm["train_s"] / warm["model_steps"]
         label = str(n) if n else f"{r['series']} whole"
+        worker = (f"{r['worker_rss_mb']:.0f}" if where != "ray" and r["worker_rss_mb"]
+                  else "–")  # on Ray, the children are Ray's own processes
         print(f"  {where:9s} {label:>6s} {cold['wall_s']:8.2f} {warm['wall_s']:8.2f} "
               f"{cold['compile_s']:9.2f} {warm['model_steps'] / warm['train_s']:10.3g} "
               f"{per_step * 1e9:8.0f} {per_step / seed_step:7.2f} {r['rss_mb']:7.0f} "
-              f"{r['programs'] if where == 'inprocess' else '–':>8}", flush=True)
-        if n:
+              f"{worker:>7} "
+              f"{r['programs'] if where != 'ray' else '–':>8}", flush=True)
+        if n and where in rows:
             rows[where].append((n, cold["wall_s"]))
     for where, pts in rows.items():
         pts = [(n, w) for n, w in pts if n >= 10]
@@ -186,8 +200,9 @@ def main() -> None:
                   f"(sizes {', '.join(str(p[0]) for p in pts)})")
     print("\nns/step and 'vs seed': training time per model-step (one optimiser update of one "
           "model) in the warm run, and its ratio to the seed study's (goal <= 1 at 1000 "
-          "series). On Ray, compile and train are summed over the workers, and RSS is the "
-          "driver's.")
+          "series). 'inprocess' fits the baselines in worker processes (one per CPU), "
+          "'thread' on one thread beside training (the former design). On Ray, compile "
+          "and train are summed over the workers, and RSS is the driver's.")
 
 
 if __name__ == "__main__":

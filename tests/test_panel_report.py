@@ -93,8 +93,8 @@ def test_the_pooled_table_shows_ranks_and_wins_counted_independently(panel, html
 def test_a_row_per_series_with_its_study_id_and_median_rmse(panel, html: str) -> None:
     body = html[html.index('id="series-table"'):html.index('<section id="config">')]
     rows = body.split("<tr>")[2:]  # after the header row
-    assert len(rows) == len(panel.results) == 4
-    for sid, result in panel.results.items():
+    assert len(rows) == len(panel.series) == len(panel.detail) == 4
+    for sid, result in panel.detail.items():
         assert result.study_id
         row = next(r for r in rows if f'data-v="{result.study_id}"' in r)
         frame = result.runs_frame
@@ -134,12 +134,12 @@ def test_the_small_multiples_draw_each_activations_median_forecast(panel) -> Non
     from relulab.panel_figures import spread_forecasts_figure
 
     chosen = list(panel.spread().index[:2])
-    fig = spread_forecasts_figure({s: panel.results[s] for s in chosen},
+    fig = spread_forecasts_figure({s: panel.detail[s] for s in chosen},
                                   panel.spread().to_dict(), ACTIVATIONS)
     shown = [ax for ax in fig.axes if ax.get_visible()]
     assert len(shown) == 2
     for ax, sid in zip(shown, chosen, strict=True):
-        result = panel.results[sid]
+        result = panel.detail[sid]
         drawn = [ln.get_ydata() for ln in ax.get_lines()][1:]  # the actual series first
         for line, a in zip(drawn, ACTIVATIONS, strict=True):
             np.testing.assert_allclose(line, np.median(result.forecasts(a), axis=0))

@@ -179,3 +179,80 @@ def test_a_baseline_that_cannot_be_fitted_is_a_warning_and_the_study_goes_on(mon
     assert "NaN" in doc["baselines"]["arima"]["unavailable"]
     assert "unavailable" not in doc["baselines"]["naive"]
     assert all(np.isfinite(r.metrics["rmse"]) for r in result.runs)
+
+
+def test_training_runs_at_most_lead_series_ahead_of_their_baselines() -> None:
+    """The runs of a trained series wait in memory for its baselines; ``lead`` bounds how
+    many series wait, so a panel's memory does not grow with its number of series."""
+    series = {f"s{k}": Series(_values(60, seed=k), f"s{k}") for k in range(5)}
+    plan = make_plan(_config(seeds=1, epochs=2), series)
+    events: list[tuple[str, str]] = []
+
+    def progress(event, info):
+        if event == "group_start":
+            events.extend(("train", s) for s in info["series"])
+
+    InProcessExecutor(per_call=1, baseline_processes=0, lead=1).run(
+        plan, lambda key, runs: events.append(("group", key.series_id)),
+        lambda sid, b: events.append(("baselines", sid)), progress)
+    waiting: list[str] = []  # series trained whose baselines have not arrived
+    for kind, sid in events:
+        if kind == "train" and sid not in waiting:
+            assert len(waiting) <= 1, events  # at most `lead` of them when another starts
+            waiting.append(sid)
+        if kind == "baselines" and sid in waiting:
+            waiting.remove(sid)
+    assert sorted(s for kind, s in events if kind == "baselines") == sorted(series)
+
+
+def test_baselines_of_a_broken_worker_pool_are_fitted_on_the_thread() -> None:
+    from concurrent.futures import Future, ThreadPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from relulab.study import work
+    from relulab.study.executor import _Baselines
+
+    class BrokenPool:  # a pool whose worker died: every future fails
+        def submit(self, *args):
+            fut: Future = Future()
+            fut.set_exception(BrokenProcessPool("a worker was killed"))
+            return fut
+
+    plan = make_plan(_config(), {"a": Series(_values(seed=1), "a"),
+                                 "b": Series(_values(seed=2), "b")})
+    with ThreadPoolExecutor(1) as side:
+        baselines = _Baselines(plan, BrokenPool(), side)
+        baselines.submit(["a", "b"])
+        got = {sid: baselines.take(sid) for sid in ("b", "a")}
+    for sid, sp in plan.series.items():
+        want = work.fit_baselines(sp.values, sp.train_end, sp.test_start, None)
+        np.testing.assert_array_equal(got[sid]["arima"]["forecast"], want["arima"]["forecast"])
+
+
+@pytest.mark.parametrize(("source", "safe"), [
+    ("import relulab\nrelulab.run()\n", False),
+    ("def main():\n    pass\n\nif __name__ == '__main__':\n    main()\n", True),
+    ('if "__main__" == __name__:\n    pass\n', True),
+    ("this is not python(\n", False),
+])
+def test_worker_processes_only_where_the_main_module_is_guarded(tmp_path, monkeypatch,
+                                                                source, safe) -> None:
+    """A spawned worker imports the main module: a script that studies at its top level
+    would study again in every worker, so it keeps its baselines on the thread."""
+    import sys
+    import types
+
+    from relulab.study.executor import _spawn_is_safe
+
+    script = tmp_path / "script.py"
+    script.write_text(source)
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    assert _spawn_is_safe() is safe
+    assert InProcessExecutor().processes(40) == (min(40, __import__("os").cpu_count())
+                                                 if safe else 0)
+    assert InProcessExecutor().processes(3) == 0  # too few series to pay for the start
+    assert InProcessExecutor(baseline_processes=2).processes(40) == 2
+    del main.__file__  # an interactive session, a notebook
+    assert _spawn_is_safe()

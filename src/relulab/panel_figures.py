@@ -190,7 +190,7 @@ def spread_forecasts_figure(results: Mapping[str, StudyResult], spread: Mapping[
 
 def panel_figures(panel: Any, top: int = SMALL_MULTIPLES) -> dict[str, Figure]:
     """Every panel figure by name, from a :class:`~relulab.study.panel.PanelResult`
-    (``pooled``, ``results``, ``spread()``, ``scores()``): ``critical_difference`` when
+    (``pooled``, ``detail``, ``spread()``, ``scores()``): ``critical_difference`` when
     there is a pooled answer, ``spread_forecasts`` for the ``top`` series of largest
     spread."""
     out: dict[str, Figure] = {}
@@ -203,11 +203,11 @@ def panel_figures(panel: Any, top: int = SMALL_MULTIPLES) -> dict[str, Figure]:
             pooled.critical_difference, pooled.groups(), series=pooled.series,
             reference=pooled.reference, colors=colors)
     spread = panel.spread().dropna()
-    chosen = [sid for sid in spread.index[:top] if sid in panel.results]
+    chosen = [sid for sid in spread.index[:top] if sid in panel.detail]
     if chosen:
         best = panel.scores().loc[chosen].idxmin(axis=1)
         out["spread_forecasts"] = spread_forecasts_figure(
-            {sid: panel.results[sid] for sid in chosen}, spread.to_dict(), activations,
+            {sid: panel.detail[sid] for sid in chosen}, spread.to_dict(), activations,
             best={sid: str(best[sid]) for sid in chosen})
     return out
 

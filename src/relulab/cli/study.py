@@ -241,7 +241,7 @@ def _cmd_panel(args: argparse.Namespace) -> int:
         result, written = run_panel_study(config, panel, outputs=outputs, progress=progress,
                                           on_series=on_series, executor=executor)
     pooled = result.pooled
-    console.print(f"[bold]{escape(str(args.panel))}[/bold]: {len(result.results)} series, "
+    console.print(f"[bold]{escape(str(args.panel))}[/bold]: {len(result.series)} series, "
                   f"model {config.model.upper()}({config.units}) × {config.layers}, "
                   f"{config.epochs} epochs, {config.seeds} seeds per activation")
     if pooled is not None:

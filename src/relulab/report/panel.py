@@ -59,30 +59,21 @@ def _series_rows(panel: Any) -> list[dict[str, Any]]:
     order = list(spread.index) + [s for s in table.index if s not in spread.index]
     rows = []
     for sid in order:
-        result = panel.results[sid]
+        summary = panel.series[sid]
         scores = table.loc[sid]
         finite = {a: v for a, v in scores.items() if display.finite(v)}
         best = min(finite, key=finite.get) if finite else None
         s = spread.get(sid, math.nan)
         rows.append({
-            "id": str(sid), "study_id": result.study_id or display.MISSING,
-            "n": int(result.values.size),
+            "id": str(sid), "study_id": summary.study_id or display.MISSING,
+            "n": summary.n,
             "cells": [{"text": display.metric_value(v, kind), "v": _sort_value(v),
                        "best": a == best} for a, v in scores.items()],
             "best": best or display.MISSING,
             "spread": display.percent(s, 1), "spread_v": _sort_value(s),
-            "diverged": int(result.runs_frame["diverged"].sum()) if result.runs else 0,
+            "diverged": summary.diverged,
         })
     return rows
-
-
-def _warnings(panel: Any) -> list[str]:
-    """The panel's own warnings (series left out, no pooled answer), then each series'
-    (diverged runs, unavailable baselines), named by series."""
-    out = list(panel.warnings)
-    for sid, result in panel.results.items():
-        out += [f"{sid}: {w}" for w in result.warnings]
-    return out
 
 
 def _data_uri(fig: Any) -> str:
@@ -109,7 +100,8 @@ def panel_context(panel: Any, db: str | Path | None = None) -> dict[str, Any]:
     for key, label in (("compile_s", "compiling"), ("train_s", "training")):
         if display.finite(timing.get(key)):
             timing_parts.append(f"{label} {display.seconds(timing[key])}")
-    warns = _warnings(panel)
+    # The panel's own (series left out, no pooled answer), then each series' by name.
+    warns = list(panel.warnings)
     diverged = sum(r["diverged"] for r in rows)
     n_test = int(config.test_size)
     model = (f"LSTM ({config.units} units" if config.model == "lstm"
@@ -118,7 +110,7 @@ def panel_context(panel: Any, db: str | Path | None = None) -> dict[str, Any]:
     rmse = METRICS["rmse"]
     return {
         "config": config, "data": str(config.data or "the panel"),
-        "n_series": len(panel.results), "activations": list(config.activations),
+        "n_series": len(panel.series), "activations": list(config.activations),
         "model": model, "n_test": n_test, "seeds": config.seeds,
         "reference": pooled.reference if pooled is not None else config.reference,
         "pooled": pooled is not None,

@@ -66,7 +66,8 @@ def run_shard(config: Any, series: dict[str, Any], units: tuple[Any, ...],
     enable_compilation_cache()  # a repeated study on the cluster skips compilation
     groups: list[tuple[Any, list[Any]]] = []
     baselines: dict[str, Any] = {}
-    stats = InProcessExecutor().run(Plan(config, series, units),
+    # One CPU per task: the baselines stay on the task's thread, not in processes of its own.
+    stats = InProcessExecutor(baseline_processes=0).run(Plan(config, series, units),
                                     lambda key, runs: groups.append((key, runs)),
                                     baselines.__setitem__, _quiet)
     return groups, baselines, stats

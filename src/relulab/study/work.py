@@ -125,10 +125,11 @@ def score_group(config: StudyConfig, activation: str, sp: SeriesPlan,
     return runs
 
 
-def fit_baselines(sp: SeriesPlan, season: int | None) -> dict[str, dict[str, Any]]:
-    """The naive, seasonal-naive and ARIMA forecasts of one series' test region."""
+def fit_baselines(values: Any, train_end: int, test_start: int,
+                  season: int | None) -> dict[str, dict[str, Any]]:
+    """The naive, seasonal-naive and ARIMA forecasts of one series' test region. Plain
+    arguments, so that a worker process receives a series' values only."""
     from relulab import stats  # noqa: F401  (imports statsmodels here, off the main thread)
     from relulab.baselines import run_baselines
 
-    return run_baselines(sp.values, train_end=sp.train_end, test_start=sp.test_start,
-                         season=season)
+    return run_baselines(values, train_end=train_end, test_start=test_start, season=season)
