@@ -14,8 +14,8 @@ off, so "cold" includes every compilation:
    on a local Ray (``--ray-sizes``). Per size: wall time cold, then the same study again
    in the same process (warm: programs compiled), compile and training time, model-steps
    per second, training cost per model-step against the seed study's, peak RSS of the
-   process (the driver's only, on Ray), of the largest baseline worker process, and the
-   number of compiled training programs. One size runs again with every baseline on one
+   process (the driver's only, on Ray) and the number of compiled training programs, and
+   once the peak RSS of a baseline worker process. One size runs again with every baseline on one
    thread beside training (``--thread-sizes``, the former design).
    Then the exponent of wall time against the number of series (a log-log fit over the
    sizes from 10 up). A last row runs the 148 original, ragged series, padded to shared
@@ -78,6 +78,20 @@ def child(job: dict) -> dict:
     from relulab.config import preset
     from relulab.study.executor import InProcessExecutor
 
+    if job["kind"] == "worker":
+        # What a baseline worker holds: its imports and one series' fit. VmHWM, not
+        # ru_maxrss, which keeps the peak of the process it was forked from.
+        from relulab.study import work
+
+        panel = _panel(1, job["window"])
+        (series,) = panel.series.values()
+        n = series.values.size
+        work.fit_baselines(series.values, n - 16, n - 8, None)
+        status = Path("/proc/self/status").read_text()
+        hwm = next(line.split()[1] for line in status.splitlines()
+                   if line.startswith("VmHWM"))
+        return {"rss_mb": int(hwm) / 1024}
+
     if job["kind"] == "seed":
         import pandas as pd
 
@@ -118,8 +132,6 @@ def child(job: dict) -> dict:
             k: result.timing[k] for k in ("compile_s", "train_s", "model_steps")}}
     out["series"] = len(result.series)
     out["rss_mb"] = _rss_mb()
-    # The largest baseline worker's (each holds statsmodels and a series at a time).
-    out["worker_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     out["programs"] = training._fit_program.cache_info().currsize
     return out
 
@@ -166,8 +178,7 @@ def main() -> None:
     print(f"Scale: LSTM(4), batch 1, {args.epochs} epochs, {args.seeds} seeds, tanh and relu; "
           f"series = {args.window}-month windows of US employment")
     head = (f"  {'executor':9s} {'series':>6s} {'cold s':>8s} {'warm s':>8s} {'compile s':>9s} "
-            f"{'steps/s':>10s} {'ns/step':>8s} {'vs seed':>7s} {'RSS MB':>7s} {'worker':>7s} "
-            f"{'programs':>8s}")
+            f"{'steps/s':>10s} {'ns/step':>8s} {'vs seed':>7s} {'RSS MB':>7s} {'programs':>8s}")
     print(head)
     rows: dict[str, list[tuple[int, float]]] = {"inprocess": [], "ray": []}
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -183,15 +194,16 @@ def main() -> None:
         cold, warm = r["cold"], r["warm"]
         per_step = warm["train_s"] / warm["model_steps"]
         label = str(n) if n else f"{r['series']} whole"
-        worker = (f"{r['worker_rss_mb']:.0f}" if where != "ray" and r["worker_rss_mb"]
-                  else "–")  # on Ray, the children are Ray's own processes
         print(f"  {where:9s} {label:>6s} {cold['wall_s']:8.2f} {warm['wall_s']:8.2f} "
               f"{cold['compile_s']:9.2f} {warm['model_steps'] / warm['train_s']:10.3g} "
               f"{per_step * 1e9:8.0f} {per_step / seed_step:7.2f} {r['rss_mb']:7.0f} "
-              f"{worker:>7} "
               f"{r['programs'] if where != 'ray' else '–':>8}", flush=True)
         if n and where in rows:
             rows[where].append((n, cold["wall_s"]))
+    if Path("/proc/self/status").exists():
+        worker = measure({"kind": "worker", "window": args.window})
+        print(f"  a baseline worker process: peak RSS {worker['rss_mb']:.0f} MB (one per "
+              "CPU for 8 series or more)")
     for where, pts in rows.items():
         pts = [(n, w) for n, w in pts if n >= 10]
         if len(pts) >= 2:

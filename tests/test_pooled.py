@@ -76,3 +76,18 @@ def test_critical_difference_groups_join_what_the_nemenyi_test_cannot_tell_apart
     assert critical_difference_groups(ranks, 2.0) == [("a", "b", "c", "d")]
     assert critical_difference_groups(ranks, 1.6) == [("a", "b", "c"), ("b", "c", "d")]
     assert critical_difference_groups(ranks, math.nan) == []
+
+
+def test_the_rank_interval_is_the_percentile_bootstrap_over_series() -> None:
+    """Resampled in blocks (bounded memory over many series), and equal to resampling
+    every series n_boot times at once from the same stream, which this recomputes."""
+    import zlib
+
+    rng = np.random.default_rng(5)
+    scores = pd.DataFrame(rng.normal(size=(300, 3)), columns=["tanh", "relu", "elu"])
+    p = pool(scores, "tanh", n_boot=700, seed=3)  # several blocks and a partial one
+    ranks = scores.rank(axis=1).to_numpy()
+    draws = np.random.default_rng([3, zlib.crc32(b"pooled")]).integers(0, 300, size=(700, 300))
+    lo, hi = np.quantile(ranks[draws].mean(axis=1), [0.025, 0.975], axis=0)
+    for i, a in enumerate(scores.columns):
+        assert (p.of(a).rank_low, p.of(a).rank_high) == (lo[i], hi[i])

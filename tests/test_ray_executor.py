@@ -45,7 +45,8 @@ SERIES = {sid: Series(_values(N, i), sid) for i, sid in enumerate("abc")}
 def local_ray():
     """One local Ray for the module, started as the executor starts one; every run below
     finds it up and must leave it up."""
-    with RayExecutor(num_cpus=2):
+    with RayExecutor(num_cpus=2) as executor:
+        executor.start()
         yield
     assert not ray.is_initialized()
 
@@ -104,11 +105,28 @@ def test_a_shard_that_fails_for_good_is_named_and_the_others_are_handed_over(
         RayExecutor(shard_size=1, max_retries=1).run(
             poisoned, lambda key, runs: handed.append(key), baselines.__setitem__)
     message = str(caught.value)
-    assert "1 of 3 shards failed after 2 attempts" in message
-    assert "shard 2 (series b): AttributeError" in message
+    assert "1 of 3 shards failed" in message
+    assert "shard 2 (series b, after 2 attempts): AttributeError" in message
     assert "\n" not in message
     assert sorted(handed) == sorted(k for k in plan.groups() if k.series_id != "b")
     assert sorted(baselines) == ["a", "c"]
+
+
+def test_a_worker_with_another_relulab_refuses_at_once_without_retries(
+        local_ray, monkeypatch) -> None:
+    """A relulab error is the input's own problem: Ray does not retry it."""
+    import relulab
+
+    monkeypatch.setattr(relulab, "__version__", "0.0.0+elsewhere")  # what the driver sends
+    handed: list = []
+    with pytest.raises(RelulabError) as caught:
+        RayExecutor(shard_size=2, max_retries=3).run(
+            make_plan(CONFIG, SERIES), lambda key, runs: handed.append(key),
+            lambda sid, b: None)
+    message = str(caught.value)
+    assert "2 of 2 shards failed" in message and "not retried" in message
+    assert "the driver 0.0.0+elsewhere; install the same version" in message
+    assert handed == []
 
 
 def test_a_resumed_plan_asks_ray_only_for_the_missing_groups(local_ray, reference) -> None:
@@ -155,3 +173,18 @@ def test_address_without_ray_and_ray_missing_are_one_line_each(tmp_path, capsys,
     assert main([*argv, "--executor", "ray"]) == 2
     err = capsys.readouterr().err
     assert err == "relulab: error: ray is not installed; pip install 'relulab[ray]'\n"
+
+
+def test_a_panel_that_cannot_be_studied_fails_before_ray_starts(tmp_path, capsys,
+                                                               monkeypatch) -> None:
+    """The data are checked first: a bad panel is one line at once, not after Ray's
+    start-up."""
+    def started(*args, **kwargs):
+        raise AssertionError("Ray was started before the panel was checked")
+
+    monkeypatch.setattr(RayExecutor, "_connect", started)
+    csv = _panel_csv(tmp_path / "panel.csv")
+    code = main(["study", "--panel", csv, *TINY, "--lookback", "60", "--executor", "ray",
+                 "--no-db", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "lookback" in err, err

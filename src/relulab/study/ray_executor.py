@@ -10,7 +10,8 @@ are those of the in-process study, bit for bit on the same machine.
 Only the driver (this process) writes the results store: each shard's groups are handed
 over as the shard arrives, so an interrupted or failed distributed study resumes like a
 local one, with only the missing groups in its plan. Ray does the scheduling: tasks,
-retries (``max_retries``, also on exceptions), ``ray.wait`` for whichever shard finishes
+retries (``max_retries``, also on exceptions; a relulab error, the input's own problem,
+is returned as :class:`Refused` instead and not retried), ``ray.wait`` for whichever shard finishes
 first, and the object store for the config (put once). At most a few shards per CPU of the
 cluster are in flight at a time, so the driver's memory stays flat over many series.
 
@@ -26,6 +27,7 @@ import os
 import time
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +51,11 @@ def _import_ray() -> Any:
 
 def run_shard(config: Any, series: dict[str, Any], units: tuple[Any, ...],
               version: str) -> tuple[list[tuple[Any, list[Any]]], dict[str, Any],
-                                     ExecutionStats]:
+                                     ExecutionStats] | Refused:
     """One shard, on a worker: the in-process executor over the shard's sub-plan.
 
-    Returns the groups in the order they finished, the baselines by series, and the stats.
+    Returns the groups in the order they finished, the baselines by series, and the stats;
+    or :class:`Refused` with why, when the shard's input cannot be studied.
     """
     # On a GPU worker, JAX would otherwise reserve most of the device's memory up front.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
@@ -61,16 +64,28 @@ def run_shard(config: Any, series: dict[str, Any], units: tuple[Any, ...],
     from relulab.training import enable_compilation_cache
 
     if relulab.__version__ != version:
-        raise RelulabError(f"this worker has relulab {relulab.__version__}, the driver "
-                           f"{version}; install the same version on every machine")
+        return Refused(f"this worker has relulab {relulab.__version__}, the driver "
+                       f"{version}; install the same version on every machine")
     enable_compilation_cache()  # a repeated study on the cluster skips compilation
     groups: list[tuple[Any, list[Any]]] = []
     baselines: dict[str, Any] = {}
     # One CPU per task: the baselines stay on the task's thread, not in processes of its own.
-    stats = InProcessExecutor(baseline_processes=0).run(Plan(config, series, units),
-                                    lambda key, runs: groups.append((key, runs)),
-                                    baselines.__setitem__, _quiet)
+    try:
+        stats = InProcessExecutor(baseline_processes=0).run(
+            Plan(config, series, units), lambda key, runs: groups.append((key, runs)),
+            baselines.__setitem__, _quiet)
+    except RelulabError as err:  # the input's own problem: every attempt would meet it
+        return Refused(f"RelulabError: {err}")
     return groups, baselines, stats
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A shard's answer when its input cannot be studied (a relulab error, such as another
+    relulab version on the worker): returned, not raised, so that Ray does not retry what
+    would fail the same way every time."""
+
+    reason: str
 
 
 def _reason(exc: BaseException) -> str:
@@ -107,17 +122,27 @@ class RayExecutor:
         self.max_retries = max_retries
         self.num_cpus = num_cpus
         self.per_cpu = per_cpu
+        self._keep = False  # inside `with`: Ray stays up between runs
+        self._started = False  # this executor started the Ray that is up
 
     def __enter__(self) -> RayExecutor:
         """Keep one Ray up over several runs (a panel's series, --seeds auto's batches):
-        each run then finds it started and leaves it running."""
-        self._started = self._connect()
+        the first run starts it (after the study has checked its data, so a bad series
+        fails at once, not after Ray's start-up) and the later ones find it running."""
+        self._keep = True
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if getattr(self, "_started", False):
+        self._keep = False
+        if self._started:
             self._started = False
             self.ray.shutdown()
+
+    def start(self) -> None:
+        """Start (or reach) Ray now rather than at the first run; inside ``with``, it
+        then stays up until the block ends."""
+        if self._connect() and self._keep:
+            self._started = True
 
     def shards(self, plan: Plan) -> list[list[str]]:
         """The plan's series in shards of ``shard_size``, in the plan's order (every series,
@@ -159,6 +184,8 @@ class RayExecutor:
 
         ray = self.ray
         started = self._connect()
+        if started and self._keep:  # shut down by __exit__, not after this run
+            self._started, started = True, False
         stats = ExecutionStats()
         shards = self.shards(plan)
         try:
@@ -185,13 +212,18 @@ class RayExecutor:
             def take(ref: Any) -> None:
                 k, ids, t0 = flight.pop(ref)
                 try:
-                    groups, baselines, shard_stats = ray.get(ref)
+                    out = ray.get(ref)
+                    reason = out.reason if isinstance(out, Refused) else None
+                    tries = "not retried"
                 except Exception as exc:  # every retry spent: report it, keep the rest going
                     reason = _reason(exc)
-                    failed.append(f"shard {k + 1} (series {_names(ids)}): {reason}")
+                    tries = f"after {self.max_retries + 1} attempts"
+                if reason is not None:
+                    failed.append(f"shard {k + 1} (series {_names(ids)}, {tries}): {reason}")
                     progress("shard_failed", {"shard": k, "shards": len(shards),
                                               "series": ids, "reason": reason})
                     return
+                groups, baselines, shard_stats = out
                 for key, runs in groups:
                     on_group(key, runs)
                 for sid, b in baselines.items():
@@ -221,10 +253,9 @@ class RayExecutor:
                     ray.cancel(ref, force=True)
             if failed:
                 raise RelulabError(
-                    f"{len(failed)} of {len(shards)} shards failed after "
-                    f"{self.max_retries + 1} attempts each (every other shard's groups are "
-                    "kept, and rerunning the same command runs only what is missing): "
-                    + "; ".join(failed))
+                    f"{len(failed)} of {len(shards)} shards failed (every other shard's "
+                    "groups are kept, and rerunning the same command runs only what is "
+                    "missing): " + "; ".join(failed))
         finally:
             if started:
                 ray.shutdown()
