@@ -322,6 +322,19 @@ def test_a_series_batch_gives_each_series_its_own_numbers():
                              jax.tree.map(lambda a: a[0], alone))
 
 
+def test_a_padded_batch_refuses_the_unmasked_program():
+    """The unmasked program would train on the padding rows as data: never silently."""
+    import dataclasses
+
+    config = StudyConfig(activations=("relu",), seeds=1, test_size=5, epochs=2, units=3)
+    spec = training.TrainSpec.from_config(config)
+    batch = training.make_batch(_series_data(config, (40, 45)), rows=48, val_rows=8)
+    masked = training.program(spec, ("relu",), batch, 1)
+    assert masked.padded
+    with pytest.raises(ValueError, match="padding rows"):
+        dataclasses.replace(masked, padded=False).train("relu", batch, [0])
+
+
 def test_train_spec_defaults_are_the_seed_preset():
     assert training.TrainSpec.from_config(preset("seed")) == training.TrainSpec()
     spec = training.TrainSpec.from_config(preset("seed", model="mlp", units=6, patience=3,

@@ -652,6 +652,10 @@ class Program:
 
     def fit(self, activation: str, batch: Batch, params: Any, orders: jax.Array
             ) -> TrainOutput:
+        if batch.padded and not self.padded:
+            # The unmasked program would train on the padding rows as if they were data.
+            raise ValueError("this batch has padding rows: train it with the masked program "
+                             "(Program(..., padded=True))")
         fn = _fit_program(self.spec, self.group, self.shapes, self.n_series, self.n_seeds,
                           self.padded)
         data = TrainData(*(jnp.asarray(a) for a in batch.data))
