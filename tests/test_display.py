@@ -34,6 +34,9 @@ def test_percentages_and_p_values() -> None:
     assert display.signed_percent(-0.004) == "−0.4%"
     assert display.signed_percent(-0.0001) == "0.0%"  # no sign on nothing
     assert display.p_value(0.0004) == "< 0.001" and display.p_value(0.0412) == "0.041"
+    # In a sentence: "p < 0.001", never "p = < 0.001".
+    assert display.p_is(display.p_value(0.0004)) == "< 0.001"
+    assert display.p_is(display.p_value(0.0412)) == "= 0.041"
     assert display.metric_value(0.75, "percent") == "75%"
     assert display.metric_value(0.75, "plain") == "0.750"
 

@@ -85,6 +85,12 @@ def p_value(v: Any) -> str:
     return "< 0.001" if v < 0.001 else f"{v:.3f}"
 
 
+def p_is(text: str) -> str:
+    """What follows "p" in a sentence, from :func:`p_value`'s text: "= 0.042", or "< 0.001"
+    as it is (never "p = < 0.001")."""
+    return text if text.startswith("<") else f"= {text}"
+
+
 def seconds(v: Any) -> str:
     """A duration: '12.4 s', or '3 min 5 s' from a minute on."""
     if not finite(v):

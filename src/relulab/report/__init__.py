@@ -23,6 +23,7 @@ from typing import Any
 
 import jinja2
 
+from relulab import display
 from relulab.files import write_text
 from relulab.report.context import page_context
 from relulab.result import StudyResult
@@ -35,6 +36,7 @@ PANEL_TEMPLATE = "panel.html.j2"
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("relulab.report", "templates"),
                           autoescape=True, undefined=jinja2.StrictUndefined,
                           trim_blocks=True, lstrip_blocks=True)
+_ENV.filters["p_is"] = display.p_is
 
 
 def render_report(result: StudyResult) -> str:
