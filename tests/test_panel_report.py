@@ -190,3 +190,10 @@ def test_sorting_in_headless_chromium_reorders_the_rows(tmp_path: Path, panel,
     assert before == list(panel.spread().index)  # the page opens largest spread first
     assert after == sorted(before) == [ODD_ID, "a", "b", "c"]
     assert 'aria-sort="ascending"' in run.stdout
+
+
+def test_a_panel_keeps_the_whole_results_of_every_series_the_report_draws() -> None:
+    from relulab.panel_figures import SMALL_MULTIPLES
+    from relulab.study.panel import KEEP_RESULTS
+
+    assert KEEP_RESULTS == SMALL_MULTIPLES

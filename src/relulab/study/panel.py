@@ -30,7 +30,8 @@ from relulab.study.executor import Executor, ProgressFn
 __all__ = ["PanelResult", "SeriesSummary", "run_panel", "run_panel_study", "scores"]
 
 # How many series' whole results a panel keeps in memory by default: the report's small
-# multiples show this many (report.panel.SMALL_MULTIPLES).
+# multiples show this many (panel_figures.SMALL_MULTIPLES, which imports matplotlib;
+# a test keeps the two equal).
 KEEP_RESULTS = 12
 
 
