@@ -234,12 +234,8 @@ def _cmd_panel(args: argparse.Namespace) -> int:
                       figures=args.figures)
     # One Ray for the whole panel, not one per series.
     with _running(executor), _progress(err, quiet=args.quiet) as progress:
-        def on_series(i: int, total: int, sid: str) -> None:
-            if progress.bar is not None:
-                progress.bar.console.log(f"series {i + 1}/{total}: {sid}")
-
         result, written = run_panel_study(config, panel, outputs=outputs, progress=progress,
-                                          on_series=on_series, executor=executor)
+                                          on_series=progress.series_done, executor=executor)
     pooled = result.pooled
     console.print(f"[bold]{escape(str(args.panel))}[/bold]: {len(result.series)} series, "
                   f"model {config.model.upper()}({config.units}) × {config.layers}, "
@@ -348,6 +344,7 @@ class _progress:
         self.enabled = not quiet and console.is_terminal
         self.bar = None
         self.task = None
+        self.series_task = None
 
     def __enter__(self):
         if self.enabled:
@@ -370,6 +367,15 @@ class _progress:
     def __exit__(self, *exc: Any) -> None:
         if self.bar is not None:
             self.bar.__exit__(*exc)
+
+    def series_done(self, done: int, total: int, series_id: str) -> None:
+        """A panel's second bar: series analysed and stored (each once its training and
+        its baselines are in), which the training bar runs ahead of."""
+        if self.bar is None:
+            return
+        if self.series_task is None:
+            self.series_task = self.bar.add_task("series analysed", total=total)
+        self.bar.update(self.series_task, completed=done + 1)
 
     def __call__(self, event: str, info: dict[str, Any]) -> None:
         if event == "start" and info.get("cached"):
