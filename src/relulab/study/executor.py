@@ -116,12 +116,12 @@ class InProcessExecutor:
     of activations (the former design; ``benchmarks/scale.py`` measures against it).
     ``baseline_processes``: worker processes that fit the series' baselines (ARIMA order
     selection is pure Python, about half a second a series, and would otherwise hold one
-    core for a panel's whole run); ``None``: one per CPU for a plan of at least
-    ``PROCESS_MIN_SERIES`` series, else none (the baselines then run on a thread beside
-    training). The workers are started by ``spawn`` and import the program's main module,
-    so a script that runs a panel study guards its entry point with ``if __name__ ==
-    "__main__":``, as any ``multiprocessing`` program; without such a guard, ``None``
-    keeps the baselines on the thread.
+    core for a panel's whole run); ``None``: one per CPU, at most one per four series, for
+    a plan of at least ``PROCESS_MIN_SERIES`` series, else none (the baselines then run on
+    a thread beside training). The workers are started by ``spawn`` and import the
+    program's main module, so a script that runs a panel study guards its entry point with
+    ``if __name__ == "__main__":``, as any ``multiprocessing`` program; without such a
+    guard, ``None`` keeps the baselines on the thread.
     ``lead``: how many series training may run ahead of their baselines; their runs wait
     in memory, so this bounds a panel's memory.
     """
@@ -141,7 +141,9 @@ class InProcessExecutor:
             return max(0, min(self.baseline_processes, n_series))
         if n_series < self.PROCESS_MIN_SERIES or not _spawn_is_safe():
             return 0
-        return min(os.cpu_count() or 1, n_series)
+        # A worker costs a start (imports, about a second) and some 160 MB: each gets at
+        # least four series to fit.
+        return min(os.cpu_count() or 1, n_series // 4)
 
     def run(self, plan: Plan, on_group: GroupSink, on_baselines: BaselineSink,
             progress: ProgressFn = _quiet) -> ExecutionStats:
