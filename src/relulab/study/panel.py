@@ -8,6 +8,11 @@ activation groups) it lacks, and ``relulab runs`` lists every series. The series
 cannot use (too short for its windows, a scale float32 cannot carry) are left out with a
 warning each (:func:`relulab.data.fit_panel`).
 
+Streaming: a series is analysed and stored as soon as its last group and its baselines are
+in, and from then on only its :class:`SeriesSummary` stays in memory (its whole result too
+while it is among the ``keep`` of largest spread), so a panel's memory does not grow with
+its number of series.
+
 Pooled (:func:`relulab.pooled.pool`, pure): each activation's median test RMSE per series
 ranked across activations, wins against the reference, Friedman's test, post-hoc tests and
 the critical difference, in words.
