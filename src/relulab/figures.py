@@ -121,14 +121,18 @@ def _time_axis(result: StudyResult) -> tuple[np.ndarray, str]:
     return np.arange(n), "time step"
 
 
-def _format_time_axis(ax, label: str) -> None:
+def _format_time_axis(ax, label: str, *, fewest: int = 3, most: int = 8,
+                      named: bool = True) -> None:
+    """Ticks of a time axis from :func:`_time_axis`'s ``label``: concise dates, or whole
+    time steps (``most`` ticks at most; a small multiple asks for fewer, unnamed)."""
     if label == "date":
-        locator = AutoDateLocator(minticks=3, maxticks=8)
+        locator = AutoDateLocator(minticks=fewest, maxticks=most)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     else:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))
-        ax.set_xlabel(label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=most))
+        if named:
+            ax.set_xlabel(label)
 
 
 def _band(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

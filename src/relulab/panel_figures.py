@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
@@ -30,6 +29,7 @@ from relulab.figures import (
     REGION_COLORS,
     WIDTH,
     _band,
+    _format_time_axis,
     _step,
     _styled,
     _time_axis,
@@ -170,12 +170,9 @@ def spread_forecasts_figure(results: Mapping[str, StudyResult], spread: Mapping[
         ax.set_title(note, loc="right", fontsize=8, color="#555555", fontweight="normal")
         ax.tick_params(labelsize=7.5)
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
-        if xlabel == "date":
-            locator = AutoDateLocator(minticks=2, maxticks=4)
-            ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-        else:
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=3))
+        # Dates: 2 to 4 ticks; time steps: at most 3 (MaxNLocator's nbins), unnamed.
+        _format_time_axis(ax, xlabel, fewest=2, most=4 if xlabel == "date" else 3,
+                          named=False)
     for ax in axes[n:]:
         ax.set_visible(False)
     handles = [Line2D([], [], color=ACTUAL_COLOR, lw=1.4, marker="o", ms=3)]
