@@ -190,18 +190,18 @@ class InProcessExecutor:
             if pool is not None:
                 baselines.submit(order)  # after compilation, which keeps the cores busy
             pending: list[tuple[GroupKey, Future[list[RunRecord]]]] = []
-            trained: list[str] = []  # series trained whose baselines are not handed over
+            waiting: list[str] = []  # series trained, oldest first, maybe with baselines
 
-            def hand_over(wait: bool) -> None:
-                # Every scored group, in order; the study stores each as it arrives. Then
-                # every baseline that is ready.
+            def hand_groups(wait: bool) -> None:
+                # Every scored group, in order; the study stores each as it arrives.
                 while pending and (wait or pending[0][1].done()):
                     key, fut = pending.pop(0)
                     on_group(key, fut.result())
+
+            def hand_over(wait: bool) -> None:
+                hand_groups(wait)
                 for sid in baselines.ready(wait):
                     on_baselines(sid, baselines.take(sid))
-                    if sid in trained:
-                        trained.remove(sid)
 
             index = 0
             try:
@@ -209,8 +209,9 @@ class InProcessExecutor:
                     real = piece[0].series[:piece[0].real]
                     baselines.submit(real)
                     hand_over(wait=False)
-                    while len(trained) > self.lead:  # bounded: wait for the oldest's baselines
-                        sid = trained.pop(0)
+                    waiting = [s for s in waiting if not baselines.handed(s)]
+                    while len(waiting) > self.lead:  # bounded: wait for the oldest's baselines
+                        sid = waiting.pop(0)
                         on_baselines(sid, baselines.take(sid))
                     acts = activations(piece)
                     outs: dict[GroupKey, list[Any]] = {GroupKey(s, a): [] for s in real
@@ -245,14 +246,12 @@ class InProcessExecutor:
                                                          key.activation,
                                                          plan.series[key.series_id],
                                                          fold_outs)))
-                    trained += [s for s in real if not baselines.handed(s)]
+                    waiting += real
                     hand_over(wait=False)
             finally:
                 # Also on Ctrl-C during a later piece: every group trained so far is kept
                 # (the baselines not yet fitted are cancelled as the pool closes).
-                while pending:
-                    key, fut = pending.pop(0)
-                    on_group(key, fut.result())
+                hand_groups(wait=True)
             baselines.submit(order)
             hand_over(wait=True)
         return stats

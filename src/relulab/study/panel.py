@@ -74,7 +74,7 @@ class SeriesSummary:
         if not v.size:
             return math.nan
         with np.errstate(divide="ignore", invalid="ignore"):
-            return float(v.max() / v.min() - 1)  # as PanelResult.spread() computes it
+            return float(v.max() / v.min() - 1)
 
 
 @dataclass
@@ -100,11 +100,10 @@ class PanelResult:
         return scores(self.series, self.config.activations)
 
     def spread(self) -> pd.Series:
-        """Per series, how far apart the activations' median RMSEs lie: worst / best - 1,
-        largest first (ties in the panel's order)."""
-        s = self.scores()
-        return (s.max(axis=1) / s.min(axis=1) - 1).sort_values(ascending=False,
-                                                                kind="stable")
+        """Per series, how far apart the activations' median RMSEs lie
+        (:attr:`SeriesSummary.spread`), largest first (ties in the panel's order, NaN last)."""
+        return pd.Series({sid: s.spread for sid, s in self.series.items()},
+                         dtype=float).sort_values(ascending=False, kind="stable")
 
     def to_json(self) -> dict[str, Any]:
         def num(v: float) -> float | None:

@@ -138,11 +138,14 @@ class RayExecutor:
             self._started = False
             self.ray.shutdown()
 
-    def start(self) -> None:
+    def start(self) -> bool:
         """Start (or reach) Ray now rather than at the first run; inside ``with``, it
-        then stays up until the block ends."""
-        if self._connect() and self._keep:
-            self._started = True
+        then stays up until the block ends. True when the caller must shut down the Ray
+        this call started (outside ``with``)."""
+        started = self._connect()
+        if started and self._keep:  # shut down by __exit__, not by the caller
+            self._started, started = True, False
+        return started
 
     def shards(self, plan: Plan) -> list[list[str]]:
         """The plan's series in shards of ``shard_size``, in the plan's order (every series,
@@ -183,9 +186,7 @@ class RayExecutor:
         import relulab
 
         ray = self.ray
-        started = self._connect()
-        if started and self._keep:  # shut down by __exit__, not after this run
-            self._started, started = True, False
+        started = self.start()
         stats = ExecutionStats()
         shards = self.shards(plan)
         try:
