@@ -7,6 +7,7 @@ silently wrong.
 
 from __future__ import annotations
 
+import datetime
 import math
 import uuid
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from relulab.cli import main
 from relulab.config import StudyConfig
-from relulab.data import load_series
+from relulab.data import load_panel, load_series
 from relulab.errors import RelulabError
 
 # ------------------------------------------------------------------ config
@@ -78,8 +79,11 @@ _NUMBER = st.one_of(
     st.floats(-1e4, 1e4, allow_nan=False).map(repr),
     st.sampled_from(["1e300", "-1.7e308", "1e-300", "5e-324", "1e31", "3.4e38"]),
 )
-_ODD = st.sampled_from(["", " ", "abc", "nan", "NaN", "inf", "-inf", "1,5", "1.2.3", "TRUE",
-                        '"7"', '"1,5"', "#N/A", "null", "2020-01-01", "1 000", "０"])
+_ODD = st.sampled_from(["", " ", "abc", "nan", "NaN", "NA", "inf", "-inf", "1,5", "1.2.3",
+                        "TRUE", '"7"', '"1,5"', "#N/A", "null", "2020-01-01", "05/01/2020",
+                        "1 000", "０"])
+# How the date column is written: ISO, day-first, month-first, or switching part way.
+_DATE_STYLES = {"iso": "%Y-%m-%d", "dmy": "%d/%m/%Y", "mdy": "%m/%d/%Y", "dmy.": "%d.%m.%Y"}
 _CELL = st.one_of(_NUMBER, _NUMBER, _NUMBER, _ODD)
 _NAME = st.sampled_from(["v", "value", "date", "ds", "y", "id", "a", "a", "", '"x,y"', "Wert"])
 
@@ -96,11 +100,16 @@ def _csv_text(draw) -> bytes:
     base = draw(st.lists(st.integers(-50, 50), min_size=n, max_size=n))
     scale = draw(st.sampled_from([1.0, 1e300, 1e-300, 1e36, 1e9]))
     ragged = draw(st.integers(0, n - 1)) if n and draw(st.integers(0, 4)) == 0 else -1
+    style = draw(st.sampled_from(["iso", "iso", "dmy", "mdy", "dmy.", "mixed"]))
+    switch = draw(st.integers(1, max(n - 1, 1)))
     for i in range(n):
         row = []
         for c in range(columns):
-            if c == 0 and columns > 1 and kind != "cells":
-                row.append(f"2020-{1 + i // 28:02d}-{1 + i % 28:02d}")  # dates first
+            if c == 0 and columns > 1 and kind != "cells":  # dates first
+                day = datetime.date(2020, 1 + i // 28, 1 + i % 28)
+                written = "dmy" if style == "mixed" and i >= switch else \
+                    "iso" if style == "mixed" else style
+                row.append(day.strftime(_DATE_STYLES[written]))
             elif c == 2:
                 row.append(draw(st.sampled_from(["a", "b", ""])))  # a label column
             elif kind == "cells":
@@ -144,3 +153,58 @@ def test_any_csv_loads_or_fails_in_one_line_and_the_study_exits_0_or_2(content, 
     # Anything else on stderr is a warning line, never a stray message or stack frame.
     assert all(line.startswith(("relulab: error:", "relulab: warning:"))
                for line in err.splitlines())
+
+
+# ------------------------------------------------------------ generated long panels
+
+_ID = st.sampled_from(["a", "b", "NA", "NaN", "null", "None", "", " ", "7", "Zürich 🏨"])
+
+
+@st.composite
+def _long_panel_text(draw) -> tuple[str, dict[str, list[int] | None]]:
+    """A long CSV and, per id, its values in date order (None where an odd cell was
+    written in, which may load or be refused)."""
+    ids = draw(st.lists(_ID, min_size=1, max_size=3, unique=True))
+    n = draw(st.integers(1, 20))
+    style = draw(st.sampled_from(["iso", "dmy", "mdy", "dmy.", "mixed"]))
+    start = datetime.date(2020, 1, 1) + datetime.timedelta(days=draw(st.integers(0, 60)))
+    step = draw(st.sampled_from([1, 7, 30]))
+    rows = []
+    truth: dict[str, list[int] | None] = {}
+    for k, sid in enumerate(ids):
+        truth[sid] = [100 * k + i for i in range(n)]
+        for i in range(n):
+            day = start + datetime.timedelta(days=step * i)
+            written = ("dmy" if i >= n // 2 else "iso") if style == "mixed" else style
+            value = str(100 * k + i)
+            if draw(st.integers(0, 9)) == 0:
+                value, truth[sid] = draw(_ODD), None  # loaded or refused: not compared
+            rows.append((sid, day.strftime(_DATE_STYLES[written]), value))
+    if draw(st.booleans()):
+        rows = draw(st.permutations(rows))
+    text = "id,date,y\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows)
+    return text, truth
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=_long_panel_text())
+def test_any_long_panel_loads_in_date_order_or_fails_in_one_line(case, tmp_path):
+    """Ids are text ("NA" and "NaN" are ids; only a blank one is missing), and a series
+    that loads holds its values in their true date order: never an order from dates read
+    in a guessed format."""
+    text, truth = case
+    path = tmp_path / f"{uuid.uuid4().hex}.csv"
+    path.write_text(text)
+    try:
+        panel = load_panel(path)
+    except RelulabError as err:
+        assert "\n" not in str(err)
+        assert not ("no id" in str(err) and all(i.strip() for i in truth))
+        return
+    assert all(i.strip() for i in truth)
+    assert panel.ids == [i for i in dict.fromkeys(
+        line.split(",")[0] for line in text.splitlines()[1:])]
+    for sid, values in truth.items():
+        if values is not None:
+            assert panel[sid].values.tolist() == values

@@ -30,18 +30,21 @@ def _csv(path, values):
 
 
 # The strings every stored study holds, written out by hand: they must not change.
+def _fields(data, column=None, date_column=None, date_format=None):
+    return {"data": data, "column": column, "date_column": date_column,
+            "date_format": date_format}
+
+
 @pytest.mark.parametrize("flags, fields", [
-    (dict(data="s.csv"), {"data": "s.csv", "column": None, "date_column": None}),
-    (dict(data="s.csv", column="v", date_column="d"),
-     {"data": "s.csv", "column": "v", "date_column": "d"}),
-    (dict(bundled="sunspots"), {"data": "bundled:sunspots", "column": None, "date_column": None}),
-    (dict(dataset="hotel-h1"), {"data": "dataset:hotel-h1", "column": None, "date_column": None}),
-    (dict(dataset="hotel-h1", data_file="H1.csv"),
-     {"data": "dataset:hotel-h1:H1.csv", "column": None, "date_column": None}),
-    (dict(dataset="hotel-h2", data="b.csv"),
-     {"data": "dataset:hotel-h2:b.csv", "column": None, "date_column": None}),
+    (dict(data="s.csv"), _fields("s.csv")),
+    (dict(data="s.csv", column="v", date_column="d"), _fields("s.csv", "v", "d")),
+    (dict(data="s.csv", date_format="%d/%m/%Y"), _fields("s.csv", date_format="%d/%m/%Y")),
+    (dict(bundled="sunspots"), _fields("bundled:sunspots")),
+    (dict(dataset="hotel-h1"), _fields("dataset:hotel-h1")),
+    (dict(dataset="hotel-h1", data_file="H1.csv"), _fields("dataset:hotel-h1:H1.csv")),
+    (dict(dataset="hotel-h2", data="b.csv"), _fields("dataset:hotel-h2:b.csv")),
     (dict(dataset="hotel-h2", data="b.csv", data_file="b.csv"),
-     {"data": "dataset:hotel-h2:b.csv", "column": None, "date_column": None}),
+     _fields("dataset:hotel-h2:b.csv")),
 ])
 def test_flags_to_config_strings_and_back(flags, fields):
     source = DataSource.from_flags(**flags)
@@ -57,7 +60,8 @@ def test_flags_to_config_strings_and_back(flags, fields):
     (dict(dataset="hotel-h1", bundled="sunspots"), "--dataset and --bundled both name"),
     (dict(dataset="hotel-h1", data="a.csv", data_file="b.csv"),
      "--data a.csv and --data-file b.csv both name the local copy of hotel-h1"),
-    (dict(dataset="hotel-h1", column="v"), "--column and --date-column choose columns"),
+    (dict(dataset="hotel-h1", column="v"),
+     "--column, --date-column and --date-format describe a --data CSV"),
     (dict(bundled="nile", date_column="year"), "--bundled nile has its own; drop them"),
 ])
 def test_flag_combinations_refused_in_one_line(flags, message):

@@ -56,7 +56,7 @@ def test_a_subset_by_count_or_by_id(tmp_path) -> None:
      r"series 'b'.*row 2 \(line 3 of p.csv\) holds 'abc'"),
     ([("a", "2020-01-01", 1)], "store,ds,y", r"no id column .*--id-column"),
     ([("a", "2020-01-01", 1), ("a", "someday", 2)], "unique_id,ds,y",
-     r"row 2 \(line 3 of p.csv\) \(series 'a'\) has date 'someday'"),
+     r"series 'a'.*row 2 \(line 3 of p.csv\) has date 'someday', which is not a date"),
 ])
 def test_bad_long_input_is_one_line_naming_series_and_row(tmp_path, rows, header,
                                                           pattern) -> None:
@@ -89,3 +89,81 @@ def test_the_real_panels(shared_data) -> None:
     regions = load_panel(shared_data / "visnights_wide.csv")
     assert len(regions) == 20 and set(regions.lengths().values()) == {76}
     assert regions["NSWMetro"].dates[:2] == ("1998-01-01", "1998-04-01")
+
+
+def test_ids_are_text_and_only_a_blank_id_is_missing(tmp_path) -> None:
+    rows = [(k, f"2020-01-0{d}", d) for k in ("NA", "NaN", "null", "7") for d in (1, 2)]
+    panel = load_panel(_long(tmp_path / "p.csv", rows, "id,ds,y"))
+    assert panel.ids == ["NA", "NaN", "null", "7"]
+    assert panel["NaN"].values.tolist() == [1, 2]
+    frame = pd.DataFrame({"id": ["NA", "NA", None], "ds": ["2020-01-01", "2020-01-02",
+                                                            "2020-01-03"], "y": [1, 2, 3]})
+    with pytest.raises(RelulabError, match=r"row 2 has no id in column 'id'"):
+        load_panel(frame)
+    rows.append(("", "2020-01-03", 3))
+    with pytest.raises(RelulabError, match=r"row 9 \(line 10 of p.csv\) has no id"):
+        load_panel(_long(tmp_path / "p.csv", rows, "id,ds,y"))
+
+
+def test_a_long_file_is_read_for_the_series_asked_only(tmp_path) -> None:
+    # A bad value in a series not asked for does not stop the others; asked for, it does.
+    rows = [(k, f"2020-01-{d:02d}", d) for k in ("a", "b", "c") for d in range(1, 11)]
+    rows[25] = ("c", rows[25][1], "oops")
+    path = _long(tmp_path / "p.csv", rows)
+    assert load_panel(path, series=2).lengths() == {"a": 10, "b": 10}
+    assert load_panel(path, series_ids=["b"]).ids == ["b"]
+    with pytest.raises(RelulabError, match=r"series 'c'.*row 26 \(line 27 .*'oops'"):
+        load_panel(path)
+    seen: list[tuple[int, int]] = []
+    load_panel(path, series=1, progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1] == (path.stat().st_size,) * 2
+
+
+def test_a_long_file_in_chunks_reads_as_a_whole(tmp_path, monkeypatch) -> None:
+    import relulab.data.panel as panel_module
+
+    rng = np.random.default_rng(1)
+    rows = [(f"s{k}", str(d.date()), float(rng.normal()))
+            for d in pd.date_range("2020-01-01", periods=40) for k in range(7)]
+    rows = [rows[i] for i in rng.permutation(len(rows))]
+    path = _long(tmp_path / "p.csv", rows)
+    whole = load_panel(path)
+    monkeypatch.setattr(panel_module, "_CHUNK_ROWS", 13)
+    chunked = load_panel(path)
+    assert chunked.ids == whole.ids == list(dict.fromkeys(r[0] for r in rows))
+    for sid in whole:
+        assert np.array_equal(chunked[sid].values, whole[sid].values)
+        assert chunked[sid].dates == whole[sid].dates
+        truth = sorted((d, v) for k, d, v in rows if k == sid)
+        assert whole[sid].values.tolist() == [v for _, v in truth]
+
+
+def test_a_wide_column_without_numbers_is_left_out_with_a_warning(tmp_path) -> None:
+    path = tmp_path / "w.csv"
+    t = pd.date_range("2000-01-01", periods=40, freq="MS").strftime("%Y-%m-%d")
+    pd.DataFrame({"month": t, "A": np.sin(np.arange(40)), "notes": ["x"] * 40}).to_csv(
+        path, index=False)
+    panel = load_panel(path)
+    assert panel.ids == ["A"] and panel.skipped[0][0] == "notes"
+    _, warnings = fit_panel(panel, preset("seed", test_size=5))
+    assert warnings == [panel.skipped[0][1]]
+    assert "column 'notes' left out: it holds text, not numbers, in 40 of its 40 cells" \
+        in warnings[0]
+
+
+def test_a_panel_mixing_frequencies_is_pooled_with_a_warning() -> None:
+    def block(sid: str, freq: str) -> pd.DataFrame:
+        return pd.DataFrame({"id": sid, "ds": pd.date_range("2000-01-01", periods=40,
+                                                          freq=freq).strftime("%Y-%m-%d"),
+                             "y": np.sin(np.arange(40.0))})
+
+    frame = pd.concat([block("m1", "MS"), block("m2", "MS"), block("q", "QS"),
+                       block("d", "D")])
+    _, warnings = fit_panel(load_panel(frame), preset("seed", test_size=5))
+    assert warnings == ["the panel mixes frequencies (2 monthly, 1 quarterly, 1 daily "
+                        "series): the pooled ranks compare activations across unlike series, "
+                        "and one --season serves them all; to pool like with like, study each "
+                        "frequency on its own (--series-ids)"]
+    _, alike = fit_panel(load_panel(frame[frame.id.str.startswith("m")]),
+                         preset("seed", test_size=5))
+    assert alike == []

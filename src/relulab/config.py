@@ -78,6 +78,7 @@ class StudyConfig:
     data: str | None = field(default=None, compare=False)
     column: str | None = field(default=None, compare=False)
     date_column: str | None = field(default=None, compare=False)
+    date_format: str | None = field(default=None, compare=False)  # strftime, e.g. %d/%m/%Y
 
     # Free-form label; not part of the hash.
     name: str = field(default="", compare=False)
@@ -197,7 +198,7 @@ _DEFAULT_ADAM = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-7}
 
 # Labels and data locations: the same study on the same numbers has the same key wherever
 # the file lies (the store pairs the key with the data's content hash).
-_NOT_HASHED = ("name", "data", "column", "date_column")
+_NOT_HASHED = ("name", "data", "column", "date_column", "date_format")
 
 # Fields added after the first schema, with the default that reproduces the numbers of the
 # studies stored before them: hashed only when they differ from it (see StudyConfig._hashed).

@@ -64,6 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     data.add_argument("--data", metavar="FILE", help="a CSV with the series")
     data.add_argument("--column", metavar="C", help="value column of the CSV")
     data.add_argument("--date-column", metavar="D", help="date column of the CSV")
+    data.add_argument("--date-format", metavar="FMT",
+                       help="how the dates are written, in strftime's codes (e.g. %%d/%%m/%%Y); "
+                       "by default the one format every date of the column fits")
     data.add_argument("--bundled", metavar="NAME", help="sunspots | nile")
     data.add_argument("--dataset", metavar="NAME", help="hotel-h1 | hotel-h2")
     data.add_argument("--data-file", metavar="FILE", help="with --dataset: a local copy")
@@ -117,7 +120,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     if any((args.data, args.bundled, args.dataset, args.data_file)):
         source = DataSource.from_flags(data=args.data, dataset=args.dataset,
                                        bundled=args.bundled, data_file=args.data_file,
-                                       column=args.column, date_column=args.date_column)
+                                       column=args.column, date_column=args.date_column,
+                                   date_format=args.date_format)
     else:
         source = DataSource("bundled", name="sunspots")
     series = source.load()

@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="a series that ships with the install: sunspots")
     p.add_argument("--column", metavar="C", help="value column of the CSV")
     p.add_argument("--date-column", metavar="D", help="date column of the CSV")
+    p.add_argument("--date-format", metavar="FMT",
+                   help="how the dates are written, in strftime's codes (e.g. %%d/%%m/%%Y); "
+                   "by default the one format every date of the column fits")
     p.add_argument("--data-file", metavar="FILE",
                    help="with --dataset: a local H1.csv/H2.csv or hotel_bookings.csv")
     pg = p.add_argument_group("panel (many series: the same study on each, pooled)")
@@ -190,7 +193,8 @@ def source_fields(args: argparse.Namespace) -> dict[str, Any]:
 
     source = DataSource.from_flags(data=args.data, dataset=args.dataset,
                                    bundled=args.bundled, data_file=args.data_file,
-                                   column=args.column, date_column=args.date_column)
+                                   column=args.column, date_column=args.date_column,
+                                   date_format=args.date_format)
     return source.config_fields()
 
 
@@ -224,10 +228,13 @@ def _cmd_panel(args: argparse.Namespace) -> int:
     columns = None if args.columns in (None, "all") else [
         c.strip() for c in args.columns.split(",") if c.strip()]
     ids = [i.strip() for i in args.series_ids.split(",")] if args.series_ids else None
-    panel = load_panel(args.panel, id_column=args.id_column, date_column=args.date_column,
-                       column=args.column, columns=columns, series=args.series,
-                       series_ids=ids)
-    config = config_from_args(args).replace(data=str(args.panel))
+    with _reading(Console(stderr=True), args.panel, quiet=args.quiet) as reading:
+        panel = load_panel(args.panel, id_column=args.id_column,
+                           date_column=args.date_column, column=args.column, columns=columns,
+                           series=args.series, series_ids=ids, date_format=args.date_format,
+                           progress=reading)
+    config = config_from_args(args).replace(data=str(args.panel),
+                                            date_format=args.date_format)
     console = _stdout()
     err = Console(stderr=True)
     outputs = Outputs(db=None if args.no_db else args.db, json=args.json, report=args.report,
@@ -333,6 +340,53 @@ def _stdout():
 
     console = Console()
     return console if console.is_terminal else Console(width=160)
+
+
+class _reading:
+    """A bar over the bytes of a large panel file as it is read (silent for files under
+    ``_READ_BAR_BYTES``, with --quiet, or when stderr is not a terminal)."""
+
+    def __init__(self, console: Any, path: str, quiet: bool) -> None:
+        import os
+
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            size = 0  # the loader says what is wrong with the path
+        self.enabled = not quiet and console.is_terminal and size >= _READ_BAR_BYTES
+        self.console, self.path, self.bar, self.task = console, path, None, None
+
+    def __enter__(self) -> _reading:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(TextColumn("reading {task.description}"), BarColumn(),
+                                DownloadColumn(), TimeRemainingColumn(),
+                                console=self.console, transient=True)
+            self.bar.__enter__()
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            return
+        if self.task is None:
+            from rich.markup import escape
+
+            self.task = self.bar.add_task(escape(str(self.path)), total=total)
+        self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+_READ_BAR_BYTES = 20 << 20
 
 
 class _progress:

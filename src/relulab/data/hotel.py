@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from relulab.data.user import _columns_list, _parse_dates, read_csv
+from relulab.data.dates import parse_dates
+from relulab.data.user import _columns_list, read_csv
 from relulab.errors import RelulabError
 
 DATA_HOME = (
@@ -142,11 +143,11 @@ def daily_to_weekly(daily: pd.DataFrame) -> pd.DataFrame:
         raise RelulabError(f"daily cancellations lack column(s) {', '.join(missing)} (columns: "
                            f"{_columns_list(daily)}); expected date, cancellations")
     daily = daily.reset_index(drop=True)
-    dates = _parse_dates(daily["date"])
+    dates = parse_dates(daily["date"], what="daily cancellations", column="date").dates
     if dates.isna().any():
         i = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise RelulabError(f"daily cancellations: row {i + 1} has date "
-                           f"{daily['date'].iloc[i]!r}; expected YYYY-MM-DD")
+        raise RelulabError(f"daily cancellations: row {i + 1} has no date; expected "
+                           "YYYY-MM-DD")
     counts = pd.to_numeric(daily["cancellations"], errors="coerce")
     if counts.isna().any():
         i = int(np.flatnonzero(counts.isna().to_numpy())[0])

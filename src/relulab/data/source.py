@@ -2,8 +2,8 @@
 
 A :class:`DataSource` names one of three kinds of origin:
 
-- ``csv``: a user's CSV file (``path``), with an optional value ``column`` and
-  ``date_column`` (:func:`~relulab.data.user.load_series`);
+- ``csv``: a user's CSV file (``path``), with an optional value ``column``,
+  ``date_column`` and ``date_format`` (:func:`~relulab.data.user.load_series`);
 - ``bundled``: a series shipped inside statsmodels (``name``;
   :func:`~relulab.data.bundled.bundled`);
 - ``dataset``: a named data set (``name``), read from a local copy (``path``) when given,
@@ -39,10 +39,11 @@ class DataSource:
 
     ``path``: the CSV file (``csv``, required) or a local copy of the data set
     (``dataset``, optional). ``name``: the bundled series or data set. ``column`` and
-    ``date_column`` choose columns of a CSV and apply to ``csv`` only.
+    ``date_column`` choose columns of a CSV, ``date_format`` how its dates are written
+    (strftime's codes); they apply to ``csv`` only.
 
     >>> DataSource.from_flags(dataset="hotel-h1", data_file="H1.csv").config_fields()
-    {'data': 'dataset:hotel-h1:H1.csv', 'column': None, 'date_column': None}
+    {'data': 'dataset:hotel-h1:H1.csv', 'column': None, 'date_column': None, 'date_format': None}
     """
 
     kind: str
@@ -50,6 +51,7 @@ class DataSource:
     name: str | None = None
     column: str | None = None
     date_column: str | None = None
+    date_format: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -65,9 +67,9 @@ class DataSource:
         flag = f"--{self.kind}"
         if not self.name:
             raise RelulabError(f"a {self.kind} data source needs a name; pass {flag} NAME")
-        if self.column is not None or self.date_column is not None:
-            raise RelulabError(f"--column and --date-column choose columns of a --data CSV; "
-                               f"{flag} {self.name} has its own; drop them")
+        if any(v is not None for v in (self.column, self.date_column, self.date_format)):
+            raise RelulabError(f"--column, --date-column and --date-format describe a --data "
+                               f"CSV; {flag} {self.name} has its own; drop them")
         if self.kind == "bundled" and self.path is not None:
             raise RelulabError("--data and --bundled both name a series; pass one of them")
 
@@ -83,6 +85,7 @@ class DataSource:
         data_file: str | None = None,
         column: str | None = None,
         date_column: str | None = None,
+        date_format: str | None = None,
     ) -> DataSource:
         """The source the ``relulab study`` flags name, or one error line saying how to fix them.
 
@@ -96,25 +99,28 @@ class DataSource:
                 raise RelulabError(f"--data {data} and --data-file {data_file} both name the "
                                    f"local copy of {dataset}; pass one of them")
             return cls("dataset", path=data_file or data or None, name=dataset,
-                       column=column, date_column=date_column)
+                       column=column, date_column=date_column, date_format=date_format)
         if data_file:
             raise RelulabError("--data-file is the local copy of a --dataset; add --dataset "
                                "hotel-h1|hotel-h2, or pass a plain series CSV with --data")
         if data and bundled:
             raise RelulabError("--data and --bundled both name a series; pass one of them")
         if data:
-            return cls("csv", path=data, column=column, date_column=date_column)
+            return cls("csv", path=data, column=column, date_column=date_column,
+                       date_format=date_format)
         if bundled:
-            return cls("bundled", name=bundled, column=column, date_column=date_column)
+            return cls("bundled", name=bundled, column=column, date_column=date_column,
+                       date_format=date_format)
         raise RelulabError("no series given; pass --data FILE, --dataset NAME or --bundled NAME")
 
     @classmethod
     def from_string(cls, data: str, *, column: str | None = None,
-                    date_column: str | None = None) -> DataSource:
+                    date_column: str | None = None,
+                    date_format: str | None = None) -> DataSource:
         """Parse a stored ``StudyConfig.data`` string (see the module docstring).
 
-        ``column`` and ``date_column`` are kept for a CSV and ignored otherwise, as stored
-        configs of named series may carry them.
+        ``column``, ``date_column`` and ``date_format`` are kept for a CSV and ignored
+        otherwise, as stored configs of named series may carry them.
         """
         kind, _, rest = str(data).partition(":")
         if kind == "bundled" and rest:
@@ -122,32 +128,38 @@ class DataSource:
         if kind == "dataset" and rest:
             name, _, local = rest.partition(":")
             return cls("dataset", path=local or None, name=name)
-        return cls("csv", path=str(data), column=column, date_column=date_column)
+        return cls("csv", path=str(data), column=column, date_column=date_column,
+                   date_format=date_format)
 
     @classmethod
     def from_config(cls, config: StudyConfig) -> DataSource | None:
-        """The source ``config.data`` (with ``column``, ``date_column``) names; None if unset."""
+        """The source ``config.data`` (with its ``column``, ``date_column`` and
+        ``date_format``) names; None if unset."""
         if not config.data:
             return None
         return cls.from_string(config.data, column=config.column,
-                               date_column=config.date_column)
+                               date_column=config.date_column,
+                               date_format=config.date_format)
 
     # ------------------------------------------------------------------ uses
 
     def config_fields(self) -> dict[str, Any]:
-        """``data``, ``column`` and ``date_column`` for ``StudyConfig.replace(**...)``."""
+        """``data``, ``column``, ``date_column`` and ``date_format`` for
+        ``StudyConfig.replace(**...)``."""
         if self.kind == "csv":
             data = self.path
         elif self.kind == "bundled":
             data = f"bundled:{self.name}"
         else:
             data = f"dataset:{self.name}" + (f":{self.path}" if self.path else "")
-        return {"data": data, "column": self.column, "date_column": self.date_column}
+        return {"data": data, "column": self.column, "date_column": self.date_column,
+                "date_format": self.date_format}
 
     def load(self) -> Series:
         """The series, loaded: every way it can fail is one :class:`RelulabError`."""
         if self.kind == "csv":
-            return load_series(self.path, column=self.column, date_column=self.date_column)
+            return load_series(self.path, column=self.column, date_column=self.date_column,
+                               date_format=self.date_format)
         if self.kind == "bundled":
             return bundled(str(self.name))
         return load_dataset(str(self.name), data=self.path)
@@ -155,7 +167,8 @@ class DataSource:
     def __str__(self) -> str:
         if self.kind == "csv":
             chosen = [f"{what} {c!r}" for what, c in (("column", self.column),
-                                                       ("date column", self.date_column)) if c]
+                                                       ("date column", self.date_column),
+                                                       ("date format", self.date_format)) if c]
             return f"CSV file {self.path}" + (f" ({', '.join(chosen)})" if chosen else "")
         if self.kind == "bundled":
             return f"bundled series {self.name}"

@@ -12,16 +12,18 @@ decimal commas and none has a decimal point; a file mixing both is refused, nami
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from relulab.data.dates import ParsedDates, looks_like_dates, parse_dates, to_text
 from relulab.data.series import MIN_POINTS, Series
 from relulab.errors import RelulabError
 
@@ -32,13 +34,16 @@ def load_series(
     column: str | None = None,
     date_column: str | None = None,
     name: str | None = None,
+    date_format: str | None = None,
 ) -> Series:
     """A :class:`Series` from a CSV path, a pandas Series/DataFrame, or an array/list.
 
     For tables, ``column`` picks the values; without it the one numeric column that is not
     a date or an index-like key (``year_week``, ``year``, ``id``, ...) is used. A date column
-    is taken from ``date_column`` or detected when one column holds only ISO dates (or is
-    named ``date``/``ds``/``week_start``/... and parses as dates); dates must increase.
+    is taken from ``date_column`` or detected when one column holds only dates. Its dates
+    are read in ``date_format`` (strftime's codes, e.g. ``"%d/%m/%Y"``) or in the one format
+    its values show (:mod:`relulab.data.dates`: a column whose day and month no value tells
+    apart is refused, never guessed); they must increase, and rows are never reordered.
     """
     if isinstance(source, Series):
         return source
@@ -46,21 +51,25 @@ def load_series(
         path = Path(source)
         frame = read_csv(path)
         return _from_frame(frame, column, date_column, name, f"data file {path}", str(path),
-                           _csv_locator(path), default_name=path.stem)
+                           _csv_locator(path), default_name=path.stem,
+                           date_format=date_format)
     if isinstance(source, pd.DataFrame):
         return _from_frame(source, column, date_column, name, "the DataFrame",
-                           "pandas.DataFrame", _label_locator(source.index))
+                           "pandas.DataFrame", _label_locator(source.index),
+                           date_format=date_format)
     if isinstance(source, pd.Series):
-        if column is not None or date_column is not None:
-            raise RelulabError("column/date_column apply to tables; pass a DataFrame instead")
+        if column is not None or date_column is not None or date_format is not None:
+            raise RelulabError("column/date_column/date_format apply to tables; pass a "
+                               "DataFrame instead")
         what = f"series {source.name!r}" if source.name is not None else "the pandas Series"
         values = _numeric_values(source, what, _label_locator(source.index))
-        dates = (_iso_dates(pd.Series(source.index), what, "index", _position_locator)
+        dates = (_dates(pd.Series(source.index), what, "index", _position_locator)
                  if isinstance(source.index, pd.DatetimeIndex) else None)
         label = name or (str(source.name) if source.name is not None else "series")
         return Series(values, label, dates, "pandas.Series")
-    if column is not None or date_column is not None:
-        raise RelulabError("column/date_column apply to tables; pass a CSV path or DataFrame")
+    if column is not None or date_column is not None or date_format is not None:
+        raise RelulabError("column/date_column/date_format apply to tables; pass a CSV path "
+                           "or DataFrame")
     arr = np.asarray(source)
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.reshape(-1)
@@ -149,11 +158,26 @@ def _sniff_file(path: Path) -> CsvFormat:
     return sniff_format(text)
 
 
-def read_csv(path: Path, usecols: Callable[[str], bool] | None = None) -> pd.DataFrame:
+def read_csv(path: Path, usecols: Callable[[str], bool] | None = None,
+             **options: Any) -> pd.DataFrame:
     """``pandas.read_csv`` with each way a file can be unreadable turned into one clear error.
 
-    The separator and decimal mark are detected (:func:`sniff_format`).
+    The separator and decimal mark are detected (:func:`sniff_format`); ``options`` go to
+    pandas (``nrows``, ``dtype``, ...).
     """
+    fmt = csv_format(path)
+    with csv_errors(path, fmt):
+        frame = pd.read_csv(path, usecols=usecols, sep=fmt.sep, decimal=fmt.decimal,
+                            **options)
+    # No columns at all means `usecols` matched none: the caller says what was expected.
+    if frame.shape[0] == 0 and frame.shape[1] > 0:
+        raise RelulabError(f"data file {path} has a header but no data rows; add the data")
+    return frame
+
+
+def csv_format(path: Path) -> CsvFormat:
+    """How the CSV at ``path`` is written, or an error when it is missing, a directory, or
+    laid out so that pandas would misread it."""
     if not path.exists():
         where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
         raise RelulabError(f"data file {path} not found{where}; check the path")
@@ -162,8 +186,15 @@ def read_csv(path: Path, usecols: Callable[[str], bool] | None = None) -> pd.Dat
     fmt = _sniff_file(path)
     if fmt.problem:
         raise RelulabError(f"data file {path} {fmt.problem}")
+    return fmt
+
+
+@contextlib.contextmanager
+def csv_errors(path: Path, fmt: CsvFormat) -> Iterator[None]:
+    """Turn pandas' and the file system's errors while reading ``path`` into one line each
+    (around a whole read, or around a chunked reader's loop)."""
     try:
-        frame = pd.read_csv(path, usecols=usecols, sep=fmt.sep, decimal=fmt.decimal)
+        yield
     except pd.errors.EmptyDataError:
         raise RelulabError(f"data file {path} is empty; pass a CSV with a header row and "
                            "one row per time step") from None
@@ -178,10 +209,6 @@ def read_csv(path: Path, usecols: Callable[[str], bool] | None = None) -> pd.Dat
     except OSError as e:
         raise RelulabError(f"data file {path} cannot be read ({e.strerror or e}); check its "
                            "permissions") from None
-    # No columns at all means `usecols` matched none: the caller says what was expected.
-    if frame.shape[0] == 0 and frame.shape[1] > 0:
-        raise RelulabError(f"data file {path} has a header but no data rows; add the data")
-    return frame
 
 
 # Locators turn a 0-based row position into words a user can find the row by.
@@ -201,8 +228,6 @@ _KEY_NAME = re.compile(
     r"(year|week|month|day|quarter|year_?week|year_?month|period|index|idx|id|unnamed: ?\d+)",
     re.IGNORECASE,
 )
-_DATE_NAME = re.compile(r"(date|ds|time|timestamp|datetime|week_start|day|period_start)",
-                        re.IGNORECASE)
 
 
 def _numeric_like(col: pd.Series) -> bool:
@@ -217,40 +242,11 @@ def _numeric_like(col: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= 0.5)  # mostly numbers: a value column with typos
 
 
-# Quarters as written in tables ("1998-Q1", "1998 Q1", "1998Q1"), read as the quarter's
-# first day; pandas' own parsing of them is deprecated.
-_QUARTER = re.compile(r"(\d{4})\s*-?\s*[Qq]([1-4])")
-
-
-def _parse_dates(col: pd.Series) -> pd.Series:
-    text = col.astype(str).str.strip()
-    quarters = text.str.fullmatch(_QUARTER.pattern)
-    if quarters.any():
-        parts = text[quarters].str.extract(_QUARTER.pattern)
-        starts = pd.to_datetime(pd.DataFrame({
-            "year": parts[0].astype(int), "month": 3 * parts[1].astype(int) - 2, "day": 1}))
-        rest = _parse_dates(col[~quarters]) if (~quarters).any() else starts.iloc[:0]
-        return pd.concat([starts, rest]).reindex(col.index).where(col.notna())
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    if parsed.isna().any():
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-    return parsed.where(col.notna())
-
-
 def _detect_date_column(frame: pd.DataFrame) -> Any:
+    """The first column whose every cell is written as a date (:mod:`relulab.data.dates`:
+    a column that mixes formats is found too, and refused with its reason when read)."""
     for c in frame.columns:
-        col = frame[c]
-        if pd.api.types.is_datetime64_any_dtype(col):
-            return c
-        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            continue
-        text = col.dropna().astype(str).str.strip()
-        if text.empty:
-            continue
-        iso = pd.to_datetime(text, errors="coerce", format="ISO8601")
-        if iso.notna().all():
-            return c
-        if _DATE_NAME.fullmatch(str(c)) and _parse_dates(text).notna().all():
+        if looks_like_dates(frame[c]):
             return c
     return None
 
@@ -275,6 +271,7 @@ def _from_frame(
     source: str,
     locate: Callable[[int], str],
     default_name: str | None = None,
+    date_format: str | None = None,
 ) -> Series:
     if frame.shape[1] == 0 or frame.shape[0] == 0:
         raise RelulabError(f"{what} holds no data; pass a table with a value column and rows")
@@ -304,35 +301,54 @@ def _from_frame(
     values = _numeric_values(frame[column].reset_index(drop=True), label, locate)
     dates = None
     if date_col is not None:
-        dates = _iso_dates(frame[date_col].reset_index(drop=True), what, date_col, locate)
+        dates = _dates(frame[date_col].reset_index(drop=True), what, date_col, locate,
+                       date_format)
+    elif date_format is not None:
+        raise RelulabError(f"{what} has no date column for --date-format "
+                           f"{date_format!r}; name it with --date-column")
     if name is None:
         name = f"{default_name}:{column}" if default_name else str(column)
     return Series(values, name, dates, source)
 
 
-def _numeric_values(raw: pd.Series, what: str, locate: Callable[[int], str], *,
-                    whole: bool = True) -> np.ndarray:
-    """Float64 values of ``raw``, or an error naming the first bad cell and the fix."""
+def parse_numbers(raw: pd.Series) -> tuple[np.ndarray, int | None]:
+    """Float64 values of ``raw`` (blank and missing cells NaN) and the position of the first
+    cell that is no number (None when every cell is one or blank)."""
     raw = raw.reset_index(drop=True)
     if pd.api.types.is_bool_dtype(raw):
         raw = raw.astype(np.float64)
     if pd.api.types.is_numeric_dtype(raw):
-        numeric = raw.astype(np.float64)
-    else:
-        text = raw.map(lambda x: x.strip() if isinstance(x, str) else x)
-        numeric = pd.to_numeric(text, errors="coerce").astype(np.float64)
-        blank = text.map(lambda x: isinstance(x, str) and x == "")
-        bad = (text.notna() & ~blank & numeric.isna()).to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            cell = raw.iloc[i]
-            if isinstance(cell, str) and _DECIMAL_COMMA.fullmatch(cell.strip()):
-                raise RelulabError(f"{what}: {locate(i)} holds {cell!r}, a decimal comma "
-                                   "among numbers written with decimal points; write every "
-                                   "number one way (e.g. 1.5)")
-            raise RelulabError(f"{what}: {locate(i)} holds {cell!r}, which is not a "
-                               "number; correct that cell or drop the row")
-    v = numeric.to_numpy(dtype=np.float64)
+        return raw.to_numpy(dtype=np.float64), None
+    text = raw.map(lambda x: x.strip() if isinstance(x, str) else x)
+    numeric = pd.to_numeric(text, errors="coerce").astype(np.float64)
+    blank = text.map(lambda x: isinstance(x, str) and x == "")
+    bad = np.flatnonzero((text.notna() & ~blank & numeric.isna()).to_numpy())
+    return numeric.to_numpy(dtype=np.float64), (int(bad[0]) if bad.size else None)
+
+
+def not_a_number(cell: Any, what: str, where: str) -> RelulabError:
+    """The error for a cell of a value column that is no number, at ``where``."""
+    if isinstance(cell, str) and _DECIMAL_COMMA.fullmatch(cell.strip()):
+        return RelulabError(f"{what}: {where} holds {cell!r}, a decimal comma among numbers "
+                            "written with decimal points; write every number one way (e.g. "
+                            "1.5)")
+    return RelulabError(f"{what}: {where} holds {cell!r}, which is not a number; correct "
+                        "that cell or drop the row")
+
+
+def _numeric_values(raw: pd.Series, what: str, locate: Callable[[int], str], *,
+                    whole: bool = True) -> np.ndarray:
+    """Float64 values of ``raw``, or an error naming the first bad cell and the fix."""
+    v, bad = parse_numbers(raw)
+    if bad is not None:
+        raise not_a_number(raw.iloc[bad], what, locate(bad))
+    return checked_values(v, what, locate, whole=whole)
+
+
+def checked_values(v: np.ndarray, what: str, locate: Callable[[int], str], *,
+                   whole: bool = True) -> np.ndarray:
+    """``v`` when every value is finite (and, for a ``whole`` series, there are enough of
+    them and they vary), else an error naming the first bad one."""
     nan = np.isnan(v)
     if nan.any():
         i = int(np.flatnonzero(nan)[0])
@@ -363,23 +379,41 @@ def _default_min_length() -> int:
     return min_length(StudyConfig())
 
 
-def _iso_dates(raw: pd.Series, what: str, col: Any, locate: Callable[[int], str]
-               ) -> tuple[str, ...]:
-    parsed = raw if pd.api.types.is_datetime64_any_dtype(raw) else _parse_dates(raw)
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise RelulabError(f"{what}: date column {col!r} at {locate(i)} holds {raw.iloc[i]!r}, "
-                           "which is not a date; correct it (YYYY-MM-DD) or pick the date "
-                           "column with --date-column")
+def _dates(raw: pd.Series, what: str, col: Any, locate: Callable[[int], str],
+           date_format: str | None = None) -> tuple[str, ...]:
+    """One series' dates as ISO text, read in one format for the column
+    (:func:`relulab.data.dates.parse_dates`); every row must have one, in increasing order."""
+    parsed = parse_dates(raw, date_format=date_format, what=what, column=col, locate=locate)
+    return checked_dates(parsed.dates, raw, what, col, locate, parsed)
+
+
+def checked_dates(parsed: pd.Series, raw: pd.Series, what: str, col: Any,
+                  locate: Callable[[int], str], how: ParsedDates | None = None
+                  ) -> tuple[str, ...]:
+    """``parsed`` (one series' dates, in its rows' order) as ISO text, or an error naming
+    the first row without a date, or whose date does not come after the row before it
+    (``how``: how the column was read, for the advice when its order was inferred)."""
+    missing = parsed.isna().to_numpy()
+    if missing.any():
+        i = int(np.flatnonzero(missing)[0])
+        cell = raw.iloc[i]
+        if isinstance(cell, str) and cell.strip():
+            raise RelulabError(f"{what}: {locate(i)} holds {cell!r} in column {col!r}, which "
+                               "is not a date in the column's format; correct it")
+        raise RelulabError(f"{what}: {locate(i)} has no date in column {col!r}; fill it or "
+                           "drop the row")
     stamps = pd.DatetimeIndex(parsed)
     steps = np.diff(stamps.asi8)
     if (steps <= 0).any():
         i = int(np.flatnonzero(steps <= 0)[0]) + 1
+        if how is not None and how.settled_by is not None:
+            raise RelulabError(
+                f"{what}: dates in column {col!r}, read as {how.format} (the order "
+                f"{how.settled_by} shows), do not increase ({locate(i)} is {raw.iloc[i]}, "
+                f"after {raw.iloc[i - 1]}); if the column switches between day-first and "
+                "month-first, write every date one way; else pass --date-format, and sort "
+                "the rows by date")
         raise RelulabError(f"{what}: dates in column {col!r} do not increase ({locate(i)} is "
                            f"{raw.iloc[i]}, after {raw.iloc[i - 1]}); sort the rows by date "
                            "and remove duplicate dates")
-    midnight = bool((stamps == stamps.normalize()).all())
-    return tuple(stamps.strftime("%Y-%m-%d")) if midnight else tuple(
-        t.isoformat() for t in stamps)
-
+    return tuple(to_text(stamps))
