@@ -397,8 +397,9 @@ def test_missing_file_is_refused_only_when_asked(tmp_path: Path) -> None:
     with pytest.raises(RelulabError, match=r"no results database at .*missing\.db"):
         Store(tmp_path / "missing.db", create=False)
     assert not (tmp_path / "missing.db").exists()
-    with pytest.raises(RelulabError, match="cannot open results database"):
+    with pytest.raises(RelulabError, match=r"dir\.db: the folder .*no does not exist; create"):
         Store(tmp_path / "no" / "such" / "dir.db")
+    assert not (tmp_path / "no").exists()
 
 
 # -- migration ------------------------------------------------------------------------
