@@ -179,7 +179,7 @@ def test_study_result_round_trips_exactly(db: Path) -> None:
         store.save_analysis(sid, want)
     with Store(db) as store:
         got = store.load(sid)
-    assert got.study_id == sid == study_key(config, "abc123")
+    assert got.study_id == sid == study_key(config, "abc123", "hotel <H1>")
     assert got.config == config and got.config.name == "unit"
     assert (got.series_name, got.data_hash, got.train_end, got.test_start) == (
         "hotel <H1>", "abc123", 13, 17)

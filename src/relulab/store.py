@@ -21,8 +21,13 @@ Schema (``PRAGMA user_version`` is the schema version; ``PRAGMA application_id``
 file as relulab's):
 
 * ``meta(key, value)``: ``created_by`` / ``migrated_by`` relulab versions.
-* ``studies``: one row per (config, data). ``key`` is the public study id, a hash of
-  ``config.key()`` and the data hash, so rerunning the same command finds the same row.
+* ``studies``: one row per (config, data, series name). ``key`` is the public study id, a
+  hash of ``config.key()``, the data hash and the series' name (:func:`study_key`), so
+  rerunning the same command finds the same row, and two series with the same values
+  (two identical columns of a panel) are two studies. Rows stored before the name was
+  part of the key keep theirs: :meth:`Store.open_study` finds such a row by its old key
+  (:func:`legacy_study_key`) and its stored ``series_name``, so old ids still resolve and
+  old studies still resume.
 * ``runs``: one row per (study, activation, seed), ``UNIQUE`` on those three; since
   version 3 with ``unit_stats`` (per-unit diagnostics, an .npz like ``epoch_stats``).
 * ``analysis``: one row per finished study (summary, comparisons, baselines, timing,
@@ -87,7 +92,7 @@ CREATE TABLE meta (
 );
 CREATE TABLE studies (
     id              INTEGER PRIMARY KEY,
-    key             TEXT NOT NULL UNIQUE,   -- public id: hash of config.key() and data_hash
+    key             TEXT NOT NULL UNIQUE,   -- public id: see study_key
     name            TEXT NOT NULL,
     config          TEXT NOT NULL,          -- JSON, StudyConfig.to_dict()
     relulab_version TEXT NOT NULL,          -- the version that created the study
@@ -155,9 +160,21 @@ def _unit_stats_v3(conn: sqlite3.Connection) -> None:
 MIGRATIONS: dict[int, Migration] = {0: _create_v1, 1: _diagnostics_v2, 2: _unit_stats_v3}
 
 
-def study_key(config: StudyConfig, data_hash: str) -> str:
-    """The public id of a study: it names the config (less its label) and the data."""
-    return hashlib.sha256(f"{config.key()}:{data_hash}".encode()).hexdigest()[:16]
+def study_key(config: StudyConfig, data_hash: str, series_name: str) -> str:
+    """The public id of a study: it names the config (less its label), the data and the
+    series' name, so that series with the same values under different names (two identical
+    columns of a panel, copies of a file) are different studies."""
+    return _digest(f"{config.key()}:{data_hash}:{series_name}")
+
+
+def legacy_study_key(config: StudyConfig, data_hash: str) -> str:
+    """The id a study got before the series' name was part of it (relulab 0.1.0): stored
+    studies keep it, and :meth:`Store.open_study` finds them by it and their series' name."""
+    return _digest(f"{config.key()}:{data_hash}")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 _WAL_FILES = ("-wal", "-shm")  # what SQLite keeps beside a WAL database
@@ -392,15 +409,23 @@ class Store:
     def open_study(self, config: StudyConfig, *, series_name: str, values: np.ndarray,
                    dates: Sequence[str] | None, data_hash: str, train_end: int,
                    test_start: int) -> str:
-        """The id of the study of ``config`` on this data, created if new.
+        """The id of the study of ``config`` on this data and series, created if new.
 
         An existing study with the same key is returned unchanged: that is how a rerun
-        resumes (ask :meth:`completed_activations` what is left to do).
+        resumes (ask :meth:`completed_activations` what is left to do). So is a study
+        stored before the series' name was part of the key, found by its old key and its
+        stored series name (one stored for another series with the same values is not it).
         """
-        key = study_key(config, data_hash)
+        key = study_key(config, data_hash, series_name)
         with self._transaction() as conn:
-            row = conn.execute("SELECT id FROM studies WHERE key = ?", (key,)).fetchone()
+            row = conn.execute("SELECT key FROM studies WHERE key = ?", (key,)).fetchone()
             if row is None:
+                row = conn.execute(
+                    "SELECT key FROM studies WHERE key = ? AND series_name = ?",
+                    (legacy_study_key(config, data_hash), series_name)).fetchone()
+            if row is not None:
+                key = row[0]
+            else:
                 now = _now()
                 conn.execute(
                     "INSERT INTO studies (key, name, config, relulab_version, data_hash,"
