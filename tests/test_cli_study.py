@@ -542,6 +542,7 @@ def test_report_and_figures(cwd, capsys) -> None:
                          "--json", "nested/dir/r.json")
     assert code == 0 and err == "" and ANSI not in out
     assert (cwd / "nested" / "dir" / "r.json").is_file()  # parent folders are created
+    assert "Created the folders nested, nested/dir, out, figs, which did not exist" in out
     html = (cwd / "out" / "r.html").read_text(encoding="utf-8")
     assert "Report written to out/r.html" in out
     assert html.lstrip().lower().startswith("<!doctype html>")
@@ -558,17 +559,60 @@ def test_report_and_figures(cwd, capsys) -> None:
         assert width >= 200 and height >= 100
 
 
-def test_json_that_cannot_be_written_keeps_the_results(cwd, capsys) -> None:
+@pytest.mark.parametrize("argv, line", [
+    (["--json", "blocker/r.json"], "cannot write the JSON to blocker/r.json: blocker is a "
+     "file, not a folder; choose another path"),
+    (["--report", "a-folder"], "cannot write the report to a-folder: a-folder is a folder, "
+     "not a file; choose another path"),
+    (["--figures", "blocker"], "cannot write the figures to blocker: blocker is a file, not "
+     "a folder; choose another folder"),
+    (["--db", "blocker/r.db"], "cannot store results in blocker/r.db: blocker is a file, not "
+     "a folder; pass another --db PATH, or --no-db to keep nothing on disk"),
+])
+def test_a_destination_that_cannot_be_written_is_refused_before_training(
+        cwd, capsys, monkeypatch, argv, line) -> None:
+    from relulab.study import InProcessExecutor
+
+    def train(*args, **kwargs):
+        raise AssertionError("training started before the destinations were checked")
+
+    monkeypatch.setattr(InProcessExecutor, "run", train)
     write_series(cwd / "s.csv")
     (cwd / "blocker").write_text("a file where a folder should be")
+    (cwd / "a-folder").mkdir()
+    code, out, err = run(capsys, "study", "--data", "s.csv", *TINY, "--quiet", *argv)
+    assert assert_one_error_line(code, out, err) == f"relulab: error: {line}\n"
+    assert not (cwd / "relulab.db").exists()
+    # A panel's destinations are checked before its file is even read.
+    code, out, err = run(capsys, "study", "--panel", "no-such-panel.csv", *TINY, *argv)
+    assert assert_one_error_line(code, out, err) == f"relulab: error: {line}\n"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full is Linux's")
+def test_a_report_that_fails_after_training_loses_nothing(cwd, capsys, monkeypatch) -> None:
+    """/dev/full passes every check (it is a writable file) and then refuses the write, as a
+    full disk does: the line says where the results are."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(cwd))
+    write_series(cwd / "s.csv")
     code, out, err = run(capsys, "study", "--data", "s.csv", *TINY, "--quiet",
-                         "--json", "blocker/r.json")
-    assert code == 2 and "Traceback" not in err
-    assert err.count("\n") == 1 and err.startswith("relulab: error: cannot write the JSON")
-    assert "blocker/r.json" in err and "choose a writable path" in err
-    study_id = re.search(r"stored in relulab\.db as study (\w+)", err).group(1)
+                         "--report", "/dev/full")
+    line = assert_one_error_line(code, out, err)
+    assert line.startswith("relulab: error: cannot write the report to /dev/full (No space "
+                           "left on device); choose another path; the results are stored in "
+                           "relulab.db as study ")
+    study_id = re.search(r"stored in relulab\.db as study (\w+)", line).group(1)
+    assert f"(relulab report {study_id} --db relulab.db writes the report" in line
     code, out, _ = run(capsys, "runs", "export", study_id, "--csv")
     assert code == 0 and len(list(csv.DictReader(io.StringIO(out)))) == 4
+    # Without a database the result is saved as JSON, and the line names the file.
+    code, out, err = run(capsys, "study", "--data", "s.csv", *TINY, "--quiet", "--no-db",
+                         "--report", "/dev/full")
+    line = assert_one_error_line(code, out, err)
+    (saved,) = cwd.glob("relulab-result-*.json")
+    assert line.endswith(f"; the result is saved as JSON in {saved}\n")
+    assert len(strict_json(saved.read_text())["runs"]) == 4
 
 
 # ---------------------------------------------------------------------------- demo

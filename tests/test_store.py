@@ -179,7 +179,7 @@ def test_study_result_round_trips_exactly(db: Path) -> None:
         store.save_analysis(sid, want)
     with Store(db) as store:
         got = store.load(sid)
-    assert got.study_id == sid == study_key(config, "abc123")
+    assert got.study_id == sid == study_key(config, "abc123", "hotel <H1>")
     assert got.config == config and got.config.name == "unit"
     assert (got.series_name, got.data_hash, got.train_end, got.test_start) == (
         "hotel <H1>", "abc123", 13, 17)
@@ -397,8 +397,9 @@ def test_missing_file_is_refused_only_when_asked(tmp_path: Path) -> None:
     with pytest.raises(RelulabError, match=r"no results database at .*missing\.db"):
         Store(tmp_path / "missing.db", create=False)
     assert not (tmp_path / "missing.db").exists()
-    with pytest.raises(RelulabError, match="cannot open results database"):
+    with pytest.raises(RelulabError, match=r"dir\.db: the folder .*no does not exist; create"):
         Store(tmp_path / "no" / "such" / "dir.db")
+    assert not (tmp_path / "no").exists()
 
 
 # -- migration ------------------------------------------------------------------------

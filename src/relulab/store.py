@@ -21,8 +21,13 @@ Schema (``PRAGMA user_version`` is the schema version; ``PRAGMA application_id``
 file as relulab's):
 
 * ``meta(key, value)``: ``created_by`` / ``migrated_by`` relulab versions.
-* ``studies``: one row per (config, data). ``key`` is the public study id, a hash of
-  ``config.key()`` and the data hash, so rerunning the same command finds the same row.
+* ``studies``: one row per (config, data, series name). ``key`` is the public study id, a
+  hash of ``config.key()``, the data hash and the series' name (:func:`study_key`), so
+  rerunning the same command finds the same row, and two series with the same values
+  (two identical columns of a panel) are two studies. Rows stored before the name was
+  part of the key keep theirs: :meth:`Store.open_study` finds such a row by its old key
+  (:func:`legacy_study_key`) and its stored ``series_name``, so old ids still resolve and
+  old studies still resume.
 * ``runs``: one row per (study, activation, seed), ``UNIQUE`` on those three; since
   version 3 with ``unit_stats`` (per-unit diagnostics, an .npz like ``epoch_stats``).
 * ``analysis``: one row per finished study (summary, comparisons, baselines, timing,
@@ -36,6 +41,12 @@ The multiplicity, equivalence, probability-of-improvement and seeds-needed field
 comparison came later within the same JSON (no schema change): a comparison stored without
 them loads with their "not recorded" defaults (NaN, "", {}) and keeps its stored sentence.
 
+Files that cannot be written (read-only, in a read-only folder, a folder where the file
+should be) are refused when the store is opened for writing, before a study trains
+anything; a database in a folder this process may not write is still read (``create=False``:
+opened immutable, which SQLite allows only when no WAL is left beside it). Every write
+error SQLite reports later (locked, read-only, disk full) is one :class:`RelulabError`.
+
 Arrays of floats are stored as little-endian float64 bytes (exact, NaN included); other
 structures as strict JSON in which non-finite floats are written ``{"$f": "nan"}`` (plain
 JSON has no NaN) and arrays ``{"$a": [...], "dtype": ..., "shape": [...]}``.
@@ -48,6 +59,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -61,6 +73,8 @@ import pandas as pd
 from relulab import __version__
 from relulab.config import StudyConfig
 from relulab.errors import RelulabError
+from relulab.files import destination_problem, missing_folders
+from relulab.files import exists as _exists
 from relulab.paths import DEFAULT_DB
 from relulab.result import Comparison, Diagnostics, RunRecord, StudyResult, study_activations
 
@@ -78,7 +92,7 @@ CREATE TABLE meta (
 );
 CREATE TABLE studies (
     id              INTEGER PRIMARY KEY,
-    key             TEXT NOT NULL UNIQUE,   -- public id: hash of config.key() and data_hash
+    key             TEXT NOT NULL UNIQUE,   -- public id: see study_key
     name            TEXT NOT NULL,
     config          TEXT NOT NULL,          -- JSON, StudyConfig.to_dict()
     relulab_version TEXT NOT NULL,          -- the version that created the study
@@ -146,38 +160,99 @@ def _unit_stats_v3(conn: sqlite3.Connection) -> None:
 MIGRATIONS: dict[int, Migration] = {0: _create_v1, 1: _diagnostics_v2, 2: _unit_stats_v3}
 
 
-def study_key(config: StudyConfig, data_hash: str) -> str:
-    """The public id of a study: it names the config (less its label) and the data."""
-    return hashlib.sha256(f"{config.key()}:{data_hash}".encode()).hexdigest()[:16]
+def study_key(config: StudyConfig, data_hash: str, series_name: str) -> str:
+    """The public id of a study: it names the config (less its label), the data and the
+    series' name, so that series with the same values under different names (two identical
+    columns of a panel, copies of a file) are different studies."""
+    return _digest(f"{config.key()}:{data_hash}:{series_name}")
+
+
+def legacy_study_key(config: StudyConfig, data_hash: str) -> str:
+    """The id a study got before the series' name was part of it (relulab 0.1.0): stored
+    studies keep it, and :meth:`Store.open_study` finds them by it and their series' name."""
+    return _digest(f"{config.key()}:{data_hash}")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_WAL_FILES = ("-wal", "-shm")  # what SQLite keeps beside a WAL database
+
+
+def _writable_folder(folder: Path) -> bool:
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def check_writable(path: str | Path, *, folders_made: bool = False) -> None:
+    """Raise the one line that says why this process could not store results in ``path``
+    (read-only, in a folder it may not write, a folder where the file should be, a file
+    where a folder should be), else nothing; only looks. A missing folder is refused too,
+    unless the caller makes it (``folders_made``)."""
+    path = Path(path)
+    fix = "pass another --db PATH, or --no-db to keep nothing on disk"
+    problem = destination_problem(path)
+    if problem is None and _exists(path) and not os.access(path, os.R_OK):
+        problem = f"{path} may not be read"
+        fix = f"make it readable, {fix}"
+    elif problem is None and not _exists(path) and missing_folders(path) and not folders_made:
+        problem = f"the folder {missing_folders(path)[0]} does not exist"
+        fix = f"create it, {fix}"
+    elif problem is None and _exists(path) and not _writable_folder(path.parent):
+        problem = (f"its folder {path.parent} is not writable (SQLite writes "
+                   f"{path.name}-wal and {path.name}-shm beside the database)")
+        fix = f"make the folder writable, {fix}"
+    elif problem is not None and problem.endswith(("read-only", "not writable")):
+        fix = f"make it writable, {fix}"
+    if problem is not None:
+        raise RelulabError(f"cannot store results in {path}: {problem}; {fix}")
 
 
 class Store:
     """A relulab results database, opened (and created or migrated) on construction.
 
-    ``Store(path)`` creates the file when it does not exist; ``Store(path, create=False)``
-    refuses instead (the read-only commands). Use as a context manager, or call
-    :meth:`close`. Study ids given to the methods may be a key, a unique key prefix or the
-    row number shown by ``relulab runs list`` (see :meth:`resolve`).
+    ``Store(path)`` creates the file when it does not exist, in a folder that exists, and
+    refuses at once a file it could not write (read-only, in a read-only folder, a folder
+    where the file should be), so that a study fails before it trains, not after;
+    ``Store(path, create=False)`` refuses a missing file instead and only needs to read
+    (the read-only commands). Use as a context manager, or call :meth:`close`. Study ids
+    given to the methods may be a key, a unique key prefix or the row number shown by
+    ``relulab runs list`` (see :meth:`resolve`).
     """
 
     def __init__(self, path: str | Path = DEFAULT_PATH, *, create: bool = True,
                  timeout: float = 60.0) -> None:
         self.path = Path(path)
-        if not create and not self.path.exists():
+        exists = _exists(self.path)
+        if not create and not exists:
             raise RelulabError(
                 f"no results database at {self.path}; run a study first "
                 f"(relulab study ...) or pass --db PATH"
             )
+        if create:
+            check_writable(self.path)
+        # SQLite keeps a WAL database's -wal and -shm files beside it, also to read it; in a
+        # folder this process may not write, only an immutable open can read the file, and
+        # that is safe when no WAL is left there (nothing committed is outside the file).
+        self.read_only = (not create and not _writable_folder(self.path.parent)
+                          and not any(_exists(Path(f"{self.path}{s}")) for s in _WAL_FILES))
         try:
             # Autocommit mode: every transaction here is an explicit BEGIN ... COMMIT.
-            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            if self.read_only:
+                self._conn = sqlite3.connect(
+                    self.path.resolve().as_uri() + "?mode=ro&immutable=1", uri=True,
+                    timeout=timeout, isolation_level=None)
+            else:
+                self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         except sqlite3.OperationalError as exc:
             raise RelulabError(
-                f"cannot open results database {self.path}: {exc}; "
-                f"check that its folder exists and is writable"
+                f"cannot open results database {self.path}: {exc}; check that its folder "
+                f"exists and that the file and the folder may be read"
             ) from None
         try:
             self._open(timeout)
+            if create:
+                self._check_writes(timeout)
         except BaseException:
             self._conn.close()
             raise
@@ -186,11 +261,22 @@ class Store:
         conn = self._conn
         try:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        except sqlite3.DatabaseError:
-            raise RelulabError(
-                f"{self.path} is not a relulab results database (not an SQLite file); "
-                f"pass another --db PATH or move the file away"
-            ) from None
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
+                raise RelulabError(
+                    f"{self.path} is not a relulab results database (not an SQLite file); "
+                    f"pass another --db PATH or move the file away"
+                ) from None
+            if getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_READONLY",
+                                                                  "SQLITE_CANTOPEN")):
+                raise RelulabError(
+                    f"cannot read results database {self.path} ({exc}): SQLite must create "
+                    f"{self.path.name}-wal and {self.path.name}-shm beside it, in "
+                    f"{self.path.parent}; make that folder writable, or copy the database "
+                    f"to a writable folder and pass --db there"
+                ) from None
+            raise RelulabError(f"cannot read results database {self.path} ({exc}); pass "
+                               f"another --db PATH") from None
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         if app_id != APPLICATION_ID and (app_id != 0 or tables or version):
@@ -206,10 +292,33 @@ class Store:
             )
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
+        if not self.read_only:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
         if version < SCHEMA_VERSION:
+            if self.read_only:
+                raise RelulabError(
+                    f"{self.path} was written by an older relulab (schema version {version}) "
+                    f"and is upgraded to version {SCHEMA_VERSION} when opened, which writes "
+                    f"to it, but its folder {self.path.parent} is not writable; make the "
+                    f"folder writable, or copy the database to a writable folder"
+                )
             self._migrate()
+
+    def _check_writes(self, timeout: float) -> None:
+        # SQLite opens a file it may not write read-only without a word and says so at the
+        # first write: try one that changes nothing. SQLite refuses it as read-only before
+        # it waits for the write lock, so with no wait another writer's lock means only
+        # that this connection could write too.
+        self._conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            self._conn.execute("UPDATE meta SET value = value WHERE 0")
+        except sqlite3.OperationalError as exc:
+            if not getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_BUSY",
+                                                                      "SQLITE_LOCKED")):
+                raise self._write_error(exc) or exc from None
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
 
     def _migrate(self) -> None:
         # One transaction for all steps: a crash leaves the old version, never a mix. The
@@ -245,15 +354,46 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: all of it commits, or (on any exception) none of it."""
-        self._conn.execute("BEGIN IMMEDIATE")
+        """A write transaction: all of it commits, or (on any exception) none of it. What
+        SQLite refuses (a read-only file, a lock held too long, a full disk) is one
+        :class:`RelulabError`."""
         try:
-            yield self._conn
-        except BaseException:
-            if self._conn.in_transaction:  # SQLite rolls back by itself on some errors
-                self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:  # SQLite rolls back by itself on some errors
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            error = self._write_error(exc)
+            if error is None:
+                raise
+            raise error from None
+
+    def _write_error(self, exc: sqlite3.OperationalError) -> RelulabError | None:
+        """What a failed write means, for the user, or ``None`` for a bug of relulab's."""
+        code = getattr(exc, "sqlite_errorname", "")
+        if code.startswith("SQLITE_READONLY"):
+            return RelulabError(
+                f"cannot write to results database {self.path} ({exc}): SQLite opened it "
+                f"read-only; make the file and its folder writable, pass another --db PATH, "
+                f"or --no-db to keep nothing on disk")
+        if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            return RelulabError(
+                f"results database {self.path} stayed locked by another process ({exc}); "
+                f"wait for it to finish, or pass another --db PATH")
+        if code.startswith("SQLITE_FULL"):
+            return RelulabError(
+                f"cannot write to results database {self.path} ({exc}); free some disk "
+                f"space, or pass another --db PATH")
+        if code.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):
+            return RelulabError(
+                f"cannot write to results database {self.path} ({exc}); check the disk and "
+                f"that {self.path.parent} is still a writable folder, or pass another --db "
+                f"PATH")
+        return None
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -269,15 +409,23 @@ class Store:
     def open_study(self, config: StudyConfig, *, series_name: str, values: np.ndarray,
                    dates: Sequence[str] | None, data_hash: str, train_end: int,
                    test_start: int) -> str:
-        """The id of the study of ``config`` on this data, created if new.
+        """The id of the study of ``config`` on this data and series, created if new.
 
         An existing study with the same key is returned unchanged: that is how a rerun
-        resumes (ask :meth:`completed_activations` what is left to do).
+        resumes (ask :meth:`completed_activations` what is left to do). So is a study
+        stored before the series' name was part of the key, found by its old key and its
+        stored series name (one stored for another series with the same values is not it).
         """
-        key = study_key(config, data_hash)
+        key = study_key(config, data_hash, series_name)
         with self._transaction() as conn:
-            row = conn.execute("SELECT id FROM studies WHERE key = ?", (key,)).fetchone()
+            row = conn.execute("SELECT key FROM studies WHERE key = ?", (key,)).fetchone()
             if row is None:
+                row = conn.execute(
+                    "SELECT key FROM studies WHERE key = ? AND series_name = ?",
+                    (legacy_study_key(config, data_hash), series_name)).fetchone()
+            if row is not None:
+                key = row[0]
+            else:
                 now = _now()
                 conn.execute(
                     "INSERT INTO studies (key, name, config, relulab_version, data_hash,"

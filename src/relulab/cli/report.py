@@ -42,6 +42,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     written = write_outputs(result, Outputs(db=args.db, report=args.output,
                                             figures=args.figures))
     print(f"report written to {written.report.resolve()}")
+    if written.folders:
+        print(f"created the folder{'s' if len(written.folders) > 1 else ''} "
+              f"{', '.join(map(str, written.folders))}, which did not exist")
     if args.figures:
         print(f"{len(written.figures)} figures written to {Path(args.figures).resolve()}"
               if written.figures else "no figures written")

@@ -217,6 +217,7 @@ def _cmd_panel(args: argparse.Namespace) -> int:
     from relulab import display
     from relulab.data import load_panel
     from relulab.study import Outputs
+    from relulab.study.outputs import check_outputs
     from relulab.study.panel import run_panel_study
 
     if args.data or args.dataset or args.bundled or args.data_file:
@@ -225,6 +226,9 @@ def _cmd_panel(args: argparse.Namespace) -> int:
         raise RelulabError("--seeds auto studies one series; for a panel pass a number of "
                            "seeds")
     executor = executor_from_args(args)
+    outputs = Outputs(db=None if args.no_db else args.db, json=args.json, report=args.report,
+                      figures=args.figures)
+    check_outputs(outputs)  # before a large file is read, not only before training
     columns = None if args.columns in (None, "all") else [
         c.strip() for c in args.columns.split(",") if c.strip()]
     ids = [i.strip() for i in args.series_ids.split(",")] if args.series_ids else None
@@ -237,8 +241,6 @@ def _cmd_panel(args: argparse.Namespace) -> int:
                                             date_format=args.date_format)
     console = _stdout()
     err = Console(stderr=True)
-    outputs = Outputs(db=None if args.no_db else args.db, json=args.json, report=args.report,
-                      figures=args.figures)
     # One Ray for the whole panel, not one per series.
     with _running(executor), _progress(err, quiet=args.quiet) as progress:
         result, written = run_panel_study(config, panel, outputs=outputs, progress=progress,
@@ -331,6 +333,9 @@ def _say_written(console: Any, outputs: Any, written: Any, stored: str) -> None:
         say(f"Report written to {written.report} (open it in a browser)")
     if written.db is not None:
         say(stored)
+    if written.folders:
+        say(f"Created the folder{'s' if len(written.folders) > 1 else ''} "
+            f"{', '.join(map(str, written.folders))}, which did not exist")
 
 
 def _stdout():

@@ -6,14 +6,20 @@ already holds) and writes the JSON, the figures and the HTML report named in
 stored study, as ``relulab report`` does). The command line calls these and only
 formats what they return, so Python users get exactly the same files.
 
-A file that cannot be written raises one :class:`~relulab.errors.RelulabError` that also
-says where the results are stored, since nothing computed is lost by it.
+Every destination is checked (:func:`prepare_outputs`) before anything is trained, and
+the folders it lacks are created then and listed in :attr:`Written.folders`. A file that
+still cannot be written after training (its folder removed meanwhile, a full disk) does
+not stop the others; then one :class:`~relulab.errors.RelulabError` names what failed and
+where the results are: in the database, in the JSON, or, when neither holds them, in a JSON
+file saved to the temporary folder, so that nothing computed is lost by it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +27,7 @@ from typing import Any
 
 from relulab.config import StudyConfig
 from relulab.errors import RelulabError
-from relulab.files import write_text
+from relulab.files import destination_problem, exists, prepare_destination, write_text
 from relulab.paths import DEFAULT_DB
 from relulab.result import StudyResult
 from relulab.study.executor import Executor, ProgressFn
@@ -49,6 +55,50 @@ class Written:
     json: Path | None = None
     report: Path | None = None
     figures: list[Path] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)  # created for the outputs
+
+
+_FIX = "choose another path"
+
+
+def _destinations(outputs: Outputs) -> list[tuple[PathLike, str, bool]]:
+    """(path, what, is a folder) of every file or folder ``outputs`` names, the database
+    first."""
+    return [(path, what, what == "the figures") for path, what in (
+        (outputs.db, "the results database"), (outputs.json, "the JSON"),
+        (outputs.report, "the report"), (outputs.figures, "the figures"))
+        if path is not None]
+
+
+def check_outputs(outputs: Outputs) -> None:
+    """Refuse, in one line, a destination of ``outputs`` that cannot be written (read-only,
+    in a folder that is not writable, a file where a folder should be or the reverse), and
+    a results database that cannot be used; creates nothing. :func:`run_study` checks
+    this before any training; a caller can check earlier still (before loading a large
+    panel)."""
+    for path, what, folder in _destinations(outputs):
+        if what == "the results database":
+            from relulab.store import Store, check_writable
+
+            if exists(Path(path)):
+                Store(path).close()  # also an SQLite file, relulab's, a schema it reads
+            else:
+                check_writable(path, folders_made=True)
+            continue
+        problem = destination_problem(path, folder=folder)
+        if problem is not None:
+            raise RelulabError(f"cannot write {what} to {path}: {problem}; "
+                               f"{'choose another folder' if folder else _FIX}")
+
+
+def prepare_outputs(outputs: Outputs) -> list[Path]:
+    """:func:`check_outputs`, then create the folders the destinations lack; returns the
+    folders created (the command names them: a mistyped folder shows at once)."""
+    check_outputs(outputs)
+    created: list[Path] = []
+    for path, what, folder in _destinations(outputs):
+        created += prepare_destination(path, what=what, fix=_FIX, folder=folder)
+    return created
 
 
 def run_study(config: StudyConfig, series: Any = None, *, outputs: Outputs = Outputs(),
@@ -72,6 +122,7 @@ def run_study(config: StudyConfig, series: Any = None, *, outputs: Outputs = Out
         Study(first, series)  # checks the first batch's plan before anything runs
     else:
         study = Study(config, series, executor=executor)  # loads and checks: fails early
+    folders = prepare_outputs(outputs)  # every destination, before any training
     if compilation_cache:
         from relulab.training import enable_compilation_cache
 
@@ -94,7 +145,7 @@ def run_study(config: StudyConfig, series: Any = None, *, outputs: Outputs = Out
         if store is not None:
             store.close()
     written = Written(db=Path(outputs.db) if store is not None else None,
-                      study_id=result.study_id)
+                      study_id=result.study_id, folders=folders)
     _write_all(result, outputs, written)
     return result, written
 
@@ -104,13 +155,26 @@ def write_outputs(result: StudyResult, outputs: Outputs) -> Written:
     ``db`` only says where the result is stored, for the error messages)."""
     written = Written(db=Path(outputs.db) if outputs.db is not None else None,
                       study_id=result.study_id)
+    try:
+        written.folders = prepare_outputs(dataclasses.replace(outputs, db=None))
+    except RelulabError as exc:
+        kept = _kept(result, written)
+        raise RelulabError(f"{exc}; {kept}" if kept else str(exc)) from None
     _write_all(result, outputs, written)
     return written
 
 
+def _kept(result: StudyResult, written: Written) -> str:
+    """Where a database keeps ``result``, in words ("" where none does)."""
+    if written.db is None or not result.study_id:
+        return ""
+    return (f"the results are stored in {written.db} as study {result.study_id} (relulab "
+            f"report {result.study_id} --db {written.db} writes the report and figures "
+            f"from there)")
+
+
 def _write_all(result: StudyResult, outputs: Outputs, written: Written) -> None:
-    kept = (f"; the results are stored in {written.db} as study {result.study_id}"
-            if written.db is not None and result.study_id else "")
+    kept = _kept(result, written)
 
     def figures(directory: Any) -> list[Path]:
         from relulab.figures import save_figures  # matplotlib, only when asked
@@ -129,21 +193,54 @@ def _write_all(result: StudyResult, outputs: Outputs, written: Written) -> None:
 def write_files(outputs: Outputs, written: Written, *, kept: str,
                 to_json: Callable[[], Any], save_figures: Callable[[Any], list[Path]],
                 render: Callable[[], str]) -> None:
-    """Write the JSON, figures and report ``outputs`` names, recording each in ``written``;
-    ``kept`` ends each error line, saying where the results already are."""
+    """Write the JSON, figures and report ``outputs`` names, recording each in ``written``.
+
+    One that cannot be written does not stop the others; then one error names each that
+    failed and where the results are: ``kept`` (where a database holds them, or ""), the
+    JSON when it was written, else a JSON file saved to the temporary folder."""
+    failed: list[str] = []
+    document = None
+
+    def doc() -> str:
+        nonlocal document
+        if document is None:
+            document = json.dumps(to_json(), indent=1, allow_nan=False)
+        return document
+
     if outputs.json is not None:
-        path = Path(outputs.json)
-        write_text(path, json.dumps(to_json(), indent=1, allow_nan=False),
-                   what="the JSON", fix=f"choose a writable path{kept}")
-        written.json = path
+        try:
+            written.json = write_text(outputs.json, doc(), what="the JSON", fix=_FIX)
+        except RelulabError as exc:
+            failed.append(str(exc).removesuffix(f"; {_FIX}"))
     if outputs.figures is not None:
         try:
             written.figures = save_figures(outputs.figures)
         except OSError as exc:
-            raise RelulabError(f"cannot write the figures to {outputs.figures} "
-                               f"({exc.strerror or exc}); choose a writable folder{kept}"
-                               ) from None
+            failed.append(f"cannot write the figures to {outputs.figures} "
+                          f"({exc.strerror or exc})")
     if outputs.report is not None:
-        path = Path(outputs.report)
-        write_text(path, render(), what="the report", fix=f"choose a writable path{kept}")
-        written.report = path
+        try:
+            written.report = write_text(outputs.report, render(), what="the report",
+                                        fix=_FIX)
+        except RelulabError as exc:
+            failed.append(str(exc).removesuffix(f"; {_FIX}"))
+    if not failed:
+        return
+    where = [kept] if kept else []
+    if written.json is not None:
+        where.append(f"the JSON was written to {written.json}")
+    if not where:
+        where.append(_save_elsewhere(doc))
+    raise RelulabError(f"{'; '.join(failed)}; {_FIX}; {'; '.join(where)}")
+
+
+def _save_elsewhere(doc: Callable[[], str]) -> str:
+    """Save the result as JSON in the temporary folder, where nothing else keeps it; what
+    to tell the user about it."""
+    try:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", prefix="relulab-result-",
+                                         suffix=".json", delete=False) as f:
+            f.write(doc())
+    except OSError as exc:
+        return f"no copy of the result could be saved ({exc.strerror or exc})"
+    return f"the result is saved as JSON in {f.name}"

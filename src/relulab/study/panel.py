@@ -278,9 +278,10 @@ def run_panel_study(config: StudyConfig, panel: Any, *, outputs: Any = None,
     series' own report is ``relulab report STUDY_ID``."""
     from pathlib import Path
 
-    from relulab.study.outputs import Outputs, Written
+    from relulab.study.outputs import Outputs, Written, prepare_outputs
 
     outputs = outputs or Outputs()
+    folders = prepare_outputs(outputs)  # every destination, before any training
     store = None
     if outputs.db is not None:
         from relulab.store import Store
@@ -292,7 +293,7 @@ def run_panel_study(config: StudyConfig, panel: Any, *, outputs: Any = None,
     finally:
         if store is not None:
             store.close()
-    written = Written(db=Path(outputs.db) if store is not None else None)
+    written = Written(db=Path(outputs.db) if store is not None else None, folders=folders)
     write_panel_outputs(result, outputs, written)
     return result, written
 
@@ -313,7 +314,7 @@ def write_panel_outputs(result: PanelResult, outputs: Any, written: Any) -> None
 
         return render_panel_report(result, db=written.db)
 
-    kept = (f"; the results are stored in {written.db}, one study per series"
-            if written.db is not None else "")
+    kept = (f"the results are stored in {written.db}, one study per series (relulab "
+            f"runs list --db {written.db})" if written.db is not None else "")
     write_files(outputs, written, kept=kept, to_json=result.to_json,
                 save_figures=figures, render=report)
