@@ -105,8 +105,9 @@ class RayExecutor:
     """Shards of ``shard_size`` series as Ray tasks (see the module docstring).
 
     ``address``: an existing cluster's (``HEAD:6379``, ``ray://HEAD:10001`` or ``auto``);
-    without one, this process's Ray if one is already started, else a local Ray of
-    ``num_cpus`` CPUs (all by default) started for the study and shut down after it.
+    without one, this process's Ray if one is already started, else a local Ray of its own
+    with ``num_cpus`` CPUs (all by default), started for the study and shut down after it,
+    whatever other Ray runs on the machine.
     ``max_retries``: how often Ray reruns a shard that failed (an exception or a lost
     worker) before it is reported. ``per_cpu``: shards in flight per CPU of the cluster.
     """
@@ -163,7 +164,9 @@ class RayExecutor:
         # Local workers import the driver's relulab, wherever it is installed from.
         src = str(Path(relulab.__file__).resolve().parents[1])
         path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
-        local = dict(num_cpus=self.num_cpus, include_dashboard=False,
+        # "local": a Ray of our own, even where `ray start` or RAY_ADDRESS points ray.init()
+        # at a running cluster (which refuses num_cpus and the object store's size).
+        local = dict(address="local", num_cpus=self.num_cpus, include_dashboard=False,
                      object_store_memory=_LOCAL_OBJECT_STORE,
                      runtime_env={"env_vars": {"PYTHONPATH": path}})
         with warnings.catch_warnings():
