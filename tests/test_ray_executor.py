@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import sys
 
 import numpy as np
@@ -44,10 +45,18 @@ SERIES = {sid: Series(_values(N, i), sid) for i, sid in enumerate("abc")}
 @pytest.fixture(scope="module")
 def local_ray():
     """One local Ray for the module, started as the executor starts one; every run below
-    finds it up and must leave it up."""
-    with RayExecutor(num_cpus=2) as executor:
-        executor.start()
-        yield
+    finds it up and must leave it up. RAY_ADDRESS names a cluster meanwhile, as `ray start
+    --head` on the machine makes ray.init() find one: the executor starts its own all the
+    same, so these tests do not depend on what else runs here."""
+    with pytest.MonkeyPatch.context() as env, socket.socket() as cluster:
+        cluster.bind(("127.0.0.1", 0))
+        elsewhere = f"127.0.0.1:{cluster.getsockname()[1]}"
+        env.setenv("RAY_ADDRESS", elsewhere)
+        with RayExecutor(num_cpus=2) as executor:
+            executor.start()
+            assert ray.get_runtime_context().gcs_address != elsewhere
+            assert ray.cluster_resources()["CPU"] == 2
+            yield
     assert not ray.is_initialized()
 
 

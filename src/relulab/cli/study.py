@@ -115,7 +115,12 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
                    "cluster at --address or on a local Ray started for the study")
     r.add_argument("--address", metavar="ADDR",
                    help="with --executor ray: the cluster's head, e.g. HEAD:6379 (`ray start "
-                   "--head` there)")
+                   "--head` there; its token, where it uses token authentication, is read as "
+                   "Ray's CLI reads it: RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token)."
+                   " Without it, a local Ray of the study's own, whatever else runs here")
+    r.add_argument("--connect-timeout", type=float, metavar="S",
+                   help="with --address: give up reaching the cluster after S seconds "
+                   "(default 30)")
 
 
 def _add_output_options(p: argparse.ArgumentParser, report_default: str | None = None) -> None:
@@ -167,16 +172,21 @@ def executor_from_args(args: argparse.Namespace) -> Any:
     """The executor --executor and --address name (None: in process)."""
     name = (getattr(args, "executor", None) or "inprocess").strip().lower()
     address = getattr(args, "address", None)
+    timeout = getattr(args, "connect_timeout", None)
     if name not in ("inprocess", "ray"):
         raise RelulabError(f"unknown executor {name!r}; choose inprocess or ray")
     if address is not None and name != "ray":
         raise RelulabError("--address names a Ray cluster; add --executor ray, or leave "
                            "--address out")
+    if timeout is not None and address is None:
+        raise RelulabError("--connect-timeout bounds reaching the Ray cluster at --address; "
+                           "add --executor ray --address HEAD:6379, or leave it out")
     if name == "inprocess":
         return None
     from relulab.study.ray_executor import RayExecutor
 
-    return RayExecutor(address=address)
+    return RayExecutor(address=address,
+                       **({} if timeout is None else {"connect_timeout": timeout}))
 
 
 def _running(executor: Any) -> Any:
