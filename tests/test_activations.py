@@ -35,6 +35,21 @@ def test_aliases(alias, name):
     assert A.get(alias).name == name
 
 
+@pytest.mark.parametrize("names, first, second, name", [
+    (("tanh", "swish", "silu"), "swish", "silu", "silu"),
+    (("ReLU", "relu"), "ReLU", "relu", "relu"),
+    (("hard_tanh", "hardtanh"), "hard_tanh", "hardtanh", "hard_tanh"),
+])
+def test_two_spellings_of_one_function_are_refused(names, first, second, name):
+    with pytest.raises(RelulabError, match=(f"activations '{first}' and '{second}' are one "
+                                            f"function \\({name}\\); list it once")):
+        A.canonical_names(names)
+
+
+def test_canonical_names_of_distinct_functions():
+    assert A.canonical_names(["Swish", "tanh", "leaky-relu"]) == ("silu", "tanh", "leaky_relu")
+
+
 def test_module_functions_alias():
     x = np.array([-1.0, 2.0])
     np.testing.assert_array_equal(A.swish(x), A.silu(x))

@@ -233,6 +233,23 @@ def canonical(name: str) -> str:
     )
 
 
+def canonical_names(names: Any) -> tuple[str, ...]:
+    """The canonical name of each of ``names``, refusing two spellings of one function
+    (``swish`` and ``silu``, ``ReLU`` and ``relu``): a study would train it twice and count
+    it twice among its comparisons."""
+    seen: dict[str, str] = {}
+    out = []
+    for name in names:
+        key = canonical(name)
+        if key in seen:
+            raise RelulabError(
+                f"activations {seen[key]!r} and {name!r} are one function ({key}); "
+                f"list it once, e.g. as {key!r}")
+        seen[key] = name
+        out.append(key)
+    return tuple(out)
+
+
 def resolve(spec: Spec, params: Params, overrides: Params) -> Params:
     """Defaults, then ``params``, then ``overrides``; unknown names and bad values raise."""
     unknown = sorted(set(overrides) - set(spec.defaults))
