@@ -639,3 +639,14 @@ def test_an_equivalent_comparison_is_labelled_so(cheap_figures) -> None:
     assert '<span class="badge unclear">equivalent within ±2%</span>' in cards
     assert "Equivalent to tanh within ±2%: relu.</p>" in page[: page.find('<div class="cards"')]
     assert "<p>relu and tanh are equivalent within ±2%; relu flattens the forecast.</p>" in cards
+
+
+def test_every_page_sets_user_text_in_a_stack_with_cjk_and_emoji_fonts(html: str) -> None:
+    from relulab.report.born_dead import render_born_dead
+
+    for page in (html, render_born_dead(_wide_born_dead())):
+        stack = re.search(r"--sans:([^;]*);", page).group(1)
+        families = [f.strip().strip('"') for f in stack.split(",")]
+        assert families.index("Noto Sans CJK SC") < families.index("sans-serif") < (
+            families.index("Noto Color Emoji"))
+        assert "font: 16px/1.55 var(--sans);" in page
