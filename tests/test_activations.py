@@ -35,6 +35,21 @@ def test_aliases(alias, name):
     assert A.get(alias).name == name
 
 
+@pytest.mark.parametrize("names, first, second, name", [
+    (("tanh", "swish", "silu"), "swish", "silu", "silu"),
+    (("ReLU", "relu"), "ReLU", "relu", "relu"),
+    (("hard_tanh", "hardtanh"), "hard_tanh", "hardtanh", "hard_tanh"),
+])
+def test_two_spellings_of_one_function_are_refused(names, first, second, name):
+    with pytest.raises(RelulabError, match=(f"activations '{first}' and '{second}' are one "
+                                            f"function \\({name}\\); list it once")):
+        A.canonical_names(names)
+
+
+def test_canonical_names_of_distinct_functions():
+    assert A.canonical_names(["Swish", "tanh", "leaky-relu"]) == ("silu", "tanh", "leaky_relu")
+
+
 def test_module_functions_alias():
     x = np.array([-1.0, 2.0])
     np.testing.assert_array_equal(A.swish(x), A.silu(x))
@@ -88,6 +103,70 @@ def test_descriptions():
             assert isinstance(getattr(act, prop), bool)
     assert A.get("prelu").learnable == ("weight",)
     assert all(A.get(n).learnable == () for n in ALL if n != "prelu")
+
+
+# The plain-text formulas are Python over x (" = " joins equal forms, "; " starts a
+# remark): evaluated with math's functions they must give the activation's values.
+_MATH = {"exp": math.exp, "ln": math.log, "erf": math.erf, "sqrt": math.sqrt, "pi": math.pi,
+         "tanh": math.tanh, "inf": math.inf, "sigmoid": lambda z: 1 / (1 + math.exp(-z)),
+         "Phi": lambda z: 0.5 * (1 + math.erf(z / math.sqrt(2)))}
+
+
+def _other_value(name: str, key: str, value):
+    """A valid value of the parameter other than ``value``."""
+    if key == "approximate":
+        return "tanh" if value == "none" else "none"
+    return 2 * value
+
+
+def _evaluated(text: str, x: float) -> list[float]:
+    expression = text.split("; ")[0].replace("^", "**")
+    return [eval(side, {"__builtins__": {"max": max, "min": min}, **_MATH}, {"x": x})
+            for side in expression.split(" = ")]
+
+
+def _variants():
+    for name in ALL:
+        yield name, {}
+        for key, value in A.get(name).params.items():
+            yield name, {key: _other_value(name, key, value)}
+
+
+@pytest.mark.parametrize("name, params", list(_variants()),
+                         ids=[f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}"
+                              for n, p in _variants()])
+def test_the_text_formula_computes_the_activation_with_its_parameters(name, params):
+    act = A.get(name, **params)
+    # selu's text rounds its constants to five digits
+    rtol = 1e-4 if name == "selu" else 1e-12
+    for x in (-3.0, -1.3, -0.4, 0.0, 0.7, 1.9, 3.5, 25.0):
+        want = float(act(np.array(x)))
+        for got in _evaluated(act.text_formula, x):
+            assert math.isclose(got, want, rel_tol=rtol, abs_tol=1e-12), (act.text_formula, x)
+
+
+@pytest.mark.parametrize("name, key", [(n, k) for n in ALL for k in A.get(n).params])
+def test_formulas_follow_every_parameter(name, key):
+    default = A.get(name)
+    other = _other_value(name, key, default.params[key])
+    changed = A.get(name, **{key: other})
+    assert changed.formula != default.formula
+    assert changed.text_formula != default.text_formula
+    if isinstance(other, float):
+        assert f"{other:g}" in changed.formula and f"{other:g}" in changed.text_formula
+
+
+def test_the_gelu_formula_is_the_one_computed():
+    tanh = A.get("gelu", approximate="tanh")
+    assert r"\tanh" in tanh.formula and "erf" not in tanh.formula + tanh.text_formula
+    exact = A.get("gelu")
+    assert "erf" in exact.formula and "tanh" not in exact.formula + exact.text_formula
+
+
+def test_an_array_parameter_is_named_in_the_formula():
+    act = A.get("prelu", weight=np.array([0.1, 0.2]))
+    assert act.text_formula.startswith("x if x > 0 else weight * x")
+    assert r"a\,x" in act.formula
 
 
 def test_facts_hand_checked():

@@ -206,3 +206,21 @@ def test_bad_flags_are_one_error_line_and_exit_2(argv, capsys):
     assert exit_info.value.code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("relulab: error:"), err
+
+
+def test_the_figure_writes_the_theory_curves_as_math():
+    from matplotlib.mathtext import MathTextParser
+
+    from relulab.dying.born_dead import BornDead, Cell
+    from relulab.dying.figures import born_dead_figure
+
+    spec = BornDeadSpec(widths=(1, 3), depths=(1, 2, 3), inits=("he_normal",), networks=10)
+    cells = tuple(Cell(w, d, "he_normal", 10, 5, 0.5, 0.2, 0.8)
+                  for w in spec.widths for d in spec.depths)
+    fig = born_dead_figure(BornDead(spec, cells))
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    theory = [label for label in labels if label != "he_normal"]
+    assert theory == [r"exact, width 1: $1 - 2^{1-L}$", r"one input point: $1 - (1 - 2^{-N})^{L}$"]
+    parser = MathTextParser("agg")
+    for label in theory:
+        parser.parse(label[label.index("$"):], dpi=72)  # matplotlib sets it as math

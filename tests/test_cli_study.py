@@ -165,6 +165,10 @@ BAD_INPUT = {
     "unknown activation": (
         lambda d: ["--data", str(write_series(d / "s.csv")), "--activations", "tanh,reluu"],
         ["unknown activation 'reluu'"], ["known:", "relu", "leaky_relu"]),
+    "two spellings of one activation": (
+        lambda d: ["--data", str(write_series(d / "s.csv")), "--activations",
+                   "tanh,swish,silu"],
+        ["activations 'swish' and 'silu' are one function (silu)"], ["list it once"]),
     "unknown preset": (
         lambda d: ["--data", str(write_series(d / "s.csv")), "--preset", "keras"],
         ["unknown preset 'keras'"], ["choose one of: seed"]),

@@ -7,7 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from relulab.diagnostics import FLAT_RATIO, dead_curves, dead_share_at_kept, diagnose, flat_run
+from relulab.diagnostics import (
+    FLAT_RATIO,
+    dead_curves,
+    dead_share_at_kept,
+    diagnose,
+    flat_run,
+    flat_seeds,
+    flat_warnings,
+)
 from relulab.result import RunRecord
 
 
@@ -70,3 +78,20 @@ def test_json_round_trip_keeps_nan() -> None:
     back = Diagnostics.from_json(d.to_json())
     assert back.dead_units == d.dead_units and back.dead_share == d.dead_share
     assert math.isnan(back.flat_runs[0].vol_ratio) and back.flat_runs[0].seed == 0
+
+
+def test_flat_runs_are_worded_once_per_activation() -> None:
+    runs = [run("relu", 0, dead=[0, 1, 1, 1], vol_ratio=0.0), run("relu", 1),
+            run("relu", 2, vol_ratio=0.01), run("relu", 3, dead=[1, 1, 1, 1], diverged=True),
+            run("tanh", 0, vol_ratio=0.03), run("tanh", 1)]
+    d = diagnose(runs, ["tanh", "relu"])
+    assert flat_warnings(d.flat_runs, runs) == [
+        "tanh: 1 of 2 runs forecast a flat line: on seed 0 the forecast is nearly constant "
+        "(volatility ratio 0.0300); it counts in the metrics and the comparisons like any run",
+        "relu: 2 of 4 runs forecast a flat line: on seed 0 every hidden unit is dead (its "
+        "output is 0 on every training sample), so the model forecasts a constant (volatility "
+        "ratio 0.00); on seed 2 the forecast is nearly constant (volatility ratio 0.0100); they "
+        "count in the metrics and the comparisons like any run; a lower --learning-rate, or an "
+        "activation without a zero slope (leaky_relu, elu), keeps units alive"]
+    assert flat_warnings(diagnose(runs[1:2], ["relu"]).flat_runs, runs[1:2]) == []
+    assert flat_seeds(d.flat_runs, "relu") == [0, 2] and flat_seeds(d.flat_runs, "elu") == []

@@ -295,3 +295,26 @@ def test_all_nan_group_is_drawn_as_a_note(result) -> None:
     fig = F.loss_figure(r)
     assert any("every run diverged" in t.get_text() for t in fig.axes[1].texts)
     F.png_bytes(F.metrics_figure(r), dpi=30)  # draws without error
+
+
+def test_unicode_series_names_draw_without_glyph_warnings(caplog) -> None:
+    """A series named with an emoji, CJK and Arabic: glyphs no installed font has are drawn
+    as boxes without a warning, and no font that is not installed is asked for."""
+    import logging
+    import warnings
+
+    from relulab.panel_figures import spread_forecasts_figure
+
+    name = "Zürich 🏨 東京 ثابت"
+    r = example_result(series_name=name)
+    caplog.set_level(logging.DEBUG, logger="matplotlib.font_manager")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figures = F.all_figures(r)
+        figures["panel"] = spread_forecasts_figure({name: r}, {name: 0.2}, r.activations)
+        for fig in figures.values():
+            fig.axes[0].set_title(name)  # the name on every figure, whatever it shows
+            assert F.png_bytes(fig, dpi=40)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [str(w.message) for w in caught if "Glyph" in str(w.message)] == []
+    assert [m for m in caplog.messages if "not found" in m] == []
+    assert F.font_family()[0] == "sans-serif"

@@ -274,6 +274,30 @@ def test_import_relulab_does_not_import_keras():
     assert done.returncode == 0, done.stderr
 
 
+def test_keras_without_a_backend_is_one_line_naming_keras_backend(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("TensorFlow is installed: Keras loads it")
+    # A fresh KERAS_HOME: no keras.json names a backend, so Keras reaches for TensorFlow.
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["KERAS_HOME"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        from relulab.errors import RelulabError
+        try:
+            import relulab.keras
+        except RelulabError as error:
+            assert isinstance(error, ImportError)
+            print(error)
+    """)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip()
+    assert "\n" not in line
+    for fragment in ("No module named 'tensorflow'", "set KERAS_BACKEND=jax (or torch)",
+                     "pip install tensorflow"):
+        assert fragment in line, line
+
+
 TORCH_SCRIPT = """
     import numpy as np
     import keras

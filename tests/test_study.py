@@ -128,3 +128,34 @@ def test_study_from_config_alone_loads_config_data(tmp_path):
     assert config.key() == _small(activations=("tanh",), seeds=2).key()
     with pytest.raises(RelulabError, match="no series"):
         Study(_small())
+
+
+def test_a_flat_run_is_a_warning_and_named_in_its_comparison():
+    # A one-unit ReLU MLP at a learning rate of 0.3 loses its unit on every seed here: the
+    # model forecasts a constant. Such runs count in the statistics, so the study says so.
+    config = _small(model="mlp", units=1, learning_rate=0.3, seeds=4, epochs=20)
+    with pytest.warns(UserWarning, match="forecast a flat line"):
+        r = Study(config, _series()).run()
+    flat = {a: [f.seed for f in r.diagnostics.flat_runs if f.activation == a]
+            for a in config.activations}
+    assert flat["relu"], "the setting no longer kills ReLU's unit"
+    for activation, seeds in flat.items():
+        said = [w for w in r.warnings if w.startswith(f"{activation}: ")]
+        assert bool(said) == bool(seeds)
+        if seeds:
+            assert said[0].startswith(f"{activation}: {len(seeds)} of 4 runs forecast a flat "
+                                      "line: ")
+            assert all(f"on seed {s} " in said[0] for s in seeds)
+    (c,) = r.comparisons
+    assert c.flat_seeds == {a: s for a, s in flat.items() if s}
+    assert f"relu forecast a flat line on seed{'s' if len(flat['relu']) > 1 else ''} " in (
+        c.verdict)
+
+    from rich.console import Console
+
+    from relulab.cli.render import show_result
+
+    console = Console(record=True, width=400)
+    show_result(console, r)
+    printed = console.export_text()
+    assert f"warning: relu: {len(flat['relu'])} of 4 runs forecast a flat line" in printed

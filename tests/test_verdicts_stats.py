@@ -331,3 +331,52 @@ def test_config_validates_the_new_fields_and_keeps_old_keys():
     for bad in (0.0, -0.1, 1.5, math.nan):
         with pytest.raises(RelulabError, match="--equivalence-margin"):
             StudyConfig(equivalence_margin=bad)
+
+
+# ---------------------------------------------------------------- flat seeds
+
+
+def test_a_flat_seed_is_named_and_the_seeds_needed_are_given_without_it():
+    """Ten seed pairs whose log ratios spread by 0.03, and seed 9 of the activation a dead
+    network three times worse: the estimate with it is the classical one over all pairs,
+    and the one without it is the classical one over the other nine."""
+    rng = np.random.default_rng(5)
+    y = 100 + 20 * np.sin(np.arange(15) / 2)
+    seeds = np.arange(10)
+    rmse_b = rng.uniform(10, 12, 10)
+    rmse_a = rmse_b * np.exp(rng.normal(0, 0.03, 10))
+    rmse_a[9] = 3 * rmse_b[9]
+
+    def frame(rmse):
+        return pd.DataFrame({"seed": seeds, "diverged": False, "rmse": rmse, "vol_ratio": 0.9})
+
+    forecasts = np.tile(y, (10, 1))
+    c = stats.compare(frame(rmse_a), frame(rmse_b), forecasts, forecasts, y,
+                      activation="relu", reference="tanh", n_boot=200, flat_a=[9, 11])
+    assert c.flat_seeds == {"relu": [9]}  # seed 11 is in no pair
+    log_ratio = np.log(rmse_a) - np.log(rmse_b)
+    for key in ("0.01", "0.02", "0.05"):
+        assert c.seeds_needed[key] == stats.seeds_for_power(
+            float(np.std(log_ratio, ddof=1)), float(key), alpha=0.05)
+        assert c.seeds_needed_without_flat[key] == stats.seeds_for_power(
+            float(np.std(log_ratio[:9], ddof=1)), float(key), alpha=0.05)
+    assert c.seeds_needed["0.02"] > 20 * c.seeds_needed_without_flat["0.02"]
+    assert c.decision == "undecided"
+    assert c.verdict.startswith("relu vs tanh: ")
+    assert ("undecided: run more seeds (no evidence of a difference, nor of equivalence "
+            "within ±2%, p = ") in c.verdict
+    assert (f"); relu forecast a flat line on seed 9; to tell a 2% "
+            f"difference apart, about {c.seeds_needed['0.02']} seeds, about "
+            f"{c.seeds_needed_without_flat['0.02']} without the flat seed; this comparison "
+            f"rests on 10; ") in c.verdict
+    assert "relu forecast a flat line on seed 9; to tell" in verdicts.verdict_words(c)
+    clean = stats.compare(frame(rmse_a), frame(rmse_b), forecasts, forecasts, y,
+                          activation="relu", reference="tanh", n_boot=200)
+    assert (clean.flat_seeds, clean.seeds_needed_without_flat) == ({}, {})
+    assert "flat" not in clean.verdict
+
+
+def test_flat_seeds_of_both_arms_are_worded_once_each():
+    c = verdicts.judged(_comparison(rel_lo=-0.02, dm_p=0.4, flat_seeds={"relu": [2, 9],
+                                                                         "tanh": [4]}))
+    assert "relu forecast a flat line on seeds 2, 9 and tanh on seed 4" in c.verdict

@@ -16,9 +16,16 @@ import numpy as np
 import pandas as pd
 
 from relulab.config import StudyConfig
-from relulab.diagnostics import diagnose
+from relulab.diagnostics import diagnose, flat_seeds
 from relulab.errors import RelulabError
-from relulab.result import Comparison, Diagnostics, RunRecord, runs_frame, study_activations
+from relulab.result import (
+    Comparison,
+    Diagnostics,
+    FlatRun,
+    RunRecord,
+    runs_frame,
+    study_activations,
+)
 
 __all__ = ["Analysis", "analyse", "comparisons", "complete_comparisons", "reference_of"]
 
@@ -44,9 +51,10 @@ def reference_of(config: StudyConfig) -> tuple[str, list[str]]:
 
 
 def comparisons(config: StudyConfig, runs: Sequence[RunRecord], y_test: np.ndarray,
-                reference: str) -> list[Comparison]:
+                reference: str, flat_runs: Sequence[FlatRun] = ()) -> list[Comparison]:
     """Every activation of the config but ``reference`` against ``reference``, their
-    p-values adjusted over these comparisons (``config.correction``)."""
+    p-values adjusted over these comparisons (``config.correction``); ``flat_runs``
+    (``Diagnostics.flat_runs``) are named in the comparisons they enter."""
     from relulab import stats
 
     ref_runs = [r for r in runs if r.activation == reference]
@@ -61,6 +69,7 @@ def comparisons(config: StudyConfig, runs: Sequence[RunRecord], y_test: np.ndarr
             activation=activation, reference=reference,
             confidence=config.confidence, n_boot=config.bootstrap, seed=0,
             equivalence_margin=config.equivalence_margin,
+            flat_a=flat_seeds(flat_runs, activation), flat_b=flat_seeds(flat_runs, reference),
         ))
     return stats.adjust_comparisons(out, correction=config.correction,
                                     confidence=config.confidence)
@@ -76,10 +85,11 @@ def analyse(config: StudyConfig, runs: Sequence[RunRecord], values: np.ndarray,
                               confidence=config.confidence, seed=0)
     reference, warnings = reference_of(config)
     y_test = np.asarray(values)[test_start:]
-    activations = study_activations(config.activations, runs)
+    diagnostics = diagnose(runs, study_activations(config.activations, runs))
     return Analysis(summary=summary,
-                    comparisons=comparisons(config, runs, y_test, reference),
-                    diagnostics=diagnose(runs, activations), warnings=warnings)
+                    comparisons=comparisons(config, runs, y_test, reference,
+                                            diagnostics.flat_runs),
+                    diagnostics=diagnostics, warnings=warnings)
 
 
 def complete_comparisons(config: StudyConfig, runs: Sequence[RunRecord], values: np.ndarray,

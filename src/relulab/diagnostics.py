@@ -15,7 +15,10 @@ A converged run is *flat* when
   reason ``"nearly_constant"``.
 
 The study computes :func:`diagnose` once and stores it with the result
-(``StudyResult.diagnostics``); the report and the figures read it.
+(``StudyResult.diagnostics``); the report and the figures read it. :func:`flat_warnings`
+words the flat runs as the study's warnings (``StudyResult.warnings``), which the terminal
+and the report show, and the comparisons name the flat seeds among their pairs
+(``Comparison.flat_seeds``): one dead network can decide a comparison's spread.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from relulab import display
 from relulab.result import DeadUnits, Diagnostics, FlatRun, RunRecord, SiteHealth, StudyResult
 
-__all__ = ["DORMANT_THRESHOLD", "FLAT_RATIO", "dead_curves", "dead_share_at_kept", "diagnose",
-           "flat_run", "of", "site_curves", "site_health"]
+__all__ = ["DORMANT_THRESHOLD", "FLAT_RATIO", "FLAT_WHY", "dead_curves", "dead_share_at_kept",
+           "diagnose", "flat_run", "flat_seeds", "flat_warnings", "flat_words", "of",
+           "site_curves", "site_health", "warnings_of"]
 
 FLAT_RATIO = 0.05  # a forecast whose spread is under 5% of the actual's is called flat
 # ReDo's tau (Sokar et al. 2023): a unit is dormant when its mean |output| is at most this
@@ -127,6 +132,48 @@ def flat_run(run: RunRecord) -> FlatRun | None:
                    vol_ratio=ratio, dead_share=dead)
 
 
+# Why a flat run is flat, by FlatRun.reason.
+FLAT_WHY = {
+    "all_units_dead": "every hidden unit is dead (its output is 0 on every training "
+                      "sample), so the model forecasts a constant",
+    "nearly_constant": "the forecast is nearly constant",
+}
+
+
+def flat_words(flat: FlatRun) -> str:
+    """Why ``flat`` is flat, with its volatility ratio: "on seed 9 every hidden unit is
+    dead (...), so the model forecasts a constant (volatility ratio 0.00)"."""
+    return (f"on seed {flat.seed} {FLAT_WHY[flat.reason]} (volatility ratio "
+            f"{display.number(flat.vol_ratio)})")
+
+
+def flat_seeds(flat_runs: Sequence[FlatRun], activation: str) -> list[int]:
+    """The seeds of ``activation`` whose run forecast a flat line, in order."""
+    return sorted(f.seed for f in flat_runs if f.activation == activation)
+
+
+def flat_warnings(flat_runs: Sequence[FlatRun], runs: Sequence[RunRecord]) -> list[str]:
+    """One warning per activation with flat runs (``Diagnostics.flat_runs``), naming each
+    seed and why, and how many of the activation's runs they are. Unlike a diverged run, a
+    flat one counts in the metrics and the comparisons, where it can decide the spread."""
+    by_activation: dict[str, list[FlatRun]] = {}
+    for f in flat_runs:
+        by_activation.setdefault(f.activation, []).append(f)
+    out = []
+    for activation, flat in by_activation.items():
+        total = sum(r.activation == activation for r in runs)
+        each = "; ".join(flat_words(f) for f in flat)
+        one = len(flat) == 1
+        line = (f"{activation}: {len(flat)} of {total} runs forecast a flat line: {each}; "
+                f"{'it counts' if one else 'they count'} in the metrics and the comparisons "
+                "like any run")
+        if any(f.reason == "all_units_dead" for f in flat):
+            line += ("; a lower --learning-rate, or an activation without a zero slope "
+                     "(leaky_relu, elu), keeps units alive")
+        out.append(line)
+    return out
+
+
 def _dead_units(runs: Sequence[RunRecord], activation: str,
                 curves: np.ndarray) -> DeadUnits:
     kept = np.array([dead_share_at_kept(r) for r in runs
@@ -177,3 +224,10 @@ def of(result: StudyResult) -> Diagnostics:
     if result.diagnostics is not None:
         return result.diagnostics
     return diagnose(result.runs, result.activations)
+
+
+def warnings_of(result: StudyResult) -> list[str]:
+    """The result's warnings, with the flat-run warnings (:func:`flat_warnings`) that a
+    result analysed before they were warnings, or built by hand, lacks."""
+    flat = flat_warnings(of(result).flat_runs, result.runs)
+    return [*result.warnings, *(w for w in flat if w not in result.warnings)]

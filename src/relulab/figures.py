@@ -5,6 +5,11 @@ Figures are built on ``matplotlib.figure.Figure`` directly (no pyplot), so nothi
 touches global figure state or needs a display; PNGs are rendered by the Agg backend.
 Each activation keeps one colour in every figure (:func:`activation_colors`).
 
+Text is set in matplotlib's sans-serif (DejaVu Sans), then in the first installed font of
+:data:`FALLBACK_FONTS` that has a glyph it lacks (a series named "Zürich 🏨" or "東京"). A
+glyph no installed font has is drawn as a box, quietly: :func:`quiet_glyphs` keeps
+matplotlib's "Glyph missing" warnings off the terminal.
+
 - :func:`series_figure`: the series with its train / validation / test regions.
 - :func:`forecast_figure`: per activation, the test series against the forecasts (median
   over seeds with the 10-90% band across seeds), baselines as thin lines.
@@ -17,8 +22,9 @@ Each activation keeps one colour in every figure (:func:`activation_colors`).
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import matplotlib as mpl
@@ -75,6 +81,39 @@ STYLE = {
 }
 WIDTH = 9.0  # inches; every figure has the same width so fonts match on the page
 
+# Fonts with the glyphs DejaVu Sans lacks (CJK, Hangul, symbols, emoji in outline), tried
+# in order behind it where installed. Colour bitmap emoji fonts (Noto Color Emoji, Apple
+# Color Emoji) are left out: FreeType cannot scale their fixed-size strikes.
+FALLBACK_FONTS = ("Noto Sans", "Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK TC",
+                  "Noto Sans CJK KR", "Source Han Sans", "Noto Sans JP", "Noto Sans SC",
+                  "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback",
+                  "Arial Unicode MS", "Microsoft YaHei", "Yu Gothic", "Malgun Gothic",
+                  "PingFang SC", "Hiragino Sans", "Apple SD Gothic Neo", "Noto Sans Symbols",
+                  "Noto Sans Symbols 2", "Noto Emoji", "Segoe UI Emoji", "Segoe UI Symbol",
+                  "Symbola")
+
+
+def font_family() -> list[str]:
+    """matplotlib's sans-serif, then the installed :data:`FALLBACK_FONTS` (only those: a
+    family that is not installed would make matplotlib log "font family not found")."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return ["sans-serif", *(name for name in FALLBACK_FONTS if name in installed)]
+
+
+STYLE["font.family"] = font_family()
+
+
+@contextlib.contextmanager
+def quiet_glyphs() -> Iterator[None]:
+    """Without matplotlib's "Glyph N missing from font(s)" warnings: user text (a series
+    name) may hold characters no installed font has, which are drawn as boxes."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font",
+                                category=UserWarning)
+        yield
+
 # The metrics drawn as distributions, in registry order, with their panels' titles.
 PANELS = {m: info for m, info in METRICS.items() if info.panel is not None}
 
@@ -92,7 +131,7 @@ def plain(text: str) -> str:
 def _styled(build: Callable[..., Figure]) -> Callable[..., Figure]:
     # rcParams are read when artists are created, so the style wraps the whole build.
     def wrapper(*args, **kwargs):
-        with mpl.rc_context(STYLE):
+        with mpl.rc_context(STYLE), quiet_glyphs():
             return build(*args, **kwargs)
 
     wrapper.__name__ = build.__name__
@@ -674,7 +713,8 @@ def png_bytes(fig: Figure, dpi: int = 144) -> bytes:
     import io
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    with quiet_glyphs():
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     return buf.getvalue()
 
 

@@ -57,6 +57,7 @@ its backend (JAX, PyTorch, TensorFlow) from ``KERAS_BACKEND`` as usual.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
@@ -64,21 +65,35 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from relulab.errors import RelulabError
+
+
+class KerasImportError(RelulabError, ImportError):
+    """Keras could not be imported: one line saying why and what to do, which both
+    ``except RelulabError`` and ``except ImportError`` catch."""
+
+
 try:
     import keras
-except ImportError as exc:  # pragma: no cover - depends on the environment
+except ImportError as exc:
     if exc.name == "keras":
-        raise ImportError(
+        raise KerasImportError(
             "relulab.keras needs Keras 3, which is not installed; "
             "install it with: pip install 'relulab[keras]'"
         ) from exc
-    raise ImportError(
-        f"relulab.keras: Keras failed to import ({exc}). Keras uses TensorFlow unless "
-        "KERAS_BACKEND names another backend: set KERAS_BACKEND=jax or KERAS_BACKEND=torch "
-        "before anything imports keras"
+    # Keras loads its backend when imported: KERAS_BACKEND, else ~/.keras/keras.json,
+    # else TensorFlow, whose absence is the usual failure.
+    if os.environ.get("KERAS_BACKEND"):
+        raise KerasImportError(
+            f"Keras could not load its backend KERAS_BACKEND={os.environ['KERAS_BACKEND']} "
+            f"({exc}); install it, or set KERAS_BACKEND=jax or torch"
+        ) from exc
+    raise KerasImportError(
+        f"Keras could not load its backend ({exc}): without KERAS_BACKEND Keras uses the "
+        "one in ~/.keras/keras.json, TensorFlow by default; set KERAS_BACKEND=jax (or "
+        "torch) before anything imports keras, or pip install tensorflow"
     ) from exc
 
-from relulab.errors import RelulabError
 
 __all__ = ["COLUMNS", "DeadUnitCallback", "DeadUnitWarning", "UnitActivity", "activation_name",
            "batches", "unit_activity"]

@@ -108,6 +108,12 @@ class Comparison:
     # "equivalent" | "negligible" (different, but within the margin) | "different" |
     # "undecided" | "too_few"; "" when not recorded
     decision: str = ""
+    # Flat forecasts among the seed pairs (relulab.diagnostics.flat_run): activation or
+    # reference -> its seeds that forecast a flat line, often a dead network; {} when none
+    # (or not recorded). seeds_needed_without_flat is seeds_needed over the pairs without
+    # those seeds ({} when there are none): how much of the spread one flat run makes.
+    flat_seeds: dict[str, list[int]] = field(default_factory=dict)
+    seeds_needed_without_flat: dict[str, int | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,13 @@ A comparison between two activations is about distributions over seeds, not one 
    the seeds per activation that a two-sided paired t-test at the study's alpha needs to
    detect a relative difference ``d`` (effect ``log(1 + d) / sd``) with 80% power, by
    ``statsmodels.stats.power.TTestPower``; for ``d`` = 1%, 2%, 5% and the margin. It
-   plans the next study; the adjustment for multiplicity is not in it.
+   plans the next study; the adjustment for multiplicity is not in it. A seed whose run
+   forecast a flat line (a dead network, :mod:`relulab.diagnostics`) can dominate ``sd``:
+   one such seed among the demo's ten made "about 55 seeds" "about 2556". It stays in the
+   estimate, because a network that dies is an outcome of training with that activation
+   and the t-test being planned would see it too (a robust ``sd`` would plan for a test
+   that is not run); the comparison names the flat seeds and gives the estimate without
+   them beside it (``seeds_needed_without_flat``), so the reader sees what drives it.
 
 Verdict rules (:func:`verdict`, in :mod:`relulab.verdicts`, which the report can import
 without SciPy and statsmodels; re-exported here), with ``alpha = 1 - confidence`` (0.05 by default):
@@ -416,6 +422,8 @@ def compare(
     n_boot: int = 2000,
     seed: int = 0,
     equivalence_margin: float = 0.02,
+    flat_a: Sequence[int] = (),
+    flat_b: Sequence[int] = (),
 ) -> Comparison:
     """Compare activation ``a`` (``runs_a``) with the reference ``b`` (``runs_b``).
 
@@ -425,7 +433,9 @@ def compare(
     the same order, in original units. Diverged runs and runs with non-finite forecasts are
     left out; seeds are paired by their ``seed`` value. The comparison stands alone here
     (``p_adjusted`` is ``dm_p``); :func:`adjust_comparisons` adjusts a study's comparisons
-    over their family and judges them again.
+    over their family and judges them again. ``flat_a``/``flat_b`` are the seeds of each
+    arm whose run forecast a flat line (:func:`relulab.diagnostics.flat_seeds`): the
+    comparison names those among its pairs and estimates the seeds needed without them.
     """
     fa, fb = _as_frame(runs_a), _as_frame(runs_b)
     xa = np.atleast_2d(np.asarray(forecasts_a, dtype=float))
@@ -455,6 +465,12 @@ def compare(
     vol_b = _nanmedian(fb["vol_ratio"].to_numpy(float)[gb])
     pi, pi_lo, pi_hi = prob_improvement(pairs["rmse_a"], pairs["rmse_b"], n_boot=n_boot,
                                         confidence=confidence, rng=[*base, 2])
+    diffs = sorted({*SEEDS_DIFFS, equivalence_margin})
+    paired = set(pairs["seed"].astype(int))
+    flat = {name: sorted(paired & {int(s) for s in seeds})
+            for name, seeds in ((activation, flat_a), (reference, flat_b))}
+    flat = {name: seeds for name, seeds in flat.items() if seeds}
+    kept = pairs[~pairs["seed"].isin([s for seeds in flat.values() for s in seeds])]
     c = Comparison(activation=activation, reference=reference, metric="rmse",
                    rel_diff=rel, rel_lo=lo, rel_hi=hi, dm_stat=dm_stat, dm_p=dm_p,
                    vol_ratio=vol_a, vol_ratio_ref=vol_b, verdict="", n_pairs=n_pairs,
@@ -463,9 +479,12 @@ def compare(
                    equivalence_p=equivalence_test(pairs["rmse_a"], pairs["rmse_b"],
                                                   margin=equivalence_margin),
                    prob_improvement=pi, prob_improvement_low=pi_lo, prob_improvement_high=pi_hi,
-                   seeds_needed=seeds_needed(
-                       pairs["rmse_a"], pairs["rmse_b"], alpha=1.0 - confidence,
-                       diffs=sorted({*SEEDS_DIFFS, equivalence_margin})))
+                   seeds_needed=seeds_needed(pairs["rmse_a"], pairs["rmse_b"],
+                                             alpha=1.0 - confidence, diffs=diffs),
+                   flat_seeds=flat,
+                   seeds_needed_without_flat=seeds_needed(
+                       kept["rmse_a"], kept["rmse_b"], alpha=1.0 - confidence,
+                       diffs=diffs) if flat else {})
     return judged(c, confidence)
 
 

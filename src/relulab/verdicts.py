@@ -24,6 +24,7 @@ __all__ = [
     "VOL_CLEAR",
     "accuracy_words",
     "decision_words",
+    "flat_words",
     "judge_accuracy",
     "judge_decision",
     "judge_volatility",
@@ -208,17 +209,37 @@ def decision_words(c: Comparison, *, numbers: bool = True) -> str:
     return f"undecided: run more seeds ({why})"
 
 
+def _seeds_list(seeds: list[int]) -> str:
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+
+
+def flat_words(c: Comparison) -> str:
+    """"relu forecast a flat line on seed 9" (and the reference's flat seeds), for a
+    comparison whose seed pairs hold flat forecasts (often a dead network); "" otherwise."""
+    parts = [f"{name} on {_seeds_list(seeds)}" for name, seeds in c.flat_seeds.items()]
+    if not parts:
+        return ""
+    first, *rest = parts
+    return " and ".join([first.replace(" on ", " forecast a flat line on ", 1), *rest])
+
+
 def seeds_words(c: Comparison) -> str:
     """"to tell a 2% difference apart, about 40 seeds; this comparison rests on 10", for an
     undecided comparison with fewer seed pairs than that estimate; "" otherwise. The
-    difference is the equivalence margin."""
+    difference is the equivalence margin. With flat forecasts among the pairs, the estimate
+    without them follows: "about 2556 seeds, about 60 without the flat seed"."""
     if c.decision != "undecided":
         return ""
-    needed = c.seeds_needed.get(_margin_key(c.equivalence_margin))
+    key = _margin_key(c.equivalence_margin)
+    needed = c.seeds_needed.get(key)
     if needed is None or needed <= c.n_pairs:
         return ""
+    without = c.seeds_needed_without_flat.get(key)
+    n_flat = len({s for seeds in c.flat_seeds.values() for s in seeds})
+    aside = (f", about {without} without the flat seed{'s' if n_flat > 1 else ''}"
+             if without is not None and without != needed else "")
     return (f"to tell a {100 * c.equivalence_margin:g}% difference apart, about {needed} "
-            f"seeds; this comparison rests on {c.n_pairs}")
+            f"seeds{aside}; this comparison rests on {c.n_pairs}")
 
 
 def _prob_words(c: Comparison, label: str) -> str:
@@ -248,7 +269,8 @@ def verdict_words(comparison: Comparison) -> str:
     if c.accuracy == "too_few":
         words = _too_few(c.n_pairs)
     elif c.decision:
-        words = "; ".join(w for w in (decision_words(c, numbers=False), seeds_words(c),
+        words = "; ".join(w for w in (decision_words(c, numbers=False), flat_words(c),
+                                      seeds_words(c),
                                       volatility_words(c.volatility, c.activation)) if w)
     else:
         words = (f"{accuracy_words(c.accuracy, c.activation)}; "
@@ -285,7 +307,9 @@ def sentence(c: Comparison) -> str:
     undecided: run more seeds (no evidence of a difference, nor of equivalence within ±2%,
     p = 0.40); to tell a 2% difference apart, about 40 seeds; this comparison rests on 10;
     relu has the lower RMSE on 40% of seeds [10%, 70%]; volatility ratio 0.61 vs 0.83:
-    relu flattens the forecast".
+    relu flattens the forecast". Flat forecasts among the seed pairs are named after the
+    decision ("relu forecast a flat line on seed 9"), and the seeds needed without them
+    follow the estimate.
 
     A comparison without a decision (no equivalence margin) says the accuracy code instead,
     as relulab did before equivalence was tested."""
@@ -300,7 +324,7 @@ def sentence(c: Comparison) -> str:
                   f"{volatility_words(c.volatility, c.activation)}")
     if not c.decision:
         return f"{head}: {numbers}: {accuracy_words(c.accuracy, c.activation)}; {volatility}"
-    parts = [decision_words(c), seeds_words(c),
+    parts = [decision_words(c), flat_words(c), seeds_words(c),
              _prob_words(c, label) if np.isfinite(c.prob_improvement) else "", volatility]
     return f"{head}: {numbers}: " + "; ".join(w for w in parts if w)
 

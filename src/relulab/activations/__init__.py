@@ -15,6 +15,7 @@ policy and measured accuracy against ``torch.nn.functional`` and ``jax.nn``.
 """
 
 from relulab.activations._keras import install as _install_keras_registration
+from relulab.activations._registry import canonical_names
 from relulab.activations.activation import Activation, get, names
 from relulab.activations.functions import (
     celu,
@@ -42,6 +43,7 @@ _install_keras_registration()
 
 __all__ = [
     "Activation",
+    "canonical_names",
     "celu",
     "elu",
     "gelu",

@@ -14,6 +14,8 @@ from relulab.activations import functions as f
 from relulab.errors import RelulabError
 
 Params = dict[str, Any]
+# A formula as a function of the (validated) parameters: LaTeX or plain text.
+Formula = Callable[[Params], str]
 
 
 @dataclass(frozen=True)
@@ -24,8 +26,11 @@ class Spec:
     fn: Callable[..., Any]
     grad: Callable[..., Any]
     defaults: Params
-    formula: str
-    text_formula: str
+    # The formulas show the parameters' values (their names where a value is an array,
+    # e.g. a learned PReLU weight). Plain text is Python over x, with exp, ln, erf, sqrt,
+    # pi, tanh, sigmoid and Phi; " = " joins equal forms and "; " starts a remark.
+    formula: Formula
+    text_formula: Formula
     reference: str
     # Facts that may depend on the parameters: functions of the (validated) params.
     monotonic: Callable[[Params], bool]
@@ -37,6 +42,81 @@ class Spec:
 
 def _always(value: bool) -> Callable[[Params], bool]:
     return lambda p: value
+
+
+def _fixed(text: str) -> Formula:
+    return lambda p: text
+
+
+def _shown(p: Params, key: str, symbol: str | None = None) -> str:
+    """A parameter as a formula shows it: its value when it is a number, else its name."""
+    v = p[key]
+    return f"{v:.12g}" if _is_number(v) else (symbol or key)
+
+
+def _unit(p: Params, key: str) -> bool:
+    return _is_number(p[key]) and p[key] == 1
+
+
+def _leaky_tex(key: str, symbol: str) -> Formula:
+    return lambda p: (rf"\begin{{cases}} x & x > 0 \\ {_shown(p, key, symbol)}\,x & x \le 0 "
+                      r"\end{cases}")
+
+
+def _elu_tex(p: Params, inner: str) -> str:
+    alpha = _shown(p, "alpha", r"\alpha")
+    negative = f"e^{{{inner}}} - 1" if _unit(p, "alpha") else f"{alpha}(e^{{{inner}}} - 1)"
+    return rf"\begin{{cases}} x & x > 0 \\ {negative} & x \le 0 \end{{cases}}"
+
+
+def _elu_text(p: Params, inner: str) -> str:
+    if _unit(p, "alpha"):
+        return f"x if x > 0 else exp({inner}) - 1"
+    return f"x if x > 0 else {_shown(p, 'alpha')} * (exp({inner}) - 1)"
+
+
+def _celu_inner(p: Params, sep: str, symbol: str) -> str:
+    return "x" if _unit(p, "alpha") else f"x{sep}{_shown(p, 'alpha', symbol)}"
+
+
+def _gelu_tex(p: Params) -> str:
+    if p["approximate"] == "tanh":
+        return (r"\tfrac{x}{2}\left(1 + \tanh\left(\sqrt{2/\pi}\,(x + 0.044715\,x^3)"
+                r"\right)\right)")
+    return r"x\,\Phi(x) = \tfrac{x}{2}\left(1 + \mathrm{erf}(x/\sqrt{2})\right)"
+
+
+def _gelu_text(p: Params) -> str:
+    if p["approximate"] == "tanh":
+        return "x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))"
+    return "x * Phi(x) = x/2 * (1 + erf(x / sqrt(2)))"
+
+
+def _softplus_parts(p: Params, tex: bool) -> tuple[str, str, str]:
+    """(beta x, the smooth branch, the threshold or "" when there is none)."""
+    beta = _shown(p, "beta", r"\beta" if tex else None)
+    bx = "x" if _unit(p, "beta") else (f"{beta}x" if tex else f"{beta} * x")
+    exp = f"e^{{{bx}}}" if tex else f"exp({bx})"
+    log = r"\ln" if tex else "ln"
+    smooth = f"{log}(1 + {exp})"
+    if not _unit(p, "beta"):
+        smooth = rf"\tfrac{{1}}{{{beta}}}{smooth}" if tex else f"{smooth} / {beta}"
+    t = p["threshold"]
+    shown = "" if _is_number(t) and math.isinf(t) and t > 0 else _shown(
+        p, "threshold", "t" if tex else None)
+    return bx, smooth, shown
+
+
+def _softplus_tex(p: Params) -> str:
+    bx, smooth, t = _softplus_parts(p, tex=True)
+    if not t:
+        return smooth
+    return rf"\begin{{cases}} x & {bx} > {t} \\ {smooth} & {bx} \le {t} \end{{cases}}"
+
+
+def _softplus_text(p: Params) -> str:
+    bx, smooth, t = _softplus_parts(p, tex=False)
+    return f"x if {bx} > {t} else {smooth}" if t else smooth
 
 
 def _is_number(v: Any) -> bool:
@@ -86,15 +166,15 @@ SPECS: dict[str, Spec] = {
     for s in [
         Spec(
             "relu", f.relu, d.d_relu, {},
-            r"\max(x, 0)", "max(x, 0)",
+            _fixed(r"\max(x, 0)"), _fixed("max(x, 0)"),
             "Nair & Hinton (2010), Rectified Linear Units Improve Restricted Boltzmann "
             "Machines, ICML",
             _always(True), _always(False), _always(True),
         ),
         Spec(
             "leaky_relu", f.leaky_relu, d.d_leaky_relu, {"negative_slope": 0.01},
-            r"\begin{cases} x & x > 0 \\ s\,x & x \le 0 \end{cases}",
-            "x if x > 0 else negative_slope * x",
+            _leaky_tex("negative_slope", "s"),
+            lambda p: f"x if x > 0 else {_shown(p, 'negative_slope')} * x",
             "Maas, Hannun & Ng (2013), Rectifier Nonlinearities Improve Neural Network "
             "Acoustic Models, ICML workshop",
             lambda p: _concrete_ge0(p, "negative_slope"),
@@ -103,8 +183,9 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "prelu", f.prelu, d.d_prelu, {"weight": 0.25},
-            r"\begin{cases} x & x > 0 \\ a\,x & x \le 0 \end{cases}",
-            "x if x > 0 else weight * x   (weight learned)",
+            _leaky_tex("weight", "a"),
+            lambda p: (f"x if x > 0 else {_shown(p, 'weight')} * x; weight is learned in "
+                       "training"),
             "He, Zhang, Ren & Sun (2015), Delving Deep into Rectifiers: Surpassing "
             "Human-Level Performance on ImageNet Classification, ICCV",
             lambda p: _concrete_ge0(p, "weight"),
@@ -114,8 +195,7 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "elu", f.elu, d.d_elu, {"alpha": 1.0},
-            r"\begin{cases} x & x > 0 \\ \alpha(e^x - 1) & x \le 0 \end{cases}",
-            "x if x > 0 else alpha * (exp(x) - 1)",
+            lambda p: _elu_tex(p, "x"), lambda p: _elu_text(p, "x"),
             "Clevert, Unterthiner & Hochreiter (2016), Fast and Accurate Deep Network "
             "Learning by Exponential Linear Units (ELUs), ICLR",
             _always(True), lambda p: p["alpha"] == 1, _always(True),
@@ -123,25 +203,24 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "gelu", f.gelu, d.d_gelu, {"approximate": "none"},
-            r"x\,\Phi(x) = \tfrac{x}{2}\left(1 + \mathrm{erf}(x/\sqrt{2})\right)",
-            "x * Phi(x) = x/2 * (1 + erf(x / sqrt(2)))   "
-            "[tanh: x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))]",
+            _gelu_tex, _gelu_text,
             "Hendrycks & Gimpel (2016), Gaussian Error Linear Units (GELUs), arXiv:1606.08415",
             _always(False), _always(True), _always(True),
             check=_check_gelu,
         ),
         Spec(
             "selu", f.selu, d.d_selu, {},
-            r"\lambda \begin{cases} x & x > 0 \\ \alpha(e^x - 1) & x \le 0 \end{cases}",
-            "1.0507 * (x if x > 0 else 1.6733 * (exp(x) - 1))",
+            _fixed(r"\lambda \begin{cases} x & x > 0 \\ \alpha(e^x - 1) & x \le 0 "
+                   r"\end{cases}"),
+            _fixed("1.0507 * (x if x > 0 else 1.6733 * (exp(x) - 1))"),
             "Klambauer, Unterthiner, Mayr & Hochreiter (2017), Self-Normalizing Neural "
             "Networks, NeurIPS",
             _always(True), _always(False), _always(True),
         ),
         Spec(
             "celu", f.celu, d.d_celu, {"alpha": 1.0},
-            r"\begin{cases} x & x > 0 \\ \alpha(e^{x/\alpha} - 1) & x \le 0 \end{cases}",
-            "x if x > 0 else alpha * (exp(x / alpha) - 1)",
+            lambda p: _elu_tex(p, _celu_inner(p, "/", r"\alpha")),
+            lambda p: _elu_text(p, _celu_inner(p, " / ", "alpha")),
             "Barron (2017), Continuously Differentiable Exponential Linear Units, "
             "arXiv:1704.07483",
             _always(True), _always(True), _always(True),
@@ -149,8 +228,8 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "silu", f.silu, d.d_silu, {},
-            r"x\,\sigma(x) = \frac{x}{1 + e^{-x}}",
-            "x * sigmoid(x) = x / (1 + exp(-x))",
+            _fixed(r"x\,\sigma(x) = \frac{x}{1 + e^{-x}}"),
+            _fixed("x * sigmoid(x) = x / (1 + exp(-x))"),
             "Elfwing, Uchibe & Doya (2018), Sigmoid-Weighted Linear Units for Neural Network "
             "Function Approximation in Reinforcement Learning, Neural Networks; "
             "Ramachandran, Zoph & Le (2017), Searching for Activation Functions (swish)",
@@ -158,16 +237,15 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "mish", f.mish, d.d_mish, {},
-            r"x \tanh\left(\ln(1 + e^x)\right)",
-            "x * tanh(ln(1 + exp(x)))",
+            _fixed(r"x \tanh\left(\ln(1 + e^x)\right)"),
+            _fixed("x * tanh(ln(1 + exp(x)))"),
             "Misra (2019), Mish: A Self Regularized Non-Monotonic Activation Function, "
             "arXiv:1908.08681",
             _always(False), _always(True), _always(True),
         ),
         Spec(
             "softplus", f.softplus, d.d_softplus, {"beta": 1.0, "threshold": 20.0},
-            r"\tfrac{1}{\beta}\ln(1 + e^{\beta x})\ (x \text{ where } \beta x > \text{threshold})",
-            "ln(1 + exp(beta * x)) / beta   (x where beta * x > threshold)",
+            _softplus_tex, _softplus_text,
             "Dugas, Bengio, Belisle, Nadeau & Garcia (2001), Incorporating Second-Order "
             "Functional Knowledge for Better Option Pricing, NeurIPS",
             _always(True), _always(True), _always(True),
@@ -178,34 +256,36 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "relu6", f.relu6, d.d_relu6, {},
-            r"\min(\max(x, 0), 6)", "min(max(x, 0), 6)",
+            _fixed(r"\min(\max(x, 0), 6)"), _fixed("min(max(x, 0), 6)"),
             "Krizhevsky (2010), Convolutional Deep Belief Networks on CIFAR-10, tech. report",
             _always(True), _always(False), _always(True),
         ),
         Spec(
             "hard_tanh", f.hard_tanh, d.d_hard_tanh, {"min_val": -1.0, "max_val": 1.0},
-            r"\min(\max(x, a), b)", "min(max(x, min_val), max_val)",
+            lambda p: (rf"\min(\max(x, {_shown(p, 'min_val', 'a')}), "
+                       rf"{_shown(p, 'max_val', 'b')})"),
+            lambda p: f"min(max(x, {_shown(p, 'min_val')}), {_shown(p, 'max_val')})",
             "Collobert (2004), Large Scale Machine Learning, PhD thesis, Université Paris VI",
             _always(True), _always(False), _always(True),
             check=_check_hard_tanh,
         ),
         Spec(
             "tanh", f.tanh, d.d_tanh, {},
-            r"\tanh x = \frac{e^x - e^{-x}}{e^x + e^{-x}}", "tanh(x)",
+            _fixed(r"\tanh x = \frac{e^x - e^{-x}}{e^x + e^{-x}}"), _fixed("tanh(x)"),
             "LeCun, Bottou, Orr & Müller (1998), Efficient BackProp, in Neural Networks: "
             "Tricks of the Trade",
             _always(True), _always(True), _always(True),
         ),
         Spec(
             "sigmoid", f.sigmoid, d.d_sigmoid, {},
-            r"\sigma(x) = \frac{1}{1 + e^{-x}}", "1 / (1 + exp(-x))",
+            _fixed(r"\sigma(x) = \frac{1}{1 + e^{-x}}"), _fixed("1 / (1 + exp(-x))"),
             "Rumelhart, Hinton & Williams (1986), Learning Representations by "
             "Back-Propagating Errors, Nature",
             _always(True), _always(True), _always(True),
         ),
         Spec(
             "identity", f.identity, d.d_identity, {},
-            "x", "x",
+            _fixed("x"), _fixed("x"),
             "the linear (no) activation",
             _always(True), _always(True), _always(False),
         ),
@@ -231,6 +311,23 @@ def canonical(name: str) -> str:
         f"unknown activation {name!r}; known: {', '.join(sorted(SPECS))} "
         f"(aliases: {', '.join(f'{a}={c}' for a, c in sorted(ALIASES.items()))})"
     )
+
+
+def canonical_names(names: Any) -> tuple[str, ...]:
+    """The canonical name of each of ``names``, refusing two spellings of one function
+    (``swish`` and ``silu``, ``ReLU`` and ``relu``): a study would train it twice and count
+    it twice among its comparisons."""
+    seen: dict[str, str] = {}
+    out = []
+    for name in names:
+        key = canonical(name)
+        if key in seen:
+            raise RelulabError(
+                f"activations {seen[key]!r} and {name!r} are one function ({key}); "
+                f"list it once, e.g. as {key!r}")
+        seen[key] = name
+        out.append(key)
+    return tuple(out)
 
 
 def resolve(spec: Spec, params: Params, overrides: Params) -> Params:

@@ -82,13 +82,13 @@ class Activation:
 
     @property
     def formula(self) -> str:
-        """LaTeX."""
-        return self._spec.formula
+        """LaTeX, with this activation's parameter values."""
+        return self._spec.formula(self._params)
 
     @property
     def text_formula(self) -> str:
-        """Plain text, for terminals."""
-        return self._spec.text_formula
+        """Plain text, for terminals, with this activation's parameter values."""
+        return self._spec.text_formula(self._params)
 
     @property
     def reference(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from relulab import display
+from relulab.diagnostics import warnings_of
 from relulab.metrics import METRICS
 from relulab.result import StudyResult
 
@@ -73,7 +74,7 @@ def show_result(console: Any, result: StudyResult) -> None:
         console.print(f"--seeds auto: {a['seeds']} seeds per activation ({why}, "
                       f"{display.percent(a['target_width'], 1)}); widest interval after "
                       f"each batch: {widths}", highlight=False, markup=False)
-    for w in result.warnings:
+    for w in warnings_of(result):
         console.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False)
     t = result.timing
     if t:

@@ -54,11 +54,11 @@ def born_dead_figure(result: BornDead) -> Figure:
             grid = np.arange(1, depths.max() + 1)
             if symmetric and width == 1 and spec.input_dim == 1:
                 ax.plot(grid, [width_one_born_dead(d) for d in grid], color=THEORY_COLOR,
-                        lw=1.2, ls=(0, (4, 2)), label="exact, width 1: 1 − 2^(1−L)")
+                        lw=1.2, ls=(0, (4, 2)), label=r"exact, width 1: $1 - 2^{1-L}$")
             elif symmetric:
                 ax.plot(grid, [single_input_born_dead(width, d) for d in grid],
                         color=THEORY_COLOR, lw=1.0, ls=(0, (1, 1.5)),
-                        label="one input point: 1 − (1 − 2^−N)^L")
+                        label=r"one input point: $1 - (1 - 2^{-N})^{L}$")
             ax.set_title(f"width {width}", loc="left", fontsize=10)
             ax.set_ylim(-0.02, 1.02)
             ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))

@@ -99,11 +99,12 @@ def born_dead_context(result: BornDead) -> dict[str, Any]:
     spec = result.spec
     widths = sorted(spec.widths)
     png = png_bytes(born_dead_figure(result))
-    rows = []
-    for depth in sorted(spec.depths):
-        cells = [result.cell(width, depth, name) for width in widths for name in spec.inits]
-        rows.append({"depth": depth,
-                     "cells": [{"share": _share(c), "interval": _interval(c)} for c in cells]})
+    # One table per width, side by side as the page's width allows: a single table of
+    # every width and initialiser is wider than the page.
+    tables = [{"width": width, "rows": [
+        {"depth": depth, "cells": [{"share": _share(c), "interval": _interval(c)}
+                                   for c in (result.cell(width, depth, n) for n in spec.inits)]}
+        for depth in sorted(spec.depths)]} for width in widths]
     colors = init_colors(spec.inits)
     return {
         "spec": spec,
@@ -113,7 +114,7 @@ def born_dead_context(result: BornDead) -> dict[str, Any]:
         "widths": widths,
         "inits": [{"name": n, "color": colors[n],
                    "symmetric": initializers.get(n).symmetric} for n in spec.inits],
-        "rows": rows,
+        "tables": tables,
         "confidence": display.percent(spec.confidence),
         "interval_method": INTERVAL_METHOD.capitalize(),
         "wall": display.seconds(result.timing.get("wall_s")),

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relulab import __version__, display
-from relulab.diagnostics import DORMANT_THRESHOLD
+from relulab.diagnostics import DORMANT_THRESHOLD, flat_seeds, warnings_of
 from relulab.diagnostics import of as diagnostics_of
 from relulab.figures import all_figures, png_bytes
 from relulab.metrics import METRICS, best
-from relulab.result import METRIC_COLUMNS, Comparison, Diagnostics, FlatRun, StudyResult
+from relulab.result import METRIC_COLUMNS, Comparison, Diagnostics, StudyResult
 from relulab.verdicts import seed_interval, verdict_words
 
 __all__ = ["Verdict", "page_context"]
@@ -48,6 +48,10 @@ class Verdict:
     prob: str = display.MISSING  # "40%"
     prob_interval: str = ""  # "10% to 70%"
     seeds: list[tuple[str, str]] = field(default_factory=list)  # ("2%", "40"), ...
+    # the same without the seeds that forecast a flat line (Comparison.flat_seeds), and
+    # those seeds in words ("relu seed 9"); empty when the comparison has none
+    seeds_without_flat: list[tuple[str, str]] = field(default_factory=list)
+    flat: str = ""
     decision: str = ""  # relulab.verdicts.judge_decision's code; "" when not recorded
 
 
@@ -75,8 +79,9 @@ def _verdict(c: Comparison) -> Verdict:
         equivalence_p=display.p_value(eq_p), prob=display.percent(c.prob_improvement),
         prob_interval=display.interval(c.prob_improvement_low, c.prob_improvement_high,
                                        display.percent, sep=" to ", brackets=""),
-        seeds=[(f"{100 * float(d):g}%", display.MISSING if n is None else str(n))
-               for d, n in sorted(c.seeds_needed.items(), key=lambda kv: float(kv[0]))],
+        seeds=_seeds(c.seeds_needed), seeds_without_flat=_seeds(c.seeds_needed_without_flat),
+        flat=", ".join(f"{a} seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}"
+                       for a, s in c.flat_seeds.items()),
         decision=c.decision,
         activation=c.activation, reference=c.reference, metric=metric, badge=badge,
         label=label, rel=display.signed_percent(c.rel_diff),
@@ -86,6 +91,12 @@ def _verdict(c: Comparison) -> Verdict:
         vol=display.number(c.vol_ratio), vol_ref=display.number(c.vol_ratio_ref),
         text=c.verdict, words=verdict_words(c),
     )
+
+
+def _seeds(needed: dict[str, int | None]) -> list[tuple[str, str]]:
+    """("2%", "40") per relative difference, smallest first."""
+    return [(f"{100 * float(d):g}%", display.MISSING if n is None else str(n))
+            for d, n in sorted(needed.items(), key=lambda kv: float(kv[0]))]
 
 
 def _adjusted(c: Comparison) -> str:
@@ -171,29 +182,6 @@ def _summary_rows(result: StudyResult, activations: list[str],
     return rows, metrics
 
 
-_FLAT_WHY = {
-    "all_units_dead": "every hidden unit is dead (its output is 0 on every training "
-                      "sample), so the model forecasts a constant",
-    "nearly_constant": "the forecast is nearly constant",
-}
-
-
-def _flat(flat_runs: list[FlatRun]) -> list[tuple[str, int, str]]:
-    """(activation, seed, explanation) for each flat run: it counts in the metrics like
-    any run, so the reader should know it is there."""
-    return [(f.activation, f.seed,
-             f"{_FLAT_WHY[f.reason]} (volatility ratio {display.number(f.vol_ratio)}). The "
-             "run still counts in the metrics and the comparison.")
-            for f in flat_runs]
-
-
-def _grouped(items: list[tuple[str, int, str]]) -> list[tuple[str, list]]:
-    groups: dict[str, list] = {}
-    for item in items:
-        groups.setdefault(item[0], []).append(item)
-    return list(groups.items())
-
-
 def _dead_rows(diagnostics: Diagnostics) -> list[str]:
     """Per activation that had dead units: the share at the kept epoch, in words."""
     return [f"{d.activation}: {d.seeds_with_dead} of {d.seeds} seeds ended with dead units "
@@ -263,7 +251,8 @@ def page_context(result: StudyResult) -> dict[str, Any]:
     naive = result.baselines.get("naive", {}).get("metrics", {}).get("rmse")
     diagnostics = diagnostics_of(result)
     diverged = list(diagnostics.diverged.items())
-    flat = _flat(diagnostics.flat_runs)
+    warnings = warnings_of(result)
+    flat = {a: seeds for a in activations if (seeds := flat_seeds(diagnostics.flat_runs, a))}
     model = (f"LSTM ({config.units} units" if config.model == "lstm"
              else f"MLP ({config.units} wide") + (
         f", {config.layers} layers)" if config.layers > 1 else ")")
@@ -301,13 +290,12 @@ def page_context(result: StudyResult) -> dict[str, Any]:
         "margin_text": f"{100 * config.equivalence_margin:g}%",
         "alpha_text": f"{1 - config.confidence:g}",
         "version": __version__, "ran_with": ran_with,
-        # The engine's warnings name diverged runs (with the seeds and the advice) and
-        # everything else; the report adds the flat runs, which only the diagnostics hold.
-        "engine_warnings": list(result.warnings), "flat": flat,
-        "n_warn": len(result.warnings) + len(flat),
+        # The study's warnings name diverged and flat runs (with the seeds and the advice)
+        # and everything else; the header names the seeds from the diagnostics.
+        "warnings": warnings, "n_warn": len(warnings),
         "flat_text": "; ".join(
-            f"{a} forecast a flat line on seed{'s' if len(items) > 1 else ''} "
-            + ", ".join(str(seed) for _, seed, _ in items) for a, items in _grouped(flat)),
+            f"{a} forecast a flat line on seed{'s' if len(seeds) > 1 else ''} "
+            + ", ".join(map(str, seeds)) for a, seeds in flat.items()),
         "dead": diagnostics.any_dead, "dead_rows": _dead_rows(diagnostics),
         "site_rows": [
             {"activation": a, "site": h.site, "units": h.units,

@@ -14,6 +14,7 @@ import numpy as np
 from relulab import __version__
 from relulab.analysis import analyse, diverged_warnings
 from relulab.config import StudyConfig
+from relulab.diagnostics import flat_warnings
 from relulab.result import RunRecord, StudyResult
 from relulab.study.plan import SeriesPlan
 
@@ -39,6 +40,7 @@ def study_result(config: StudyConfig, sp: SeriesPlan, runs: list[RunRecord],
         train_end=sp.train_end, test_start=sp.test_start, runs=runs,
         summary=analysis.summary, comparisons=analysis.comparisons, baselines=baselines,
         timing={}, warnings=[*diverged_warnings(analysis.diagnostics.diverged, runs),
+                             *flat_warnings(analysis.diagnostics.flat_runs, runs),
                              *analysis.warnings,
                              *baseline_warnings(baselines)],
         relulab_version=__version__, diagnostics=analysis.diagnostics,

@@ -180,11 +180,13 @@ def plan_series(series: Series, config: StudyConfig, series_id: str | None = Non
 
 
 def check_activations(config: StudyConfig) -> None:
-    """Fail before any training when an activation name is wrong."""
-    from relulab.activations import get
+    """Fail before any training when an activation name is wrong, or when two names of the
+    study are one function (aliases, case)."""
+    from relulab.activations import canonical_names, get
 
     for name in (*config.activations, config.recurrent_activation):
         get(name)
+    canonical_names(config.activations)
 
 
 def make_plan(config: StudyConfig, series: Series | Mapping[str, Series]) -> Plan:
