@@ -115,7 +115,7 @@ def child(job: dict) -> dict:
                 "model_steps": t["model_steps"],
                 "programs": training._fit_program.cache_info().currsize}
 
-    from relulab.study.panel import run_panel
+    from relulab.study import run_panel
 
     config = preset("seed", activations=("tanh", "relu"), seeds=job["seeds"],
                     epochs=job["epochs"], test_size=8)

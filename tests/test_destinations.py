@@ -31,7 +31,7 @@ from relulab.config import preset
 from relulab.data import bundled
 from relulab.errors import RelulabError
 from relulab.store import Store
-from relulab.study import InProcessExecutor, Outputs, run_study
+from relulab.study import InProcessExecutor, Outputs, events, run_study
 from relulab.study.outputs import check_outputs, prepare_outputs
 
 CONFIG = preset("seed", activations=("tanh",), seeds=2, epochs=3, test_size=8)
@@ -198,8 +198,8 @@ def test_missing_folders_are_created_and_listed(tmp_path) -> None:
 def _break_folder(folder: Path):
     """A progress callback that, once training is done, puts a file where ``folder`` was:
     the destination checked before training can no longer be written."""
-    def progress(event: str, info: dict) -> None:
-        if event == "analysis":
+    def progress(event) -> None:
+        if isinstance(event, events.Analysing):
             shutil.rmtree(folder)
             folder.write_text("no longer a folder")
     return progress

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from relulab.config import preset
-from relulab.data.panel import fit_panel, load_panel
+from relulab.data.panel import load_panel
 from relulab.errors import RelulabError
+from relulab.study import make_plan
 
 
 def _long(path: Path, rows: list[tuple[str, str, object]], header="unique_id,ds,y") -> Path:
@@ -73,11 +74,11 @@ def test_too_short_series_are_left_out_with_a_warning_naming_them() -> None:
         "y": np.concatenate([np.sin(t / 3), np.arange(8.0)]),
     })
     panel = load_panel(frame)
-    kept, warnings = fit_panel(panel, preset("seed", test_size=10))
-    assert kept.ids == ["long"] and kept.skipped[0][0] == "short"
-    assert len(warnings) == 1 and warnings[0].startswith("series 'short' left out")
+    plan = make_plan(preset("seed", test_size=10), panel)
+    assert list(plan.series) == ["long"]
+    assert len(plan.warnings) == 1 and plan.warnings[0].startswith("series 'short' left out")
     with pytest.raises(RelulabError, match="no series of the panel suits the study"):
-        fit_panel(load_panel(frame, series_ids=["short"]), preset("seed", test_size=10))
+        make_plan(preset("seed", test_size=10), load_panel(frame, series_ids=["short"]))
 
 
 def test_the_real_panels(shared_data) -> None:
@@ -145,8 +146,8 @@ def test_a_wide_column_without_numbers_is_left_out_with_a_warning(tmp_path) -> N
         path, index=False)
     panel = load_panel(path)
     assert panel.ids == ["A"] and panel.skipped[0][0] == "notes"
-    _, warnings = fit_panel(panel, preset("seed", test_size=5))
-    assert warnings == [panel.skipped[0][1]]
+    warnings = make_plan(preset("seed", test_size=5), panel).warnings
+    assert warnings == (panel.skipped[0][1],)
     assert "column 'notes' left out: it holds text, not numbers, in 40 of its 40 cells" \
         in warnings[0]
 
@@ -159,11 +160,10 @@ def test_a_panel_mixing_frequencies_is_pooled_with_a_warning() -> None:
 
     frame = pd.concat([block("m1", "MS"), block("m2", "MS"), block("q", "QS"),
                        block("d", "D")])
-    _, warnings = fit_panel(load_panel(frame), preset("seed", test_size=5))
-    assert warnings == ["the panel mixes frequencies (2 monthly, 1 quarterly, 1 daily "
+    warnings = make_plan(preset("seed", test_size=5), load_panel(frame)).warnings
+    assert list(warnings) == ["the panel mixes frequencies (2 monthly, 1 quarterly, 1 daily "
                         "series): the pooled ranks compare activations across unlike series, "
                         "and one --season serves them all; to pool like with like, study each "
                         "frequency on its own (--series-ids)"]
-    _, alike = fit_panel(load_panel(frame[frame.id.str.startswith("m")]),
-                         preset("seed", test_size=5))
-    assert alike == []
+    alike = make_plan(preset("seed", test_size=5), load_panel(frame[frame.id.str.startswith("m")]))
+    assert alike.warnings == ()

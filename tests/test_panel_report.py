@@ -25,7 +25,7 @@ from relulab.config import preset
 from relulab.data import load_panel
 from relulab.report import render_panel_report
 from relulab.store import Store
-from relulab.study.panel import run_panel
+from relulab.study import run_panel
 
 ACTIVATIONS = ("tanh", "relu", "elu")
 CONFIG = preset("seed", activations=ACTIVATIONS, seeds=2, epochs=5, units=2, test_size=8)
@@ -190,10 +190,3 @@ def test_sorting_in_headless_chromium_reorders_the_rows(tmp_path: Path, panel,
     assert before == list(panel.spread().index)  # the page opens largest spread first
     assert after == sorted(before) == [ODD_ID, "a", "b", "c"]
     assert 'aria-sort="ascending"' in run.stdout
-
-
-def test_a_panel_keeps_the_whole_results_of_every_series_the_report_draws() -> None:
-    from relulab.panel_figures import SMALL_MULTIPLES
-    from relulab.study.panel import KEEP_RESULTS
-
-    assert KEEP_RESULTS == SMALL_MULTIPLES

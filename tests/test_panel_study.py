@@ -13,8 +13,7 @@ from relulab.config import preset
 from relulab.data import load_panel
 from relulab.pooled import pool
 from relulab.store import Store
-from relulab.study import Study
-from relulab.study.panel import run_panel
+from relulab.study import Study, run_panel
 
 CONFIG = preset("seed", activations=("tanh", "relu"), seeds=3, epochs=5, test_size=8)
 

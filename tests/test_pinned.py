@@ -44,3 +44,27 @@ def test_study_reproduces_the_pinned_numbers(case: str, pins: dict[str, np.ndarr
             np.testing.assert_array_equal(got[key], want, err_msg=key)
         else:
             np.testing.assert_allclose(got[key], want, rtol=1e-4, atol=1e-6, err_msg=key)
+
+
+def test_the_panel_and_adaptive_pipelines_reproduce_their_pinned_numbers() -> None:
+    """A panel study and a ``--seeds auto`` study, pinned by the code before the study's
+    three pipelines became one (tests/pinned/make_pipeline_pins.py)."""
+    import warnings
+
+    from pinned_cases import pipeline_snapshots
+
+    from relulab.study import run_panel
+    from relulab.study.adaptive import run_adaptive
+
+    with np.load(HERE / "pipelines.npz") as npz:
+        pins = {k: npz[k] for k in npz.files}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = pipeline_snapshots(run_panel, run_adaptive)
+    assert sorted(got) == sorted(k for k in pins if k != "__meta__")
+    same_cpu = json.loads(str(pins["__meta__"]))["cpu"] == cpu_fingerprint()
+    for key, want in got.items():
+        if same_cpu:
+            np.testing.assert_array_equal(want, pins[key], err_msg=key)
+        else:
+            np.testing.assert_allclose(want, pins[key], rtol=1e-4, atol=1e-6, err_msg=key)

@@ -22,6 +22,7 @@ from relulab.config import preset  # noqa: E402
 from relulab.data import Series  # noqa: E402
 from relulab.errors import RelulabError  # noqa: E402
 from relulab.study import GroupKey, InProcessExecutor, make_plan  # noqa: E402
+from relulab.study import events as ev  # noqa: E402
 from relulab.study.plan import Plan  # noqa: E402
 from relulab.study.ray_executor import RayExecutor  # noqa: E402
 
@@ -63,7 +64,7 @@ def local_ray():
 def _collect(executor, plan):
     groups, baselines, events = {}, {}, []
     executor.run(plan, groups.__setitem__, baselines.__setitem__,
-                 lambda event, info: events.append((event, info)))
+                 events.append)
     return groups, baselines, events
 
 
@@ -97,9 +98,9 @@ def test_shards_on_ray_give_exactly_the_in_process_numbers(local_ray, reference)
         for name, b in ref_baselines[sid].items():
             assert np.array_equal(np.asarray(baselines[sid][name].get("forecast")),
                                   np.asarray(b.get("forecast")), equal_nan=True), (sid, name)
-    done = [info for event, info in events if event == "shard_done"]
-    assert sorted(sorted(d["series"]) for d in done) == [["a", "b"], ["c"]]
-    assert sum(d["units"] for d in done) == len(plan.units)
+    done = [e for e in events if isinstance(e, ev.ShardDone)]
+    assert sorted(sorted(d.series) for d in done) == [["a", "b"], ["c"]]
+    assert sum(d.units for d in done) == len(plan.units)
     assert ray.is_initialized()  # it was running before, so it is left running
 
 

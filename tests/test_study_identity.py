@@ -20,8 +20,7 @@ import pytest
 
 from relulab.data import Series, bundled, load_panel
 from relulab.store import Store, study_key
-from relulab.study import Outputs, Study, write_outputs
-from relulab.study.panel import run_panel, run_panel_study
+from relulab.study import Outputs, Study, run_panel, run_panel_study, write_outputs
 
 LEGACY_DIR = Path(__file__).resolve().parent / "legacy"
 sys.path.insert(0, str(LEGACY_DIR))

@@ -27,7 +27,8 @@ from relulab.study import (
     run_study,
     write_outputs,
 )
-from relulab.study.analysis import study_result
+from relulab.study import events as ev
+from relulab.study.pipeline import series_result
 
 
 def _values(n: int = 80, seed: int = 0) -> np.ndarray:
@@ -121,7 +122,7 @@ def test_analysis_is_pure_and_ignores_the_order_runs_arrive_in() -> None:
     sp = study.plan.series["series"]
     shuffled = list(result.runs)
     random.Random(0).shuffle(shuffled)
-    again = study_result(study.config, sp, shuffled, result.baselines)
+    again = series_result(study.config, sp, shuffled, result.baselines)
     assert [(r.activation, r.seed) for r in again.runs] == [(r.activation, r.seed)
                                                             for r in result.runs]
     assert again.summary.equals(result.summary)
@@ -188,9 +189,9 @@ def test_training_runs_at_most_lead_series_ahead_of_their_baselines() -> None:
     plan = make_plan(_config(seeds=1, epochs=2), series)
     events: list[tuple[str, str]] = []
 
-    def progress(event, info):
-        if event == "group_start":
-            events.extend(("train", s) for s in info["series"])
+    def progress(event):
+        if isinstance(event, ev.GroupStarted):
+            events.extend(("train", s) for s in event.series)
 
     InProcessExecutor(per_call=1, baseline_processes=0, lead=1).run(
         plan, lambda key, runs: events.append(("group", key.series_id)),

@@ -36,12 +36,11 @@ from relulab.figures import (
     activation_colors,
     plain,
 )
-from relulab.result import StudyResult
+from relulab.result import PANEL_DETAIL, StudyResult
 
-__all__ = ["SMALL_MULTIPLES", "critical_difference_figure", "panel_figures",
+__all__ = ["critical_difference_figure", "panel_figures",
            "save_panel_figures", "spread_forecasts_figure"]
 
-SMALL_MULTIPLES = 12  # series drawn in the small multiples: enough to see a pattern
 
 
 @_styled
@@ -185,8 +184,8 @@ def spread_forecasts_figure(results: Mapping[str, StudyResult], spread: Mapping[
     return fig
 
 
-def panel_figures(panel: Any, top: int = SMALL_MULTIPLES) -> dict[str, Figure]:
-    """Every panel figure by name, from a :class:`~relulab.study.panel.PanelResult`
+def panel_figures(panel: Any, top: int = PANEL_DETAIL) -> dict[str, Figure]:
+    """Every panel figure by name, from a :class:`~relulab.study.pipeline.PanelResult`
     (``pooled``, ``detail``, ``spread()``, ``scores()``): ``critical_difference`` when
     there is a pooled answer, ``spread_forecasts`` for the ``top`` series of largest
     spread."""

@@ -15,6 +15,10 @@ import pandas as pd
 
 from relulab.config import StudyConfig
 
+# How many series of a panel keep their whole result in memory: the ones the panel's
+# report draws as small multiples, where the activations differ most.
+PANEL_DETAIL = 12
+
 # Metric columns of a run, in display order (see relulab.metrics for definitions).
 METRIC_COLUMNS = ("rmse", "mae", "mfe", "mda", "mda_naive", "mase", "vol_ratio")
 

@@ -65,7 +65,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -655,6 +655,74 @@ class Store:
 
 
 # -- encoding -----------------------------------------------------------------------------
+
+
+class StudyStore(Protocol):
+    """What a study needs of a results store: the contract :class:`Store` keeps in a
+    SQLite file and :class:`NullStore` keeps nowhere. One writer uses it,
+    :class:`relulab.study.recorder.Recorder`; nothing above it asks whether a store
+    exists."""
+
+    def open_study(self, config: StudyConfig, *, series_name: str, values: np.ndarray,
+                   dates: Sequence[str] | None, data_hash: str, train_end: int,
+                   test_start: int) -> str: ...
+
+    def completed_activations(self, study_id: str | int) -> set[str]: ...
+
+    def save_group(self, study_id: str | int, activation: str,
+                   runs: Sequence[RunRecord]) -> bool: ...
+
+    def load_runs(self, study_id: str | int) -> list[RunRecord]: ...
+
+    def save_analysis(self, study_id: str | int, result: StudyResult) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NullStore:
+    """The store of a study that keeps nothing (``--no-db``, or ``Study(...).run()``
+    without a store): :class:`StudyStore`'s contract with every write going nowhere.
+    A study opened here has no id (``""``: stored nowhere, so no ``relulab report ID``
+    finds it); no group is ever stored, so nothing resumes, and a panel's memory stays
+    that of the series in flight."""
+
+    def open_study(self, config: StudyConfig, *, series_name: str, values: np.ndarray,
+                   dates: Sequence[str] | None, data_hash: str, train_end: int,
+                   test_start: int) -> str:
+        return ""
+
+    def completed_activations(self, study_id: str | int) -> set[str]:
+        return set()
+
+    def save_group(self, study_id: str | int, activation: str,
+                   runs: Sequence[RunRecord]) -> bool:
+        return True
+
+    def load_runs(self, study_id: str | int) -> list[RunRecord]:
+        return []
+
+    def save_analysis(self, study_id: str | int, result: StudyResult) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> NullStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def get_store(store: StudyStore | str | os.PathLike[str] | None) -> StudyStore:
+    """What a study records into, decided once, at the boundary: a store as given, a
+    database path opened as a :class:`Store`, or None as a :class:`NullStore` (keep
+    nothing)."""
+    if store is None:
+        return NullStore()
+    if isinstance(store, (str, os.PathLike)):
+        return Store(store)
+    return store
 
 
 def _now() -> str:

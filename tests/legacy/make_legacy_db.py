@@ -27,7 +27,6 @@ from relulab import store
 from relulab.config import preset
 from relulab.data import bundled, load_panel
 from relulab.study import Outputs, run_study
-from relulab.study.panel import run_panel_study
 
 HERE = Path(__file__).resolve().parent
 DB = HERE / "relulab-0.1.0.db"
@@ -48,6 +47,7 @@ def panel_frame() -> pd.DataFrame:
 def main() -> None:
     if "series_name" in inspect.signature(store.study_key).parameters:
         sys.exit("run this with relulab 0.1.0's code (commit 306688a), not this checkout's")
+    from relulab.study.panel import run_panel_study  # 0.1.0's place for it
     DB.unlink(missing_ok=True)
     outputs = Outputs(db=DB)
     run_study(CONFIG, outputs=outputs)

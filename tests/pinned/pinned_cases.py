@@ -74,3 +74,34 @@ def cpu_fingerprint() -> str:
                 break
     text = f"{jax.__version__}|{flags}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# A panel of three series of different lengths (two share a padded program), and a
+# `--seeds auto` study stopped by its cap: the pipelines over the engine, pinned too.
+PANEL_CONFIG = preset("seed", activations=("tanh", "relu"), seeds=2, epochs=8, test_size=6)
+PANEL = {"a": _series(60, 3), "b": _series(64, 4), "c": _series(90, 5)}
+ADAPTIVE = (preset("seed", activations=("tanh", "elu"), epochs=8, test_size=6),
+            _series(70, 6), {"target_width": 1e-9, "batch": 2, "max_seeds": 4})
+
+
+def pipeline_snapshots(run_panel, run_adaptive) -> dict[str, np.ndarray]:
+    """Every number of the pinned panel (each series' whole result and the pooled ranks)
+    and of the pinned adaptive study, with the pipelines given (their home moved once)."""
+    import pandas as pd
+
+    from relulab.data import Panel, Series
+
+    panel = Panel({k: Series(v, k, tuple(str(d.date()) for d in pd.date_range(
+        "2000-01-01", periods=v.size, freq="MS"))) for k, v in PANEL.items()})
+    result = run_panel(PANEL_CONFIG, panel, keep=None)
+    out = {f"panel/{sid}/{k}": v for sid, r in result.detail.items()
+           for k, v in snapshot(r).items()}
+    out["panel/scores"] = result.scores().to_numpy(float)
+    out["panel/ranks"] = np.array([[a.mean_rank, a.rank_low, a.rank_high, a.wins]
+                                   for a in result.pooled.activations], float)
+    out["panel/friedman"] = np.array([result.pooled.friedman_stat, result.pooled.friedman_p])
+    config, series, policy = ADAPTIVE
+    adaptive = run_adaptive(config, series, **policy)
+    out.update({f"adaptive/{k}": v for k, v in snapshot(adaptive).items()})
+    out["adaptive/seeds"] = np.array([adaptive.adaptive["seeds"]])
+    return out

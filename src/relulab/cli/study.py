@@ -7,6 +7,7 @@ import sys
 import warnings
 from typing import Any
 
+from relulab.cli import terminal
 from relulab.config import DEMO_ACTIVATIONS, INITS, MODELS, PRESETS, StudyConfig, preset
 from relulab.errors import RelulabError
 from relulab.paths import DEFAULT_DB
@@ -169,32 +170,22 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
 
 
 def executor_from_args(args: argparse.Namespace) -> Any:
-    """The executor --executor and --address name (None: in process)."""
+    """The executor --executor, --address and --connect-timeout name
+    (:func:`relulab.study.get_executor` decides it, once)."""
+    from relulab.study.executor import get_executor
+
     name = (getattr(args, "executor", None) or "inprocess").strip().lower()
     address = getattr(args, "address", None)
     timeout = getattr(args, "connect_timeout", None)
-    if name not in ("inprocess", "ray"):
-        raise RelulabError(f"unknown executor {name!r}; choose inprocess or ray")
     if address is not None and name != "ray":
         raise RelulabError("--address names a Ray cluster; add --executor ray, or leave "
                            "--address out")
     if timeout is not None and address is None:
         raise RelulabError("--connect-timeout bounds reaching the Ray cluster at --address; "
                            "add --executor ray --address HEAD:6379, or leave it out")
-    if name == "inprocess":
-        return None
-    from relulab.study.ray_executor import RayExecutor
-
-    return RayExecutor(address=address,
-                       **({} if timeout is None else {"connect_timeout": timeout}))
-
-
-def _running(executor: Any) -> Any:
-    """The executor kept up over the whole command (one Ray, also over --seeds auto's
-    batches and a panel's series), or nothing for the in-process one."""
-    import contextlib
-
-    return contextlib.nullcontext() if executor is None else executor
+    options = {k: v for k, v in (("address", address), ("connect_timeout", timeout))
+               if v is not None}
+    return get_executor(name, **options)
 
 
 def source_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -220,15 +211,13 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
 def _cmd_panel(args: argparse.Namespace) -> int:
     """`relulab study --panel FILE`: every series, then the pooled answer."""
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     from relulab import display
     from relulab.data import load_panel
-    from relulab.study import Outputs
+    from relulab.study import Outputs, run_panel_study
     from relulab.study.outputs import check_outputs
-    from relulab.study.panel import run_panel_study
 
     if args.data or args.dataset or args.bundled or args.data_file:
         raise RelulabError("--panel names the series; drop --data, --dataset and --bundled")
@@ -242,19 +231,17 @@ def _cmd_panel(args: argparse.Namespace) -> int:
     columns = None if args.columns in (None, "all") else [
         c.strip() for c in args.columns.split(",") if c.strip()]
     ids = [i.strip() for i in args.series_ids.split(",")] if args.series_ids else None
-    with _reading(Console(stderr=True), args.panel, quiet=args.quiet) as reading:
+    with _reading(terminal.console(stderr=True), args.panel, quiet=args.quiet) as reading:
         panel = load_panel(args.panel, id_column=args.id_column,
                            date_column=args.date_column, column=args.column, columns=columns,
                            series=args.series, series_ids=ids, date_format=args.date_format,
                            progress=reading)
     config = config_from_args(args).replace(data=str(args.panel),
                                             date_format=args.date_format)
-    console = _stdout()
-    err = Console(stderr=True)
-    # One Ray for the whole panel, not one per series.
-    with _running(executor), _progress(err, quiet=args.quiet) as progress:
+    console = terminal.console()
+    with _progress(terminal.console(stderr=True), quiet=args.quiet) as progress:
         result, written = run_panel_study(config, panel, outputs=outputs, progress=progress,
-                                          on_series=progress.series_done, executor=executor)
+                                          executor=executor)
     pooled = result.pooled
     console.print(f"[bold]{escape(str(args.panel))}[/bold]: {len(result.series)} series, "
                   f"model {config.model.upper()}({config.units}) × {config.layers}, "
@@ -300,12 +287,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def run_and_show(config: StudyConfig, args: argparse.Namespace) -> int:
     """Run the study through the library and print what it found and wrote."""
-    from rich.console import Console
-
     from relulab.study import Outputs, run_study
 
-    console = _stdout()
-    err = Console(stderr=True)
+    console = terminal.console()
     outputs = Outputs(db=None if args.no_db else args.db, json=args.json, report=args.report,
                       figures=args.figures)
     # The study's warnings (diverged runs, ...) are in result.warnings and shown with the
@@ -313,7 +297,7 @@ def run_and_show(config: StudyConfig, args: argparse.Namespace) -> int:
     executor = executor_from_args(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with _running(executor), _progress(err, quiet=args.quiet) as progress:
+        with _progress(terminal.console(stderr=True), quiet=args.quiet) as progress:
             result, written = run_study(
                 config, outputs=outputs, progress=progress,
                 target_width=getattr(args, "target_width", None),
@@ -346,15 +330,6 @@ def _say_written(console: Any, outputs: Any, written: Any, stored: str) -> None:
     if written.folders:
         say(f"Created the folder{'s' if len(written.folders) > 1 else ''} "
             f"{', '.join(map(str, written.folders))}, which did not exist")
-
-
-def _stdout():
-    """stdout's Console: in a pipe or a log rich would assume 80 columns and squeeze the
-    tables, so it gets room."""
-    from rich.console import Console
-
-    console = Console()
-    return console if console.is_terminal else Console(width=160)
 
 
 class _reading:
@@ -437,39 +412,38 @@ class _progress:
         if self.bar is not None:
             self.bar.__exit__(*exc)
 
-    def series_done(self, done: int, total: int, series_id: str) -> None:
-        """A panel's second bar: series analysed and stored (each once its training and
-        its baselines are in), which the training bar runs ahead of."""
-        if self.bar is None:
-            return
-        if self.series_task is None:
-            self.series_task = self.bar.add_task("series analysed", total=total)
-        self.bar.update(self.series_task, completed=done + 1)
+    def __call__(self, event: Any) -> None:
+        from relulab.study import events as ev
 
-    def __call__(self, event: str, info: dict[str, Any]) -> None:
-        if event == "start" and info.get("cached"):
-            print(f"resuming: {info['cached']} activation group(s) already in the database",
+        if isinstance(event, ev.Started) and event.cached:
+            print(f"resuming: {event.cached} activation group(s) already in the database",
                   file=sys.stderr)
         if self.bar is None:
             return
-        if event == "start":
-            self.task = self.bar.add_task("training", total=max(info["groups"], 1))
-            if not info["groups"]:
-                self.bar.update(self.task, completed=1)
-        elif event == "compile":
-            n = info.get("programs", len(info["activations"]))
-            self.bar.update(self.task, description=f"compiling {n} training "
-                            f"program{'s' if n != 1 else ''}")
-        elif event == "group_start":
-            fold = f" fold {info['fold'] + 1}" if info.get("fold") else ""
-            self.bar.update(self.task, description=f"training {info['activation']}{fold}")
-        elif event == "group_done":  # a call trains one activation on one or more series
-            self.bar.advance(self.task, info.get("units", 1))
-        elif event == "shard_done":  # a Ray shard: every unit it trained at once
-            self.bar.advance(self.task, info.get("units", 0))
-            self.bar.update(self.task, description=f"training on Ray: shard "
-                            f"{info['shard'] + 1} of {info['shards']} done")
-        elif event == "analysis":
-            self.bar.update(self.task, description="statistics and baselines")
-        elif event == "done":
-            self.bar.update(self.task, description="done")
+        match event:
+            case ev.Started(groups=groups):
+                self.task = self.bar.add_task("training", total=max(groups, 1))
+                if not groups:
+                    self.bar.update(self.task, completed=1)
+            case ev.Compiling(programs=n):
+                self.bar.update(self.task, description=f"compiling {n} training "
+                                f"program{'s' if n != 1 else ''}")
+            case ev.GroupStarted(activation=a, fold=fold):
+                self.bar.update(self.task, description=f"training {a}"
+                                f"{f' fold {fold + 1}' if fold else ''}")
+            case ev.GroupDone(units=units):  # one activation on one or more series
+                self.bar.advance(self.task, units)
+            case ev.ShardDone(shard=k, shards=shards, units=units):  # a Ray shard at once
+                self.bar.advance(self.task, units)
+                self.bar.update(self.task, description=f"training on Ray: shard {k + 1} of "
+                                f"{shards} done")
+            case ev.SeriesDone(done=done, total=total) if total > 1:
+                # A panel's second bar: series analysed and stored (each once its training
+                # and its baselines are in), which the training bar runs ahead of.
+                if self.series_task is None:
+                    self.series_task = self.bar.add_task("series analysed", total=total)
+                self.bar.update(self.series_task, completed=done)
+            case ev.Analysing():
+                self.bar.update(self.task, description="statistics and baselines")
+            case ev.Finished():
+                self.bar.update(self.task, description="done")

@@ -12,7 +12,7 @@ One module per idea:
 - :mod:`~relulab.data.source`: :class:`DataSource`, where a study's series comes from, and
   the one place that loads it.
 - :mod:`~relulab.data.panel`: many series from a long or wide table (:func:`load_panel`),
-  ragged, and :func:`fit_panel`, which leaves out the series a study cannot use.
+  ragged.
 
 Every problem a user's data can have raises one :class:`~relulab.errors.RelulabError` that
 names the input, the problem and the fix.
@@ -24,7 +24,7 @@ from relulab.data.bundled import bundled, bundled_names
 from relulab.data.datasets import DATASETS, load_dataset
 from relulab.data.download import CACHE_FILE, DEFAULT_URL, DOWNLOAD_TIMEOUT_S, default_cache_dir
 from relulab.data.hotel import DATA_HOME, HOTELS, daily_to_weekly, data_set_week, hotel_weekly
-from relulab.data.panel import Panel, fit_panel, load_panel
+from relulab.data.panel import Panel, load_panel
 from relulab.data.series import MIN_POINTS, Series, check_length, check_series
 from relulab.data.source import DataSource, load_source
 from relulab.data.user import load_series, read_csv
@@ -33,6 +33,6 @@ __all__ = [
     "CACHE_FILE", "DATASETS", "DATA_HOME", "DEFAULT_URL", "DOWNLOAD_TIMEOUT_S", "HOTELS",
     "MIN_POINTS", "DataSource", "Panel", "Series", "bundled", "bundled_names",
     "check_length", "check_series", "daily_to_weekly", "data_set_week", "default_cache_dir",
-    "fit_panel", "hotel_weekly", "load_dataset", "load_panel", "load_series", "load_source",
+    "hotel_weekly", "load_dataset", "load_panel", "load_series", "load_source",
     "read_csv",
 ]

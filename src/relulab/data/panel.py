@@ -17,8 +17,9 @@ takes the first N, ``series_ids`` the named ones (in the order named).
 Every problem is one :class:`~relulab.errors.RelulabError` that names the series, the row
 and the fix: a missing id column, a duplicate (id, date) row, a value that is not a number,
 an id asked for that is not there. A series too short for a study's windows is not an error
-of the file: :func:`fit_panel` leaves it out with a warning naming it (and refuses only when
-no series is left), so one short store of a chain does not stop a study of the others.
+of the file: the study's plan (:func:`relulab.study.make_plan`) leaves it out with a warning
+naming it (and refuses only when no series is left), so one short store of a chain does
+not stop a study of the others.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,10 +52,7 @@ from relulab.data.user import (
 )
 from relulab.errors import RelulabError
 
-if TYPE_CHECKING:
-    from relulab.config import StudyConfig
-
-__all__ = ["Panel", "fit_panel", "load_panel"]
+__all__ = ["Panel", "load_panel", "mixed_frequencies"]
 
 _ID_NAMES = ("unique_id", "series_id", "id", "series")
 # What pandas reads as missing by default (read_csv's documented list): in a long table
@@ -476,32 +474,6 @@ def load_panel(source: Any, *, layout: str = "auto", id_column: Any = None,
         found, left_out = _from_wide(frame, date_column, columns, what, locate, date_format)
         found = _subset(found, series, series_ids, what)
     return Panel(found, origin, tuple(left_out))
-
-
-def fit_panel(panel: Panel, config: StudyConfig) -> tuple[Panel, list[str]]:
-    """``panel`` less the series too short (or scaled beyond float32) for ``config``, and
-    one warning per series left out, naming it and why. Refuses when none is left."""
-    from relulab.data.series import check_series
-
-    kept: dict[str, Series] = {}
-    skipped: list[tuple[str, str]] = []
-    for key, s in panel.series.items():
-        try:
-            check_series(s, config)
-        except RelulabError as err:
-            skipped.append((key, str(err)))
-            continue
-        kept[key] = s
-    if not kept:
-        why = skipped[0][1] if skipped else "the panel is empty"
-        raise RelulabError(f"no series of the panel suits the study ({len(skipped)} left out; "
-                           f"the first: {why})")
-    warnings = [why for _, why in panel.skipped]
-    warnings += [f"series {key!r} left out: {why}" for key, why in skipped]
-    mixed = mixed_frequencies(Panel(kept))
-    if mixed:
-        warnings.append(mixed)
-    return Panel(kept, panel.source, (*panel.skipped, *skipped)), warnings
 
 
 def mixed_frequencies(panel: Panel) -> str | None:

@@ -45,7 +45,7 @@ def render_report(result: StudyResult) -> str:
 
 
 def render_panel_report(panel: Any, db: str | Path | None = None) -> str:
-    """The report of a study over a panel (a :class:`~relulab.study.panel.PanelResult`) as
+    """The report of a study over a panel (a :class:`~relulab.study.pipeline.PanelResult`) as
     a self-contained HTML document; ``db``, the results database its series are stored in,
     is named in the page's hint for each series' own report."""
     from relulab.report.panel import panel_context

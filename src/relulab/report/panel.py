@@ -1,4 +1,4 @@
-"""The panel report's view model: a :class:`~relulab.study.panel.PanelResult` as the
+"""The panel report's view model: a :class:`~relulab.study.pipeline.PanelResult` as the
 strings the page shows.
 
 Formatting and wording only. The pooled answer (ranks, wins, Friedman's and the post-hoc
@@ -18,8 +18,9 @@ from typing import Any
 
 from relulab import __version__, display
 from relulab.metrics import METRICS
-from relulab.panel_figures import SMALL_MULTIPLES, panel_figures
+from relulab.panel_figures import panel_figures
 from relulab.report.context import _config_value
+from relulab.result import PANEL_DETAIL
 
 __all__ = ["panel_context"]
 
@@ -122,7 +123,7 @@ def panel_context(panel: Any, db: str | Path | None = None) -> dict[str, Any]:
         "critical_difference": (display.short_number(pooled.critical_difference)
                                 if pooled is not None else display.MISSING),
         "friedman_p": display.p_value(pooled.friedman_p) if pooled is not None else "",
-        "figures": figures, "n_small": min(SMALL_MULTIPLES, len(panel.spread().dropna())),
+        "figures": figures, "n_small": min(PANEL_DETAIL, len(panel.spread().dropna())),
         "series_rows": rows, "metric": rmse.short, "metric_unit": rmse.unit,
         "stored": any(r["study_id"] != display.MISSING for r in rows),
         "db": str(db) if db is not None else None,

@@ -1,16 +1,23 @@
 """The study engine: many seeds × several activations, trained, scored, compared.
 
 - :mod:`~relulab.study.plan`: the pure list of work units (series, activation, fold);
+- :mod:`~relulab.study.executor`: where units run (:class:`InProcessExecutor`; Ray in
+  :mod:`~relulab.study.ray_executor`), through the trainer seam;
 - :mod:`~relulab.study.work`: what a unit does (train, forecast, score; the baselines);
-- :mod:`~relulab.study.executor`: where units run (:class:`InProcessExecutor`);
-- :mod:`~relulab.study.analysis`: runs in, :class:`~relulab.result.StudyResult` out (pure);
-- :mod:`~relulab.study.runner`: :class:`Study`, which ties them to the results store;
-- :mod:`~relulab.study.outputs`: :func:`run_study`, a study with the files a user asked for.
+- :mod:`~relulab.study.recorder`: the one writer of studies to a results store;
+- :mod:`~relulab.study.pipeline`: the one pipeline, a plan of one series or many, run,
+  stored, analysed and pooled;
+- :mod:`~relulab.study.runner`: :class:`Study`, one series;
+- :mod:`~relulab.study.adaptive`: ``--seeds auto``, batches of seeds until precise;
+- :mod:`~relulab.study.outputs`: :func:`run_study` and :func:`run_panel_study`, a study
+  with the files its user asked for;
+- :mod:`~relulab.study.events`: what a running study tells a progress display.
 """
 
 from relulab.config import StudyConfig
-from relulab.study.executor import Executor, InProcessExecutor
-from relulab.study.outputs import Outputs, run_study, write_outputs
+from relulab.study.executor import Executor, InProcessExecutor, get_executor
+from relulab.study.outputs import Outputs, run_panel, run_panel_study, run_study, write_outputs
+from relulab.study.pipeline import PanelResult, SeriesSummary
 from relulab.study.plan import GroupKey, Plan, WorkUnit, make_plan
 from relulab.study.runner import Study, resolve_series
 
@@ -19,12 +26,17 @@ __all__ = [
     "GroupKey",
     "InProcessExecutor",
     "Outputs",
+    "PanelResult",
     "Plan",
+    "SeriesSummary",
     "Study",
     "StudyConfig",
     "WorkUnit",
+    "get_executor",
     "make_plan",
     "resolve_series",
+    "run_panel",
+    "run_panel_study",
     "run_study",
     "write_outputs",
 ]

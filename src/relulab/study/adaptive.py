@@ -30,9 +30,13 @@ from typing import Any
 from relulab.config import StudyConfig
 from relulab.errors import RelulabError
 from relulab.result import RunRecord, StudyResult
-from relulab.study.analysis import study_result
-from relulab.study.executor import Executor, ProgressFn
-from relulab.study.runner import Study, resolve_series
+from relulab.store import get_store
+from relulab.study.events import ProgressFn, quiet
+from relulab.study.executor import Executor, get_executor
+from relulab.study.pipeline import run_one, series_result
+from relulab.study.plan import make_plan
+from relulab.study.recorder import Recorder, add_timing
+from relulab.study.runner import resolve_series
 
 __all__ = ["run_adaptive", "widest_interval"]
 
@@ -44,13 +48,9 @@ def widest_interval(result: StudyResult) -> float:
     return max((w if math.isfinite(w) else math.inf for w in widths), default=math.inf)
 
 
-def run_adaptive(config: StudyConfig, series: Any = None, *, target_width: float,
-                 batch: int = 10, max_seeds: int = 100, store: Any | None = None,
-                 progress: ProgressFn | None = None,
-                 executor: Executor | None = None) -> StudyResult:
-    """Train ``batch`` seeds at a time until every comparison's interval is narrower than
-    ``target_width`` or ``max_seeds`` seeds have trained (module docstring). The result is
-    the study of every seed trained, with ``result.adaptive`` saying how it got there."""
+def check_policy(config: StudyConfig, target_width: float, batch: int, max_seeds: int
+                 ) -> None:
+    """Refuse, in one line, a stopping rule that cannot work."""
     if not (math.isfinite(target_width) and target_width > 0):
         raise RelulabError(f"--target-width must be a positive number, got {target_width}; "
                            "pass e.g. 0.05 (intervals narrower than 5 percentage points)")
@@ -60,25 +60,34 @@ def run_adaptive(config: StudyConfig, series: Any = None, *, target_width: float
     if len(config.activations) < 2:
         raise RelulabError("--seeds auto stops when the comparisons are precise; pass at "
                            "least two activations (--activations tanh,relu)")
+
+
+def run_adaptive(config: StudyConfig, series: Any = None, *, target_width: float,
+                 batch: int = 10, max_seeds: int = 100, store: Any = None,
+                 progress: ProgressFn = quiet,
+                 executor: Executor | None = None) -> StudyResult:
+    """Train ``batch`` seeds at a time until every comparison's interval is narrower than
+    ``target_width`` or ``max_seeds`` seeds have trained (module docstring). The result is
+    the study of every seed trained, with ``result.adaptive`` saying how it got there.
+    Each batch is one run of the study pipeline (:func:`relulab.study.pipeline.run_one`),
+    stored as a study of its own (so an interrupted run resumes batch by batch)."""
+    check_policy(config, target_width, batch, max_seeds)
     loaded = resolve_series(config, series)  # loaded once, for every batch
+    recorder, executor = Recorder(get_store(store)), get_executor(executor)
     runs: list[RunRecord] = []
     log: list[dict[str, Any]] = []
     n, first = 0, config.seed_offset
     timing: dict[str, float] = {}
     while True:
         size = min(batch, max_seeds - n)
-        part = config.replace(seeds=size, seed_offset=first + n)
-        study = Study(part, loaded, executor=executor)
-        with warnings.catch_warnings():  # the final analysis warns once, over every seed
-            warnings.simplefilter("ignore")
-            done = study.run(store=store, progress=progress)
-        for key, value in done.timing.items():
-            timing[key] = timing.get(key, 0.0) + float(value)
-        runs += done.runs
+        plan = make_plan(config.replace(seeds=size, seed_offset=first + n), loaded)
+        part = run_one(plan, recorder=recorder, executor=executor, progress=progress)
+        timing = add_timing(timing, part.timing)
+        runs += part.runs
         n += size
-        whole = config.replace(seeds=n, seed_offset=first)
-        (sp,) = study.plan.series.values()
-        result = study_result(whole, sp, runs, done.baselines)
+        (sp,) = plan.series.values()
+        result = series_result(config.replace(seeds=n, seed_offset=first), sp, runs,
+                               part.baselines)
         widest = widest_interval(result)
         log.append({"seeds": n, "widest": None if math.isinf(widest) else widest})
         if widest < target_width or n >= max_seeds:
@@ -91,28 +100,8 @@ def run_adaptive(config: StudyConfig, series: Any = None, *, target_width: float
             f"--seeds auto stopped at --max-seeds {max_seeds} with the widest interval "
             f"{widest:.1%} wide, not yet under the target {target_width:.1%}; raise "
             "--max-seeds or accept a wider --target-width")
-    result.timing = {k: v for k, v in timing.items() if k != "model_steps_per_s"}
-    if timing.get("train_s"):
-        result.timing["model_steps_per_s"] = timing["model_steps"] / timing["train_s"]
-    if store is not None:
-        result.study_id = _store_whole(store, result, sp)
+    result.timing = timing
+    recorder.whole(sp, result)
     for w in result.warnings:
         warnings.warn(w, stacklevel=2)
     return result
-
-
-def _store_whole(store: Any, result: StudyResult, sp: Any) -> str:
-    """The study of every seed, stored as a fixed-seed study of that size would be."""
-    config, series = result.config, sp.series
-    study_id = store.open_study(
-        config, series_name=series.name, values=sp.values,
-        dates=list(series.dates) if series.dates else None, data_hash=series.content_hash(),
-        train_end=sp.train_end, test_start=sp.test_start)
-    stored = store.completed_activations(study_id)
-    for activation in config.activations:
-        if activation not in stored:
-            store.save_group(study_id, activation,
-                             [r for r in result.runs if r.activation == activation])
-    result.study_id = str(study_id)
-    store.save_analysis(study_id, result)
-    return str(study_id)

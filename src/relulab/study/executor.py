@@ -28,18 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from relulab.errors import RelulabError
 from relulab.result import RunRecord
-from relulab.study import work
+from relulab.study import events, work
+from relulab.study.events import ProgressFn
 from relulab.study.plan import Call, GroupKey, Plan, calls
 
-# A progress callback receives events: ("start", {"groups", "cached", "activations"}),
-# ("compile", {"activations", "programs"}), ("group_start", {"activation", "fold", "index",
-# "total", "units", "series"}) for a call training one activation on ``units`` groups (one
-# per series), ("group_done", {..., "seconds"}), ("analysis", {}) and ("done", {"wall_s"}); the Ray
-# executor's ("ray", {"shards", "cpus", "in_flight", "address"}), ("shard_done", {"shard",
-# "shards", "series", "units", "seconds"}) and ("shard_failed", {..., "reason"}). A display
-# ignores the events it does not know.
-ProgressFn = Callable[[str, dict[str, Any]], None]
 GroupSink = Callable[[GroupKey, list[RunRecord]], None]
 BaselineSink = Callable[[str, dict[str, dict[str, Any]]], None]
 
@@ -54,14 +48,37 @@ class ExecutionStats:
 
 
 class Executor(Protocol):
+    """Where a plan runs. Used as a context manager around one or more runs (a panel's
+    series, ``--seeds auto``'s batches), so that what it starts (a Ray) is started once and
+    stopped whatever happens."""
+
     def run(self, plan: Plan, on_group: GroupSink, on_baselines: BaselineSink,
             progress: ProgressFn) -> ExecutionStats:
         """Run every unit of ``plan`` and the baselines of every series in it."""
         ...
 
+    def __enter__(self) -> Executor: ...
 
-def _quiet(event: str, info: dict[str, Any]) -> None:
-    return None
+    def __exit__(self, *exc: Any) -> None: ...
+
+
+def get_executor(executor: Executor | str | None = None, **options: Any) -> Executor:
+    """The executor a study runs on, decided once, at the boundary: an executor as given;
+    ``None`` or ``"inprocess"``, an :class:`InProcessExecutor`; ``"ray"``, a
+    :class:`~relulab.study.ray_executor.RayExecutor` (``options``: its address and
+    connect timeout)."""
+    if executor is None or executor == "inprocess":
+        if options:
+            raise RelulabError(f"{', '.join(options)} apply to the Ray executor; add "
+                               "--executor ray, or leave them out")
+        return InProcessExecutor()
+    if executor == "ray":
+        from relulab.study.ray_executor import RayExecutor
+
+        return RayExecutor(**options)
+    if isinstance(executor, str):
+        raise RelulabError(f"unknown executor {executor!r}; choose inprocess or ray")
+    return executor
 
 
 def _spawn_is_safe() -> bool:
@@ -145,8 +162,14 @@ class InProcessExecutor:
         # least four series to fit.
         return min(os.cpu_count() or 1, n_series // 4)
 
+    def __enter__(self) -> InProcessExecutor:
+        return self  # nothing outlives a run: each run opens and closes its own pools
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
     def run(self, plan: Plan, on_group: GroupSink, on_baselines: BaselineSink,
-            progress: ProgressFn = _quiet) -> ExecutionStats:
+            progress: ProgressFn = events.quiet) -> ExecutionStats:
         import jax
         import numpy as np
 
@@ -179,8 +202,8 @@ class InProcessExecutor:
                             for p in work.call_programs(config, plan, call,
                                                         activations(piece),
                                                         self.share).values()}
-                progress("compile", {"activations": list(dict.fromkeys(
-                    a for acts in needed.values() for a in acts)), "programs": len(programs)})
+                progress(events.Compiling(len(programs), tuple(dict.fromkeys(
+                    a for acts in needed.values() for a in acts))))
                 # XLA compiles outside the GIL: the distinct programs compile side by side.
                 with ThreadPoolExecutor(max_workers=max(1, min(len(programs),
                                                                os.cpu_count() or 1))) as cpool:
@@ -224,10 +247,9 @@ class InProcessExecutor:
                         stats.train_s += time.perf_counter() - t_r
                         for a in acts:
                             keys = [k for k in outs if k.activation == a]
-                            info = {"activation": a, "fold": call.fold, "index": index,
-                                    "total": total, "units": len(keys),
-                                    "series": [k.series_id for k in keys]}
-                            progress("group_start", info)
+                            info = (a, call.fold, index, total, len(keys),
+                                    tuple(k.series_id for k in keys))
+                            progress(events.GroupStarted(*info))
                             t0 = time.perf_counter()
                             out = jax.tree.map(np.asarray,
                                                programs[a].fit(a, batch, *start))
@@ -240,7 +262,7 @@ class InProcessExecutor:
                                     stats.model_steps += work.model_steps(
                                         config, plan.series[s].prepared[call.fold])
                             index += len(keys)
-                            progress("group_done", {**info, "seconds": seconds})
+                            progress(events.GroupDone(*info, seconds))
                     for key, fold_outs in outs.items():
                         pending.append((key, side.submit(work.score_group, config,
                                                          key.activation,

@@ -1,10 +1,11 @@
 """A study with the files its user asked for: the one route from a config to results.
 
-:func:`run_study` opens the results store, runs the study (resuming what the store
-already holds) and writes the JSON, the figures and the HTML report named in
-:class:`Outputs`; :func:`write_outputs` writes them for a result already in hand (a
-stored study, as ``relulab report`` does). The command line calls these and only
-formats what they return, so Python users get exactly the same files.
+:func:`run_study` (one series) and :func:`run_panel_study` (a panel) open the results
+store, run the study pipeline (resuming what the store already holds) and write the JSON,
+the figures and the HTML report named in :class:`Outputs`; :func:`write_outputs` writes
+them for a result already in hand (a stored study, as ``relulab report`` does). The
+command line calls these and only formats what they return, so Python users get exactly
+the same files.
 
 Every destination is checked (:func:`prepare_outputs`) before anything is trained, and
 the folders it lacks are created then and listed in :attr:`Written.folders`. A file that
@@ -20,7 +21,8 @@ import dataclasses
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +31,13 @@ from relulab.config import StudyConfig
 from relulab.errors import RelulabError
 from relulab.files import destination_problem, exists, prepare_destination, write_text
 from relulab.paths import DEFAULT_DB
-from relulab.result import StudyResult
-from relulab.study.executor import Executor, ProgressFn
+from relulab.result import PANEL_DETAIL, StudyResult
+from relulab.store import get_store
+from relulab.study.events import ProgressFn, quiet
+from relulab.study.executor import Executor, get_executor
+from relulab.study.pipeline import PanelResult, run_one, run_plan
+from relulab.study.plan import make_plan
+from relulab.study.recorder import Recorder
 from relulab.study.runner import resolve_series
 
 PathLike = str | os.PathLike[str]
@@ -101,8 +108,30 @@ def prepare_outputs(outputs: Outputs) -> list[Path]:
     return created
 
 
+@contextmanager
+def _session(outputs: Outputs, executor: Any, compilation_cache: bool
+             ) -> Iterator[tuple[Recorder, Executor, Written]]:
+    """What every study run opens, once, at the boundary: its destinations checked (and
+    missing folders made) before any training, the compilation cache, the store
+    (``outputs.db``, or nothing kept) behind the recorder, and the executor (one Ray, say,
+    over every batch and series), each closed whatever happens."""
+    folders = prepare_outputs(outputs)  # every destination, before any training
+    if compilation_cache:
+        from relulab.training import enable_compilation_cache
+
+        enable_compilation_cache()
+    store = get_store(outputs.db)
+    executor = get_executor(executor)
+    try:
+        with executor:
+            yield Recorder(store), executor, Written(
+                db=Path(outputs.db) if outputs.db is not None else None, folders=folders)
+    finally:
+        store.close()
+
+
 def run_study(config: StudyConfig, series: Any = None, *, outputs: Outputs = Outputs(),
-              progress: ProgressFn | None = None, executor: Executor | None = None,
+              progress: ProgressFn = quiet, executor: Executor | str | None = None,
               compilation_cache: bool = True, target_width: float | None = None,
               seed_batch: int = 10, max_seeds: int = 100) -> tuple[StudyResult, Written]:
     """Run ``config`` on ``series`` (or on the source ``config.data`` names), store it in
@@ -114,39 +143,50 @@ def run_study(config: StudyConfig, series: Any = None, *, outputs: Outputs = Out
     batches of ``seed_batch`` until every comparison's interval is narrower than it, at
     most ``max_seeds`` (:func:`relulab.study.adaptive.run_adaptive`).
     """
-    from relulab.study.runner import Study
+    from relulab.study.adaptive import check_policy, run_adaptive
 
+    series = resolve_series(config, series)  # load once; fail before training
+    first = config
     if target_width is not None:
-        series = resolve_series(config, series)  # load once; fail before training
+        check_policy(config, target_width, seed_batch, max_seeds)
         first = config.replace(seeds=min(seed_batch, max_seeds))
-        Study(first, series)  # checks the first batch's plan before anything runs
-    else:
-        study = Study(config, series, executor=executor)  # loads and checks: fails early
-    folders = prepare_outputs(outputs)  # every destination, before any training
-    if compilation_cache:
-        from relulab.training import enable_compilation_cache
-
-        enable_compilation_cache()
-    store = None
-    if outputs.db is not None:
-        from relulab.store import Store
-
-        store = Store(outputs.db)
-    try:
+    plan = make_plan(first, series)  # checks the (first batch's) plan before anything runs
+    with _session(outputs, executor, compilation_cache) as (recorder, executor, written):
         if target_width is not None:
-            from relulab.study.adaptive import run_adaptive
-
-            result = run_adaptive(config, series, target_width=target_width, batch=seed_batch,
-                                  max_seeds=max_seeds, store=store, progress=progress,
-                                  executor=executor)
+            result = run_adaptive(config, series, target_width=target_width,
+                                  batch=seed_batch, max_seeds=max_seeds,
+                                  store=recorder.store, progress=progress, executor=executor)
         else:
-            result = study.run(store=store, progress=progress)
-    finally:
-        if store is not None:
-            store.close()
-    written = Written(db=Path(outputs.db) if store is not None else None,
-                      study_id=result.study_id, folders=folders)
+            result = run_one(plan, recorder=recorder, executor=executor, progress=progress)
+    written.study_id = result.study_id
     _write_all(result, outputs, written)
+    return result, written
+
+
+def run_panel(config: StudyConfig, panel: Any, *, store: Any = None,
+              progress: ProgressFn = quiet, executor: Executor | str | None = None,
+              keep: int | None = PANEL_DETAIL) -> PanelResult:
+    """Run ``config`` on every series of ``panel`` (a :class:`relulab.data.Panel`, or
+    series by id) that suits it, then pool: :func:`relulab.study.pipeline.run_plan` with
+    ``store`` (a :class:`relulab.store.Store`, a path, or None for none)."""
+    return run_plan(make_plan(config, panel), recorder=Recorder(get_store(store)),
+                    executor=get_executor(executor), progress=progress, keep=keep)
+
+
+def run_panel_study(config: StudyConfig, panel: Any, *, outputs: Outputs = Outputs(),
+                    progress: ProgressFn = quiet, executor: Executor | str | None = None,
+                    compilation_cache: bool = True,
+                    keep: int | None = PANEL_DETAIL) -> tuple[PanelResult, Written]:
+    """:func:`run_panel` against the results store ``outputs.db`` (one study per series),
+    with the JSON ``outputs.json``, the panel report ``outputs.report`` and the panel
+    figures ``outputs.figures`` written: the panel's route from a config to results, as
+    :func:`run_study` is one series'. Each series' own report is ``relulab report
+    STUDY_ID``."""
+    plan = make_plan(config, panel)  # checks every series before anything runs
+    with _session(outputs, executor, compilation_cache) as (recorder, executor, written):
+        result = run_plan(plan, recorder=recorder, executor=executor, progress=progress,
+                          keep=keep)
+    write_panel_outputs(result, outputs, written)
     return result, written
 
 
@@ -244,3 +284,24 @@ def _save_elsewhere(doc: Callable[[], str]) -> str:
     except OSError as exc:
         return f"no copy of the result could be saved ({exc.strerror or exc})"
     return f"the result is saved as JSON in {f.name}"
+
+
+def write_panel_outputs(result: PanelResult, outputs: Outputs, written: Written) -> None:
+    """Write the JSON, the panel figures (PNG) and the panel report that ``outputs`` names,
+    recording each in ``written`` (whose ``db`` says where the series are stored, for the
+    report's hint and the error messages)."""
+
+    def figures(directory: Any) -> Any:
+        from relulab.panel_figures import save_panel_figures  # matplotlib, only when asked
+
+        return save_panel_figures(result, directory)
+
+    def report() -> str:
+        from relulab.report import render_panel_report
+
+        return render_panel_report(result, db=written.db)
+
+    kept = (f"the results are stored in {written.db}, one study per series (relulab "
+            f"runs list --db {written.db})" if written.db is not None else "")
+    write_files(outputs, written, kept=kept, to_json=result.to_json,
+                save_figures=figures, render=report)

@@ -78,6 +78,7 @@ class Plan:
     series: Mapping[str, SeriesPlan]
     units: tuple[WorkUnit, ...]
     done: frozenset[GroupKey] = field(default_factory=frozenset)
+    warnings: tuple[str, ...] = ()  # what the plan left out, and why
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -94,7 +95,8 @@ class Plan:
         """The same plan less the groups in ``done`` (already stored: a resumed study)."""
         done = frozenset(done) | self.done
         return Plan(self.config, self.series, tuple(u for u in self.units
-                                                    if u.group not in done), done)
+                                                    if u.group not in done), done,
+                    self.warnings)
 
     def only(self, series_ids: Iterable[str]) -> Plan:
         """The same plan restricted to ``series_ids`` (in the plan's order): their series,
@@ -191,14 +193,41 @@ def check_activations(config: StudyConfig) -> None:
 
 def make_plan(config: StudyConfig, series: Series | Mapping[str, Series]) -> Plan:
     """Every work unit of ``config`` on ``series`` (one :class:`Series`, or several by id),
-    in training order: series, then activation in the config's order, then fold."""
+    in training order: series, then activation in the config's order, then fold.
+
+    One series that does not suit the study (too short for its windows, a scale float32
+    cannot carry) is an error; a panel (:class:`relulab.data.Panel`) leaves such series
+    out with a warning each (``Plan.warnings``, with the panel's own: columns that hold no
+    numbers, frequencies mixed) and refuses only when none is left."""
+    from relulab.data.panel import Panel, mixed_frequencies
+
     check_activations(config)
-    named = {series.name: series} if isinstance(series, Series) else dict(series)
+    if isinstance(series, Series):
+        named = {series.name: series}
+    else:
+        named = dict(series.series if isinstance(series, Panel) else series)
     if not named:
         raise RelulabError("no series to study; pass at least one series")
-    plans = {sid: plan_series(s, config, sid) for sid, s in named.items()}
+    plans: dict[str, SeriesPlan] = {}
+    warnings: list[str] = []
+    if isinstance(series, Panel):
+        warnings += [why for _, why in series.skipped]
+        left_out: list[str] = []
+        for sid, s in named.items():
+            try:
+                plans[sid] = plan_series(s, config, sid)
+            except RelulabError as err:
+                left_out.append(str(err))
+                warnings.append(f"series {sid!r} left out: {err}")
+        if not plans:
+            raise RelulabError(f"no series of the panel suits the study ({len(left_out)} "
+                               f"left out; the first: {left_out[0]})")
+        mixed = mixed_frequencies(Panel({sid: named[sid] for sid in plans}))
+        warnings += [mixed] if mixed else []
+    else:
+        plans = {sid: plan_series(s, config, sid) for sid, s in named.items()}
     units = tuple(WorkUnit(sid, activation, k)
                   for sid, sp in plans.items()
                   for activation in config.activations
                   for k in range(len(sp.splits)))
-    return Plan(config, plans, units)
+    return Plan(config, plans, units, warnings=tuple(warnings))

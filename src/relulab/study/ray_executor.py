@@ -50,7 +50,9 @@ from pathlib import Path
 from typing import Any
 
 from relulab.errors import RelulabError
-from relulab.study.executor import BaselineSink, ExecutionStats, GroupSink, ProgressFn, _quiet
+from relulab.study import events
+from relulab.study.events import ProgressFn
+from relulab.study.executor import BaselineSink, ExecutionStats, GroupSink
 from relulab.study.plan import Plan
 
 _NOT_INSTALLED = "ray is not installed; pip install 'relulab[ray]'"
@@ -98,7 +100,7 @@ def run_shard(config: Any, series: dict[str, Any], units: tuple[Any, ...],
     try:
         stats = InProcessExecutor(baseline_processes=0).run(
             Plan(config, series, units), lambda key, runs: groups.append((key, runs)),
-            baselines.__setitem__, _quiet)
+            baselines.__setitem__, events.quiet)
     except RelulabError as err:  # the input's own problem: every attempt would meet it
         return Refused(f"RelulabError: {err}")
     return groups, baselines, stats
@@ -274,19 +276,19 @@ class RayExecutor:
         self.max_retries = max_retries
         self.num_cpus = num_cpus
         self.per_cpu = per_cpu
-        self._keep = False  # inside `with`: Ray stays up between runs
+        self._keep = 0  # how deep inside `with`: Ray stays up between runs
         self._started = False  # this executor started the Ray that is up
 
     def __enter__(self) -> RayExecutor:
         """Keep one Ray up over several runs (a panel's series, --seeds auto's batches):
         the first run starts it (after the study has checked its data, so a bad series
         fails at once, not after Ray's start-up) and the later ones find it running."""
-        self._keep = True
+        self._keep += 1
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._keep = False
-        if self._started:
+        self._keep -= 1
+        if self._started and not self._keep:
             self._started = False
             self.ray.shutdown()
 
@@ -340,7 +342,7 @@ class RayExecutor:
         return True
 
     def run(self, plan: Plan, on_group: GroupSink, on_baselines: BaselineSink,
-            progress: ProgressFn = _quiet) -> ExecutionStats:
+            progress: ProgressFn = events.quiet) -> ExecutionStats:
         import relulab
 
         ray = self.ray
@@ -350,8 +352,7 @@ class RayExecutor:
         try:
             cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
             limit = cpus * self.per_cpu
-            progress("ray", {"shards": len(shards), "cpus": cpus, "in_flight": limit,
-                             "address": self.address})
+            progress(events.RayStarted(len(shards), cpus, limit, self.address or "local"))
             task = ray.remote(run_shard).options(
                 num_cpus=1, max_retries=self.max_retries, retry_exceptions=True,
                 name="relulab-shard")
@@ -379,8 +380,7 @@ class RayExecutor:
                     tries = f"after {self.max_retries + 1} attempts"
                 if reason is not None:
                     failed.append(f"shard {k + 1} (series {_names(ids)}, {tries}): {reason}")
-                    progress("shard_failed", {"shard": k, "shards": len(shards),
-                                              "series": ids, "reason": reason})
+                    progress(events.ShardFailed(k, len(shards), tuple(ids), reason))
                     return
                 groups, baselines, shard_stats = out
                 for key, runs in groups:
@@ -390,10 +390,9 @@ class RayExecutor:
                 stats.compile_s += shard_stats.compile_s
                 stats.train_s += shard_stats.train_s
                 stats.model_steps += shard_stats.model_steps
-                progress("shard_done", {"shard": k, "shards": len(shards), "series": ids,
-                                        "units": sum(len(plan.units_of(key))
-                                                     for key, _ in groups),
-                                        "seconds": time.perf_counter() - t0})
+                progress(events.ShardDone(k, len(shards), tuple(ids),
+                                          sum(len(plan.units_of(key)) for key, _ in groups),
+                                          time.perf_counter() - t0))
 
             submit()
             try:

@@ -1,14 +1,9 @@
-"""The study: a plan, an executor that runs it, a store that keeps it, and the analysis.
+"""A study of one series: its series resolved and loaded once, its plan made, and the one
+pipeline (:mod:`relulab.study.pipeline`) run on it as on a panel of one.
 
-``Study(config, series).run(store=...)`` is the whole pipeline:
-
-1. **plan** (:mod:`relulab.study.plan`): the series is resolved and loaded once, checked,
-   and split into work units; units whose group is already in the store are dropped
-   (a resumed study computes only what is missing);
-2. **execute** (:mod:`relulab.study.executor`): the executor trains the units and hands
-   back each group's scored runs, which are stored at once, one transaction per group;
-3. **analyse** (:mod:`relulab.study.analysis`): pure, runs in and a
-   :class:`~relulab.result.StudyResult` out, stored with the study.
+``Study(config, series).run(store=...)``: the plan (:mod:`relulab.study.plan`) checks the
+series and lists the work units; the pipeline drops what the store holds, hands the rest
+to the executor, stores each group as it arrives, and analyses.
 
 With ``config.folds = k > 1`` (rolling origin), each model is retrained at k origins and
 its one-step forecasts over the k consecutive test windows are joined into one test
@@ -18,7 +13,6 @@ before its window.
 
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,10 +20,13 @@ from typing import Any
 from relulab.config import StudyConfig
 from relulab.data import DataSource, Series, load_series
 from relulab.errors import RelulabError
-from relulab.result import RunRecord, StudyResult
-from relulab.study.analysis import study_result
-from relulab.study.executor import Executor, InProcessExecutor, ProgressFn
-from relulab.study.plan import GroupKey, Plan, make_plan
+from relulab.result import StudyResult
+from relulab.store import get_store
+from relulab.study.events import ProgressFn, quiet
+from relulab.study.executor import Executor, get_executor
+from relulab.study.pipeline import run_one
+from relulab.study.plan import Plan, make_plan
+from relulab.study.recorder import Recorder
 
 
 def resolve_series(config: StudyConfig, series: Any = None) -> Series:
@@ -70,61 +67,15 @@ class Study:
         object.__setattr__(self, "plan",
                            make_plan(self.config, resolve_series(self.config, self.series)))
 
-    def run(self, *, store: Any | None = None, progress: ProgressFn | None = None) -> StudyResult:
-        """Train every missing group, then score, compare and (if given) store everything.
+    def run(self, *, store: Any = None, progress: ProgressFn = quiet) -> StudyResult:
+        """Train every missing group, then score, compare and store everything.
 
-        Groups already in ``store`` for this exact config and data are loaded, not retrained.
-        """
-        emit = progress or (lambda event, info: None)
-        config, plan = self.config, self.plan
-        (sp,) = plan.series.values()  # one series per study (a panel is more entries)
-        t_start = time.perf_counter()
-
-        study_id = ""
-        done: dict[GroupKey, list[RunRecord]] = {}
-        if store is not None:
-            series = sp.series
-            study_id = store.open_study(
-                config, series_name=series.name, values=sp.values,
-                dates=list(series.dates) if series.dates else None,
-                data_hash=series.content_hash(), train_end=sp.train_end,
-                test_start=sp.test_start,
-            )
-            finished = store.completed_activations(study_id)
-            for run in store.load_runs(study_id):
-                if run.activation in finished:
-                    done.setdefault(GroupKey(sp.series_id, run.activation), []).append(run)
-        todo = plan.without(done)
-        emit("start", {"groups": len(todo.units), "cached": len(done),
-                       "activations": list(config.activations)})
-
-        def keep(key: GroupKey, runs: list[RunRecord]) -> None:
-            done[key] = runs
-            if store is not None:
-                store.save_group(study_id, key.activation, runs)
-
-        baselines: dict[str, dict[str, Any]] = {}
-        executor = self.executor or InProcessExecutor()
-        stats = executor.run(todo, keep, baselines.__setitem__, emit)
-
-        emit("analysis", {})
-        runs = [r for key in done for r in done[key]]
-        result = study_result(config, sp, runs, baselines[sp.series_id])
-        result.study_id = str(study_id)
-        wall = time.perf_counter() - t_start
-        result.timing = {
-            "wall_s": wall,
-            "compile_s": stats.compile_s,
-            "train_s": stats.train_s,
-            "model_steps": stats.model_steps,
-            "model_steps_per_s": (stats.model_steps / stats.train_s
-                                  if stats.train_s > 0 else float("nan")),
-            "groups_trained": float(len(todo.units)),
-            "groups_cached": float(len(todo.done)),
-        }
-        if store is not None:
-            store.save_analysis(study_id, result)
-        emit("done", {"wall_s": wall})
+        ``store``: a :class:`relulab.store.Store`, a database path, or None to keep
+        nothing (:func:`relulab.store.get_store`). Groups already in it for this exact
+        config and data are loaded, not retrained. The single series is a panel of one
+        (:func:`relulab.study.pipeline.run_one`)."""
+        result = run_one(self.plan, recorder=Recorder(get_store(store)),
+                         executor=get_executor(self.executor), progress=progress)
         for w in result.warnings:
             warnings.warn(w, stacklevel=2)
         return result

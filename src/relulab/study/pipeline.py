@@ -1,0 +1,286 @@
+"""The study pipeline: a plan over any number of series, run, stored and analysed.
+
+There is one pipeline; a single series is a panel of one (as NeuralForecast's ``fit(df)``
+takes one series or many), and ``--seeds auto`` runs it batch after batch
+(:mod:`relulab.study.adaptive`). :func:`run_plan`:
+
+1. opens every series' study in the store (:class:`~relulab.study.recorder.Recorder`) and
+   drops from the plan the groups stored already (an interrupted study resumes);
+2. hands the rest to the executor, which trains, scores and hands back each group (stored
+   at once) and each series' baselines;
+3. analyses a series the moment its last group and its baselines are in (pure:
+   :func:`series_result`), stores the analysis, and keeps only its
+   :class:`SeriesSummary` (and, among the ``keep`` series where the activations differ
+   most, its whole result), so a panel's memory does not grow with its number of series;
+4. pools the answer across series (:func:`relulab.pooled.pool`, pure): ranks, wins against
+   the reference, Friedman's test, post-hoc tests and the critical difference.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relulab import __version__
+from relulab.config import StudyConfig
+from relulab.result import PANEL_DETAIL, RunRecord, StudyResult
+from relulab.study import events
+from relulab.study.executor import Executor
+from relulab.study.plan import GroupKey, Plan, SeriesPlan
+from relulab.study.recorder import Recorder, timing
+
+__all__ = ["PanelResult", "SeriesSummary", "run_one", "run_plan", "scores",
+           "series_result"]
+
+
+
+@dataclass
+class SeriesSummary:
+    """One series of a panel as the pooled answer, the report and the JSON use it: its
+    whole result (runs, forecasts, diagnostics) is in the results store, and in
+    :attr:`PanelResult.detail` for the series of largest spread."""
+
+    series_id: str
+    study_id: str
+    n: int
+    median_rmse: dict[str, float]  # over the converged seeds; NaN when every seed diverged
+    diverged: int  # runs that diverged
+    verdicts: list[str]
+    warnings: list[str]
+    timing: dict[str, float]
+
+    @classmethod
+    def of(cls, series_id: str, result: StudyResult, activations: Any) -> SeriesSummary:
+        frame = result.runs_frame
+        med = frame[~frame["diverged"]].groupby("activation")["rmse"].median() \
+            if len(frame) else pd.Series(dtype=float)
+        return cls(series_id, result.study_id, int(result.values.size),
+                   {a: float(med.get(a, np.nan)) for a in activations},
+                   int(frame["diverged"].sum()) if len(frame) else 0,
+                   [c.verdict for c in result.comparisons], list(result.warnings),
+                   dict(result.timing))
+
+    @property
+    def spread(self) -> float:
+        """How far apart the activations' median RMSEs lie: worst / best - 1 (NaN when
+        none is finite)."""
+        v = np.array([x for x in self.median_rmse.values() if math.isfinite(x)])
+        if not v.size:
+            return math.nan
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(v.max() / v.min() - 1)
+
+
+@dataclass
+class PanelResult:
+    """Every series' summary, the whole results of the series of largest spread, and the
+    answer across them.
+
+    ``series``: every series studied, in the panel's order. ``detail``: the whole
+    :class:`StudyResult` of the ``keep`` series whose activations differ most (the report's
+    small multiples; every series' with ``keep=None``); every series' whole result is in
+    the results store (``Store.load(summary.study_id)``, ``relulab report STUDY_ID``).
+    """
+
+    config: StudyConfig
+    series: dict[str, SeriesSummary]
+    detail: dict[str, StudyResult]
+    pooled: Any  # relulab.pooled.Pooled, or None with fewer than two series
+    warnings: list[str] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=dict)
+
+    def scores(self) -> pd.DataFrame:
+        return scores(self.series, self.config.activations)
+
+    def spread(self) -> pd.Series:
+        """Per series, how far apart the activations' median RMSEs lie
+        (:attr:`SeriesSummary.spread`), largest first (ties in the panel's order, NaN last)."""
+        return pd.Series({sid: s.spread for sid, s in self.series.items()},
+                         dtype=float).sort_values(ascending=False, kind="stable")
+
+    def to_json(self) -> dict[str, Any]:
+        def num(v: float) -> float | None:
+            return float(v) if v is not None and math.isfinite(v) else None
+
+        p = self.pooled
+        return {
+            "config": self.config.to_dict(),
+            "series": {sid: {"study_id": r.study_id, "n": r.n,
+                             "median_rmse": {a: num(v) for a, v in r.median_rmse.items()},
+                             "comparisons": r.verdicts}
+                       for sid, r in self.series.items()},
+            "pooled": None if p is None else {
+                "reference": p.reference, "series": p.series,
+                "friedman_stat": num(p.friedman_stat), "friedman_p": num(p.friedman_p),
+                "critical_difference": num(p.critical_difference),
+                "activations": [{k: (num(v) if isinstance(v, float) else v)
+                                 for k, v in vars(a).items()} for a in p.activations],
+                "words": p.words},
+            "warnings": self.warnings,
+            "timing": {k: num(v) for k, v in self.timing.items()},
+        }
+
+
+def scores(series: dict[str, SeriesSummary], activations: Any) -> pd.DataFrame:
+    """Series x activation: the median test RMSE over the converged seeds (NaN when every
+    seed of an activation diverged)."""
+    rows = {sid: {a: s.median_rmse.get(a, np.nan) for a in activations}
+            for sid, s in series.items()}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(activations),
+                                  dtype=float)
+
+
+def baseline_warnings(baselines: dict[str, dict[str, Any]]) -> list[str]:
+    """One warning per baseline that could not be fitted, with why."""
+    return [f"{name} baseline unavailable: {b['unavailable']}"
+            for name, b in baselines.items() if b.get("unavailable")]
+
+
+def series_result(config: StudyConfig, sp: SeriesPlan, runs: list[RunRecord],
+                  baselines: dict[str, dict[str, Any]]) -> StudyResult:
+    """Summaries, comparisons, diagnostics and warnings of one series' runs, with its
+    baselines; the runs are listed by the config's activation order, then by seed.
+
+    Pure and deterministic (every bootstrap draw is seeded from the study seed and the
+    names involved): the same runs in any order give the same result, which is how a
+    resumed study's analysis equals an uninterrupted one."""
+    from relulab.analysis import analyse, diverged_warnings
+    from relulab.diagnostics import flat_warnings
+
+    order = {a: i for i, a in enumerate(config.activations)}
+    runs = sorted(runs, key=lambda r: (order.get(r.activation, len(order)), r.seed))
+    values = np.asarray(sp.values, dtype=np.float64)
+    analysis = analyse(config, runs, values, sp.test_start)
+    series = sp.series
+    return StudyResult(
+        config=config, series_name=series.name, values=values,
+        dates=list(series.dates) if series.dates else None, data_hash=series.content_hash(),
+        train_end=sp.train_end, test_start=sp.test_start, runs=runs,
+        summary=analysis.summary, comparisons=analysis.comparisons, baselines=baselines,
+        timing={}, warnings=[*diverged_warnings(analysis.diagnostics.diverged, runs),
+                             *flat_warnings(analysis.diagnostics.flat_runs, runs),
+                             *analysis.warnings, *baseline_warnings(baselines)],
+        relulab_version=__version__, diagnostics=analysis.diagnostics,
+    )
+
+
+class _Largest:
+    """The whole results of the ``keep`` series of largest spread seen so far (ties to the
+    earlier series in the panel; NaN spreads last): the same ones in whatever order the
+    series finish."""
+
+    def __init__(self, keep: int | None, order: dict[str, int]) -> None:
+        self.keep, self.order = keep, order
+        self.results: dict[str, tuple[tuple[float, int], StudyResult]] = {}
+
+    def offer(self, summary: SeriesSummary, result: StudyResult) -> None:
+        s = summary.spread
+        rank = (-s if math.isfinite(s) else math.inf, self.order[summary.series_id])
+        self.results[summary.series_id] = (rank, result)
+        if self.keep is not None and len(self.results) > self.keep:
+            del self.results[max(self.results, key=lambda k: self.results[k][0])]
+
+    def detail(self) -> dict[str, StudyResult]:
+        return {sid: r for sid, (_, r) in sorted(self.results.items(),
+                                                 key=lambda kv: self.order[kv[0]])}
+
+
+class _Series:
+    """Each series' runs and baselines until both are complete; then its analysis, stored,
+    and its summary (the pipeline's step 3)."""
+
+    def __init__(self, plan: Plan, todo: Plan, recorder: Recorder, keep: int | None,
+                 progress: events.ProgressFn) -> None:
+        self.plan, self.recorder, self.progress = plan, recorder, progress
+        config = plan.config
+        self.missing: dict[str, set[GroupKey]] = {sid: set() for sid in plan.series}
+        for g in todo.groups():
+            self.missing[g.series_id].add(g)
+        self.trained = {sid: len(m) for sid, m in self.missing.items()}
+        self.cached = {sid: [a for a in config.activations
+                             if GroupKey(sid, a) in todo.done] for sid in plan.series}
+        self.runs: dict[str, list[RunRecord]] = {sid: [] for sid in plan.series}
+        self.baselines: dict[str, dict[str, Any]] = {}
+        self.summaries: dict[str, SeriesSummary] = {}
+        self.largest = _Largest(keep, {sid: i for i, sid in enumerate(plan.series)})
+
+    def group(self, key: GroupKey, runs: list[RunRecord]) -> None:
+        self.recorder.group(key, runs)
+        self.runs[key.series_id] += runs
+        self.missing[key.series_id].discard(key)
+        self._finish(key.series_id)
+
+    def baseline(self, series_id: str, baselines: dict[str, Any]) -> None:
+        self.baselines[series_id] = baselines
+        self._finish(series_id)
+
+    def _finish(self, sid: str) -> None:
+        if self.missing[sid] or sid not in self.baselines or sid in self.summaries:
+            return
+        config = self.plan.config
+        runs = self.runs.pop(sid) + self.recorder.stored_runs(sid, self.cached[sid])
+        result = series_result(config, self.plan.series[sid], runs, self.baselines.pop(sid))
+        result.timing = {"groups_trained": float(self.trained[sid]),
+                         "groups_cached": float(len(self.cached[sid]))}
+        self.recorder.analysis(sid, result)
+        self.summaries[sid] = summary = SeriesSummary.of(sid, result, config.activations)
+        self.largest.offer(summary, result)
+        self.progress(events.SeriesDone(len(self.summaries), len(self.plan.series), sid))
+
+
+def run_plan(plan: Plan, *, recorder: Recorder, executor: Executor,
+             progress: events.ProgressFn = events.quiet,
+             keep: int | None = PANEL_DETAIL) -> PanelResult:
+    """Run ``plan`` (one series or many) through ``executor``, recording it with
+    ``recorder``, analysing each series as it completes, then pool (module docstring).
+    ``keep``: how many series keep their whole result in memory (``None``: all)."""
+    t0 = time.perf_counter()
+    config = plan.config
+    todo = plan.without(recorder.open(plan))
+    series = _Series(plan, todo, recorder, keep, progress)
+    progress(events.Started(len(todo.units), len(todo.done), tuple(config.activations),
+                            len(plan.series)))
+    stats = executor.run(todo, series.group, series.baseline, progress)
+    progress(events.Analysing())
+    done = {sid: series.summaries[sid] for sid in plan.series if sid in series.summaries}
+    pooled, said = _pooled(config, done)
+    wall = time.perf_counter() - t0
+    progress(events.Finished(wall))
+    warnings = [*plan.warnings, *(f"{sid}: {w}" for sid, s in done.items()
+                                  for w in s.warnings), *said]
+    return PanelResult(config, done, series.largest.detail(), pooled, warnings,
+                       timing(stats, wall, sum(series.trained.values()), len(todo.done)))
+
+
+def run_one(plan: Plan, *, recorder: Recorder, executor: Executor,
+            progress: events.ProgressFn = events.quiet) -> StudyResult:
+    """:func:`run_plan` on a plan of one series: that series' whole result, carrying the
+    run's timing (a single series is a panel of one)."""
+    panel = run_plan(plan, recorder=recorder, executor=executor, progress=progress,
+                     keep=None)
+    (result,) = panel.detail.values()
+    result.timing = panel.timing
+    return result
+
+
+def _pooled(config: StudyConfig, done: dict[str, SeriesSummary]) -> tuple[Any, list[str]]:
+    """The answer across series (None for fewer than two) and what to say about it."""
+    from relulab.pooled import pool
+
+    table = scores(done, config.activations)
+    complete = table.dropna()
+    if len(config.activations) < 2 or len(complete) < 2:
+        short = len(done) >= 2 and len(config.activations) < 2
+        return None, ["no pooled answer: pass at least two activations"] if short else []
+    reference = config.reference if config.reference in config.activations \
+        else config.activations[0]
+    said = []
+    if len(complete) < len(table):
+        said.append(f"{len(table) - len(complete)} series left out of the pooled answer: "
+                    "every run of some activation diverged there")
+    return pool(table, reference, confidence=config.confidence, n_boot=config.bootstrap), said
