@@ -79,7 +79,7 @@ def child(job: dict) -> dict:
         # ru_maxrss, which keeps the peak of the process it was forked from.
         import csv
 
-        from relulab.study import executor, work  # what a worker imports
+        from relulab.study import executor, jax_trainer  # what a worker imports
 
         values = []  # the first series' first window, without the whole panel in pandas
         with open(SHARED / "us_employment_long.csv", newline="") as f:
@@ -89,7 +89,7 @@ def child(job: dict) -> dict:
                 if len(values) == job["window"]:
                     break
         n = len(values)
-        work.fit_baselines(np.asarray(values), n - 16, n - 8, None)
+        jax_trainer.fit_baselines(np.asarray(values), n - 16, n - 8, None)
         status = Path("/proc/self/status").read_text()
         hwm = next(line.split()[1] for line in status.splitlines()
                    if line.startswith("VmHWM"))
@@ -106,7 +106,9 @@ def child(job: dict) -> dict:
 
         values = pd.read_csv(SHARED / "hotel_h1_weekly.csv")["cancellations"].to_numpy(float)
         config = preset("seed", activations=SEED_ACTIVATIONS, seeds=10)
-        executor = InProcessExecutor(share_programs=job["share"])
+        if not job["share"]:  # the former design: a compiled program per activation
+            training.program_groups = lambda names: [(a,) for a in names]
+        executor = InProcessExecutor()
         t0 = time.perf_counter()
         result = Study(config, values, executor=executor).run()
         wall = time.perf_counter() - t0

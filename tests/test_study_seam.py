@@ -210,7 +210,7 @@ def test_baselines_of_a_broken_worker_pool_are_fitted_on_the_thread() -> None:
     from concurrent.futures import Future, ThreadPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    from relulab.study import work
+    from relulab.study import jax_trainer
     from relulab.study.executor import _Baselines
 
     class BrokenPool:  # a pool whose worker died: every future fails
@@ -226,7 +226,7 @@ def test_baselines_of_a_broken_worker_pool_are_fitted_on_the_thread() -> None:
         baselines.submit(["a", "b"])
         got = {sid: baselines.take(sid) for sid in ("b", "a")}
     for sid, sp in plan.series.items():
-        want = work.fit_baselines(sp.values, sp.train_end, sp.test_start, None)
+        want = jax_trainer.fit_baselines(sp.values, sp.train_end, sp.test_start, None)
         np.testing.assert_array_equal(got[sid]["arima"]["forecast"], want["arima"]["forecast"])
 
 

@@ -1,9 +1,10 @@
 """The study engine: many seeds × several activations, trained, scored, compared.
 
 - :mod:`~relulab.study.plan`: the pure list of work units (series, activation, fold);
+- :mod:`~relulab.study.trainer`: the seam between where work runs and how models train;
+  :mod:`~relulab.study.jax_trainer`: relulab's own JAX forecasters behind it;
 - :mod:`~relulab.study.executor`: where units run (:class:`InProcessExecutor`; Ray in
-  :mod:`~relulab.study.ray_executor`), through the trainer seam;
-- :mod:`~relulab.study.work`: what a unit does (train, forecast, score; the baselines);
+  :mod:`~relulab.study.ray_executor`);
 - :mod:`~relulab.study.recorder`: the one writer of studies to a results store;
 - :mod:`~relulab.study.pipeline`: the one pipeline, a plan of one series or many, run,
   stored, analysed and pooled;

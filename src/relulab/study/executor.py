@@ -6,13 +6,14 @@ The study stores a group the moment it is handed over, so an executor must hand 
 every group it finished, in the order it finished them, also when it is interrupted
 (Ctrl-C): whatever it trained is kept.
 
-:class:`InProcessExecutor` runs in this process: one compiled program per group of
-activations and row class of series (:func:`~relulab.study.plan.calls`; all seeds
-``vmap``-ed in it), compiled up front in parallel threads, calls trained one after another
-on the calling thread, each finished group's forecasts and scores computed on one side
-thread while the next piece trains, and the series' baselines fitted in worker processes
-(a panel) or on that side thread (a few series). Training runs at most ``lead`` series
-ahead of the baselines, so the runs waiting for them stay bounded.
+What trains is the plan's trainer (:mod:`relulab.study.trainer`): an executor knows
+pieces, programs, steps, scores and baseline jobs, never models or data.
+:class:`InProcessExecutor` runs in this process: the trainer's programs compiled up front
+in parallel threads, its pieces' steps trained one after another on the calling thread,
+each finished group scored on one side thread while the next piece trains, and the
+series' baselines fitted in worker processes (a panel) or on that side thread (a few
+series). Training runs at most ``lead`` series ahead of the baselines, so the runs
+waiting for them stay bounded.
 :class:`~relulab.study.ray_executor.RayExecutor` implements the same :class:`Executor`
 protocol on Ray.
 """
@@ -30,9 +31,10 @@ from typing import Any, Protocol
 
 from relulab.errors import RelulabError
 from relulab.result import RunRecord
-from relulab.study import events, work
+from relulab.study import events
 from relulab.study.events import ProgressFn
-from relulab.study.plan import Call, GroupKey, Plan, calls
+from relulab.study.plan import GroupKey, Plan
+from relulab.study.trainer import Piece
 
 GroupSink = Callable[[GroupKey, list[RunRecord]], None]
 BaselineSink = Callable[[str, dict[str, dict[str, Any]]], None]
@@ -125,12 +127,10 @@ def _start_worker() -> None:
 class InProcessExecutor:
     """Every unit in this process (see the module docstring).
 
-    ``per_call``: how many series one program call trains (:func:`plan.calls`); they
+    ``per_call``: how many series one training call covers (the trainer's pieces); they
     follow one another inside the call, so the numbers do not depend on it, and a class of
     series of one shape compiles one program whatever its size; fewer, larger calls spend
     less time between them.
-    ``share_programs=False`` compiles one program per activation instead of one per group
-    of activations (the former design; ``benchmarks/scale.py`` measures against it).
     ``baseline_processes``: worker processes that fit the series' baselines (ARIMA order
     selection is pure Python, about half a second a series, and would otherwise hold one
     core for a panel's whole run); ``None``: one per CPU, at most one per four series, for
@@ -145,10 +145,9 @@ class InProcessExecutor:
 
     PROCESS_MIN_SERIES = 8
 
-    def __init__(self, per_call: int = 16, share_programs: bool = True,
-                 baseline_processes: int | None = None, lead: int = 64) -> None:
+    def __init__(self, per_call: int = 16, baseline_processes: int | None = None,
+                 lead: int = 64) -> None:
         self.per_call = per_call
-        self.share = share_programs
         self.baseline_processes = baseline_processes
         self.lead = lead
 
@@ -170,113 +169,104 @@ class InProcessExecutor:
 
     def run(self, plan: Plan, on_group: GroupSink, on_baselines: BaselineSink,
             progress: ProgressFn = events.quiet) -> ExecutionStats:
-        import jax
-        import numpy as np
-
-        config = plan.config
+        trainer = plan.trainer
         stats = ExecutionStats()
-        seeds = np.asarray(config.seed_list)
-        total = len(plan.units)
-        needed: dict[str, list[str]] = {}
-        for g in plan.groups():
-            needed.setdefault(g.series_id, []).append(g.activation)
-        layout = calls(plan, self.per_call)
+        pieces = trainer.pieces(plan, self.per_call)
         # Baselines in the order training reaches the series, then those with nothing to
         # train (every group stored): each series completes as soon as possible.
-        order = list(dict.fromkeys([s for piece in layout for s in piece[0].series]
+        order = list(dict.fromkeys([s for piece in pieces for s in piece.series]
                                    + list(plan.series)))
-
-        def activations(piece: list[Call]) -> list[str]:
-            real = piece[0].series[:piece[0].real]
-            return [a for a in config.activations if any(a in needed[s] for s in real)]
-
-        # Work that does not wait for training runs beside it: each piece's forecasts and
-        # scores on a second thread, while the next piece trains, and the baselines (with
-        # the statsmodels import, over a second) in worker processes or on that thread.
-        n_proc = self.processes(len(plan.series))
+        # Work that does not wait for training runs beside it: each piece's scores on a
+        # second thread, while the next piece trains, and the baselines (with the
+        # statsmodels import, over a second) in worker processes or on that thread.
         with ThreadPoolExecutor(max_workers=1) as side, \
-                _process_pool(n_proc) as pool:
-            if layout:
-                t_c = time.perf_counter()
-                programs = {p for piece in layout for call in piece
-                            for p in work.call_programs(config, plan, call,
-                                                        activations(piece),
-                                                        self.share).values()}
-                progress(events.Compiling(len(programs), tuple(dict.fromkeys(
-                    a for acts in needed.values() for a in acts))))
-                # XLA compiles outside the GIL: the distinct programs compile side by side.
-                with ThreadPoolExecutor(max_workers=max(1, min(len(programs),
-                                                               os.cpu_count() or 1))) as cpool:
-                    list(cpool.map(lambda p: p.compile(), programs))
-                stats.compile_s += time.perf_counter() - t_c
-            baselines = _Baselines(plan, pool, side)
+                _process_pool(self.processes(len(plan.series))) as pool:
+            stats.compile_s += _compile(plan, pieces, progress)
+            run = _Run(plan, on_group, on_baselines, _Baselines(plan, pool, side), side,
+                       self.lead)
             if pool is not None:
-                baselines.submit(order)  # after compilation, which keeps the cores busy
-            pending: list[tuple[GroupKey, Future[list[RunRecord]]]] = []
-            waiting: list[str] = []  # series trained, oldest first, maybe with baselines
-
-            def hand_groups(wait: bool) -> None:
-                # Every scored group, in order; the study stores each as it arrives.
-                while pending and (wait or pending[0][1].done()):
-                    key, fut = pending.pop(0)
-                    on_group(key, fut.result())
-
-            def hand_over(wait: bool) -> None:
-                hand_groups(wait)
-                for sid in baselines.ready(wait):
-                    on_baselines(sid, baselines.take(sid))
-
-            index = 0
+                run.baselines.submit(order)  # after compilation, which keeps the cores busy
             try:
-                for piece in layout:
-                    real = piece[0].series[:piece[0].real]
-                    baselines.submit(real)
-                    hand_over(wait=False)
-                    waiting = [s for s in waiting if not baselines.handed(s)]
-                    while len(waiting) > self.lead:  # bounded: wait for the oldest's baselines
-                        sid = waiting.pop(0)
-                        on_baselines(sid, baselines.take(sid))
-                    acts = activations(piece)
-                    outs: dict[GroupKey, list[Any]] = {GroupKey(s, a): [] for s in real
-                                                       for a in acts if a in needed[s]}
-                    for call in piece:
-                        batch = work.call_batch(plan, call)
-                        programs = work.call_programs(config, plan, call, acts, self.share)
-                        t_r = time.perf_counter()
-                        start = programs[acts[0]].start(batch, seeds)
-                        stats.train_s += time.perf_counter() - t_r
-                        for a in acts:
-                            keys = [k for k in outs if k.activation == a]
-                            info = (a, call.fold, index, total, len(keys),
-                                    tuple(k.series_id for k in keys))
-                            progress(events.GroupStarted(*info))
-                            t0 = time.perf_counter()
-                            out = jax.tree.map(np.asarray,
-                                               programs[a].fit(a, batch, *start))
-                            seconds = time.perf_counter() - t0
-                            stats.train_s += seconds
-                            for i, s in enumerate(real):
-                                if GroupKey(s, a) in outs:
-                                    outs[GroupKey(s, a)].append(
-                                        jax.tree.map(lambda x, i=i: x[i], out))
-                                    stats.model_steps += work.model_steps(
-                                        config, plan.series[s].prepared[call.fold])
-                            index += len(keys)
-                            progress(events.GroupDone(*info, seconds))
-                    for key, fold_outs in outs.items():
-                        pending.append((key, side.submit(work.score_group, config,
-                                                         key.activation,
-                                                         plan.series[key.series_id],
-                                                         fold_outs)))
-                    waiting += real
-                    hand_over(wait=False)
+                for piece in pieces:
+                    run.train(piece, stats, progress)
             finally:
                 # Also on Ctrl-C during a later piece: every group trained so far is kept
                 # (the baselines not yet fitted are cancelled as the pool closes).
-                hand_groups(wait=True)
-            baselines.submit(order)
-            hand_over(wait=True)
+                run.hand_groups(wait=True)
+            run.baselines.submit(order)
+            run.hand_over(wait=True)
         return stats
+
+
+def _compile(plan: Plan, pieces: list[Piece], progress: ProgressFn) -> float:
+    """Compile every program the pieces need, side by side (XLA compiles outside the GIL);
+    the seconds it took."""
+    t0 = time.perf_counter()
+    programs = plan.trainer.programs(plan, pieces)
+    if not programs:
+        return 0.0
+    progress(events.Compiling(len(programs), tuple(dict.fromkeys(
+        u.activation for u in plan.units))))
+    with ThreadPoolExecutor(max_workers=max(1, min(len(programs), os.cpu_count() or 1))
+                            ) as pool:
+        list(pool.map(lambda p: p.compile(), programs))
+    return time.perf_counter() - t0
+
+
+class _Run:
+    """One run's hand-over: groups are scored on the side thread and handed over in the
+    order they were trained, baselines as they are ready, and training waits when more
+    than ``lead`` trained series still lack their baselines."""
+
+    def __init__(self, plan: Plan, on_group: GroupSink, on_baselines: BaselineSink,
+                 baselines: _Baselines, side: ThreadPoolExecutor, lead: int) -> None:
+        self.plan, self.on_group, self.on_baselines = plan, on_group, on_baselines
+        self.baselines, self.side, self.lead = baselines, side, lead
+        self.pending: list[tuple[GroupKey, Future[list[RunRecord]]]] = []
+        self.waiting: list[str] = []  # series trained, oldest first, maybe with baselines
+        self.index = 0  # units trained so far
+        self.order = {a: i for i, a in enumerate(plan.config.activations)}
+
+    def train(self, piece: Piece, stats: ExecutionStats, progress: ProgressFn) -> None:
+        """Train one piece, step by step, and send its groups to be scored."""
+        self.baselines.submit(piece.series)
+        self.hand_over(wait=False)
+        self.waiting = [s for s in self.waiting if not self.baselines.handed(s)]
+        while len(self.waiting) > self.lead:  # bounded: wait for the oldest's baselines
+            sid = self.waiting.pop(0)
+            self.on_baselines(sid, self.baselines.take(sid))
+        outputs: dict[GroupKey, list[Any]] = {}
+        total = len(self.plan.units)
+        for step in self.plan.trainer.steps(self.plan, piece):
+            info = (step.activation, step.fold, self.index, total, len(step.groups),
+                    tuple(k.series_id for k in step.groups))
+            progress(events.GroupStarted(*info))
+            t0 = time.perf_counter()
+            for key, out in step.run().items():
+                outputs.setdefault(key, []).append(out)
+            seconds = time.perf_counter() - t0
+            stats.train_s += seconds
+            stats.model_steps += step.model_steps
+            self.index += len(step.groups)
+            progress(events.GroupDone(*info, seconds))
+        rank = {s: i for i, s in enumerate(piece.series)}
+        for key in sorted(outputs, key=lambda k: (rank[k.series_id],
+                                                  self.order[k.activation])):
+            self.pending.append((key, self.side.submit(self.plan.trainer.score, self.plan,
+                                                       key, outputs[key])))
+        self.waiting += piece.series
+        self.hand_over(wait=False)
+
+    def hand_groups(self, wait: bool) -> None:
+        """Every scored group, in order; the study stores each as it arrives."""
+        while self.pending and (wait or self.pending[0][1].done()):
+            key, fut = self.pending.pop(0)
+            self.on_group(key, fut.result())
+
+    def hand_over(self, wait: bool) -> None:
+        self.hand_groups(wait)
+        for sid in self.baselines.ready(wait):
+            self.on_baselines(sid, self.baselines.take(sid))
 
 
 class _Baselines:
@@ -290,9 +280,8 @@ class _Baselines:
         self.done: set[str] = set()
 
     def _submit(self, executor: Any, sid: str) -> Future[Any]:
-        sp = self.plan.series[sid]
-        return executor.submit(work.fit_baselines, sp.values, sp.train_end, sp.test_start,
-                               self.plan.config.season)
+        fn, args = self.plan.trainer.baselines(self.plan, sid)
+        return executor.submit(fn, *args)
 
     def submit(self, series_ids: Any) -> None:
         for sid in series_ids:

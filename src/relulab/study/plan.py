@@ -10,11 +10,13 @@ each fold, with each fold's scaler fitted on its own train region.
 
 Making a plan checks everything that can be checked before training (series long enough
 for every fold, activation names known), so a user's mistake fails in a second, not after
-minutes of compilation. One series today; a panel is more entries in ``Plan.series``.
+minutes of compilation. A study of one series is a plan of one entry in ``Plan.series``;
+a panel is more entries.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -70,15 +72,24 @@ class SeriesPlan:
         return int(self.splits[0].test_start)
 
 
+def _jax_trainer() -> Any:
+    from relulab.study.jax_trainer import JaxTrainer
+
+    return JaxTrainer()
+
+
 @dataclass(frozen=True, eq=False)
 class Plan:
-    """What a study will do: its config, its series, and the work units still to run."""
+    """What a study will do: its config, its series, the work units still to run, and the
+    trainer that trains them (:mod:`relulab.study.trainer`; relulab's JAX forecasters
+    unless another is given)."""
 
     config: StudyConfig
     series: Mapping[str, SeriesPlan]
     units: tuple[WorkUnit, ...]
     done: frozenset[GroupKey] = field(default_factory=frozenset)
     warnings: tuple[str, ...] = ()  # what the plan left out, and why
+    trainer: Any = field(default_factory=_jax_trainer)
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -94,9 +105,8 @@ class Plan:
     def without(self, done: Iterable[GroupKey]) -> Plan:
         """The same plan less the groups in ``done`` (already stored: a resumed study)."""
         done = frozenset(done) | self.done
-        return Plan(self.config, self.series, tuple(u for u in self.units
-                                                    if u.group not in done), done,
-                    self.warnings)
+        return dataclasses.replace(self, units=tuple(u for u in self.units
+                                                     if u.group not in done), done=done)
 
     def only(self, series_ids: Iterable[str]) -> Plan:
         """The same plan restricted to ``series_ids`` (in the plan's order): their series,
@@ -105,57 +115,10 @@ class Plan:
         unknown = sorted(wanted - set(self.series))
         if unknown:
             raise KeyError(f"series not in the plan: {', '.join(unknown)}")
-        return Plan(self.config, {sid: sp for sid, sp in self.series.items() if sid in wanted},
-                    tuple(u for u in self.units if u.series_id in wanted),
-                    frozenset(k for k in self.done if k.series_id in wanted))
-
-
-class Call(NamedTuple):
-    """One call of a compiled training program: a fold of several series, padded to shared
-    row counts (``rows``, ``val_rows``), each series's own data. ``series`` may repeat
-    its first entry to fill the call to its program's size; ``real`` counts the entries
-    that are not such fillers."""
-
-    fold: int
-    series: tuple[str, ...]
-    real: int
-    rows: int
-    val_rows: int
-
-
-def calls(plan: Plan, per_call: int = 1) -> list[list[Call]]:
-    """How the plan's series train: per *piece* (a few series trained together, at most
-    ``per_call``), one :class:`Call` per fold, in order.
-
-    Series share a program when every fold's fit and validation rows pad to the same
-    counts (:func:`relulab.training.padded_rows`); where all series of such a class have
-    exactly the same counts (one series, or a panel of equal lengths), they are not padded
-    at all. A class is cut into pieces of equal size (the last one filled up by repeating a
-    series), so each class compiles one program, whatever its size. Pure: shapes only.
-    """
-    from relulab.training import padded_rows
-
-    bs = plan.config.batch_size
-    need = {u.series_id for u in plan.units}
-    exact: dict[str, tuple[tuple[int, int], ...]] = {}
-    for sid, sp in plan.series.items():
-        if sid in need:
-            exact[sid] = tuple((p.fit.X.shape[0], p.val_loss.X.shape[0]) for p in sp.prepared)
-    classes: dict[tuple, list[str]] = {}
-    for sid, counts in exact.items():
-        key = tuple((padded_rows(n, bs), padded_rows(m, bs) if m else 0) for n, m in counts)
-        classes.setdefault(key, []).append(sid)
-    out = []
-    for key, sids in classes.items():
-        shapes = key if len({exact[s] for s in sids}) > 1 else exact[sids[0]]
-        pieces = -(-len(sids) // max(1, per_call))
-        size = -(-len(sids) // pieces)
-        for k in range(pieces):
-            piece = sids[k * size:(k + 1) * size]
-            filled = tuple(piece) + (piece[0],) * (size - len(piece))
-            out.append([Call(f, filled, len(piece), rows, val_rows)
-                        for f, (rows, val_rows) in enumerate(shapes)])
-    return out
+        return dataclasses.replace(
+            self, series={sid: sp for sid, sp in self.series.items() if sid in wanted},
+            units=tuple(u for u in self.units if u.series_id in wanted),
+            done=frozenset(k for k in self.done if k.series_id in wanted))
 
 
 def folds(n: int, config: StudyConfig) -> list[Any]:
@@ -191,14 +154,17 @@ def check_activations(config: StudyConfig) -> None:
     canonical_names(config.activations)
 
 
-def make_plan(config: StudyConfig, series: Series | Mapping[str, Series]) -> Plan:
+def make_plan(config: StudyConfig, series: Series | Mapping[str, Series],
+              trainer: Any = None) -> Plan:
     """Every work unit of ``config`` on ``series`` (one :class:`Series`, or several by id),
     in training order: series, then activation in the config's order, then fold.
 
     One series that does not suit the study (too short for its windows, a scale float32
     cannot carry) is an error; a panel (:class:`relulab.data.Panel`) leaves such series
     out with a warning each (``Plan.warnings``, with the panel's own: columns that hold no
-    numbers, frequencies mixed) and refuses only when none is left."""
+    numbers, frequencies mixed) and refuses only when none is left. ``trainer``: what
+    trains the units (:mod:`relulab.study.trainer`), relulab's JAX forecasters by
+    default."""
     from relulab.data.panel import Panel, mixed_frequencies
 
     check_activations(config)
@@ -230,4 +196,5 @@ def make_plan(config: StudyConfig, series: Series | Mapping[str, Series]) -> Pla
                   for sid, sp in plans.items()
                   for activation in config.activations
                   for k in range(len(sp.splits)))
-    return Plan(config, plans, units, warnings=tuple(warnings))
+    return Plan(config, plans, units, warnings=tuple(warnings),
+                trainer=trainer if trainer is not None else _jax_trainer())

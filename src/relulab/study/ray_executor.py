@@ -76,10 +76,10 @@ def _import_ray() -> Any:
     return ray
 
 
-def run_shard(config: Any, series: dict[str, Any], units: tuple[Any, ...],
-              version: str) -> tuple[list[tuple[Any, list[Any]]], dict[str, Any],
-                                     ExecutionStats] | Refused:
-    """One shard, on a worker: the in-process executor over the shard's sub-plan.
+def run_shard(plan: Plan, version: str) -> tuple[list[tuple[Any, list[Any]]],
+                                                 dict[str, Any], ExecutionStats] | Refused:
+    """One shard, on a worker: the in-process executor over the shard's sub-plan (its
+    series, units and trainer).
 
     Returns the groups in the order they finished, the baselines by series, and the stats;
     or :class:`Refused` with why, when the shard's input cannot be studied.
@@ -99,8 +99,8 @@ def run_shard(config: Any, series: dict[str, Any], units: tuple[Any, ...],
     # One CPU per task: the baselines stay on the task's thread, not in processes of its own.
     try:
         stats = InProcessExecutor(baseline_processes=0).run(
-            Plan(config, series, units), lambda key, runs: groups.append((key, runs)),
-            baselines.__setitem__, events.quiet)
+            plan, lambda key, runs: groups.append((key, runs)), baselines.__setitem__,
+            events.quiet)
     except RelulabError as err:  # the input's own problem: every attempt would meet it
         return Refused(f"RelulabError: {err}")
     return groups, baselines, stats
@@ -356,15 +356,13 @@ class RayExecutor:
             task = ray.remote(run_shard).options(
                 num_cpus=1, max_retries=self.max_retries, retry_exceptions=True,
                 name="relulab-shard")
-            config = ray.put(plan.config)  # once, not once per shard
             todo: Iterator[tuple[int, list[str]]] = iter(enumerate(shards))
             flight: dict[Any, tuple[int, list[str], float]] = {}
             failed: list[str] = []
 
             def submit() -> None:
                 for k, ids in todo:
-                    sub = plan.only(ids)
-                    ref = task.remote(config, dict(sub.series), sub.units, relulab.__version__)
+                    ref = task.remote(plan.only(ids), relulab.__version__)
                     flight[ref] = (k, ids, time.perf_counter())
                     if len(flight) >= limit:
                         return

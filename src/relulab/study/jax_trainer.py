@@ -1,0 +1,247 @@
+"""relulab's own trainer: its JAX forecasters, trained series x seeds in shared programs.
+
+:class:`JaxTrainer` is the first implementation of the trainer seam
+(:mod:`relulab.study.trainer`). A plan's series are laid out in *pieces*
+(:func:`calls`: series whose every fold pads to the same row counts share a program, at
+most ``per_call`` of them per call); one compiled program serves each activation group and
+row class (``training.Program``: the activations of a group chosen by an unbatched
+switch, the seeds ``vmap``-ed); per piece and fold the start (initial weights and
+shuffles) is drawn once and each activation fitted from it. The other functions here are
+what a step does with plain data (the config, one series' plan, arrays), so a remote
+worker runs the same code: forecast and score a group (:func:`score_group`), fit a
+series' baselines (:func:`fit_baselines`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from relulab.config import StudyConfig
+from relulab.result import METRIC_COLUMNS, RunRecord
+from relulab.study.plan import GroupKey, Plan, SeriesPlan
+from relulab.study.trainer import Piece, Step
+
+
+class JaxTrainer:
+    """relulab's JAX forecasters as a :class:`relulab.study.trainer.Trainer` (module
+    docstring). Holds nothing: the plan's config says everything."""
+
+    def pieces(self, plan: Plan, per_call: int) -> list[Piece]:
+        return [Piece(tuple(dict.fromkeys(piece[0].series[:piece[0].real])), tuple(piece))
+                for piece in calls(plan, per_call)]
+
+    def programs(self, plan: Plan, pieces: list[Piece]) -> list[Any]:
+        return list(dict.fromkeys(p for piece in pieces for call in piece.work
+                                  for p in call_programs(plan, call,
+                                                         _activations(plan, piece)).values()))
+
+    def steps(self, plan: Plan, piece: Piece) -> Iterator[Step]:
+        import jax
+
+        config = plan.config
+        seeds = np.asarray(config.seed_list)
+        acts = _activations(plan, piece)
+        todo = set(plan.groups())
+        for call in piece.work:
+            batch = call_batch(plan, call)
+            programs = call_programs(plan, call, acts)
+            start: list[Any] = []  # drawn by the first step of the fold, shared by the rest
+            for a in acts:
+                keys = tuple(GroupKey(s, a) for s in piece.series if GroupKey(s, a) in todo)
+
+                def run(a: str = a, keys: tuple[GroupKey, ...] = keys,
+                        programs: dict[str, Any] = programs, batch: Any = batch,
+                        start: list[Any] = start) -> dict[GroupKey, Any]:
+                    if not start:
+                        start.append(programs[acts[0]].start(batch, seeds))
+                    out = jax.tree.map(np.asarray, programs[a].fit(a, batch, *start[0]))
+                    return {k: jax.tree.map(lambda x, i=i: x[i], out)
+                            for i, s in enumerate(piece.series)
+                            for k in keys if k.series_id == s}
+
+                steps = sum(model_steps(config, plan.series[k.series_id].prepared[call.fold])
+                            for k in keys)
+                yield Step(a, call.fold, keys, float(steps), run)
+
+    def score(self, plan: Plan, key: GroupKey, outputs: list[Any]) -> list[RunRecord]:
+        return score_group(plan.config, key.activation, plan.series[key.series_id], outputs)
+
+    def baselines(self, plan: Plan, series_id: str
+                  ) -> tuple[Callable[..., dict[str, Any]], tuple[Any, ...]]:
+        sp = plan.series[series_id]
+        return fit_baselines, (sp.values, sp.train_end, sp.test_start, plan.config.season)
+
+
+def _activations(plan: Plan, piece: Piece) -> list[str]:
+    """The activations the piece trains on some of its series, in the config's order."""
+    todo = set(plan.groups())
+    return [a for a in plan.config.activations
+            if any(GroupKey(s, a) in todo for s in piece.series)]
+
+
+class Call(NamedTuple):
+    """One call of a compiled training program: a fold of several series, padded to shared
+    row counts (``rows``, ``val_rows``), each series's own data. ``series`` may repeat
+    its first entry to fill the call to its program's size; ``real`` counts the entries
+    that are not such fillers."""
+
+    fold: int
+    series: tuple[str, ...]
+    real: int
+    rows: int
+    val_rows: int
+
+
+def calls(plan: Plan, per_call: int = 1) -> list[list[Call]]:
+    """How the plan's series train: per *piece* (a few series trained together, at most
+    ``per_call``), one :class:`Call` per fold, in order.
+
+    Series share a program when every fold's fit and validation rows pad to the same
+    counts (:func:`relulab.training.padded_rows`); where all series of such a class have
+    exactly the same counts (one series, or a panel of equal lengths), they are not padded
+    at all. A class is cut into pieces of equal size (the last one filled up by repeating a
+    series), so each class compiles one program, whatever its size. Pure: shapes only.
+    """
+    from relulab.training import padded_rows
+
+    bs = plan.config.batch_size
+    need = {u.series_id for u in plan.units}
+    exact: dict[str, tuple[tuple[int, int], ...]] = {}
+    for sid, sp in plan.series.items():
+        if sid in need:
+            exact[sid] = tuple((p.fit.X.shape[0], p.val_loss.X.shape[0]) for p in sp.prepared)
+    classes: dict[tuple, list[str]] = {}
+    for sid, counts in exact.items():
+        key = tuple((padded_rows(n, bs), padded_rows(m, bs) if m else 0) for n, m in counts)
+        classes.setdefault(key, []).append(sid)
+    out = []
+    for key, sids in classes.items():
+        shapes = key if len({exact[s] for s in sids}) > 1 else exact[sids[0]]
+        pieces = -(-len(sids) // max(1, per_call))
+        size = -(-len(sids) // pieces)
+        for k in range(pieces):
+            piece = sids[k * size:(k + 1) * size]
+            filled = tuple(piece) + (piece[0],) * (size - len(piece))
+            out.append([Call(f, filled, len(piece), rows, val_rows)
+                        for f, (rows, val_rows) in enumerate(shapes)])
+    return out
+
+
+def train_data(prepared: Any) -> Any:
+    """The arrays one fold's models train on."""
+    from relulab.training import TrainData
+
+    return TrainData.from_prepared(prepared)
+
+
+def program_group(config: StudyConfig, activation: str) -> tuple[str, ...]:
+    """The activations of ``config`` that share ``activation``'s compiled program."""
+    from relulab.training import program_groups
+
+    return next(g for g in program_groups(config.activations) if activation in g)
+
+
+def call_programs(plan: Plan, call: Call, activations: list[str]) -> dict[str, Any]:
+    """The compiled-program handle (``training.Program``) of each activation for ``call``'s
+    shapes, from the shapes alone (nothing is stacked or compiled here): the activations
+    of one group of ``training.program_groups`` share one."""
+    from relulab.training import Program, TrainSpec
+
+    config = plan.config
+    spec = TrainSpec.from_config(config)
+    preps = [plan.series[s].prepared[call.fold] for s in call.series]
+    window = tuple(preps[0].fit.X.shape[1:])
+    shapes = ((call.rows, *window), (call.rows,), (call.val_rows, *window), (call.val_rows,))
+    padded = any(p.fit.X.shape[0] != call.rows or p.val_loss.X.shape[0] != call.val_rows
+                 for p in preps)
+    return {a: Program(spec, program_group(config, a), shapes, len(call.series),
+                       config.seeds, padded) for a in activations}
+
+
+def call_batch(plan: Plan, call: Call) -> Any:
+    """``call``'s series' windows of its fold, stacked and padded (``training.Batch``)."""
+    from relulab.training import make_batch
+
+    return make_batch([train_data(plan.series[s].prepared[call.fold]) for s in call.series],
+                      call.rows, call.val_rows)
+
+
+def model_steps(config: StudyConfig, prepared: Any) -> int:
+    """Optimiser updates of one fold's models over every seed (padding steps not counted)."""
+    from relulab.training import TrainSpec, steps_per_epoch
+
+    n = int(prepared.fit.X.shape[0])
+    return config.seeds * config.epochs * steps_per_epoch(TrainSpec.from_config(config), n)
+
+
+def score_group(config: StudyConfig, activation: str, sp: SeriesPlan,
+                outs: list[Any]) -> list[RunRecord]:
+    """Forecasts in original units and their metrics: one RunRecord per seed.
+
+    ``outs`` holds one TrainOutput per fold. Test forecasts of every fold are joined;
+    validation forecasts, losses and per-epoch statistics come from the last fold (the
+    protocol's split).
+    """
+    from relulab import metrics
+    from relulab.models import ModelSpec
+    from relulab.training import predict_many
+
+    values, preps = sp.values, sp.prepared
+    model = ModelSpec.from_config(config)
+    group = program_group(config, activation)
+
+    def forecast(out: Any, prep: Any, windows: Any) -> np.ndarray:
+        scaled = np.asarray(predict_many(model, activation, out.params, windows.X, group))
+        return prep.scaler.inverse(scaled)
+
+    forecasts = np.concatenate([forecast(o, p, p.test) for o, p in zip(outs, preps,
+                                                                          strict=True)], axis=1)
+    last, out = preps[-1], outs[-1]
+    val_forecast = forecast(out, last, last.validation)
+    diverged = np.logical_or.reduce([np.asarray(o.diverged) for o in outs])
+    y_test = values[preps[0].split.test_start:]
+    # The joined test region is contiguous: the naive-anchored MDA's first anchor is the
+    # actual value just before it.
+    y_prev = float(values[preps[0].split.test_start - 1])
+    y_train = values[:last.split.train_end]
+    val_y = values[last.split.train_end:last.split.test_start]
+    val_prev = float(values[last.split.train_end - 1])
+    loss = np.asarray(out.loss, dtype=np.float64)
+    val_loss = np.asarray(out.val_loss, dtype=np.float64)
+    best = np.asarray(out.best_epoch)
+    stats = {k: np.asarray(v, dtype=np.float64) for k, v in out.epoch_stats.items()}
+    units = {k: np.asarray(v) for k, v in out.unit_stats.items()}
+    runs = []
+    for i, seed in enumerate(config.seed_list):
+        bad = bool(diverged[i]) or not np.all(np.isfinite(forecasts[i]))
+        if bad:
+            m = dict.fromkeys(METRIC_COLUMNS, float("nan"))
+            vm = dict(m)
+        else:
+            m = metrics.score(y_test, forecasts[i], y_prev=y_prev, y_train=y_train,
+                              season=config.season)
+            vm = metrics.score(val_y, val_forecast[i], y_prev=val_prev, y_train=y_train,
+                               season=config.season)
+        runs.append(RunRecord(
+            activation=activation, seed=int(seed), diverged=bad,
+            metrics={k: float(v) for k, v in m.items()},
+            val_metrics={k: float(v) for k, v in vm.items()},
+            forecast=forecasts[i], val_forecast=val_forecast[i], loss=loss[i],
+            val_loss=val_loss[i], best_epoch=int(best[i]),
+            epoch_stats={k: v[i] for k, v in stats.items()},
+            unit_stats={k: v[i] for k, v in units.items()},
+        ))
+    return runs
+
+
+def fit_baselines(values: Any, train_end: int, test_start: int,
+                  season: int | None) -> dict[str, dict[str, Any]]:
+    """The naive, seasonal-naive and ARIMA forecasts of one series' test region. Plain
+    arguments, so that a worker process receives a series' values only."""
+    from relulab import stats  # noqa: F401  (imports statsmodels here, off the main thread)
+    from relulab.baselines import run_baselines
+
+    return run_baselines(values, train_end=train_end, test_start=test_start, season=season)
