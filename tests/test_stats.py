@@ -12,7 +12,8 @@ from scipy import stats as sps
 
 from relulab import stats
 from relulab.errors import RelulabError
-from relulab.result import METRIC_COLUMNS, Comparison
+from relulab.metrics import METRIC_COLUMNS
+from relulab.result import Comparison
 
 # ---------------------------------------------------------------- bootstrap
 

@@ -103,7 +103,7 @@ def seconds(v: Any) -> str:
 
 
 def metric_value(v: Any, kind: str) -> str:
-    """A metric value by its display kind (``relulab.metrics.MetricInfo.kind``):
+    """A metric value by its display kind (``relulab.metrics.Metric.kind``):
     ``"percent"`` as a whole percentage, anything else as :func:`number`."""
     return percent(v) if kind == "percent" else number(v)
 

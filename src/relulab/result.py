@@ -14,9 +14,7 @@ import numpy as np
 import pandas as pd
 
 from relulab.config import StudyConfig
-
-# Metric columns of a run, in display order (see relulab.metrics for definitions).
-METRIC_COLUMNS = ("rmse", "mae", "mfe", "mda", "mda_naive", "mase", "vol_ratio")
+from relulab.metrics import METRIC_COLUMNS  # a run's metric columns, from the registry
 
 
 @dataclass

@@ -86,7 +86,8 @@ from statsmodels.tsa.stattools import diebold_mariano_test
 
 from relulab.config import CORRECTIONS
 from relulab.errors import RelulabError
-from relulab.result import METRIC_COLUMNS, Comparison, RunRecord
+from relulab.metrics import METRIC_COLUMNS
+from relulab.result import Comparison, RunRecord
 from relulab.verdicts import (
     MIN_RUNS,
     VOL_CLEAR,
