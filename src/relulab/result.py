@@ -73,7 +73,7 @@ class Comparison:
     dm_p: float
     vol_ratio: float  # median volatility ratio of the activation
     vol_ratio_ref: float
-    verdict: str  # the whole judgement in one sentence (relulab.stats.verdict)
+    verdict: str  # the whole judgement in one sentence (relulab.verdicts.sentence)
     # The verdict's parts as data (relulab.stats documents the rules). Defaults are for
     # comparisons stored before they were recorded; the store fills them in on load.
     n_pairs: int = 0  # non-diverged seed pairs the comparison rests on

@@ -44,8 +44,9 @@ A comparison between two activations is about distributions over seeds, not one 
    ``statsmodels.stats.power.TTestPower``; for ``d`` = 1%, 2%, 5% and the margin. It
    plans the next study; the adjustment for multiplicity is not in it.
 
-Verdict rules (:func:`verdict`, in :mod:`relulab.verdicts`, which the report can import
-without SciPy and statsmodels; re-exported here), with ``alpha = 1 - confidence`` (0.05 by default):
+Verdict rules (:func:`~relulab.verdicts.judged`, in :mod:`relulab.verdicts`, which the
+report can import without SciPy and statsmodels; its words re-exported here), with
+``alpha = 1 - confidence`` (0.05 by default):
 
 - fewer than :data:`MIN_RUNS` non-diverged seed pairs: "too few runs to judge";
 - the RMSE interval excludes 0 *and* the adjusted DM p (``p_adjusted``) < alpha, pointing
@@ -96,7 +97,6 @@ from relulab.verdicts import (
     judge_volatility,
     judged,
     seed_interval,
-    verdict,
     verdict_words,
     volatility_words,
 )
@@ -121,7 +121,6 @@ __all__ = [
     "seed_interval",
     "seeds_needed",
     "summarize",
-    "verdict",
     "verdict_words",
     "volatility_words",
 ]
