@@ -481,13 +481,13 @@ def load_panel(source: Any, *, layout: str = "auto", id_column: Any = None,
 def fit_panel(panel: Panel, config: StudyConfig) -> tuple[Panel, list[str]]:
     """``panel`` less the series too short (or scaled beyond float32) for ``config``, and
     one warning per series left out, naming it and why. Refuses when none is left."""
-    from relulab.data.series import check_series
+    from relulab.windows import check_series
 
     kept: dict[str, Series] = {}
     skipped: list[tuple[str, str]] = []
     for key, s in panel.series.items():
         try:
-            check_series(s, config)
+            check_series(s.values, config, what=f"series {s.name!r}")
         except RelulabError as err:
             skipped.append((key, str(err)))
             continue
