@@ -34,8 +34,7 @@ def test_split_of_the_hotel_series_is_80_20_15():
 
 def test_split_floors_the_train_fraction():
     # 0.5 * 25 = 12.5 -> 12 points (the reference's int()); validation 13, test 5.
-    s = split(30, test_size=5, train_fraction=0.5, lookback=1)
-    assert (s.train_end, s.test_start, s.validation_size, s.test_size) == (12, 25, 13, 5)
+    assert split(30, test_size=5, train_fraction=0.5, lookback=1) == Split(30, 12, 25)
 
 
 def test_split_guards_floating_point_in_the_fraction():

@@ -71,14 +71,6 @@ class Split:
     train_end: int
     test_start: int
 
-    @property
-    def test_size(self) -> int:
-        return self.n - self.test_start
-
-    @property
-    def validation_size(self) -> int:
-        return self.test_start - self.train_end
-
 
 def train_end_for(points_before_test: int, train_fraction: float) -> int:
     """``floor(train_fraction * points_before_test)``: the reference study's ``int(...)``."""
