@@ -10,12 +10,14 @@ fires on Keras' import), the torch run imports Keras first (registered at relula
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +143,39 @@ def test_activations_work_as_keras_activations(backend, keras_runs):
     assert trip["activations"] == ["Activation('celu', alpha=0.5)",
                                    "Activation('gelu', approximate='tanh')"]
     assert trip["same_output"]
+
+
+def test_the_keras_registration_imports_nothing_of_relulab():
+    """activation.py imports _keras, so _keras must not import activation.py back (it is
+    handed the class to register): the two modules form no import loop."""
+    import relulab.activations._keras as registration
+
+    tree = ast.parse(Path(registration.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in imported if m and m.startswith("relulab")}
+
+
+def test_the_registration_waits_for_keras_and_registers_the_class_it_was_given(monkeypatch):
+    """Without importing Keras: a stand-in ``keras`` module shows install's two paths."""
+    import types
+
+    from relulab.activations import Activation, get
+    from relulab.activations import _keras as registration
+
+    registry: dict[str, type] = {}
+    saving = types.SimpleNamespace(
+        get_registered_object=registry.get,
+        register_keras_serializable=lambda package, name: (
+            lambda cls: registry.setdefault(f"{package}>{name}", cls)))
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    monkeypatch.delitem(sys.modules, "keras", raising=False)
+    registration.install(Activation)  # Keras not imported: a hook waits for it
+    assert registry == {} and sum(isinstance(f, registration._AfterKerasImport)
+                                  for f in sys.meta_path) == 1
+    monkeypatch.setitem(sys.modules, "keras", types.SimpleNamespace(saving=saving))
+    registration.install(Activation)  # Keras imported: registered at once
+    assert registry == {"relulab>Activation": Activation}
+    registry.clear()
+    assert get("relu").get_config() == {"name": "relu"}  # saving registers first
+    assert registry == {"relulab>Activation": Activation}

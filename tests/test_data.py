@@ -11,14 +11,11 @@ import pandas as pd
 import pytest
 
 from relulab import data
-from relulab.config import StudyConfig
 from relulab.data import (
     DATASETS,
     Series,
     bundled,
     bundled_names,
-    check_length,
-    check_series,
     daily_to_weekly,
     hotel_weekly,
     load_dataset,
@@ -161,22 +158,6 @@ def test_dataframe_and_arrays():
 def test_in_memory_problems(source, match):
     with pytest.raises(RelulabError, match=match):
         load_series(source)
-
-
-def test_check_length_names_points_needed_and_options():
-    check_length(24, StudyConfig())
-    with pytest.raises(RelulabError, match=r"series 'tiny' has 23 points.*at least 24.*--lookback"):
-        check_length(Series(np.arange(23.0), "tiny"), StudyConfig())
-    with pytest.raises(RelulabError, match="--test-size"):
-        check_length(30, StudyConfig(test_size=30))
-
-
-def test_check_series_names_the_series_for_length_and_scale():
-    check_series(Series(np.arange(24.0), "ok"), StudyConfig())
-    with pytest.raises(RelulabError, match=r"series 'tiny' has 23 points"):
-        check_series(Series(np.arange(23.0), "tiny"), StudyConfig())
-    with pytest.raises(RelulabError, match=r"series 'huge' holds values as large as 2.3e\+301"):
-        check_series(Series(np.arange(24.0) * 1e300, "huge"), StudyConfig())
 
 
 # ------------------------------------------------------------------ hotel bookings

@@ -1,8 +1,10 @@
-"""Metrics against hand-computed cases and textbook identities."""
+"""Metrics against hand-computed cases and textbook identities; the metric registry."""
 
 from __future__ import annotations
 
+import ast
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from hypothesis.extra.numpy import arrays
 
 from relulab import metrics
 from relulab.errors import RelulabError
-from relulab.result import METRIC_COLUMNS
+from relulab.metrics import METRIC_COLUMNS
 
 # The hand case used throughout:
 #   y_prev = 9,  y = [10, 12, 11, 11, 15],  ŷ = [11, 11, 12, 12, 12],  y_train = [8, 10, 9, 13]
@@ -126,6 +128,96 @@ def test_registry_says_how_each_metric_is_shown():
     assert [info[m].panel.reference for m in ("rmse", "mfe", "mda", "mase", "vol_ratio")] == [
         None, 0.0, 0.5, 1.0, 1.0]
     assert format(0.25, info["mda"].terminal_format) == "25%"
+
+
+def test_the_registry_derives_columns_and_score_and_result_reads_its_columns():
+    from relulab import result
+
+    assert metrics.columns("forecast") == METRIC_COLUMNS == (
+        "rmse", "mae", "mfe", "mda", "mda_naive", "mase", "vol_ratio")
+    assert result.METRIC_COLUMNS is METRIC_COLUMNS  # one list, not a copy kept equal
+    # Each metric's function is the module's own function, and takes what its signature names.
+    assert all(m.fn is getattr(metrics, name) for name, m in metrics.METRICS.items())
+    assert metrics.METRICS["mda_naive"].takes == ("y_prev",)
+    assert metrics.METRICS["mase"].takes == ("y_train", "season")
+    assert metrics.METRICS["rmse"].takes == ()
+    assert {m.task for m in metrics.METRICS.values()} == {"forecast"}
+
+
+@pytest.fixture
+def scratch_registry(monkeypatch):
+    """Registrations made in a test stay in it."""
+    monkeypatch.setattr(metrics, "METRICS", dict(metrics.METRICS))
+    monkeypatch.setattr(metrics, "TASKS", dict(metrics.TASKS))
+    return metrics
+
+
+def test_a_metric_is_one_registration(scratch_registry):
+    @metrics.metric(label="Max error", direction="lower", description="largest |e_t|",
+                    unit="series units", terminal_format=".3g")
+    def max_error(y, yhat):
+        return float(np.max(np.abs(np.asarray(y) - np.asarray(yhat))))
+
+    assert max_error(Y, YHAT) == 3.0  # still a plain function
+    info = metrics.METRICS["max_error"]
+    assert (info.short, info.terminal, info.kind, info.panel) == ("Max error", "Max error",
+                                                                  "plain", None)
+    assert metrics.columns() == (*METRIC_COLUMNS, "max_error")
+    s = metrics.score(Y, YHAT, y_prev=Y_PREV, y_train=Y_TRAIN)
+    assert list(s) == [*METRIC_COLUMNS, "max_error"] and s["max_error"] == 3.0
+    assert metrics.best({"a": 2.0, "b": 1.0}, "max_error") == "b"
+
+
+def test_a_task_scores_only_its_own_metrics(scratch_registry):
+    # What issue-style classification metrics would do: their own task, their own inputs.
+    metrics.TASKS["classification"] = ("n_classes",)
+
+    @metrics.metric(label="Accuracy", direction="higher", description="share right",
+                    unit="share", kind="percent", terminal_format=".0%",
+                    task="classification")
+    def accuracy(y, yhat):
+        return float(np.mean(np.asarray(y) == np.asarray(yhat)))
+
+    assert metrics.columns() == METRIC_COLUMNS  # the forecast columns are untouched
+    assert metrics.columns("classification") == ("accuracy",)
+    got = metrics.score(np.array([1.0, 2, 2, 0]), np.array([1.0, 2, 0, 0]),
+                        task="classification")
+    assert got == {"accuracy": 0.75}
+    assert tuple(metrics.score(Y, YHAT, y_prev=Y_PREV, y_train=Y_TRAIN)) == METRIC_COLUMNS
+    with pytest.raises(TypeError, match="y_prev"):
+        metrics.score(Y, YHAT, task="classification", y_prev=Y_PREV)
+
+
+def test_a_registration_that_could_never_be_scored_fails_at_once(scratch_registry):
+    def wild(y, yhat, y_future):
+        return 0.0
+
+    with pytest.raises(ValueError, match="y_future"):
+        metrics.metric(label="x", direction="lower", description="x", unit="x",
+                       terminal_format="g")(wild)
+    with pytest.raises(ValueError, match="direction"):
+        metrics.metric(label="x", direction="smaller", description="x", unit="x",
+                       terminal_format="g")(lambda y, yhat: 0.0)
+    with pytest.raises(ValueError, match="twice"):
+        metrics.metric(label="x", direction="lower", description="x", unit="x",
+                       terminal_format="g")(metrics.rmse)
+    assert tuple(metrics.METRICS) == METRIC_COLUMNS
+
+
+def test_score_refuses_what_no_metric_takes_and_a_non_finite_previous_value():
+    with pytest.raises(TypeError, match="y_next"):
+        metrics.score(Y, YHAT, y_prev=Y_PREV, y_train=Y_TRAIN, y_next=1.0)
+    with pytest.raises(RelulabError, match="NaN"):
+        metrics.score(Y, YHAT, y_prev=math.nan, y_train=Y_TRAIN)
+
+
+def test_metrics_sits_below_the_plain_data_it_feeds():
+    """result.py reads its columns from metrics.py, so metrics.py may import nothing of
+    relulab but the error type (else the import graph would loop or climb)."""
+    tree = ast.parse(Path(metrics.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert {m for m in imported if m and m.startswith("relulab")} == {"relulab.errors"}
 
 
 def test_best_follows_the_direction_and_needs_two_values():

@@ -395,6 +395,7 @@ def test_a_run_whose_units_all_died_is_a_warning(cheap_figures) -> None:
 
 def test_cards_word_the_verdicts_parts_without_their_numbers(cheap_figures) -> None:
     from relulab import stats
+    from relulab.verdicts import judged
 
     cases = {"relu": dict(rel_diff=0.02, rel_lo=-0.02, rel_hi=0.06, dm_stat=0.2, dm_p=0.85,
                           vol_ratio=0.97, vol_ratio_ref=0.95, n_pairs=10),
@@ -408,7 +409,8 @@ def test_cards_word_the_verdicts_parts_without_their_numbers(cheap_figures) -> N
                                             vol_ratio_ref=kw["vol_ratio_ref"])
         comparisons.append(Comparison(
             act, "tanh", "rmse", kw["rel_diff"], kw["rel_lo"], kw["rel_hi"], kw["dm_stat"],
-            kw["dm_p"], kw["vol_ratio"], kw["vol_ratio_ref"], stats.verdict(act, "tanh", **kw),
+            kw["dm_p"], kw["vol_ratio"], kw["vol_ratio_ref"],
+            judged(Comparison(act, "tanh", "rmse", verdict="", **kw)).verdict,
             n_pairs=kw["n_pairs"], accuracy=accuracy, volatility=volatility,
             seed_interval=stats.seed_interval(kw["rel_lo"], kw["rel_hi"])))
     page = render_report(dataclasses.replace(example_result(), comparisons=comparisons))

@@ -12,7 +12,9 @@ from scipy import stats as sps
 
 from relulab import stats
 from relulab.errors import RelulabError
-from relulab.result import METRIC_COLUMNS, Comparison
+from relulab.metrics import METRIC_COLUMNS
+from relulab.result import Comparison
+from relulab.verdicts import judged
 
 # ---------------------------------------------------------------- bootstrap
 
@@ -164,10 +166,12 @@ def test_dm_degenerate_cases():
 # ---------------------------------------------------------------- verdict
 
 
-def _verdict(**kw):
+def _verdict(activation: str = "relu", *, confidence: float = 0.95, **kw):
+    """The sentence the analysis gives a comparison with these numbers (``judged``)."""
     base = dict(rel_diff=0.04, rel_lo=-0.02, rel_hi=0.10, dm_stat=1.0, dm_p=0.31,
                 vol_ratio=0.61, vol_ratio_ref=0.83, n_pairs=10)
-    return stats.verdict("relu", "tanh", **{**base, **kw})
+    c = Comparison(activation, "tanh", "rmse", verdict="", **{**base, **kw})
+    return judged(c, confidence).verdict
 
 
 def test_verdict_example_from_the_issue():
@@ -340,13 +344,13 @@ def test_summarize_excludes_diverged_and_matches_medians():
 
 
 def test_verdict_keeps_a_decimal_where_a_whole_percent_would_read_zero():
-    text = stats.verdict("elu", "tanh", rel_diff=0.003, rel_lo=0.001, rel_hi=0.006, dm_stat=2.5,
-                         dm_p=0.02, vol_ratio=0.9, vol_ratio_ref=0.9, n_pairs=10)
+    text = _verdict("elu", rel_diff=0.003, rel_lo=0.001, rel_hi=0.006, dm_stat=2.5,
+                    dm_p=0.02, vol_ratio=0.9, vol_ratio_ref=0.9, n_pairs=10)
     assert "RMSE +0.3% [+0.1%, +0.6%]" in text
     assert "evidence that elu is less accurate" in text
 
 
 def test_verdict_shows_no_sign_on_a_difference_that_rounds_to_zero():
-    text = stats.verdict("elu", "tanh", rel_diff=-0.0004, rel_lo=-0.05, rel_hi=0.04,
-                         dm_stat=0.1, dm_p=0.9, vol_ratio=0.9, vol_ratio_ref=0.9, n_pairs=10)
+    text = _verdict("elu", rel_diff=-0.0004, rel_lo=-0.05, rel_hi=0.04,
+                    dm_stat=0.1, dm_p=0.9, vol_ratio=0.9, vol_ratio_ref=0.9, n_pairs=10)
     assert "RMSE 0.0% [-5.0%, +4.0%]" in text

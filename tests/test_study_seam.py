@@ -65,6 +65,19 @@ def test_plan_fails_before_any_training() -> None:
         make_plan(_config(), Series(_values(14), "s"))
 
 
+def test_plan_names_the_series_it_refuses_and_keeps_each_folds_windows() -> None:
+    with pytest.raises(RelulabError, match=r"^series 'tiny' has 23 points.*at least 24"):
+        make_plan(_config(test_size=15), Series(np.arange(23.0), "tiny"))
+    with pytest.raises(RelulabError, match=r"^series 'wide' has 40 points, too few for 3"):
+        make_plan(_config(folds=3, test_size=15), Series(_values(40), "wide"))
+    with pytest.raises(RelulabError, match=r"^series 'huge' holds values as large as 2.3e\+301"):
+        make_plan(_config(test_size=15), Series(np.arange(24.0) * 1e300, "huge"))
+    sp = make_plan(_config(folds=2), Series(_values(100), "s")).series["s"]
+    assert [(s.n, s.train_end, s.test_start) for s in sp.splits] == [(90, 64, 80),
+                                                                     (100, 72, 90)]
+    assert [p.split for p in sp.prepared] == list(sp.splits)
+
+
 def test_study_is_immutable_and_keeps_the_users_input() -> None:
     values = _values()
     study = Study(_config(), values)

@@ -34,8 +34,7 @@ def test_split_of_the_hotel_series_is_80_20_15():
 
 def test_split_floors_the_train_fraction():
     # 0.5 * 25 = 12.5 -> 12 points (the reference's int()); validation 13, test 5.
-    s = split(30, test_size=5, train_fraction=0.5, lookback=1)
-    assert (s.train_end, s.test_start, s.validation_size, s.test_size) == (12, 25, 13, 5)
+    assert split(30, test_size=5, train_fraction=0.5, lookback=1) == Split(30, 12, 25)
 
 
 def test_split_guards_floating_point_in_the_fraction():
@@ -228,6 +227,41 @@ def test_prepare_folds_fits_each_scaler_on_its_own_train_region():
     assert (first.scaler.hi, last.scaler.hi) == (529.0, 729.0)
     np.testing.assert_array_equal(first.test.target_index, np.arange(30, 35))
     np.testing.assert_array_equal(last.test.target_index, np.arange(35, 40))
+
+
+def _assert_same_windows(a, b):
+    assert (a.split, a.scaler) == (b.split, b.scaler)
+    for part in ("fit", "val_loss", "validation", "test", "train_targets"):
+        for name in ("X", "y", "target_index", "y_prev"):
+            x, y = getattr(getattr(a, part), name), getattr(getattr(b, part), name)
+            assert x.dtype == y.dtype
+            np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(a.values, b.values)
+
+
+@pytest.mark.parametrize("folds", [1, 3])
+def test_prepare_folds_is_prepare_on_each_folds_own_points(folds):
+    y = 50 + 10 * np.sin(np.arange(90) / 4) + np.random.default_rng(5).normal(0, 2, 90)
+    config = SEED.replace(folds=folds, test_size=8)
+    got = prepare_folds(y, config)
+    splits = rolling_folds(90, config)
+    assert len(got) == folds and [p.split for p in got] == splits
+    for p, s in zip(got, splits, strict=True):
+        _assert_same_windows(p, prepare(y[: s.n], config))
+    assert not got[-1].values.flags.writeable  # nobody can change what a study scores on
+
+
+def test_prepare_folds_checks_every_fold_first_and_names_the_series():
+    config = StudyConfig(lookback=3, test_size=5, folds=3)
+    for n, why in ((11, "at least 12"), (20, "too few for 3 rolling folds")):
+        with pytest.raises(RelulabError, match=rf"^series 'x' has {n} points.*{why}"):
+            prepare_folds(np.arange(float(n)), config, what="series 'x'")
+    # Only the earliest fold's train region is nearly constant around a large level: the
+    # last fold alone (prepare) would pass, every fold is refused, naming the series.
+    y = np.r_[1e8 + np.arange(40.0) % 3, 1e8 + 1e4 * np.sin(np.arange(20.0))]
+    prepare(y, config)
+    with pytest.raises(RelulabError, match=r"^series 'x' varies by 2 .*subtract a constant"):
+        prepare_folds(y, config, what="series 'x'")
 
 
 # --------------------------------------------------------------------- float32 scale

@@ -5,7 +5,7 @@ value that is missing or undefined (None, NaN, infinite) is written :data:`MISSI
 everywhere. Negative numbers in the report carry a true minus sign (``−``, as wide as
 ``+``); terminal and figure text keep the ASCII hyphen, which every font has.
 
-The verdict sentence of :func:`relulab.stats.verdict` is a fixed text that tests and the
+The verdict sentence of :func:`relulab.verdicts.sentence` is a fixed text that tests and the
 README quote; it keeps its own small formatters (``n/a``, ``= 0.05``) and is not built here.
 """
 
@@ -103,7 +103,7 @@ def seconds(v: Any) -> str:
 
 
 def metric_value(v: Any, kind: str) -> str:
-    """A metric value by its display kind (``relulab.metrics.MetricInfo.kind``):
+    """A metric value by its display kind (``relulab.metrics.Metric.kind``):
     ``"percent"`` as a whole percentage, anything else as :func:`number`."""
     return percent(v) if kind == "percent" else number(v)
 

@@ -1,4 +1,5 @@
-"""Forecast accuracy metrics of PROTOCOL.md, in the series' original units.
+"""Forecast accuracy metrics of PROTOCOL.md, in the series' original units, and the one
+registry of every metric.
 
 Notation: over a window of ``n`` points, ``y_t`` is the actual value, ``ŷ_t`` the
 one-step-ahead forecast and ``e_t = y_t - ŷ_t`` the error; ``y_prev`` is the actual value just
@@ -34,33 +35,66 @@ zero (a training part constant at lag ``m``).
 
 A forecast with a non-finite value (a diverged run) has no metrics: :func:`score` returns NaN
 for every one of them rather than numbers computed from NaN comparisons.
+
+**The registry.** A metric is one pure function ``f(y, yhat, ...) -> float`` registered once
+with :func:`metric`, which records its display data (label, unit, direction, formats,
+figure panel) and the task it scores (``"forecast"`` today) in :data:`METRICS`. Everything
+else is derived from that registry: the run columns (:data:`METRIC_COLUMNS`, display
+order = registration order), :func:`score`, the report's and the terminal's headers, the
+metrics figure's panels. Adding a metric is one decorated function here, nothing more::
+
+    @metric(label="MAE", direction="lower", unit="series units",
+            description="mean absolute error, original units",
+            panel=Panel("MAE", "lower is better", "series units"))
+    def mae(y, yhat): ...
+
+A function's parameters after ``(y, yhat)`` name what else it needs from the window; they
+must be among its task's :data:`TASKS` entry (a forecast metric may take ``y_prev``,
+``y_train`` and ``season``), and :func:`score` passes each metric only those it names.
+This module imports nothing of relulab but its error type, so the plain-data modules
+(:mod:`relulab.result`) can read the column list from it.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from relulab.errors import RelulabError
-from relulab.result import METRIC_COLUMNS
 
 __all__ = [
+    "DIRECTIONS",
     "METRICS",
-    "MetricInfo",
+    "METRIC_COLUMNS",
+    "TASKS",
+    "Metric",
     "Panel",
     "best",
+    "columns",
     "mae",
     "mase",
     "mda",
     "mda_naive",
+    "metric",
     "mfe",
     "rank_value",
     "rmse",
     "score",
     "vol_ratio",
 ]
+
+# What the metrics of each task may take beyond (y, yhat), by parameter name. A task's
+# metrics score the same windows, so they take from the same few things.
+TASKS: dict[str, tuple[str, ...]] = {
+    "forecast": ("y_prev", "y_train", "season"),
+}
+# Which way a metric is better: smaller, larger, nearer 1, nearer 0 (see rank_value).
+DIRECTIONS = ("lower", "higher", "closer to 1", "closer to 0")
 
 
 @dataclass(frozen=True)
@@ -74,12 +108,14 @@ class Panel:
 
 
 @dataclass(frozen=True)
-class MetricInfo:
-    """How to show a metric and which way is better: the one registry that the report, the
-    figures and the CLI read."""
+class Metric:
+    """A registered metric: its function, how it is shown and which way is better. The one
+    record the scorer, the report, the figures and the CLI read."""
 
+    name: str  # the function's name: the run column and the key of score's result
+    fn: Callable[..., float]  # fn(y, yhat, *takes) -> float
     label: str  # human label for sentences and legends
-    direction: str  # "lower" | "higher" | "closer to 1" | "closer to 0"
+    direction: str  # one of DIRECTIONS
     description: str  # one line for a legend
     short: str  # table column header
     unit: str  # the note under the header: units, or what the number is relative to
@@ -87,39 +123,68 @@ class MetricInfo:
     terminal: str  # the terminal table's header
     terminal_format: str  # its format spec: the terminal table keeps fixed formats
     panel: Panel | None = None  # None: not drawn in the metrics figure
+    task: str = "forecast"  # what it scores: a key of TASKS
+    takes: tuple[str, ...] = ()  # fn's parameters after (y, yhat), from its signature
+
+    def __call__(self, y: np.ndarray, yhat: np.ndarray, **context: Any) -> float:
+        """The metric of one window; ``context`` may hold more than this metric takes."""
+        return self.fn(y, yhat, **{k: context[k] for k in self.takes if k in context})
 
 
-METRICS: dict[str, MetricInfo] = {
-    "rmse": MetricInfo("RMSE", "lower", "root mean squared error, original units",
-                       "RMSE", "series units", "plain", "RMSE", ".4g",
-                       Panel("RMSE", "lower is better", "series units")),
-    "mae": MetricInfo("MAE", "lower", "mean absolute error, original units",
-                      "MAE", "series units", "plain", "MAE", ".4g",
-                      Panel("MAE", "lower is better", "series units")),
-    "mfe": MetricInfo("MFE", "closer to 0",
-                      "mean forecast error y - ŷ (bias); positive = forecasts too low",
-                      "MFE", "bias, units", "plain", "MFE", "+.3g",
-                      Panel("MFE (bias)", "0 = unbiased", "series units", 0.0)),
-    "mda": MetricInfo("MDA", "higher",
-                      "share of steps where the forecast moves the way the series moves "
-                      "(reference study's definition)",
-                      "MDA", "vs forecast", "percent", "MDA", ".0%",
-                      Panel("MDA", "higher is better", "directions right", 0.5)),
-    "mda_naive": MetricInfo("MDA (naive-anchored)", "higher",
-                            "share of points where the forecast lies on the right side of "
-                            "the previous actual value (textbook definition)",
-                            "MDA", "vs actual", "percent", "MDA naive-anch.", ".0%"),
-    "mase": MetricInfo("MASE", "lower",
-                       "MAE over the in-sample MAE of the (seasonal) naive forecast",
-                       "MASE", "vs naive", "plain", "MASE", ".3g",
-                       Panel("MASE", "below 1 beats naive", "MAE / naive MAE in training", 1.0)),
-    "vol_ratio": MetricInfo("volatility ratio", "closer to 1",
-                            "sd(forecast) / sd(actual); below 1 = flattened forecast",
-                            "Vol. ratio", "1 = as volatile", "plain", "vol. ratio", ".2f",
-                            Panel("Vol. ratio", "1 = as volatile",
-                                  "std(forecast) / std(actual)", 1.0)),
-}
-assert tuple(METRICS) == METRIC_COLUMNS  # one metadata entry per metric column, same order
+# Every metric, in display order (the order of registration below).
+METRICS: dict[str, Metric] = {}
+
+
+def metric(
+    *,
+    label: str,
+    direction: str,
+    description: str,
+    unit: str,
+    terminal_format: str,
+    short: str | None = None,
+    terminal: str | None = None,
+    kind: str = "plain",
+    panel: Panel | None = None,
+    task: str = "forecast",
+) -> Callable[[Callable[..., float]], Callable[..., float]]:
+    """Register the decorated function as a metric of ``task`` under its own name.
+
+    ``short`` (the table header) defaults to ``label``, ``terminal`` (the terminal's
+    header) to ``short``. The function is returned unchanged, so it stays a plain function
+    to call. A registration that could never be scored (a direction outside
+    :data:`DIRECTIONS`, a task outside :data:`TASKS`, a parameter its task does not
+    provide, a name taken) fails at import.
+    """
+
+    def register(fn: Callable[..., float]) -> Callable[..., float]:
+        name = fn.__name__
+        takes = tuple(inspect.signature(fn).parameters)[2:]
+        if name in METRICS:
+            raise ValueError(f"metric {name!r} is registered twice")
+        if direction not in DIRECTIONS:
+            raise ValueError(f"metric {name!r}: direction {direction!r} is not one of "
+                             f"{DIRECTIONS}")
+        if task not in TASKS:
+            raise ValueError(f"metric {name!r}: task {task!r} is not one of {tuple(TASKS)}")
+        unknown = [p for p in takes if p not in TASKS[task]]
+        if unknown:
+            raise ValueError(f"metric {name!r} takes {unknown}, which a {task} window does "
+                             f"not provide ({TASKS[task]})")
+        header = label if short is None else short
+        METRICS[name] = Metric(
+            name=name, fn=fn, label=label, direction=direction, description=description,
+            short=header, unit=unit, kind=kind,
+            terminal=header if terminal is None else terminal,
+            terminal_format=terminal_format, panel=panel, task=task, takes=takes)
+        return fn
+
+    return register
+
+
+def columns(task: str = "forecast") -> tuple[str, ...]:
+    """The metrics of ``task``, in display order: the keys of :func:`score`'s result."""
+    return tuple(name for name, m in METRICS.items() if m.task == task)
 
 
 def rank_value(metric: str, value: float) -> float:
@@ -155,22 +220,37 @@ def _pair(y: np.ndarray, yhat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return y, yhat
 
 
+@metric(label="RMSE", direction="lower", description="root mean squared error, original units",
+        unit="series units", terminal_format=".4g",
+        panel=Panel("RMSE", "lower is better", "series units"))
 def rmse(y: np.ndarray, yhat: np.ndarray) -> float:
     y, yhat = _pair(y, yhat)
     return float(np.sqrt(np.mean((y - yhat) ** 2)))
 
 
+@metric(label="MAE", direction="lower", description="mean absolute error, original units",
+        unit="series units", terminal_format=".4g",
+        panel=Panel("MAE", "lower is better", "series units"))
 def mae(y: np.ndarray, yhat: np.ndarray) -> float:
     y, yhat = _pair(y, yhat)
     return float(np.mean(np.abs(y - yhat)))
 
 
+@metric(label="MFE", direction="closer to 0",
+        description="mean forecast error y - ŷ (bias); positive = forecasts too low",
+        unit="bias, units", terminal_format="+.3g",
+        panel=Panel("MFE (bias)", "0 = unbiased", "series units", 0.0))
 def mfe(y: np.ndarray, yhat: np.ndarray) -> float:
     """Mean forecast error ``mean(y - ŷ)``: positive when the forecasts are too low."""
     y, yhat = _pair(y, yhat)
     return float(np.mean(y - yhat))
 
 
+@metric(label="MDA", direction="higher",
+        description="share of steps where the forecast moves the way the series moves "
+                    "(reference study's definition)",
+        unit="vs forecast", kind="percent", terminal_format=".0%",
+        panel=Panel("MDA", "higher is better", "directions right", 0.5))
 def mda(y: np.ndarray, yhat: np.ndarray) -> float:
     """The reference study's MDA: ``mean(sign(Δy_t) == sign(Δŷ_t))`` for ``t ≥ 1``.
 
@@ -182,16 +262,27 @@ def mda(y: np.ndarray, yhat: np.ndarray) -> float:
     return float(np.mean(np.sign(np.diff(y)) == np.sign(np.diff(yhat))))
 
 
+@metric(label="MDA (naive-anchored)", direction="higher",
+        description="share of points where the forecast lies on the right side of the "
+                    "previous actual value (textbook definition)",
+        short="MDA", unit="vs actual", kind="percent", terminal="MDA naive-anch.",
+        terminal_format=".0%")
 def mda_naive(y: np.ndarray, yhat: np.ndarray, y_prev: float) -> float:
     """Textbook MDA: ``mean(sign(y_t - y_{t-1}) == sign(ŷ_t - y_{t-1}))`` with actual
     ``y_{t-1}``; ``y_prev`` is the actual value just before the window."""
     y, yhat = _pair(y, yhat)
+    if not np.isfinite(y_prev):
+        raise RelulabError("the actual values contain NaN or inf; clean the series first")
     if not np.all(np.isfinite(yhat)):
         return math.nan
     anchor = np.concatenate([[float(y_prev)], y[:-1]])
     return float(np.mean(np.sign(y - anchor) == np.sign(yhat - anchor)))
 
 
+@metric(label="MASE", direction="lower",
+        description="MAE over the in-sample MAE of the (seasonal) naive forecast",
+        unit="vs naive", terminal_format=".3g",
+        panel=Panel("MASE", "below 1 beats naive", "MAE / naive MAE in training", 1.0))
 def mase(y: np.ndarray, yhat: np.ndarray, y_train: np.ndarray, season: int | None = None) -> float:
     """MAE over ``mean |y_t - y_{t-m}|`` on the training part, ``m = season or 1``."""
     m = 1 if season is None else int(season)
@@ -209,6 +300,10 @@ def mase(y: np.ndarray, yhat: np.ndarray, y_train: np.ndarray, season: int | Non
     return mae(y, yhat) / scale
 
 
+@metric(label="volatility ratio", direction="closer to 1",
+        description="sd(forecast) / sd(actual); below 1 = flattened forecast",
+        short="Vol. ratio", unit="1 = as volatile", terminal="vol. ratio", terminal_format=".2f",
+        panel=Panel("Vol. ratio", "1 = as volatile", "std(forecast) / std(actual)", 1.0))
 def vol_ratio(y: np.ndarray, yhat: np.ndarray) -> float:
     """``std(ŷ) / std(y)`` with ``ddof=0`` (the ddof cancels); below 1 = flattened."""
     y, yhat = _pair(y, yhat)
@@ -218,31 +313,26 @@ def vol_ratio(y: np.ndarray, yhat: np.ndarray) -> float:
     return float(np.std(yhat)) / sd_y
 
 
-def score(
-    y: np.ndarray,
-    yhat: np.ndarray,
-    *,
-    y_prev: float,
-    y_train: np.ndarray,
-    season: int | None = None,
-) -> dict[str, float]:
-    """Every metric of one forecast window, keyed by ``relulab.result.METRIC_COLUMNS``.
+# The columns of a forecast run (relulab.result.RunRecord.metrics), in display order.
+METRIC_COLUMNS = columns("forecast")
 
-    ``y_prev`` is the actual value just before the window (for ``mda_naive``), ``y_train``
-    the training part of the series (for MASE's scale). A forecast with any non-finite value
-    scores NaN on every metric.
+
+def score(y: np.ndarray, yhat: np.ndarray, *, task: str = "forecast",
+          **context: Any) -> dict[str, float]:
+    """Every metric of ``task`` on one window, keyed and ordered by :func:`columns`.
+
+    ``context`` holds what the task's metrics take beyond ``(y, yhat)`` (:data:`TASKS`):
+    for a forecast, ``y_prev`` (the actual value just before the window, for
+    ``mda_naive``), ``y_train`` (the training part of the series, for MASE's scale) and
+    optionally ``season``. A forecast with any non-finite value scores NaN on every metric.
     """
+    unknown = sorted(set(context) - set(TASKS[task]))
+    if unknown:
+        raise TypeError(f"score() got {unknown}, which no {task} metric takes")
     y, yhat = _pair(y, yhat)
-    if not np.all(np.isfinite(y)) or not np.isfinite(y_prev):
+    if not np.all(np.isfinite(y)):
         raise RelulabError("the actual values contain NaN or inf; clean the series first")
+    chosen = [m for m in METRICS.values() if m.task == task]
     if not np.all(np.isfinite(yhat)):
-        return dict.fromkeys(METRIC_COLUMNS, math.nan)
-    return {
-        "rmse": rmse(y, yhat),
-        "mae": mae(y, yhat),
-        "mfe": mfe(y, yhat),
-        "mda": mda(y, yhat),
-        "mda_naive": mda_naive(y, yhat, y_prev),
-        "mase": mase(y, yhat, y_train, season),
-        "vol_ratio": vol_ratio(y, yhat),
-    }
+        return {m.name: math.nan for m in chosen}
+    return {m.name: m(y, yhat, **context) for m in chosen}

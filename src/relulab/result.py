@@ -14,13 +14,11 @@ import numpy as np
 import pandas as pd
 
 from relulab.config import StudyConfig
+from relulab.metrics import METRIC_COLUMNS  # a run's metric columns, from the registry
 
 # How many series of a panel keep their whole result in memory: the ones the panel's
 # report draws as small multiples, where the activations differ most.
 PANEL_DETAIL = 12
-
-# Metric columns of a run, in display order (see relulab.metrics for definitions).
-METRIC_COLUMNS = ("rmse", "mae", "mfe", "mda", "mda_naive", "mase", "vol_ratio")
 
 
 @dataclass
@@ -79,7 +77,7 @@ class Comparison:
     dm_p: float
     vol_ratio: float  # median volatility ratio of the activation
     vol_ratio_ref: float
-    verdict: str  # the whole judgement in one sentence (relulab.stats.verdict)
+    verdict: str  # the whole judgement in one sentence (relulab.verdicts.sentence)
     # The verdict's parts as data (relulab.stats documents the rules). Defaults are for
     # comparisons stored before they were recorded; the store fills them in on load.
     n_pairs: int = 0  # non-diverged seed pairs the comparison rests on

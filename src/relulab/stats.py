@@ -50,8 +50,9 @@ A comparison between two activations is about distributions over seeds, not one 
    that is not run); the comparison names the flat seeds and gives the estimate without
    them beside it (``seeds_needed_without_flat``), so the reader sees what drives it.
 
-Verdict rules (:func:`verdict`, in :mod:`relulab.verdicts`, which the report can import
-without SciPy and statsmodels; re-exported here), with ``alpha = 1 - confidence`` (0.05 by default):
+Verdict rules (:func:`~relulab.verdicts.judged`, in :mod:`relulab.verdicts`, which the
+report can import without SciPy and statsmodels; its words re-exported here), with
+``alpha = 1 - confidence`` (0.05 by default):
 
 - fewer than :data:`MIN_RUNS` non-diverged seed pairs: "too few runs to judge";
 - the RMSE interval excludes 0 *and* the adjusted DM p (``p_adjusted``) < alpha, pointing
@@ -92,7 +93,8 @@ from statsmodels.tsa.stattools import diebold_mariano_test
 
 from relulab.config import CORRECTIONS
 from relulab.errors import RelulabError
-from relulab.result import METRIC_COLUMNS, Comparison, RunRecord
+from relulab.metrics import METRIC_COLUMNS
+from relulab.result import Comparison, RunRecord
 from relulab.verdicts import (
     MIN_RUNS,
     VOL_CLEAR,
@@ -101,7 +103,6 @@ from relulab.verdicts import (
     judge_volatility,
     judged,
     seed_interval,
-    verdict,
     verdict_words,
     volatility_words,
 )
@@ -126,7 +127,6 @@ __all__ = [
     "seed_interval",
     "seeds_needed",
     "summarize",
-    "verdict",
     "verdict_words",
     "volatility_words",
 ]

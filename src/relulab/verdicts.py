@@ -4,9 +4,10 @@ The rules are those of :mod:`relulab.stats` (its module docstring states them). 
 are pure functions of plain numbers, with no SciPy or statsmodels, so that the report and
 the CLI can word a stored :class:`~relulab.result.Comparison` without loading the
 statistics: :func:`judge_accuracy` and :func:`judge_volatility` return the judgement as a
-code, :func:`seed_interval` where the interval of the relative difference lies, and
-:func:`verdict` / :func:`verdict_words` say it in words (the sentence is quoted by tests
-and the README: its text is fixed).
+code, :func:`seed_interval` where the interval of the relative difference lies,
+:func:`judged` fills a comparison's codes and its sentence, and :func:`sentence` /
+:func:`verdict_words` say it in words (the sentence is quoted by tests and the README: its
+text is fixed).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ __all__ = [
     "seed_interval",
     "seeds_words",
     "sentence",
-    "verdict",
     "verdict_words",
     "volatility_words",
 ]
@@ -328,36 +328,3 @@ def sentence(c: Comparison) -> str:
              _prob_words(c, label) if np.isfinite(c.prob_improvement) else "", volatility]
     return f"{head}: {numbers}: " + "; ".join(w for w in parts if w)
 
-
-def verdict(
-    activation: str,
-    reference: str,
-    *,
-    rel_diff: float,
-    rel_lo: float,
-    rel_hi: float,
-    dm_stat: float,
-    dm_p: float,
-    vol_ratio: float,
-    vol_ratio_ref: float,
-    n_pairs: int,
-    vol_rel_lo: float = math.nan,
-    vol_rel_hi: float = math.nan,
-    confidence: float = 0.95,
-    metric: str = "rmse",
-    **more: object,
-) -> str:
-    """One comparison in plain words, by the rules in the module docstring.
-
-    ``vol_rel_lo``/``vol_rel_hi`` bound ``vol_a / vol_ref - 1`` over seed pairs; when NaN
-    (unknown) the volatility call rests on the ratio of medians alone. ``more`` takes the
-    other fields of :class:`~relulab.result.Comparison` (``p_adjusted``,
-    ``equivalence_margin``, ``equivalence_p``, ``prob_improvement``, ``seeds_needed``, ...);
-    without an ``equivalence_margin`` the sentence says no equivalence decision.
-    """
-    c = Comparison(activation=activation, reference=reference, metric=metric,
-                   rel_diff=rel_diff, rel_lo=rel_lo, rel_hi=rel_hi, dm_stat=dm_stat,
-                   dm_p=dm_p, vol_ratio=vol_ratio, vol_ratio_ref=vol_ratio_ref, verdict="",
-                   n_pairs=n_pairs, vol_rel_lo=vol_rel_lo, vol_rel_hi=vol_rel_hi,
-                   **more)  # type: ignore[arg-type]
-    return judged(c, confidence).verdict

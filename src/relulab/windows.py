@@ -71,14 +71,6 @@ class Split:
     train_end: int
     test_start: int
 
-    @property
-    def test_size(self) -> int:
-        return self.n - self.test_start
-
-    @property
-    def validation_size(self) -> int:
-        return self.test_start - self.train_end
-
 
 def train_end_for(points_before_test: int, train_fraction: float) -> int:
     """``floor(train_fraction * points_before_test)``: the reference study's ``int(...)``."""
@@ -231,10 +223,11 @@ def check_scale(values: Any, train_end: int | None = None, *, what: str = "the s
 def check_series(values: Any, config: StudyConfig, *, what: str = "the series") -> None:
     """Everything about a series that can be refused before training: its length for
     ``config`` (:func:`check_length`) and its scale (:func:`check_scale`) in the train region
-    of every rolling fold."""
+    of every rolling fold. ``values``: an array, or a Series (relulab's or pandas') whose
+    ``values`` are checked; ``what`` names it in the message (``"series 'sales'"``)."""
     v = np.asarray(getattr(values, "values", values), dtype=np.float64)
     check_length(int(v.shape[0]), config, what=what)
-    for s in rolling_folds(int(v.shape[0]), config):
+    for s in rolling_folds(int(v.shape[0]), config, what=what):
         check_scale(v[: s.n], s.train_end, what=what)
 
 
@@ -341,7 +334,9 @@ def _windows(values: np.ndarray, scaled: np.ndarray, lookback: int, lo: int, hi:
 
 
 def prepare(values: Any, config: StudyConfig) -> Prepared:
-    """Split, scale (train region only) and window ``values`` as PROTOCOL.md prescribes.
+    """Split, scale (train region only) and window ``values`` as PROTOCOL.md prescribes:
+    the split of all its points, whatever ``config.folds`` (:func:`prepare_folds` gives
+    every fold).
 
     For the 115-point hotel series with the ``seed`` preset: train region 80 points,
     75 training windows cut 60 / 15 by Keras' split, 20 validation and 15 test windows.
@@ -353,6 +348,11 @@ def prepare(values: Any, config: StudyConfig) -> Prepared:
               lookback=config.lookback)
     scaler = MinMaxScaler.fit(v[: s.train_end])
     check_scale(v, s.train_end)
+    return _prepared(v, s, scaler, config)
+
+
+def _prepared(v: np.ndarray, s: Split, scaler: MinMaxScaler, config: StudyConfig) -> Prepared:
+    """The windows of the checked, read-only values ``v`` split by ``s``."""
     scaled = scaler.transform(v)
     L = config.lookback
     train_targets = _windows(v, scaled, L, 0, s.train_end)
@@ -369,7 +369,7 @@ def prepare(values: Any, config: StudyConfig) -> Prepared:
     )
 
 
-def rolling_folds(n: int, config: StudyConfig) -> list[Split]:
+def rolling_folds(n: int, config: StudyConfig, *, what: str = "the series") -> list[Split]:
     """Rolling-origin evaluation: ``config.folds`` splits, oldest first.
 
     The last fold is PROTOCOL.md's split of all ``n`` points. Fold ``k`` of ``K`` uses only
@@ -386,7 +386,7 @@ def rolling_folds(n: int, config: StudyConfig) -> list[Split]:
     shortest = n - (folds - 1) * config.test_size
     if shortest < need:
         raise RelulabError(
-            f"the series has {n} points, too few for {folds} rolling folds of test size "
+            f"{what} has {n} points, too few for {folds} rolling folds of test size "
             f"{config.test_size}: the earliest fold would have {shortest} points but needs "
             f"{need}; lower --folds, --test-size or --lookback"
         )
@@ -397,7 +397,15 @@ def rolling_folds(n: int, config: StudyConfig) -> list[Split]:
     ]
 
 
-def prepare_folds(values: Any, config: StudyConfig) -> list[Prepared]:
-    """:func:`prepare` for each of :func:`rolling_folds`, oldest first."""
-    v = _as_values(values)
-    return [prepare(v[: s.n], config) for s in rolling_folds(v.shape[0], config)]
+def prepare_folds(values: Any, config: StudyConfig, *,
+                  what: str = "the series") -> tuple[Prepared, ...]:
+    """Every fold of :func:`rolling_folds` prepared on its own points, oldest first (each
+    equal to :func:`prepare` of ``values[:fold.n]``, so each scaler sees only its own train
+    region): what a study trains and scores on. The series is checked once, up front
+    (:func:`check_series`, naming it ``what``), so a series that cannot be studied fails
+    before any fold is windowed."""
+    check_series(values, config, what=what)
+    v = _as_values(values).copy()
+    v.setflags(write=False)
+    return tuple(_prepared(v[: s.n], s, MinMaxScaler.fit(v[: s.train_end]), config)
+                 for s in rolling_folds(v.shape[0], config))

@@ -39,7 +39,7 @@ from relulab.activations.functions import (
 hardtanh = hard_tanh
 
 # Keras finds Activation in saved models without custom_objects; Keras is not imported here.
-_install_keras_registration()
+_install_keras_registration(Activation)
 
 __all__ = [
     "Activation",

@@ -1,4 +1,5 @@
-"""Register :class:`Activation` with Keras 3's serialisation, without importing Keras.
+"""Register :class:`~relulab.activations.Activation` with Keras 3's serialisation, without
+importing Keras.
 
 A model saved with a relulab activation records it as ``"relulab>Activation"``; loading it
 needs that name in Keras' registry, so that ``keras.models.load_model`` works without
@@ -7,6 +8,9 @@ do it. Instead :func:`install` registers at once if Keras is already imported, a
 leaves a one-shot hook on ``sys.meta_path`` that registers right after Keras' own import
 finishes (whenever, if ever, that happens). ``Activation.get_config`` also calls
 :func:`register_if_imported`: Keras calls it while saving, before it looks up the name.
+
+The class to register is passed in (``install(Activation)``), so this module imports
+nothing of relulab and ``activation.py`` can import it without a loop.
 """
 
 from __future__ import annotations
@@ -21,25 +25,27 @@ NAME = "Activation"
 REGISTERED_NAME = f"{PACKAGE}>{NAME}"
 
 
-def register(keras: Any) -> None:
-    """Register Activation with ``keras`` (idempotent)."""
-    from relulab.activations.activation import Activation
-
+def register(keras: Any, cls: type) -> None:
+    """Register ``cls`` (the Activation class) with ``keras`` as
+    :data:`REGISTERED_NAME` (idempotent)."""
     saving = keras.saving
-    if saving.get_registered_object(REGISTERED_NAME) is not Activation:
-        saving.register_keras_serializable(package=PACKAGE, name=NAME)(Activation)
+    if saving.get_registered_object(REGISTERED_NAME) is not cls:
+        saving.register_keras_serializable(package=PACKAGE, name=NAME)(cls)
 
 
-def register_if_imported() -> None:
-    """Register if Keras is (fully) imported; never imports it."""
+def register_if_imported(cls: type) -> None:
+    """Register ``cls`` if Keras is (fully) imported; never imports it."""
     keras = sys.modules.get("keras")
     if keras is not None and hasattr(keras, "saving"):
-        register(keras)
+        register(keras, cls)
 
 
 class _AfterKerasImport:
     """A meta path finder that finds nothing itself: for ``keras`` it asks the other finders
-    for the spec and makes its loader register Activation once the module has executed."""
+    for the spec and makes its loader register ``cls`` once the module has executed."""
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         if fullname != "keras":
@@ -54,10 +60,10 @@ class _AfterKerasImport:
             try:
                 exec_module(module)
             except BaseException:
-                install()  # Keras failed to import (e.g. no backend): try again next time
+                install(self.cls)  # Keras failed to import (e.g. no backend): try next time
                 raise
             try:
-                register(module)
+                register(module, self.cls)
             except Exception as error:  # never break `import keras` itself
                 warnings.warn(f"relulab: could not register Activation with Keras: {error}",
                               RuntimeWarning, stacklevel=2)
@@ -66,17 +72,14 @@ class _AfterKerasImport:
         return spec
 
 
-_HOOK = _AfterKerasImport()
-
-
-def install() -> None:
-    """Register now if Keras is imported, else once it is."""
+def install(cls: type) -> None:
+    """Register ``cls`` now if Keras is imported, else once it is."""
     if "keras" in sys.modules:
-        register_if_imported()
-    elif _HOOK not in sys.meta_path:
-        sys.meta_path.insert(0, _HOOK)
+        register_if_imported(cls)
+    elif not any(isinstance(f, _AfterKerasImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterKerasImport(cls))
 
 
 def _uninstall() -> None:
-    if _HOOK in sys.meta_path:
-        sys.meta_path.remove(_HOOK)
+    for finder in [f for f in sys.meta_path if isinstance(f, _AfterKerasImport)]:
+        sys.meta_path.remove(finder)

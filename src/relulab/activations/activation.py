@@ -125,7 +125,8 @@ class Activation:
     # ----------------------------------------------------------------- plumbing
     def get_config(self) -> Params:
         """Keras serialisation: rebuilt by ``Activation.from_config`` / :func:`get`."""
-        _keras.register_if_imported()  # Keras calls this before it records our registered name
+        # Keras calls this before it records our registered name.
+        _keras.register_if_imported(Activation)
         return {"name": self.name, **{k: v for k, v in self._params.items()
                                       if isinstance(v, float | str)}}
 

@@ -2,7 +2,8 @@
 
 One module per idea:
 
-- :mod:`~relulab.data.series`: the :class:`Series` every study runs on, and the length check.
+- :mod:`~relulab.data.series`: the :class:`Series` every study runs on. Whether a series
+  suits a study's config is :func:`relulab.windows.check_series`.
 - :mod:`~relulab.data.user`: a user's CSV, DataFrame, pandas Series or array into a Series
   (:func:`load_series`, :func:`read_csv`), with every bad cell named.
 - :mod:`~relulab.data.hotel`: hotel bookings aggregated to cancellations per arrival week.
@@ -25,14 +26,14 @@ from relulab.data.datasets import DATASETS, load_dataset
 from relulab.data.download import CACHE_FILE, DEFAULT_URL, DOWNLOAD_TIMEOUT_S, default_cache_dir
 from relulab.data.hotel import DATA_HOME, HOTELS, daily_to_weekly, data_set_week, hotel_weekly
 from relulab.data.panel import Panel, load_panel
-from relulab.data.series import MIN_POINTS, Series, check_length, check_series
+from relulab.data.series import MIN_POINTS, Series
 from relulab.data.source import DataSource, load_source
 from relulab.data.user import load_series, read_csv
 
 __all__ = [
     "CACHE_FILE", "DATASETS", "DATA_HOME", "DEFAULT_URL", "DOWNLOAD_TIMEOUT_S", "HOTELS",
     "MIN_POINTS", "DataSource", "Panel", "Series", "bundled", "bundled_names",
-    "check_length", "check_series", "daily_to_weekly", "data_set_week", "default_cache_dir",
+    "daily_to_weekly", "data_set_week", "default_cache_dir",
     "hotel_weekly", "load_dataset", "load_panel", "load_series", "load_source",
     "read_csv",
 ]

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from relulab.errors import RelulabError
-from relulab.windows import check_length as _check_length_n
-from relulab.windows import check_series as _check_series_values
-
-if TYPE_CHECKING:
-    from relulab.config import StudyConfig
 
 # The smallest series any configuration can split: lookback 1, two training windows, one
-# validation point and one test point. A config usually needs more; see `check_length`.
+# validation point and one test point. A config usually needs more: whether a series suits
+# one is relulab.windows.check_series.
 MIN_POINTS = 5
 
 
@@ -55,23 +50,3 @@ class Series:
             h.update(b"\0dates\0" + "\n".join(self.dates).encode())
         return h.hexdigest()[:16]
 
-
-def check_length(series_or_n: Series | int, config: StudyConfig) -> None:
-    """Raise when a series holds fewer points than ``config``'s windows and regions need.
-
-    The train region must hold ``lookback`` points plus enough training windows for Keras'
-    validation split to leave both parts non-empty (at least 2), the validation region one
-    point and the test region ``test_size``. The message says which options to lower.
-    """
-    if isinstance(series_or_n, Series):
-        _check_length_n(len(series_or_n), config, what=f"series {series_or_n.name!r}")
-    else:
-        _check_length_n(int(series_or_n), config)
-
-
-def check_series(series: Series, config: StudyConfig) -> None:
-    """Raise when ``series`` cannot be studied under ``config``: too few points for its
-    windows (:func:`check_length`), or a scale float32 training cannot carry
-    (:func:`relulab.windows.check_scale`: values beyond 1e30, a range below 1e-31, or a
-    small variation around a large level). Each message names the series and the fix."""
-    _check_series_values(series.values, config, what=f"series {series.name!r}")

@@ -189,9 +189,8 @@ def run_experiment(spec: ExperimentSpec, series: Any,
     import jax
 
     from relulab import training
-    from relulab.data import check_series
     from relulab.models import ModelSpec
-    from relulab.windows import prepare
+    from relulab.windows import check_series, prepare
 
     t0 = time.perf_counter()
     values = np.asarray(series.values, dtype=np.float64)
@@ -201,7 +200,7 @@ def run_experiment(spec: ExperimentSpec, series: Any,
     cells: list[ExperimentCell] = []
     for width, depth in shapes:
         config = spec.config(width, depth)
-        check_series(series, config)
+        check_series(values, config, what=f"series {series.name!r}")
         prep = prepare(values, config)
         data = training.TrainData.from_prepared(prep)
         base = training.TrainSpec.from_config(config)

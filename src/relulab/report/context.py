@@ -17,8 +17,8 @@ from relulab import __version__, display
 from relulab.diagnostics import DORMANT_THRESHOLD, flat_seeds, warnings_of
 from relulab.diagnostics import of as diagnostics_of
 from relulab.figures import all_figures, png_bytes
-from relulab.metrics import METRICS, best
-from relulab.result import METRIC_COLUMNS, Comparison, Diagnostics, StudyResult
+from relulab.metrics import METRIC_COLUMNS, METRICS, best
+from relulab.result import Comparison, Diagnostics, StudyResult
 from relulab.verdicts import seed_interval, verdict_words
 
 __all__ = ["Verdict", "page_context"]

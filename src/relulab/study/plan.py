@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from relulab.config import StudyConfig
-from relulab.data import Series, check_series
+from relulab.data import Series
 from relulab.errors import RelulabError
 
 
@@ -121,27 +121,15 @@ class Plan:
             done=frozenset(k for k in self.done if k.series_id in wanted))
 
 
-def folds(n: int, config: StudyConfig) -> list[Any]:
-    """The splits of a series of ``n`` points: rolling-origin folds, or PROTOCOL.md's one."""
-    from relulab.windows import rolling_folds, split
-
-    if config.folds > 1:
-        return rolling_folds(n, config)
-    return [split(n, test_size=config.test_size, train_fraction=config.train_fraction,
-                  lookback=config.lookback)]
-
-
 def plan_series(series: Series, config: StudyConfig, series_id: str | None = None) -> SeriesPlan:
-    """Check that ``series`` suits ``config`` and prepare every fold's windows."""
-    from relulab.windows import prepare
+    """Check that ``series`` suits ``config`` (long enough for every fold, a scale float32
+    training can carry) and prepare every fold's windows (:func:`relulab.windows.prepare_folds`:
+    each fold's scaler fitted on its own train region)."""
+    from relulab.windows import prepare_folds
 
-    check_series(series, config)  # long enough, and a scale float32 training can carry
-    values = np.asarray(series.values, dtype=np.float64)
-    splits = folds(values.size, config)
-    # Each fold sees only its own points, so its scaler is fitted on its own train region.
-    prepared = tuple(prepare(values[:sp.n], config) for sp in splits)
-    return SeriesPlan(series.name if series_id is None else series_id, series, tuple(splits),
-                      prepared)
+    prepared = prepare_folds(series.values, config, what=f"series {series.name!r}")
+    return SeriesPlan(series.name if series_id is None else series_id, series,
+                      tuple(p.split for p in prepared), prepared)
 
 
 def check_activations(config: StudyConfig) -> None:
