@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from relulab.cli import terminal
 from relulab.errors import RelulabError
 from relulab.paths import DEFAULT_DB
 
@@ -83,7 +83,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     with _open(args.db) as store:
         studies = store.list_studies()
-    console = _console()
+    console = terminal.console()
     if studies.empty:
         console.print(Text(f"No studies in {args.db} yet; run one with `relulab study`."))
         return 0
@@ -113,7 +113,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         result = store.load(study_id) if row.status == "complete" else None
         runs = store.load_runs(study_id) if result is None else result.runs
         done = store.completed_activations(study_id)
-    console = _console()
+    console = terminal.console()
     console.print(Text.assemble(
         ("study ", ""), (study_id, "bold"), f" (#{row.n}), {row.status}, created "
         f"{_when(row.created)} UTC", *((f", name {row['name']!r}",) if row["name"] else ()),
@@ -159,7 +159,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise RelulabError(f"cannot write {out}: {exc.strerror}; check the path") from None
-    _console().print(f"Wrote the {what} of study {study_id} to {out}", highlight=False,
+    terminal.console().print(f"Wrote the {what} of study {study_id} to {out}", highlight=False,
                      markup=False)
     return 0
 
@@ -198,16 +198,6 @@ def _when(iso: str) -> str:
     return iso.replace("T", " ").removesuffix("Z")
 
 
-def _console() -> Any:
-    from rich.console import Console
-
-    # Built per call so that it writes to the sys.stdout of the moment (tests capture it).
-    # Rich writes no colour codes when stdout is not a terminal; a pipe has no width either,
-    # so give tables room rather than rich's 80 columns (COLUMNS, when set, still wins).
-    console = Console(file=sys.stdout, highlight=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = 200
-    return console
 
 
 def _print_help(parser: argparse.ArgumentParser) -> int:

@@ -215,7 +215,7 @@ def _cmd_panel(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from relulab import display
-    from relulab.data import load_panel
+    from relulab.data import DataSource
     from relulab.study import Outputs, run_panel_study
     from relulab.study.outputs import check_outputs
 
@@ -231,13 +231,12 @@ def _cmd_panel(args: argparse.Namespace) -> int:
     columns = None if args.columns in (None, "all") else [
         c.strip() for c in args.columns.split(",") if c.strip()]
     ids = [i.strip() for i in args.series_ids.split(",")] if args.series_ids else None
+    source = DataSource("panel", path=args.panel, column=args.column,
+                        date_column=args.date_column, date_format=args.date_format)
     with _reading(terminal.console(stderr=True), args.panel, quiet=args.quiet) as reading:
-        panel = load_panel(args.panel, id_column=args.id_column,
-                           date_column=args.date_column, column=args.column, columns=columns,
-                           series=args.series, series_ids=ids, date_format=args.date_format,
-                           progress=reading)
-    config = config_from_args(args).replace(data=str(args.panel),
-                                            date_format=args.date_format)
+        panel = source.load_panel(id_column=args.id_column, columns=columns,
+                                  series=args.series, series_ids=ids, progress=reading)
+    config = config_from_args(args).replace(**source.config_fields())
     console = terminal.console()
     with _progress(terminal.console(stderr=True), quiet=args.quiet) as progress:
         result, written = run_panel_study(config, panel, outputs=outputs, progress=progress,

@@ -30,17 +30,18 @@ from relulab.errors import RelulabError
 if TYPE_CHECKING:
     from relulab.config import StudyConfig
 
-KINDS = ("csv", "bundled", "dataset")
+KINDS = ("csv", "bundled", "dataset", "panel")
 
 
 @dataclass(frozen=True)
 class DataSource:
-    """One origin of a series: ``kind`` is ``"csv"``, ``"bundled"`` or ``"dataset"``.
+    """One origin of a series: ``kind`` is ``"csv"``, ``"bundled"`` or ``"dataset"``; or
+    of many, ``"panel"`` (a long or wide CSV of series, read by :meth:`load_panel`).
 
-    ``path``: the CSV file (``csv``, required) or a local copy of the data set
-    (``dataset``, optional). ``name``: the bundled series or data set. ``column`` and
+    ``path``: the CSV file (``csv`` and ``panel``, required) or a local copy of the data
+    set (``dataset``, optional). ``name``: the bundled series or data set. ``column`` and
     ``date_column`` choose columns of a CSV, ``date_format`` how its dates are written
-    (strftime's codes); they apply to ``csv`` only.
+    (strftime's codes); they apply to ``csv`` and ``panel`` only.
 
     >>> DataSource.from_flags(dataset="hotel-h1", data_file="H1.csv").config_fields()
     {'data': 'dataset:hotel-h1:H1.csv', 'column': None, 'date_column': None, 'date_format': None}
@@ -57,9 +58,10 @@ class DataSource:
         if self.kind not in KINDS:
             raise RelulabError(f"unknown data source kind {self.kind!r}; choose one of: "
                                f"{', '.join(KINDS)}")
-        if self.kind == "csv":
+        if self.kind in ("csv", "panel"):
+            flag = "--data" if self.kind == "csv" else "--panel"
             if not self.path:
-                raise RelulabError("a CSV data source needs a file; pass --data FILE")
+                raise RelulabError(f"a {self.kind} data source needs a file; pass {flag} FILE")
             if self.name is not None:
                 raise RelulabError("a CSV data source takes a path, not a name; pass "
                                    "--dataset NAME or --bundled NAME for a named series")
@@ -123,6 +125,9 @@ class DataSource:
         otherwise, as stored configs of named series may carry them.
         """
         kind, _, rest = str(data).partition(":")
+        if kind == "panel" and rest:
+            return cls("panel", path=rest, column=column, date_column=date_column,
+                       date_format=date_format)
         if kind == "bundled" and rest:
             return cls("bundled", name=rest)
         if kind == "dataset" and rest:
@@ -148,6 +153,8 @@ class DataSource:
         ``StudyConfig.replace(**...)``."""
         if self.kind == "csv":
             data = self.path
+        elif self.kind == "panel":
+            data = f"panel:{self.path}"
         elif self.kind == "bundled":
             data = f"bundled:{self.name}"
         else:
@@ -157,6 +164,10 @@ class DataSource:
 
     def load(self) -> Series:
         """The series, loaded: every way it can fail is one :class:`RelulabError`."""
+        if self.kind == "panel":
+            raise RelulabError(f"{self} holds many series; read it with "
+                               "DataSource.load_panel (relulab study --panel), or pass one "
+                               "series")
         if self.kind == "csv":
             return load_series(self.path, column=self.column, date_column=self.date_column,
                                date_format=self.date_format)
@@ -164,7 +175,19 @@ class DataSource:
             return bundled(str(self.name))
         return load_dataset(str(self.name), data=self.path)
 
+    def load_panel(self, **options: Any) -> Any:
+        """The panel a ``panel`` source names (:func:`relulab.data.load_panel`, with
+        ``options``: ``id_column``, ``columns``, ``series``, ``series_ids``, ``progress``)."""
+        from relulab.data.panel import load_panel
+
+        if self.kind != "panel":
+            raise RelulabError(f"{self} is one series, not a panel; pass --panel FILE")
+        return load_panel(self.path, column=self.column, date_column=self.date_column,
+                          date_format=self.date_format, **options)
+
     def __str__(self) -> str:
+        if self.kind == "panel":
+            return f"panel {self.path}"
         if self.kind == "csv":
             chosen = [f"{what} {c!r}" for what, c in (("column", self.column),
                                                        ("date column", self.date_column),
