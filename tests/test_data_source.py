@@ -127,3 +127,19 @@ def test_invalid_sources():
         DataSource("csv")
     with pytest.raises(RelulabError, match="needs a name"):
         DataSource("dataset")
+
+
+def test_a_panel_source_round_trips_and_loads_only_as_a_panel(tmp_path):
+    path = tmp_path / "p.csv"
+    pd.DataFrame({"id": ["a"] * 30 + ["b"] * 30,
+                  "ds": [str(d.date()) for d in pd.date_range("2020-01-01", periods=30)] * 2,
+                  "y": np.arange(60.0)}).to_csv(path, index=False)
+    source = DataSource("panel", path=str(path))
+    config = StudyConfig().replace(**source.config_fields())
+    assert config.data == f"panel:{path}" and DataSource.from_config(config) == source
+    assert source.load_panel(series=1).ids == ["a"]
+    with pytest.raises(RelulabError, match="holds many series; read it with "
+                                           "DataSource.load_panel"):
+        source.load()
+    with pytest.raises(RelulabError, match="is one series, not a panel"):
+        DataSource("csv", path=str(path)).load_panel()
