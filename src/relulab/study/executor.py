@@ -93,16 +93,64 @@ def _spawn_is_safe() -> bool:
                and "'__main__'" in ast.dump(node.test) for node in tree.body)
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     """In a baseline worker process: Ctrl-C is the study's to handle (it keeps what was
-    trained and closes the pool), not a traceback from every worker; and the worker yields
-    the CPU to training (``nice`` 10), taking the cores training leaves idle. On two cores,
-    200 series' training cost 705 ns a model-step beside two workers at the same priority."""
+    trained and closes the pool), not a traceback from every worker; the worker yields
+    the CPU to training (``nice`` 10), taking the cores training leaves idle (on two
+    cores, 200 series' training cost 705 ns a model-step beside two workers at the same
+    priority); and it dies with the study's process (``parent``)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(os, "nice"):
         os.nice(10)
+    _exit_with_parent(parent)
+
+
+# Linux's prctl option that sends the calling process a signal when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _exit_with_parent(parent: int, poll_s: float = 0.5) -> None:
+    """End this worker process when ``parent`` (the study's process) dies: a worker
+    waits on a queue whose write end it holds itself, so it would never see the study
+    end, and a killed study (SIGKILL, the OOM killer) left every worker, some 160 MB
+    each, and the resource tracker that waits for them, running for good.
+
+    On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``; sent
+    when the thread that started the worker ends, and the pool's workers are started by
+    the thread that runs the study, which outlives the pool). Elsewhere a daemon thread
+    looks every ``poll_s`` seconds whether the worker has been handed to another parent.
+    Either way a parent already dead by now ends the worker at once."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+        if armed:
+            if os.getppid() != parent:  # died before the signal was armed
+                os._exit(1)
+            return
+    _watch_parent(parent, poll_s)
+
+
+def _watch_parent(parent: int, poll_s: float) -> None:
+    """A daemon thread that ends this process once its parent is no longer ``parent``
+    (an orphan is handed to init or a subreaper)."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="relulab-parent-watch", daemon=True).start()
 
 
 class InProcessExecutor:
@@ -320,7 +368,7 @@ def _process_pool(n: int) -> Iterator[Any]:
     from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker)
+                               initializer=_start_worker, initargs=(os.getpid(),))
     # A worker reads these when it starts, so they are set only while the workers start
     # (a pool starts one per task submitted while none is idle); a user's own are kept.
     saved = {k: os.environ.get(k) for k in _ONE_THREAD}
