@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from relulab.result import RunRecord
 from relulab.study import work
-from relulab.study.plan import Call, GroupKey, Plan, calls
+from relulab.study.plan import Call, GroupKey, Plan, calls, fit_memory
 
 # A progress callback receives events: ("start", {"groups", "cached", "activations"}),
 # ("compile", {"activations", "programs"}), ("group_start", {"activation", "fold", "index",
@@ -172,16 +172,23 @@ class InProcessExecutor:
     guard, ``None`` keeps the baselines on the thread.
     ``lead``: how many series training may run ahead of their baselines; their runs wait
     in memory, so this bounds a panel's memory.
+    ``memory``: the bytes the study may use (``None``: what the system has available when
+    it starts, :func:`available_memory`). A plan estimated to need more
+    (:func:`~relulab.study.plan.memory_needed`) trains fewer series a call, and one that
+    does not fit even one series a call is refused before anything compiles, with one
+    line naming the seeds and epochs that would fit.
     """
 
     PROCESS_MIN_SERIES = 8
 
     def __init__(self, per_call: int = 16, share_programs: bool = True,
-                 baseline_processes: int | None = None, lead: int = 64) -> None:
+                 baseline_processes: int | None = None, lead: int = 64,
+                 memory: int | None = None) -> None:
         self.per_call = per_call
         self.share = share_programs
         self.baseline_processes = baseline_processes
         self.lead = lead
+        self.memory = memory
 
     def processes(self, n_series: int) -> int:
         """How many baseline worker processes a plan of ``n_series`` series gets."""
@@ -205,7 +212,12 @@ class InProcessExecutor:
         needed: dict[str, list[str]] = {}
         for g in plan.groups():
             needed.setdefault(g.series_id, []).append(g.activation)
-        layout = calls(plan, self.per_call)
+        per_call = self.per_call
+        available = self.memory if self.memory is not None else available_memory()
+        if plan.units and available is not None:
+            # The runs of the series trained ahead of their baselines wait in memory.
+            per_call = fit_memory(plan, per_call, self.lead + per_call, available)
+        layout = calls(plan, per_call)
         # Baselines in the order training reaches the series, then those with nothing to
         # train (every group stored): each series completes as soon as possible.
         order = list(dict.fromkeys([s for piece in layout for s in piece[0].series]
@@ -303,6 +315,56 @@ class InProcessExecutor:
             baselines.submit(order)
             hand_over(wait=True)
         return stats
+
+
+def available_memory() -> int | None:
+    """The bytes this process may still take: the system's available memory (Linux's
+    ``MemAvailable``, which counts the caches the kernel can drop; elsewhere the free
+    pages), capped by the room left under a container's (cgroup) memory limit; None
+    where neither can be read."""
+    have = None
+    try:
+        with open("/proc/meminfo") as f:
+            have = next((int(line.split()[1]) * 1024 for line in f
+                         if line.startswith("MemAvailable:")), None)
+    except (OSError, ValueError):
+        pass
+    if have is None:
+        try:
+            have = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, OSError, ValueError):
+            return None
+    room = _cgroup_room()
+    return have if room is None else min(have, room)
+
+
+def _cgroup_room() -> int | None:
+    """The bytes left under this process's cgroup memory limit (v2 or v1), counting the
+    inactive file cache as free; None without a limit."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2
+            d = Path("/sys/fs/cgroup") / path.lstrip("/")
+            files = ("memory.max", "memory.current", "inactive_file")
+        elif "memory" in controllers.split(","):  # v1
+            d = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+            files = ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
+        else:
+            continue
+        try:
+            limit = (d / files[0]).read_text().strip()
+            if limit == "max" or int(limit) >= 1 << 60:
+                continue
+            used = int((d / files[1]).read_text())
+            stat = dict(line.split() for line in (d / "memory.stat").read_text().splitlines())
+            return max(0, int(limit) - used + int(stat.get(files[2], 0)))
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 class _Baselines:

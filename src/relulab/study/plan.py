@@ -156,6 +156,114 @@ def calls(plan: Plan, per_call: int = 1) -> list[list[Call]]:
     return out
 
 
+class MemoryNeed(NamedTuple):
+    """Bytes a plan needs at once, beyond what its process holds before it starts,
+    estimated from shapes alone (:func:`memory_needed`).
+
+    Attributes:
+      training: the largest piece (:func:`calls`) at its peak: a call's programs
+        (``training.call_memory``) and every fit output of the piece, which waits until
+        the piece is scored.
+      waiting: the runs of other series held while a piece trains (a panel's series
+        trained ahead of their baselines; none in a study of one series).
+      runs: every run held at once once trained (each run's per-epoch records as float64,
+        its forecasts and metrics), until its series is analysed.
+      analysis: one series' bootstrap over seeds (resample indices and values).
+    """
+
+    training: int
+    waiting: int
+    runs: int
+    analysis: int
+
+    @property
+    def total(self) -> int:
+        return max(self.training + self.waiting, self.runs) + self.analysis
+
+
+# What a run costs in memory besides its arrays (its RunRecord, metric dicts, unit
+# states), and how many arrays of bootstrap x seeds (8 bytes) the analysis holds at once:
+# measured with tracemalloc on the seed preset (2,000 seeds of 2 epochs: 3.2 kB a run
+# besides its arrays; the analysis' peak, 3.1 such arrays at 200 and 2,000 seeds).
+_RUN_BYTES = 4096
+_BOOTSTRAP_ARRAYS = 4
+
+
+def memory_needed(plan: Plan, per_call: int = 1, held_series: int = 1,
+                  **changes: Any) -> MemoryNeed:
+    """What running ``plan`` in calls of ``per_call`` series needs in memory, with the
+    runs of ``held_series`` series held at once (a single study holds its one series';
+    a panel, those trained ahead of their baselines). ``changes`` (``seeds=``,
+    ``epochs=``) estimate the same plan with other settings. Pure: shapes only, nothing
+    trained or compiled.
+
+    Measured against the peak resident memory of whole studies (docs/DESIGN.md): 4-40%
+    above it wherever the need is more than a few megabytes; ``tests/test_memory.py``
+    holds the training part to XLA's own accounting of the compiled programs.
+    """
+    from relulab.training import TrainSpec, call_memory, record_fields
+
+    config = plan.config.replace(**changes) if changes else plan.config
+    spec = TrainSpec.from_config(config)
+    seeds, epochs, acts = config.seeds, config.epochs, len(config.activations)
+    training = 0
+    for piece in calls(plan, per_call):
+        n_features = plan.series[piece[0].series[0]].prepared[0].fit.X.shape[1]
+        need = [call_memory(spec, c.rows, n_features, len(c.series), seeds) for c in piece]
+        training = max(training, max(m.peak for m in need)
+                       + acts * sum(m.output for m in need))
+    longest = max((sp.values.size for sp in plan.series.values()), default=0)
+    per_run = 8 * epochs * record_fields(spec.model) + 16 * longest + _RUN_BYTES
+    series_runs = acts * seeds * per_run
+    n = len(plan.series)
+    return MemoryNeed(training, min(held_series, n - 1) * series_runs,
+                      min(held_series, n) * series_runs,
+                      _BOOTSTRAP_ARRAYS * 8 * config.bootstrap * seeds)
+
+
+def fit_memory(plan: Plan, per_call: int, held_series: int, available: int) -> int:
+    """The largest number of series per call, at most ``per_call``, with which ``plan``
+    fits in ``available`` bytes (the numbers do not depend on it); a plan that does not
+    fit even one series a call is refused with one line naming the seeds and the epochs
+    that would fit."""
+    for n in sorted({per_call, *(per_call >> k for k in range(1, per_call.bit_length()))},
+                    reverse=True):
+        if n >= 1 and memory_needed(plan, n, held_series).total <= available:
+            return n
+    config = plan.config
+    need = memory_needed(plan, 1, held_series).total
+
+    def most(field: str, now: int) -> int:
+        """The largest value of ``field`` up to ``now`` that fits (0: none does)."""
+        lo, hi = 0, now
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if memory_needed(plan, 1, held_series, **{field: mid}).total <= available:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    fixes = [f"--{field} {n} or fewer" for field, n in
+             (("seeds", most("seeds", config.seeds)), ("epochs", most("epochs", config.epochs)))
+             if n]
+    rows = max((c.rows for piece in calls(plan, 1) for c in piece), default=0)
+    raise RelulabError(
+        f"this study needs about {_size(need)} of memory ({config.seeds:,} seeds x "
+        f"{config.epochs:,} epochs: every model keeps a shuffle order of its up to {rows:,} "
+        f"training rows for each epoch), more than the {_size(available)} available; "
+        + (f"pass {' or '.join(fixes)}" if fixes else "free some memory or use a larger "
+           "machine"))
+
+
+def _size(n: float) -> str:
+    """Bytes in words: 1.8 GB, 820 MB, 37,000 TB."""
+    unit, scale = next(((u, s) for u, s in (("TB", 1e12), ("GB", 1e9)) if n >= s),
+                       ("MB", 1e6))
+    v = n / scale
+    return f"{v:,.0f} {unit}" if v >= 100 else f"{v:.2g} {unit}"
+
+
 def folds(n: int, config: StudyConfig) -> list[Any]:
     """The splits of a series of ``n`` points: rolling-origin folds, or PROTOCOL.md's one."""
     from relulab.windows import rolling_folds, split
