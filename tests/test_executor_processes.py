@@ -90,3 +90,59 @@ def test_workers_exit_when_the_study_is_killed(how: str) -> None:
             if _alive(p):
                 os.kill(p, signal.SIGKILL)
         proc.wait(10)
+
+
+# A study whose one training call lasts minutes on 2 cores (a wide, deep MLP) and whose
+# compilation lasts seconds: it says each event as it comes, and how soon Ctrl-C got back.
+LONG_STUDY = textwrap.dedent("""
+    import os, sys, time
+    import numpy as np
+    from relulab.config import preset
+    from relulab.data import Series
+    from relulab.study.executor import InProcessExecutor
+    from relulab.study.plan import make_plan
+
+    config = preset("seed", model="mlp", units=256, layers=4, activations=("relu",),
+                    seeds=8, epochs=60, test_size=10)
+    plan = make_plan(config, Series(50 + 20 * np.sin(np.arange(100) / 3.0), "s"))
+    try:
+        InProcessExecutor(baseline_processes=0).run(
+            plan, lambda *a: None, lambda *a: None,
+            lambda event, info: print(event, time.monotonic(), flush=True))
+        print("finished", time.monotonic(), flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", time.monotonic(), flush=True)
+    os._exit(0)  # as the command line does: XLA cannot stop what it runs
+""")
+
+
+@pytest.mark.parametrize("phase", ["compile", "group_start"])
+def test_ctrl_c_is_answered_at_once_while_compiling_and_training(phase: str) -> None:
+    """JAX compiles and trains in its own threads; the study answers Ctrl-C within a
+    second or two instead of when the compilation or the training call ends."""
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               RELULAB_JAX_CACHE="0")
+    proc = subprocess.Popen([sys.executable, "-c", LONG_STUDY], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        events = []
+        for line in proc.stdout:
+            events.append(line.split()[0])
+            if events[-1] == phase:
+                time.sleep(0.5)
+                sent = time.monotonic()
+                proc.send_signal(signal.SIGINT)
+                break
+        lines = proc.stdout.read().split("\n")
+        proc.wait(120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    after = [line.split() for line in lines if line]
+    ended = after[-1]
+    next_event = {"compile": "compiled", "group_start": "group_done"}[phase]
+    if any(e[0] == next_event and float(e[1]) < sent for e in after):
+        pytest.skip(f"this machine finished the {phase} phase before the interrupt")
+    assert ended[0] == "interrupted", after
+    assert float(ended[1]) - sent < 2.0

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +33,15 @@ from relulab.study import work
 from relulab.study.plan import Call, GroupKey, Plan, calls, fit_memory
 
 # A progress callback receives events: ("start", {"groups", "cached", "activations"}),
-# ("compile", {"activations", "programs"}), ("group_start", {"activation", "fold", "index",
-# "total", "units", "series"}) for a call training one activation on ``units`` groups (one
-# per series), ("group_done", {..., "seconds"}), ("analysis", {}) and ("done", {"wall_s"}); the Ray
-# executor's ("ray", {"shards", "cpus", "in_flight", "address"}), ("shard_done", {"shard",
-# "shards", "series", "units", "seconds"}) and ("shard_failed", {..., "reason"}). A display
-# ignores the events it does not know.
+# ("compile", {"activations", "programs"}) before the training programs compile, then
+# ("compiled", {"done", "programs", "activations", "rows", "series", "seconds"}) as each
+# is ready (its activations, its calls' series and padded rows), ("group_start",
+# {"activation", "fold", "index", "total", "units", "series"}) for a call training one
+# activation on ``units`` groups (one per series), ("group_done", {..., "seconds"}),
+# ("analysis", {}) and ("done", {"wall_s"}); the Ray executor's ("ray", {"shards", "cpus",
+# "in_flight", "address"}), ("shard_done", {"shard", "shards", "series", "units",
+# "seconds"}) and ("shard_failed", {..., "reason"}). A display ignores the events it does
+# not know.
 ProgressFn = Callable[[str, dict[str, Any]], None]
 GroupSink = Callable[[GroupKey, list[RunRecord]], None]
 BaselineSink = Callable[[str, dict[str, dict[str, Any]]], None]
@@ -231,20 +234,16 @@ class InProcessExecutor:
         # scores on a second thread, while the next piece trains, and the baselines (with
         # the statsmodels import, over a second) in worker processes or on that thread.
         n_proc = self.processes(len(plan.series))
-        with ThreadPoolExecutor(max_workers=1) as side, \
-                _process_pool(n_proc) as pool:
+        with _side_thread() as side, _process_pool(n_proc) as pool:
             if layout:
                 t_c = time.perf_counter()
-                programs = {p for piece in layout for call in piece
-                            for p in work.call_programs(config, plan, call,
-                                                        activations(piece),
-                                                        self.share).values()}
+                programs = list(dict.fromkeys(
+                    p for piece in layout for call in piece
+                    for p in work.call_programs(config, plan, call, activations(piece),
+                                                self.share).values()))
                 progress("compile", {"activations": list(dict.fromkeys(
                     a for acts in needed.values() for a in acts)), "programs": len(programs)})
-                # XLA compiles outside the GIL: the distinct programs compile side by side.
-                with ThreadPoolExecutor(max_workers=max(1, min(len(programs),
-                                                               os.cpu_count() or 1))) as cpool:
-                    list(cpool.map(lambda p: p.compile(), programs))
+                _compile(programs, progress, t_c)
                 stats.compile_s += time.perf_counter() - t_c
             baselines = _Baselines(plan, pool, side)
             if pool is not None:
@@ -290,7 +289,7 @@ class InProcessExecutor:
                             progress("group_start", info)
                             t0 = time.perf_counter()
                             out = jax.tree.map(np.asarray,
-                                               programs[a].fit(a, batch, *start))
+                                               _ready(programs[a].fit(a, batch, *start)))
                             seconds = time.perf_counter() - t0
                             stats.train_s += seconds
                             for i, s in enumerate(real):
@@ -315,6 +314,36 @@ class InProcessExecutor:
             baselines.submit(order)
             hand_over(wait=True)
         return stats
+
+
+def _compile(programs: list[Any], progress: ProgressFn, t0: float) -> None:
+    """Compile ``programs`` side by side (XLA compiles outside the GIL), saying as each is
+    ready. Ctrl-C returns at once: programs not yet started are dropped, and the study does
+    not wait for those compiling (XLA cannot stop them)."""
+    pool = ThreadPoolExecutor(max_workers=max(1, min(len(programs), os.cpu_count() or 1)))
+    try:
+        futures = [pool.submit(p.compile) for p in programs]
+        for k, fut in enumerate(as_completed(futures), start=1):
+            p = fut.result()
+            progress("compiled", {"done": k, "programs": len(programs),
+                                  "activations": list(p.group), "rows": p.shapes[0][0],
+                                  "series": p.n_series,
+                                  "seconds": time.perf_counter() - t0})
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _ready(tree: Any) -> Any:
+    """``tree`` once JAX has computed every array of it. JAX computes in its own threads;
+    reading a result blocks until the whole call is done, Ctrl-C unanswered (minutes for
+    a large call), while this wait answers it within 50 ms."""
+    import jax
+
+    leaves = jax.tree.leaves(tree)
+    t0 = time.perf_counter()
+    while not all(x.is_ready() for x in leaves):
+        time.sleep(min(0.05, (time.perf_counter() - t0) / 10 + 0.001))
+    return tree
 
 
 def available_memory() -> int | None:
@@ -412,6 +441,20 @@ class _Baselines:
         return out
 
 
+@contextmanager
+def _side_thread() -> Iterator[ThreadPoolExecutor]:
+    """The thread that scores each piece's groups (and fits the baselines without worker
+    processes). On an error or Ctrl-C its queued work is cancelled, not waited for: every
+    group trained has been handed over by then, and baselines fitted now would be lost."""
+    side = ThreadPoolExecutor(max_workers=1)
+    try:
+        yield side
+    except BaseException:
+        side.shutdown(wait=False, cancel_futures=True)
+        raise
+    side.shutdown(wait=True)
+
+
 # The workers' numerical libraries get one thread each: OpenBLAS' idle threads spin, and
 # two workers of two threads each on two cores took 15.5 s for 40 series' baselines
 # against 7.1 s with one thread each (12.2 s in one process).
@@ -446,6 +489,11 @@ def _process_pool(n: int) -> Iterator[Any]:
     try:
         yield pool
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Ctrl-C or an error: the fits under way (and the workers still starting, seconds
+        # on a busy machine) are of no use now. Ended, they let the pool release its
+        # queues' semaphores here at once, not in a resource-tracker warning at exit.
+        for proc in list((pool._processes or {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
