@@ -337,13 +337,18 @@ def _stdout():
 
 class _progress:
     """A rich progress bar over activation groups, with an ETA; silent when --quiet or
-    when stderr is not a terminal (logs and pipes stay clean)."""
+    when stderr is not a terminal (logs and pipes stay clean). While the training programs
+    compile (up to a minute for a large panel, before any group can train), a bar of its
+    own counts them and names each as it is ready; the training bar appears when training
+    starts, its time and ETA counted from there."""
 
     def __init__(self, console: Any, quiet: bool) -> None:
         self.console = console
         self.enabled = not quiet and console.is_terminal
         self.bar = None
         self.task = None
+        self.compile_task = None
+        self.groups = 0
         self.series_task = None
 
     def __enter__(self):
@@ -384,13 +389,29 @@ class _progress:
         if self.bar is None:
             return
         if event == "start":
-            self.task = self.bar.add_task("training", total=max(info["groups"], 1))
-            if not info["groups"]:
+            self.groups = info["groups"]
+            self.task = self.bar.add_task("training", total=max(self.groups, 1))
+            if not self.groups:
                 self.bar.update(self.task, completed=1)
         elif event == "compile":
             n = info.get("programs", len(info["activations"]))
-            self.bar.update(self.task, description=f"compiling {n} training "
-                            f"program{'s' if n != 1 else ''}")
+            # Nothing trains until the programs are compiled: the training bar (whose time
+            # and ETA would count the compilation) comes back below this one when
+            # training starts.
+            if self.task is not None:
+                self.bar.remove_task(self.task)
+                self.task = None
+            self.compile_task = self.bar.add_task(f"compiling {_programs(n)}", total=n)
+        elif event == "compiled" and self.compile_task is not None:
+            n, done = info["programs"], info["done"]
+            self.bar.update(self.compile_task, completed=done, description=(
+                f"compiled {', '.join(info['activations'])} for {info['series']} series × "
+                f"{info['rows']} rows" if done < n else f"compiled {_programs(n)}"))
+            if done == n:
+                self.bar.stop_task(self.compile_task)
+        elif self.task is None and event in ("group_start", "analysis", "done"):
+            self.task = self.bar.add_task("training", total=max(self.groups, 1))
+            self(event, info)
         elif event == "group_start":
             fold = f" fold {info['fold'] + 1}" if info.get("fold") else ""
             self.bar.update(self.task, description=f"training {info['activation']}{fold}")
@@ -404,3 +425,7 @@ class _progress:
             self.bar.update(self.task, description="statistics and baselines")
         elif event == "done":
             self.bar.update(self.task, description="done")
+
+
+def _programs(n: int) -> str:
+    return f"{n} training program{'s' if n != 1 else ''}"
