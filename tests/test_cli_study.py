@@ -638,3 +638,54 @@ def test_demo_writes_its_report_and_says_where(cwd, capsys) -> None:
     for act in ("relu", "leaky_relu", "elu", "gelu"):
         assert f"{act} vs tanh" in out
     assert (cwd / "relulab.db").is_file()
+
+
+# ------------------------------------------------------------------ the progress display
+
+
+def test_the_bar_counts_programs_while_they_compile_then_training_from_its_start() -> None:
+    """A panel compiles several programs before any group trains (up to a minute): the
+    display says so, program by program, and the training bar's clock and ETA start with
+    training, not with the compilation."""
+    from rich.console import Console
+
+    from relulab.cli.study import _progress
+    from relulab.data import Series
+    from relulab.study import events as ev
+    from relulab.study.executor import InProcessExecutor
+    from relulab.study.plan import make_plan
+
+    # TINY's settings, and one series of N points: the other tests' program serves it.
+    config = preset("seed", activations=("tanh", "relu"), seeds=2, epochs=5, test_size=TEST)
+    series = {f"s{n}": Series(np.array(series_values(n)), f"s{n}") for n in (N, 90)}
+    events: list = []
+    InProcessExecutor(baseline_processes=0).run(
+        make_plan(config, series), lambda *a: None, lambda *a: None, events.append)
+    kinds = [type(e) for e in events]
+    (compiling_event,) = [e for e in events if isinstance(e, ev.Compiling)]
+    assert compiling_event.programs == 2  # one per row class
+    compiled = [e for e in events if isinstance(e, ev.Compiled)]
+    assert [e.done for e in compiled] == [1, 2]
+    assert sorted(e.what.split(" for ")[1].split(" ×")[0] for e in compiled) == ["1 series"] * 2
+    last = len(kinds) - 1 - kinds[::-1].index(ev.Compiled)
+    assert kinds.index(ev.Compiling) < kinds.index(ev.Compiled) < last + 1
+    assert last < kinds.index(ev.GroupStarted)
+
+    shown = []
+    with _progress(Console(file=io.StringIO(), force_terminal=True), quiet=False) as bar:
+        bar(ev.Started(4, 0, ("tanh", "relu"), 2))
+        for event in events:
+            bar(event)
+            shown.append((type(event), bar.bar.get_time(),
+                          [(t.description, t.completed, t.total, t.start_time)
+                           for t in bar.bar.tasks if t.visible]))
+    compiling = [(at, tasks) for kind, at, tasks in shown
+                 if kind in (ev.Compiling, ev.Compiled)]
+    assert [tasks for _, tasks in compiling] == [
+        [("compiling 2 training programs", 0, 2, compiling[0][1][0][3])],  # no training bar
+        [(compiling[1][1][0][0], 1, 2, compiling[0][1][0][3])],
+        [("compiled 2 training programs", 2, 2, compiling[0][1][0][3])]]
+    assert compiling[1][1][0][0].startswith("compiled tanh, relu for 1 series × ")
+    training = next(tasks for kind, _, tasks in shown if kind is ev.GroupStarted)
+    assert [t[0] for t in training] == ["compiled 2 training programs", "training tanh"]
+    assert training[1][3] >= compiling[-1][0]  # its clock started once compiled

@@ -138,8 +138,8 @@ def test_a_panel_source_round_trips_and_loads_only_as_a_panel(tmp_path):
     config = StudyConfig().replace(**source.config_fields())
     assert config.data == f"panel:{path}" and DataSource.from_config(config) == source
     assert source.load_panel(series=1).ids == ["a"]
-    with pytest.raises(RelulabError, match="holds many series; read it with "
-                                           "DataSource.load_panel"):
+    with pytest.raises(RelulabError, match=r"holds many series; read it with "
+                                           r"DataSource\.load_panel"):
         source.load()
     with pytest.raises(RelulabError, match="is one series, not a panel"):
         DataSource("csv", path=str(path)).load_panel()

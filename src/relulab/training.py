@@ -666,6 +666,59 @@ class Program:
         return self.fit(activation, batch, *self.start(batch, seeds))
 
 
+class CallMemory(NamedTuple):
+    """Bytes one call of a :class:`Program` needs (:func:`call_memory`).
+
+    Attributes:
+      orders: every model's shuffle order for every epoch (int32, epochs x rows a model),
+        drawn by the start and read by every fit of the call.
+      peak: the most the start and one fit hold at once (their arguments, temporaries and
+        outputs), ``orders`` included.
+      output: one fit's outputs (weights, per-epoch records, unit states), which wait in
+        memory until the call's groups are scored.
+    """
+
+    orders: int
+    peak: int
+    output: int
+
+
+def record_fields(model: ModelSpec) -> int:
+    """At most how many numbers a model records per epoch (:class:`EpochRecord`): its
+    loss, validation loss and dead fraction, and at each activation site (at most two a
+    layer: an LSTM's candidate and cell) the dead and dormant shares and one learnable
+    activation parameter."""
+    return 3 + 2 * model.layers * 3
+
+
+def call_memory(spec: TrainSpec, rows: int, n_features: int, n_series: int,
+                n_seeds: int) -> CallMemory:
+    """What one call of the program for ``n_series`` series of ``rows`` fit rows (padded)
+    of ``n_features`` features and ``n_seeds`` seeds needs, from the shapes alone: nothing
+    is traced or compiled.
+
+    The shuffle orders dominate: 4 bytes per model, epoch and fit row, so the memory
+    grows with seeds x epochs x rows. XLA's own accounting of the compiled programs
+    (``compiled.memory_analysis()``, LSTM and MLP, 1 to 16 series, padded or not) gives
+    the constants: the start's temporaries (its random words, the sort's keys and
+    values) are the whole call's orders plus up to three series' worth beside its output,
+    the orders; the fit reads the orders and needs two series' worth of temporaries (the
+    series follow one another), plus its outputs. ``tests/test_memory.py`` holds the
+    estimate to XLA's figures.
+    """
+    n_models = n_series * n_seeds
+    one = 4 * spec.epochs * rows * n_seeds  # one series' orders
+    orders = n_series * one
+    # A model's weights (float32; its biases and unit states are fewer than its kernels'
+    # words) and its per-epoch records.
+    weights = 2 * 4 * models.weight_bits(spec.model, n_features)
+    output = n_models * (4 * spec.epochs * record_fields(spec.model) + weights)
+    start = 2 * orders + 3 * one
+    fit = orders + 2 * one + output
+    # Beside either: every model's weights, Adam's two moments and the best weights.
+    return CallMemory(orders, max(start, fit) + 4 * n_models * weights, output)
+
+
 def program(spec: TrainSpec, group: Iterable[str], batch: Batch, n_seeds: int) -> Program:
     """The :class:`Program` of ``group`` for batches shaped like ``batch``; call
     ``.compile()`` to compile it ahead (cached: timing that call measures compilation)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import NoReturn
 
@@ -54,6 +55,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("relulab: interrupted; results already computed are kept.", file=sys.stderr)
+        if argv is None:  # the program itself, not a call from Python
+            # Everything computed is stored and closed by now, but XLA cannot stop a
+            # program it is compiling or a training call it is running, and the
+            # interpreter's exit waits for them: seconds for a compile, minutes for a
+            # large call. The program ends here instead.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         return 130
 
 

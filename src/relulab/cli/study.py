@@ -380,13 +380,18 @@ _READ_BAR_BYTES = 20 << 20
 
 class _progress:
     """A rich progress bar over activation groups, with an ETA; silent when --quiet or
-    when stderr is not a terminal (logs and pipes stay clean)."""
+    when stderr is not a terminal (logs and pipes stay clean). While the training programs
+    compile (up to a minute for a large panel, before any group can train), a bar of its
+    own counts them and names each as it is ready; the training bar appears when training
+    starts, its time and ETA counted from there."""
 
     def __init__(self, console: Any, quiet: bool) -> None:
         self.console = console
         self.enabled = not quiet and console.is_terminal
         self.bar = None
         self.task = None
+        self.compile_task = None
+        self.groups = 0
         self.series_task = None
 
     def __enter__(self):
@@ -419,14 +424,37 @@ class _progress:
                   file=sys.stderr)
         if self.bar is None:
             return
+        if isinstance(event, ev.Started):
+            self.groups = event.groups
+        elif isinstance(event, ev.Compiling | ev.Compiled):
+            self._compiling(event)
+        elif self.task is None:
+            # Training starts: its bar, whose time and ETA would have counted the
+            # compilation, appears now.
+            self.task = self.bar.add_task("training", total=max(self.groups, 1))
+            if not self.groups:
+                self.bar.update(self.task, completed=1)
+            self._training(event)
+        else:
+            self._training(event)
+
+    def _compiling(self, event: Any) -> None:
+        from relulab.study import events as ev
+
+        if isinstance(event, ev.Compiling):
+            self.compile_task = self.bar.add_task(f"compiling {_programs(event.programs)}",
+                                                  total=event.programs)
+        elif self.compile_task is not None:
+            n, done = event.programs, event.done
+            self.bar.update(self.compile_task, completed=done, description=(
+                f"compiled {event.what}" if done < n else f"compiled {_programs(n)}"))
+            if done == n:
+                self.bar.stop_task(self.compile_task)
+
+    def _training(self, event: Any) -> None:
+        from relulab.study import events as ev
+
         match event:
-            case ev.Started(groups=groups):
-                self.task = self.bar.add_task("training", total=max(groups, 1))
-                if not groups:
-                    self.bar.update(self.task, completed=1)
-            case ev.Compiling(programs=n):
-                self.bar.update(self.task, description=f"compiling {n} training "
-                                f"program{'s' if n != 1 else ''}")
             case ev.GroupStarted(activation=a, fold=fold):
                 self.bar.update(self.task, description=f"training {a}"
                                 f"{f' fold {fold + 1}' if fold else ''}")
@@ -446,3 +474,7 @@ class _progress:
                 self.bar.update(self.task, description="statistics and baselines")
             case ev.Finished():
                 self.bar.update(self.task, description="done")
+
+
+def _programs(n: int) -> str:
+    return f"{n} training program{'s' if n != 1 else ''}"

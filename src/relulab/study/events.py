@@ -35,10 +35,13 @@ class Compiling:
 
 @dataclass(frozen=True)
 class Compiled:
-    """``done`` of ``programs`` programs are compiled."""
+    """``done`` of ``programs`` programs are compiled, the last one ``what`` (the trainer's
+    words for it), ``seconds`` after compiling began."""
 
     done: int
     programs: int
+    what: str
+    seconds: float
 
 
 @dataclass(frozen=True)

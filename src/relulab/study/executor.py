@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,16 +112,64 @@ def _spawn_is_safe() -> bool:
                and "'__main__'" in ast.dump(node.test) for node in tree.body)
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     """In a baseline worker process: Ctrl-C is the study's to handle (it keeps what was
-    trained and closes the pool), not a traceback from every worker; and the worker yields
-    the CPU to training (``nice`` 10), taking the cores training leaves idle. On two cores,
-    200 series' training cost 705 ns a model-step beside two workers at the same priority."""
+    trained and closes the pool), not a traceback from every worker; the worker yields
+    the CPU to training (``nice`` 10), taking the cores training leaves idle (on two
+    cores, 200 series' training cost 705 ns a model-step beside two workers at the same
+    priority); and it dies with the study's process (``parent``)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(os, "nice"):
         os.nice(10)
+    _exit_with_parent(parent)
+
+
+# Linux's prctl option that sends the calling process a signal when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _exit_with_parent(parent: int, poll_s: float = 0.5) -> None:
+    """End this worker process when ``parent`` (the study's process) dies: a worker
+    waits on a queue whose write end it holds itself, so it would never see the study
+    end, and a killed study (SIGKILL, the OOM killer) left every worker, some 160 MB
+    each, and the resource tracker that waits for them, running for good.
+
+    On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``; sent
+    when the thread that started the worker ends, and the pool's workers are started by
+    the thread that runs the study, which outlives the pool). Elsewhere a daemon thread
+    looks every ``poll_s`` seconds whether the worker has been handed to another parent.
+    Either way a parent already dead by now ends the worker at once."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+        if armed:
+            if os.getppid() != parent:  # died before the signal was armed
+                os._exit(1)
+            return
+    _watch_parent(parent, poll_s)
+
+
+def _watch_parent(parent: int, poll_s: float) -> None:
+    """A daemon thread that ends this process once its parent is no longer ``parent``
+    (an orphan is handed to init or a subreaper)."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="relulab-parent-watch", daemon=True).start()
 
 
 class InProcessExecutor:
@@ -141,15 +189,20 @@ class InProcessExecutor:
     guard, ``None`` keeps the baselines on the thread.
     ``lead``: how many series training may run ahead of their baselines; their runs wait
     in memory, so this bounds a panel's memory.
+    ``memory``: the bytes the study may use (``None``: what the system has available when
+    it starts, :func:`available_memory`). The trainer lays out a plan estimated to need
+    more in fewer series a call, and refuses one that does not fit even one series a call
+    before anything compiles, with one line naming the seeds and epochs that would fit.
     """
 
     PROCESS_MIN_SERIES = 8
 
     def __init__(self, per_call: int = 16, baseline_processes: int | None = None,
-                 lead: int = 64) -> None:
+                 lead: int = 64, memory: int | None = None) -> None:
         self.per_call = per_call
         self.baseline_processes = baseline_processes
         self.lead = lead
+        self.memory = memory
 
     def processes(self, n_series: int) -> int:
         """How many baseline worker processes a plan of ``n_series`` series gets."""
@@ -171,7 +224,9 @@ class InProcessExecutor:
             progress: ProgressFn = events.quiet) -> ExecutionStats:
         trainer = plan.trainer
         stats = ExecutionStats()
-        pieces = trainer.pieces(plan, self.per_call)
+        available = self.memory if self.memory is not None else available_memory()
+        # The runs of the series trained ahead of their baselines wait in memory.
+        pieces = trainer.pieces(plan, self.per_call, available, self.lead + self.per_call)
         # Baselines in the order training reaches the series, then those with nothing to
         # train (every group stored): each series completes as soon as possible.
         order = list(dict.fromkeys([s for piece in pieces for s in piece.series]
@@ -179,8 +234,7 @@ class InProcessExecutor:
         # Work that does not wait for training runs beside it: each piece's scores on a
         # second thread, while the next piece trains, and the baselines (with the
         # statsmodels import, over a second) in worker processes or on that thread.
-        with ThreadPoolExecutor(max_workers=1) as side, \
-                _process_pool(self.processes(len(plan.series))) as pool:
+        with _side_thread() as side, _process_pool(self.processes(len(plan.series))) as pool:
             stats.compile_s += _compile(plan, pieces, progress)
             run = _Run(plan, on_group, on_baselines, _Baselines(plan, pool, side), side,
                        self.lead)
@@ -199,17 +253,25 @@ class InProcessExecutor:
 
 
 def _compile(plan: Plan, pieces: list[Piece], progress: ProgressFn) -> float:
-    """Compile every program the pieces need, side by side (XLA compiles outside the GIL);
-    the seconds it took."""
+    """Compile every program the pieces need, side by side (XLA compiles outside the GIL),
+    saying as each is ready; the seconds it took. Ctrl-C returns at once: programs not
+    yet started are dropped, and the study does not wait for those compiling (XLA cannot
+    stop them)."""
     t0 = time.perf_counter()
     programs = plan.trainer.programs(plan, pieces)
     if not programs:
         return 0.0
     progress(events.Compiling(len(programs), tuple(dict.fromkeys(
         u.activation for u in plan.units))))
-    with ThreadPoolExecutor(max_workers=max(1, min(len(programs), os.cpu_count() or 1))
-                            ) as pool:
-        list(pool.map(lambda p: p.compile(), programs))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(len(programs), os.cpu_count() or 1)))
+    try:
+        futures = {pool.submit(p.compile): p for p in programs}
+        for k, fut in enumerate(as_completed(futures), start=1):
+            fut.result()
+            progress(events.Compiled(k, len(programs), str(futures[fut]),
+                                     time.perf_counter() - t0))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     return time.perf_counter() - t0
 
 
@@ -269,6 +331,56 @@ class _Run:
             self.on_baselines(sid, self.baselines.take(sid))
 
 
+def available_memory() -> int | None:
+    """The bytes this process may still take: the system's available memory (Linux's
+    ``MemAvailable``, which counts the caches the kernel can drop; elsewhere the free
+    pages), capped by the room left under a container's (cgroup) memory limit; None
+    where neither can be read."""
+    have = None
+    try:
+        with open("/proc/meminfo") as f:
+            have = next((int(line.split()[1]) * 1024 for line in f
+                         if line.startswith("MemAvailable:")), None)
+    except (OSError, ValueError):
+        pass
+    if have is None:
+        try:
+            have = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, OSError, ValueError):
+            return None
+    room = _cgroup_room()
+    return have if room is None else min(have, room)
+
+
+def _cgroup_room() -> int | None:
+    """The bytes left under this process's cgroup memory limit (v2 or v1), counting the
+    inactive file cache as free; None without a limit."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2
+            d = Path("/sys/fs/cgroup") / path.lstrip("/")
+            files = ("memory.max", "memory.current", "inactive_file")
+        elif "memory" in controllers.split(","):  # v1
+            d = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+            files = ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
+        else:
+            continue
+        try:
+            limit = (d / files[0]).read_text().strip()
+            if limit == "max" or int(limit) >= 1 << 60:
+                continue
+            used = int((d / files[1]).read_text())
+            stat = dict(line.split() for line in (d / "memory.stat").read_text().splitlines())
+            return max(0, int(limit) - used + int(stat.get(files[2], 0)))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 class _Baselines:
     """Every series' baseline fit, submitted once, in worker processes or on the side
     thread; a worker pool that breaks (a worker killed, for one) hands its unfinished
@@ -313,6 +425,20 @@ class _Baselines:
         return out
 
 
+@contextmanager
+def _side_thread() -> Iterator[ThreadPoolExecutor]:
+    """The thread that scores each piece's groups (and fits the baselines without worker
+    processes). On an error or Ctrl-C its queued work is cancelled, not waited for: every
+    group trained has been handed over by then, and baselines fitted now would be lost."""
+    side = ThreadPoolExecutor(max_workers=1)
+    try:
+        yield side
+    except BaseException:
+        side.shutdown(wait=False, cancel_futures=True)
+        raise
+    side.shutdown(wait=True)
+
+
 # The workers' numerical libraries get one thread each: OpenBLAS' idle threads spin, and
 # two workers of two threads each on two cores took 15.5 s for 40 series' baselines
 # against 7.1 s with one thread each (12.2 s in one process).
@@ -331,7 +457,7 @@ def _process_pool(n: int) -> Iterator[Any]:
     from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker)
+                               initializer=_start_worker, initargs=(os.getpid(),))
     # A worker reads these when it starts, so they are set only while the workers start
     # (a pool starts one per task submitted while none is idle); a user's own are kept.
     saved = {k: os.environ.get(k) for k in _ONE_THREAD}
@@ -347,6 +473,11 @@ def _process_pool(n: int) -> Iterator[Any]:
     try:
         yield pool
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Ctrl-C or an error: the fits under way (and the workers still starting, seconds
+        # on a busy machine) are of no use now. Ended, they let the pool release its
+        # queues' semaphores here at once, not in a resource-tracker warning at exit.
+        for proc in list((pool._processes or {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)

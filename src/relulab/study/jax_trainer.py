@@ -14,12 +14,14 @@ series' baselines (:func:`fit_baselines`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from relulab.config import StudyConfig
+from relulab.errors import RelulabError
 from relulab.result import METRIC_COLUMNS, RunRecord
 from relulab.study.plan import GroupKey, Plan, SeriesPlan
 from relulab.study.trainer import Piece, Step
@@ -29,14 +31,18 @@ class JaxTrainer:
     """relulab's JAX forecasters as a :class:`relulab.study.trainer.Trainer` (module
     docstring). Holds nothing: the plan's config says everything."""
 
-    def pieces(self, plan: Plan, per_call: int) -> list[Piece]:
+    def pieces(self, plan: Plan, per_call: int, available: int | None = None,
+               held_series: int = 1) -> list[Piece]:
+        if plan.units and available is not None:
+            # Fewer series a call when the plan would not fit; refused when one does not.
+            per_call = fit_memory(plan, per_call, held_series, available)
         return [Piece(tuple(dict.fromkeys(piece[0].series[:piece[0].real])), tuple(piece))
                 for piece in calls(plan, per_call)]
 
     def programs(self, plan: Plan, pieces: list[Piece]) -> list[Any]:
-        return list(dict.fromkeys(p for piece in pieces for call in piece.work
-                                  for p in call_programs(plan, call,
-                                                         _activations(plan, piece)).values()))
+        return [_Compile(p) for p in dict.fromkeys(
+            p for piece in pieces for call in piece.work
+            for p in call_programs(plan, call, _activations(plan, piece)).values())]
 
     def steps(self, plan: Plan, piece: Piece) -> Iterator[Step]:
         import jax
@@ -57,7 +63,7 @@ class JaxTrainer:
                         start: list[Any] = start) -> dict[GroupKey, Any]:
                     if not start:
                         start.append(programs[acts[0]].start(batch, seeds))
-                    out = jax.tree.map(np.asarray, programs[a].fit(a, batch, *start[0]))
+                    out = jax.tree.map(np.asarray, _ready(programs[a].fit(a, batch, *start[0])))
                     return {k: jax.tree.map(lambda x, i=i: x[i], out)
                             for i, s in enumerate(piece.series)
                             for k in keys if k.series_id == s}
@@ -73,6 +79,32 @@ class JaxTrainer:
                   ) -> tuple[Callable[..., dict[str, Any]], tuple[Any, ...]]:
         sp = plan.series[series_id]
         return fit_baselines, (sp.values, sp.train_end, sp.test_start, plan.config.season)
+
+
+class _Compile(NamedTuple):
+    """A program to compile, in words for the progress display."""
+
+    program: Any
+
+    def compile(self) -> Any:
+        return self.program.compile()
+
+    def __str__(self) -> str:
+        p = self.program
+        return f"{', '.join(p.group)} for {p.n_series} series × {p.shapes[0][0]} rows"
+
+
+def _ready(tree: Any) -> Any:
+    """``tree`` once JAX has computed every array of it. JAX computes in its own threads;
+    reading a result blocks until the whole call is done, Ctrl-C unanswered (minutes for
+    a large call), while this wait answers it within 50 ms."""
+    import jax
+
+    leaves = jax.tree.leaves(tree)
+    t0 = time.perf_counter()
+    while not all(x.is_ready() for x in leaves):
+        time.sleep(min(0.05, (time.perf_counter() - t0) / 10 + 0.001))
+    return tree
 
 
 def _activations(plan: Plan, piece: Piece) -> list[str]:
@@ -128,6 +160,114 @@ def calls(plan: Plan, per_call: int = 1) -> list[list[Call]]:
             out.append([Call(f, filled, len(piece), rows, val_rows)
                         for f, (rows, val_rows) in enumerate(shapes)])
     return out
+
+
+class MemoryNeed(NamedTuple):
+    """Bytes a plan needs at once, beyond what its process holds before it starts,
+    estimated from shapes alone (:func:`memory_needed`).
+
+    Attributes:
+      training: the largest piece (:func:`calls`) at its peak: a call's programs
+        (``training.call_memory``) and every fit output of the piece, which waits until
+        the piece is scored.
+      waiting: the runs of other series held while a piece trains (a panel's series
+        trained ahead of their baselines; none in a study of one series).
+      runs: every run held at once once trained (each run's per-epoch records as float64,
+        its forecasts and metrics), until its series is analysed.
+      analysis: one series' bootstrap over seeds (resample indices and values).
+    """
+
+    training: int
+    waiting: int
+    runs: int
+    analysis: int
+
+    @property
+    def total(self) -> int:
+        return max(self.training + self.waiting, self.runs) + self.analysis
+
+
+# What a run costs in memory besides its arrays (its RunRecord, metric dicts, unit
+# states), and how many arrays of bootstrap x seeds (8 bytes) the analysis holds at once:
+# measured with tracemalloc on the seed preset (2,000 seeds of 2 epochs: 3.2 kB a run
+# besides its arrays; the analysis' peak, 3.1 such arrays at 200 and 2,000 seeds).
+_RUN_BYTES = 4096
+_BOOTSTRAP_ARRAYS = 4
+
+
+def memory_needed(plan: Plan, per_call: int = 1, held_series: int = 1,
+                  **changes: Any) -> MemoryNeed:
+    """What running ``plan`` in calls of ``per_call`` series needs in memory, with the
+    runs of ``held_series`` series held at once (a single study holds its one series';
+    a panel, those trained ahead of their baselines). ``changes`` (``seeds=``,
+    ``epochs=``) estimate the same plan with other settings. Pure: shapes only, nothing
+    trained or compiled.
+
+    Measured against the peak resident memory of whole studies (docs/DESIGN.md): 4-40%
+    above it wherever the need is more than a few megabytes; ``tests/test_memory.py``
+    holds the training part to XLA's own accounting of the compiled programs.
+    """
+    from relulab.training import TrainSpec, call_memory, record_fields
+
+    config = plan.config.replace(**changes) if changes else plan.config
+    spec = TrainSpec.from_config(config)
+    seeds, epochs, acts = config.seeds, config.epochs, len(config.activations)
+    training = 0
+    for piece in calls(plan, per_call):
+        n_features = plan.series[piece[0].series[0]].prepared[0].fit.X.shape[1]
+        need = [call_memory(spec, c.rows, n_features, len(c.series), seeds) for c in piece]
+        training = max(training, max(m.peak for m in need)
+                       + acts * sum(m.output for m in need))
+    longest = max((sp.values.size for sp in plan.series.values()), default=0)
+    per_run = 8 * epochs * record_fields(spec.model) + 16 * longest + _RUN_BYTES
+    series_runs = acts * seeds * per_run
+    n = len(plan.series)
+    return MemoryNeed(training, min(held_series, n - 1) * series_runs,
+                      min(held_series, n) * series_runs,
+                      _BOOTSTRAP_ARRAYS * 8 * config.bootstrap * seeds)
+
+
+def fit_memory(plan: Plan, per_call: int, held_series: int, available: int) -> int:
+    """The largest number of series per call, at most ``per_call``, with which ``plan``
+    fits in ``available`` bytes (the numbers do not depend on it); a plan that does not
+    fit even one series a call is refused with one line naming the seeds and the epochs
+    that would fit."""
+    for n in sorted({per_call, *(per_call >> k for k in range(1, per_call.bit_length()))},
+                    reverse=True):
+        if n >= 1 and memory_needed(plan, n, held_series).total <= available:
+            return n
+    config = plan.config
+    need = memory_needed(plan, 1, held_series).total
+
+    def most(field: str, now: int) -> int:
+        """The largest value of ``field`` up to ``now`` that fits (0: none does)."""
+        lo, hi = 0, now
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if memory_needed(plan, 1, held_series, **{field: mid}).total <= available:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    fixes = [f"--{field} {n} or fewer" for field, n in
+             (("seeds", most("seeds", config.seeds)), ("epochs", most("epochs", config.epochs)))
+             if n]
+    rows = max((c.rows for piece in calls(plan, 1) for c in piece), default=0)
+    raise RelulabError(
+        f"this study needs about {_size(need)} of memory ({config.seeds:,} seeds x "
+        f"{config.epochs:,} epochs: every model keeps a shuffle order of its up to {rows:,} "
+        f"training rows for each epoch), more than the {_size(available)} available; "
+        + (f"pass {' or '.join(fixes)}" if fixes else "free some memory or use a larger "
+           "machine"))
+
+
+def _size(n: float) -> str:
+    """Bytes in words: 1.8 GB, 820 MB, 37,000 TB."""
+    unit, scale = next(((u, s) for u, s in (("TB", 1e12), ("GB", 1e9)) if n >= s),
+                       ("MB", 1e6))
+    v = n / scale
+    return f"{v:,.0f} {unit}" if v >= 100 else f"{v:.2g} {unit}"
 
 
 def train_data(prepared: Any) -> Any:

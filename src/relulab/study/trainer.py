@@ -7,10 +7,12 @@ inside the models, the data or the scores: it passes along what the trainer give
 trainer provides:
 
 - :meth:`Trainer.pieces`: the plan's units cut into :class:`Piece` s, trained one after
-  another (pure: shapes only);
+  another (pure: shapes only), at most ``per_call`` series each and, given the bytes
+  ``available`` while the runs of ``held_series`` series wait in memory, few enough to
+  fit (or a one-line refusal before anything compiles);
 - :meth:`Trainer.programs`: what must be compiled before training, each with a
-  ``compile()`` the executor may call from several threads at once (an empty list for a
-  trainer that compiles nothing);
+  ``compile()`` the executor may call from several threads at once and a ``str()`` for
+  the progress display (an empty list for a trainer that compiles nothing);
 - :meth:`Trainer.steps`: one piece's training, as :class:`Step` s the executor runs in
   order, each training one activation on one fold of the piece's series and returning
   every group's raw output of it;
@@ -66,7 +68,8 @@ class Compilable(Protocol):
 class Trainer(Protocol):
     """How a plan's models train and are scored (module docstring)."""
 
-    def pieces(self, plan: Plan, per_call: int) -> list[Piece]: ...
+    def pieces(self, plan: Plan, per_call: int, available: int | None = None,
+               held_series: int = 1) -> list[Piece]: ...
 
     def programs(self, plan: Plan, pieces: list[Piece]) -> list[Compilable]: ...
 
