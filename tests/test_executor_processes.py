@@ -146,3 +146,47 @@ def test_ctrl_c_is_answered_at_once_while_compiling_and_training(phase: str) -> 
         pytest.skip(f"this machine finished the {phase} phase before the interrupt")
     assert ended[0] == "interrupted", after
     assert float(ended[1]) - sent < 2.0
+
+
+def test_ctrl_c_in_a_terminal_ends_the_command_at_once(tmp_path) -> None:
+    """The `relulab` command in a terminal, Ctrl-C (SIGINT to its process group) while a
+    long training call runs: the command says so and ends within seconds, not when XLA
+    finishes the call (the interpreter's exit would wait for it)."""
+    import pty
+    import select
+
+    relulab = Path(sys.executable).with_name("relulab")
+    if not relulab.exists():
+        pytest.skip(f"no relulab script beside {sys.executable}")
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               RELULAB_JAX_CACHE="0", COLUMNS="120")
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [str(relulab), "study", "--bundled", "nile", "--model", "mlp", "--units", "256",
+         "--layers", "4", "--activations", "relu", "--seeds", "8", "--epochs", "60",
+         "--no-db"], stdin=child, stdout=child, stderr=child, cwd=tmp_path, env=env,
+        start_new_session=True)
+    os.close(child)
+    seen, sent = b"", None
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if select.select([main], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(main, 65536)
+                except OSError:
+                    break
+            if sent is None and b"training relu" in seen:
+                time.sleep(0.5)
+                sent = time.monotonic()
+                os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        took = time.monotonic() - sent if sent else None
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        os.close(main)
+    assert sent is not None, seen[-500:]
+    assert code == 130 and b"interrupted; results already computed are kept" in seen
+    assert took < 3.0
