@@ -168,23 +168,13 @@ class StudyConfig:
     def replace(self, **changes: Any) -> StudyConfig:
         return dataclasses.replace(self, **changes)
 
-    def group_key(self, activation: str) -> str:
-        """Hash of everything that decides one activation group's runs (not the others)."""
-        d = self._hashed()
-        for k in ("activations", "reference", "bootstrap", "confidence"):
-            d.pop(k)
-        for k in ("correction", "equivalence_margin"):  # analysis only; hashed when not default
-            d.pop(k, None)
-        d["activation"] = activation
-        return _hash(d)
-
     def key(self) -> str:
         """Hash of everything that decides the study's numbers; the store finds a study by it."""
         return _hash(self._hashed())
 
     def _hashed(self) -> dict[str, Any]:
         # A field added after the first schema drops out while it holds its default, so a
-        # study stored before the field existed keeps its key (and its group keys).
+        # study stored before the field existed keeps its key.
         d = self.to_dict()
         for k in _NOT_HASHED:
             d.pop(k)
