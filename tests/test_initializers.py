@@ -102,8 +102,9 @@ def test_which_fans_set_the_scale(name, depends_on_fan_out):
         assert wide / narrow == pytest.approx(1.0, rel=0.03)
 
 
-def test_every_init_gives_kernel_and_bias_of_the_layer_shape():
-    for name, init in inits.INITS.items():
+def test_every_init_the_config_accepts_gives_kernel_and_bias_of_the_layer_shape():
+    for name in config.INITS:
+        init = inits.get(name)
         rows, cols = inits.draw_shape(name, 6, 3)
         kernel, bias = jax.jit(init.draw)(_words((rows, cols)))
         assert kernel.shape == (6, 3), name
@@ -113,8 +114,7 @@ def test_every_init_gives_kernel_and_bias_of_the_layer_shape():
             np.testing.assert_array_equal(bias, np.zeros(3))
 
 
-def test_the_config_lists_the_registry_and_a_wrong_name_names_the_choices():
-    assert config.INITS == tuple(inits.INITS)
+def test_a_wrong_name_names_the_choices():
     with pytest.raises(RelulabError, match=r"unknown initialiser 'kaiming'.*he_normal.*rai"):
         inits.get("kaiming")
 

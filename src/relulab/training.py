@@ -29,7 +29,7 @@ import functools
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import jax
@@ -39,9 +39,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from relulab import models
-from relulab.diagnostics import DORMANT_THRESHOLD
-from relulab.errors import RelulabError
-from relulab.models import ModelSpec
+from relulab.specs import ModelSpec, TrainSpec
 
 # Unrolling the step loop was measured (seed preset, 2-core CPU): unroll 2 or 4 compiles
 # 1.5x slower for no faster run, full unroll (60) 10x slower. A plain loop it is.
@@ -145,43 +143,6 @@ def keras_adam(
 
 
 # --- one model ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrainSpec:
-    """Everything that decides a compiled training program apart from the activation and
-    the data's shapes: the model and Keras ``fit``'s settings. Frozen and hashable, so the
-    compiled programs are cached on it.
-
-    ``patience``: ``EarlyStopping(monitor="val_loss", patience=patience,
-    restore_best_weights=True)``, or None for none. The Adam fields are Keras' names.
-    """
-
-    model: ModelSpec = field(default_factory=ModelSpec)
-    epochs: int = 500
-    batch_size: int = 1
-    learning_rate: float = 1e-3
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-7
-    patience: int | None = None
-    track_units: bool = True  # per-site dead / dormant units (TrainOutput.unit_stats)
-    dormant_threshold: float = DORMANT_THRESHOLD  # ReDo's tau (relulab.diagnostics)
-
-    def __post_init__(self) -> None:
-        for key in ("epochs", "batch_size", "patience"):
-            value = getattr(self, key)
-            if value is not None and int(value) < 1:
-                raise RelulabError(f"{key} must be at least 1, got {value}; "
-                                   f"pass --{key.replace('_', '-')} 1 or more")
-
-    @classmethod
-    def from_config(cls, config: Any) -> TrainSpec:
-        """The training of a ``StudyConfig``: its model fields and its training fields."""
-        return cls(model=ModelSpec.from_config(config), epochs=config.epochs,
-                   batch_size=config.batch_size, learning_rate=config.learning_rate,
-                   beta1=config.beta1, beta2=config.beta2, eps=config.eps,
-                   patience=config.patience)
 
 
 def steps_per_epoch(spec: TrainSpec, n: int) -> int:
