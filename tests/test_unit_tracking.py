@@ -68,7 +68,7 @@ def test_a_smooth_activation_is_dormant_never_dead() -> None:
 
 def test_the_dormancy_score_is_reDo_s() -> None:
     a = np.array([[1.0, 0.0, -0.05, 2.0], [3.0, 0.0, 0.05, -2.0]], np.float32)
-    dead, dormant = training.unit_health(a, 0.1)
+    dead, dormant = training.health_of(np.abs(a).sum(axis=0), 0.1)
     # mean |a| per unit: 2, 0, 0.05, 2; the site's mean 1.0125; scores 1.98, 0, 0.049, 1.98
     assert np.asarray(dead).tolist() == [False, True, False, False]
     assert np.asarray(dormant).tolist() == [False, True, True, False]
