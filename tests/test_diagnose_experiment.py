@@ -85,6 +85,23 @@ def test_bad_settings_are_one_clear_error() -> None:
         ExperimentSpec(learning_rates=(0.0,))
 
 
+@pytest.mark.parametrize("settings, config", [
+    (dict(inits=("he_normal", "glorot")), dict(model="mlp", init="glorot")),
+    (dict(seeds=0), dict(seeds=0)),
+    (dict(batch_size=0), dict(batch_size=0)),
+])
+def test_the_experiment_refuses_a_setting_as_a_study_does(settings, config) -> None:
+    """The cells are study configs: one check of each setting, one message."""
+    from relulab.config import StudyConfig
+    from relulab.errors import RelulabError
+
+    with pytest.raises(RelulabError) as from_experiment:
+        ExperimentSpec(**settings)
+    with pytest.raises(RelulabError) as from_study:
+        StudyConfig(**config)
+    assert str(from_experiment.value) == str(from_study.value)
+
+
 def test_cli_runs_the_experiment_and_writes_json_and_report(tmp_path, capsys) -> None:
     from relulab.cli import main
 

@@ -227,13 +227,15 @@ def test_model_spec_comes_from_a_study_config_and_rejects_unknown_families():
         ModelSpec(family="gru")
 
 
-def test_every_model_the_config_accepts_has_a_family_and_back() -> None:
-    from relulab.config import MODELS
-    from relulab.models import FAMILIES
+def test_every_model_the_config_accepts_is_a_family_that_forecasts() -> None:
+    from relulab.config import MODELS, preset
 
-    # config.MODELS is the light list the CLI shows at start-up (no JAX import);
-    # models.FAMILIES holds the implementations. A new model is named in both.
-    assert set(MODELS) == set(FAMILIES)
+    for name in MODELS:
+        spec = ModelSpec.from_config(preset("seed", model=name, units=3, layers=2))
+        model = models.get(spec, "relu")
+        params = jax.jit(lambda k, model=model: model.init(k, 5))(jax.random.key(0))
+        out = jax.jit(model.apply)(params, jnp.ones((2, 5)))
+        assert out.shape == (2,) and np.isfinite(out).all(), name
 
 
 # --- the MLP's initialiser (ModelSpec.init) --------------------------------------------------
@@ -284,9 +286,28 @@ def test_model_spec_reads_the_init_and_refuses_what_it_cannot_honour():
     spec = ModelSpec.from_config(preset("seed", model="mlp", init="he_normal"))
     assert spec.init == "he_normal"
     assert ModelSpec.from_config(preset("seed")).init == "glorot_uniform"
-    with pytest.raises(RelulabError, match=r"unknown initialiser 'xavier'; choose one of: "
+    with pytest.raises(RelulabError, match=r"unknown init 'xavier'; choose one of: "
                        r"glorot_uniform, .*rai"):
         ModelSpec(family="mlp", init="xavier")
     # The LSTM initialises as Keras' LSTM does; another init would be silently ignored.
     with pytest.raises(RelulabError, match=r"init 'rai' applies to the MLP.*--model mlp"):
         ModelSpec(family="lstm", init="rai")
+
+
+@pytest.mark.parametrize("config, spec", [
+    (dict(model="gru"), dict(family="gru")),
+    (dict(model="mlp", init="xavier"), dict(family="mlp", init="xavier")),
+    (dict(init="rai"), dict(init="rai")),
+    (dict(units=0), dict(units=0)),
+    (dict(model="mlp", layers=-1), dict(family="mlp", layers=-1)),
+])
+def test_the_config_refuses_a_model_in_the_specs_one_line(config, spec):
+    from relulab.config import StudyConfig
+    from relulab.errors import RelulabError
+
+    with pytest.raises(RelulabError) as from_config:
+        StudyConfig(**config)
+    with pytest.raises(RelulabError) as from_spec:
+        ModelSpec(**spec)
+    assert str(from_config.value) == str(from_spec.value)
+    assert "\n" not in str(from_config.value)

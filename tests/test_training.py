@@ -345,3 +345,16 @@ def test_train_spec_defaults_are_the_seed_preset():
     assert [training.steps_per_epoch(spec, n) for n in (1, 4, 5, 24)] == [1, 1, 2, 6]
     with pytest.raises(RelulabError, match="batch_size must be at least 1"):
         training.TrainSpec(batch_size=0)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("epochs", 0), ("batch_size", 0), ("patience", 0), ("learning_rate", 0.0),
+    ("learning_rate", float("nan")), ("beta1", 1.0), ("beta2", -0.1), ("eps", 0.0),
+])
+def test_the_config_refuses_training_settings_in_the_specs_one_line(field, value):
+    with pytest.raises(RelulabError) as from_config:
+        StudyConfig(**{field: value})
+    with pytest.raises(RelulabError) as from_spec:
+        training.TrainSpec(**{field: value})
+    assert str(from_config.value) == str(from_spec.value)
+    assert str(from_spec.value).startswith(f"{field} must") and "\n" not in str(from_spec.value)

@@ -25,7 +25,8 @@ def _data(n_fit: int = 24, n_val: int = 6, L: int = 5) -> training.TrainData:
 
 def _fit_built(spec: training.TrainSpec, activation: str, silence: dict[str, list[int]],
                bias: float):
-    """Train one model whose chosen units start with ``bias`` (and lr 0 keeps them)."""
+    """Train one model whose chosen units start with ``bias`` (a learning rate of 0 keeps
+    them)."""
     data = _data()
     params, orders = training._start(spec, 5, data.X_fit.shape[0], jax.random.key(0))
     for site, units in silence.items():
@@ -34,14 +35,15 @@ def _fit_built(spec: training.TrainSpec, activation: str, silence: dict[str, lis
         layer["bias"] = layer["bias"].at[np.array(units)].set(bias)
         params = {**params, "hidden": tuple(layer if i == k else h
                                             for i, h in enumerate(params["hidden"]))}
-    return training._fit(spec, models.resolve(activation), data, params, orders)
+    return training._fit(spec, models.resolve(activation), data, params, orders,
+                         learning_rate=0.0)
 
 
 MLP = ModelSpec(family="mlp", units=6, layers=2)
 
 
 def test_built_dead_units_are_found_at_their_site_from_the_first_epoch() -> None:
-    spec = training.TrainSpec(model=MLP, epochs=3, learning_rate=0.0)
+    spec = training.TrainSpec(model=MLP, epochs=3)
     out = _fit_built(spec, "relu", {"hidden1": [0, 3], "hidden2": [5]}, bias=-1e3)
     u = out.unit_stats
     assert np.flatnonzero(np.asarray(u["dead:hidden1"])).tolist() == [0, 3]
@@ -55,7 +57,7 @@ def test_built_dead_units_are_found_at_their_site_from_the_first_epoch() -> None
 
 
 def test_a_smooth_activation_is_dormant_never_dead() -> None:
-    spec = training.TrainSpec(model=MLP, epochs=2, learning_rate=0.0)
+    spec = training.TrainSpec(model=MLP, epochs=2)
     out = _fit_built(spec, "gelu", {"hidden1": [1, 2]}, bias=-6.0)
     u = out.unit_stats
     assert not np.asarray(u["dead:hidden1"]).any()
@@ -66,7 +68,7 @@ def test_a_smooth_activation_is_dormant_never_dead() -> None:
 
 def test_the_dormancy_score_is_reDo_s() -> None:
     a = np.array([[1.0, 0.0, -0.05, 2.0], [3.0, 0.0, 0.05, -2.0]], np.float32)
-    dead, dormant = training.unit_health(a, 0.1)
+    dead, dormant = training.health_of(np.abs(a).sum(axis=0), 0.1)
     # mean |a| per unit: 2, 0, 0.05, 2; the site's mean 1.0125; scores 1.98, 0, 0.049, 1.98
     assert np.asarray(dead).tolist() == [False, True, False, False]
     assert np.asarray(dormant).tolist() == [False, True, True, False]

@@ -15,12 +15,13 @@ from typing import Any
 
 from relulab.errors import RelulabError
 
-MODELS = ("lstm", "mlp")
+# The model families and the MLP's initialisers a config chooses among (relulab.specs, where
+# the registries read them too), re-exported for the CLI's help.
+from relulab.specs import DEFAULT_INIT, TrainSpec
+from relulab.specs import INITS as INITS
+from relulab.specs import MODELS as MODELS
+
 CORRECTIONS = ("holm", "bonferroni", "none")  # relulab.stats.adjust_p's methods
-# The MLP's hidden-layer initialisers (relulab.models.initializers.INITS; a light copy, so
-# that the config and the CLI's help need no JAX; a test keeps the two equal).
-INITS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal",
-         "orthogonal", "rai")
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class StudyConfig:
     units: int = 4  # LSTM units per layer, or MLP width
     layers: int = 1  # stacked LSTM layers, or MLP hidden layers
     recurrent_activation: str = "sigmoid"
-    init: str = "glorot_uniform"  # the MLP's hidden-layer initialiser (the LSTM's is Keras')
+    init: str = DEFAULT_INIT  # the MLP's hidden-layer initialiser (the LSTM's is Keras')
 
     # Data and windows (PROTOCOL.md).
     lookback: int = 5
@@ -85,22 +86,13 @@ class StudyConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "activations", tuple(self.activations))
-        if self.model not in MODELS:
-            raise RelulabError(
-                f"unknown model {self.model!r}; choose one of: {', '.join(MODELS)}"
-            )
-        if self.init not in INITS:
-            raise RelulabError(f"unknown init {self.init!r}; choose one of: {', '.join(INITS)}")
-        if self.model == "lstm" and self.init != _ADDED["init"]:
-            raise RelulabError(f"init {self.init!r} applies to the MLP's hidden layers; the "
-                               "LSTM initialises as Keras does: pass --model mlp, or leave "
-                               "--init out")
+        # The model and training fields are the specs' (relulab.specs), checked there once.
+        TrainSpec.from_config(self)
         if not self.activations:
             raise RelulabError("no activations given; pass e.g. --activations tanh,relu")
         if len(set(self.activations)) != len(self.activations):
             raise RelulabError(f"activations repeat: {', '.join(self.activations)}")
-        for key in ("seeds", "epochs", "batch_size", "lookback", "test_size", "units",
-                    "layers", "folds", "bootstrap"):
+        for key in ("seeds", "lookback", "test_size", "folds", "bootstrap"):
             if int(getattr(self, key)) < 1:
                 raise RelulabError(f"{key} must be at least 1, got {getattr(self, key)}; "
                                    f"pass --{key.replace('_', '-')} 1 or more")
@@ -112,27 +104,8 @@ class StudyConfig:
                 f"validation_split must lie in [0, 1), got {self.validation_split}; "
                 "pass --validation-split 0.2 (Keras' default) or 0 for none"
             )
-        if self.patience is not None and self.patience < 1:
-            raise RelulabError(f"patience must be at least 1, got {self.patience}; "
-                               "pass --patience 1 or more, or leave it out")
         if self.patience is not None and self.validation_split == 0:
             raise RelulabError("early stopping (--patience) needs a validation_split > 0")
-        # Adam's step: a learning rate <= 0 walks uphill or stands still, and runs would
-        # "train" silently; NaN or inf would poison every weight on the first step.
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise RelulabError(f"learning_rate must be a positive number, got "
-                               f"{self.learning_rate}; pass e.g. --learning-rate 0.001")
-        # Adam's moment decays: 1 would never update the moments (and divide by 0 in the bias
-        # correction 1 - beta^t), a negative one makes them oscillate.
-        for key in ("beta1", "beta2"):
-            value = getattr(self, key)
-            if not (math.isfinite(value) and 0.0 <= value < 1.0):
-                raise RelulabError(f"{key} must lie in [0, 1), got {value}; keep Adam's "
-                                   f"default {_DEFAULT_ADAM[key]}")
-        # eps keeps Adam's division by sqrt(v) finite; 0 divides by zero on flat gradients.
-        if not (math.isfinite(self.eps) and self.eps > 0):
-            raise RelulabError(f"eps must be a small positive number, got {self.eps}; keep "
-                               f"Keras' default {_DEFAULT_ADAM['eps']}")
         if not 0.0 < self.confidence < 1.0:
             raise RelulabError(f"confidence must lie in (0, 1), got {self.confidence}; pass "
                                "e.g. 0.95")
@@ -168,43 +141,32 @@ class StudyConfig:
     def replace(self, **changes: Any) -> StudyConfig:
         return dataclasses.replace(self, **changes)
 
-    def group_key(self, activation: str) -> str:
-        """Hash of everything that decides one activation group's runs (not the others)."""
-        d = self._hashed()
-        for k in ("activations", "reference", "bootstrap", "confidence"):
-            d.pop(k)
-        for k in ("correction", "equivalence_margin"):  # analysis only; hashed when not default
-            d.pop(k, None)
-        d["activation"] = activation
-        return _hash(d)
-
     def key(self) -> str:
         """Hash of everything that decides the study's numbers; the store finds a study by it."""
         return _hash(self._hashed())
 
     def _hashed(self) -> dict[str, Any]:
         # A field added after the first schema drops out while it holds its default, so a
-        # study stored before the field existed keeps its key (and its group keys).
+        # study stored before the field existed keeps its key.
         d = self.to_dict()
         for k in _NOT_HASHED:
             d.pop(k)
-        for k, default in _ADDED.items():
-            if d[k] == default:
+        for k in _ADDED:
+            if d[k] == _FIELD_DEFAULTS[k]:
                 d.pop(k)
         return d
 
-
-_DEFAULT_ADAM = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-7}
 
 # Labels and data locations: the same study on the same numbers has the same key wherever
 # the file lies (the store pairs the key with the data's content hash).
 _NOT_HASHED = ("name", "data", "column", "date_column", "date_format")
 
-# Fields added after the first schema, with the default that reproduces the numbers of the
-# studies stored before them: hashed only when they differ from it (see StudyConfig._hashed).
-# A new field that changes numbers goes here with its "as before" default.
-_ADDED: dict[str, Any] = {"init": "glorot_uniform", "correction": "holm",
-                          "equivalence_margin": 0.02}
+# Fields added after the first schema: their defaults reproduce the numbers of the studies
+# stored before them, and they are hashed only when they differ from it (see
+# StudyConfig._hashed). A new field that changes numbers goes here, its "as before" value
+# its default.
+_ADDED = ("init", "correction", "equivalence_margin")
+_FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(StudyConfig)}
 
 
 def _hash(d: dict[str, Any]) -> str:

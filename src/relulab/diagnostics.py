@@ -30,15 +30,14 @@ import numpy as np
 
 from relulab import display
 from relulab.result import DeadUnits, Diagnostics, FlatRun, RunRecord, SiteHealth, StudyResult
+from relulab.specs import DORMANT_THRESHOLD
 
 __all__ = ["DORMANT_THRESHOLD", "FLAT_RATIO", "FLAT_WHY", "dead_curves", "dead_share_at_kept",
            "diagnose", "flat_run", "flat_seeds", "flat_warnings", "flat_words", "of",
            "site_curves", "site_health", "warnings_of"]
 
 FLAT_RATIO = 0.05  # a forecast whose spread is under 5% of the actual's is called flat
-# ReDo's tau (Sokar et al. 2023): a unit is dormant when its mean |output| is at most this
-# share of its site's average; training uses it (relulab.training.TrainSpec).
-DORMANT_THRESHOLD = 0.1
+# DORMANT_THRESHOLD, ReDo's tau, is the training's (relulab.specs.TrainSpec), reported here.
 
 
 def dead_share_at_kept(run: RunRecord) -> float:

@@ -29,7 +29,7 @@ import functools
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import jax
@@ -39,9 +39,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from relulab import models
-from relulab.diagnostics import DORMANT_THRESHOLD
-from relulab.errors import RelulabError
-from relulab.models import ModelSpec
+from relulab.specs import ModelSpec, TrainSpec
 
 # Unrolling the step loop was measured (seed preset, 2-core CPU): unroll 2 or 4 compiles
 # 1.5x slower for no faster run, full unroll (60) 10x slower. A plain loop it is.
@@ -147,79 +145,9 @@ def keras_adam(
 # --- one model ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TrainSpec:
-    """Everything that decides a compiled training program apart from the activation and
-    the data's shapes: the model and Keras ``fit``'s settings. Frozen and hashable, so the
-    compiled programs are cached on it.
-
-    ``patience``: ``EarlyStopping(monitor="val_loss", patience=patience,
-    restore_best_weights=True)``, or None for none. The Adam fields are Keras' names.
-    """
-
-    model: ModelSpec = field(default_factory=ModelSpec)
-    epochs: int = 500
-    batch_size: int = 1
-    learning_rate: float = 1e-3
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-7
-    patience: int | None = None
-    track_units: bool = True  # per-site dead / dormant units (TrainOutput.unit_stats)
-    dormant_threshold: float = DORMANT_THRESHOLD  # ReDo's tau (relulab.diagnostics)
-
-    def __post_init__(self) -> None:
-        for key in ("epochs", "batch_size", "patience"):
-            value = getattr(self, key)
-            if value is not None and int(value) < 1:
-                raise RelulabError(f"{key} must be at least 1, got {value}; "
-                                   f"pass --{key.replace('_', '-')} 1 or more")
-
-    @classmethod
-    def from_config(cls, config: Any) -> TrainSpec:
-        """The training of a ``StudyConfig``: its model fields and its training fields."""
-        return cls(model=ModelSpec.from_config(config), epochs=config.epochs,
-                   batch_size=config.batch_size, learning_rate=config.learning_rate,
-                   beta1=config.beta1, beta2=config.beta2, eps=config.eps,
-                   patience=config.patience)
-
-
 def steps_per_epoch(spec: TrainSpec, n: int) -> int:
     """Optimiser steps per epoch on ``n`` fit samples: ``ceil(n / batch_size)``, as Keras."""
     return -(-n // spec.batch_size)
-
-
-class EpochState(NamedTuple):
-    """The epoch loop's carry: one model's training between two epochs.
-
-    Attributes:
-      params: the flat parameter vector at the end of the last epoch run.
-      opt_state: Adam's state for ``params``.
-      best_params: the weights of the best epoch so far, which early stopping restores.
-      best_val_loss: that epoch's ``val_loss`` (inf before the first epoch).
-      best_epoch: the 0-based epoch whose weights the run returns: the best one with early
-        stopping, the last one run without.
-      wait: epochs since ``val_loss`` last improved (Keras' ``EarlyStopping.wait``).
-      active: False once early stopping has stopped the run; later epochs change nothing.
-      diverged: an epoch run had a non-finite loss or ``val_loss``.
-      death_epoch: per activation site, each unit's first epoch found dead (-1: never).
-      came_back: per site, units found dead at one epoch's end and alive at a later one.
-      dead_kept, dormant_kept: per site, each unit's state at the end of the epoch whose
-        weights the run returns.
-    """
-
-    params: jax.Array
-    opt_state: optax.OptState
-    best_params: jax.Array
-    best_val_loss: jax.Array
-    best_epoch: jax.Array
-    wait: jax.Array
-    active: jax.Array
-    diverged: jax.Array
-    death_epoch: dict[str, jax.Array]
-    came_back: dict[str, jax.Array]
-    dead_kept: dict[str, jax.Array]
-    dormant_kept: dict[str, jax.Array]
 
 
 class EpochRecord(NamedTuple):
@@ -243,20 +171,44 @@ class EpochRecord(NamedTuple):
     learned: dict[str, jax.Array]
 
 
-def unit_health(a: jax.Array, threshold: float) -> tuple[jax.Array, jax.Array]:
-    """``(dead, dormant)`` per unit (the last axis) of one site's outputs ``a``.
+class EpochEnd(NamedTuple):
+    """What the end of one epoch shows the trackers (and, masked, the record).
 
-    Dead: exactly 0 on every sample (and timestep). Dormant (Sokar et al. 2023, "The
-    Dormant Neuron Phenomenon in Deep Reinforcement Learning", eq. 1): the unit's mean
-    ``|a|`` over the samples divided by the mean of that over the site's units is at most
-    ``threshold``; with every unit silent (a site mean of 0) every unit is dormant.
+    Attributes:
+      epoch: the 0-based epoch.
+      ran: whether it trained: False once early stopping has stopped the run, and then the
+        epoch changed nothing.
+      params: the flat weights at the epoch's end.
+      loss, val_loss: as in :class:`EpochRecord`.
+      has_val: whether the series has validation rows, so that a NaN ``val_loss`` is a
+        divergence, not a missing tail.
+      dead_fraction: as in :class:`EpochRecord`.
+      dead, dormant: per activation site, whether each unit is dead, and dormant
+        (:func:`health_of`); empty when units are not tracked.
+      learned: each learnable activation parameter.
     """
-    # One reduction serves both: a sum of |a| is 0 exactly when every |a| is.
-    return health_of(jnp.sum(jnp.abs(a.reshape(-1, a.shape[-1])), axis=0), threshold)
+
+    epoch: jax.Array
+    ran: jax.Array
+    params: jax.Array
+    loss: jax.Array
+    val_loss: jax.Array
+    has_val: jax.Array | bool
+    dead_fraction: jax.Array
+    dead: dict[str, jax.Array]
+    dormant: dict[str, jax.Array]
+    learned: dict[str, jax.Array]
 
 
 def health_of(activity: jax.Array, threshold: float) -> tuple[jax.Array, jax.Array]:
-    """:func:`unit_health` from each unit's summed ``|a|`` over the samples."""
+    """``(dead, dormant)`` per unit of one site, from each unit's summed ``|a|`` over the
+    fit samples (and timesteps).
+
+    Dead: exactly 0 on every sample. Dormant (Sokar et al. 2023, "The Dormant Neuron
+    Phenomenon in Deep Reinforcement Learning", eq. 1): the unit's mean ``|a|`` over the
+    samples divided by the mean of that over the site's units is at most ``threshold``;
+    with every unit silent (a site mean of 0) every unit is dormant.
+    """
     dead = activity == 0
     # score <= threshold, as activity <= threshold * mean: no division, so no guard for
     # a site whose units are all silent (then every unit is dormant: 0 <= 0).
@@ -266,6 +218,146 @@ def health_of(activity: jax.Array, threshold: float) -> tuple[jax.Array, jax.Arr
 
 def _where(flag: jax.Array, a: Any, b: Any) -> Any:
     return jax.tree.map(lambda x, y: jnp.where(flag, x, y), a, b)
+
+
+# --- the trackers the epoch loop folds ---------------------------------------------------
+#
+# Each tracker is a pure (init, update) pair over its own NamedTuple state, as an Optax
+# transformation is over the steps (optax.contrib.reduce_on_plateau keeps its patience
+# the same way): init(params) starts it, update(state, end) folds in an epoch's EpochEnd.
+
+
+class Tracker(NamedTuple):
+    """``init(params) -> state`` and ``update(state, end, ...) -> state``, pure."""
+
+    init: Callable[..., Any]
+    update: Callable[..., Any]
+
+
+class EarlyStoppingState(NamedTuple):
+    """Keras' ``EarlyStopping(monitor="val_loss", restore_best_weights=True)`` between
+    epochs.
+
+    Attributes:
+      best_params: the weights of the best epoch so far, which early stopping restores.
+      best_val_loss: that epoch's ``val_loss`` (inf before the first epoch).
+      best_epoch: the 0-based epoch whose weights the run returns: the best one with early
+        stopping, the last one run without.
+      wait: epochs since ``val_loss`` last improved (Keras' ``EarlyStopping.wait``).
+      active: False once early stopping has stopped the run; later epochs change nothing.
+    """
+
+    best_params: jax.Array
+    best_val_loss: jax.Array
+    best_epoch: jax.Array
+    wait: jax.Array
+    active: jax.Array
+
+
+def early_stopping(patience: int | None) -> Tracker:
+    """Keras' ``EarlyStopping(monitor="val_loss", patience=patience,
+    restore_best_weights=True)``; with ``patience=None`` the run never stops and keeps its
+    last epoch."""
+
+    def init(params: jax.Array) -> EarlyStoppingState:
+        return EarlyStoppingState(best_params=params, best_val_loss=jnp.float32(jnp.inf),
+                                  best_epoch=jnp.int32(0), wait=jnp.int32(0),
+                                  active=jnp.bool_(True))
+
+    def update(state: EarlyStoppingState, end: EpochEnd) -> EarlyStoppingState:
+        if patience is None:
+            return state._replace(best_epoch=end.epoch)
+        # Keras: the first epoch is always an improvement; patience counts epochs since
+        # the last one; stop once it is used up.
+        improved = end.ran & ((end.epoch == 0) | (end.val_loss < state.best_val_loss))
+        wait = jnp.where(improved, 0, state.wait + 1)
+        stop = end.ran & ~improved & (wait >= patience) & (end.epoch > 0)
+        return EarlyStoppingState(
+            best_params=_where(improved, end.params, state.best_params),
+            best_val_loss=jnp.where(improved, end.val_loss, state.best_val_loss),
+            best_epoch=jnp.where(improved, end.epoch, state.best_epoch),
+            wait=wait, active=state.active & ~stop)
+
+    return Tracker(init, update)
+
+
+class DivergenceState(NamedTuple):
+    """``diverged``: an epoch run had a non-finite loss, or ``val_loss`` on a series with
+    validation rows."""
+
+    diverged: jax.Array
+
+
+def divergence() -> Tracker:
+    """Whether the run diverged (:class:`DivergenceState`)."""
+
+    def init(params: jax.Array) -> DivergenceState:
+        return DivergenceState(jnp.bool_(False))
+
+    def update(state: DivergenceState, end: EpochEnd) -> DivergenceState:
+        bad = ~jnp.isfinite(end.loss) | (end.has_val & ~jnp.isfinite(end.val_loss))
+        return DivergenceState(state.diverged | (end.ran & bad))
+
+    return Tracker(init, update)
+
+
+class UnitHealthState(NamedTuple):
+    """Per activation site, per unit; nothing grows with the epochs.
+
+    Attributes:
+      death_epoch: each unit's first epoch found dead at its end (-1: never).
+      came_back: units found dead at one epoch's end and alive at a later one.
+      dead_kept, dormant_kept: each unit's state at the end of the epoch whose weights the
+        run returns.
+    """
+
+    death_epoch: dict[str, jax.Array]
+    came_back: dict[str, jax.Array]
+    dead_kept: dict[str, jax.Array]
+    dormant_kept: dict[str, jax.Array]
+
+
+def unit_health(site_units: dict[str, int]) -> Tracker:
+    """Dead and dormant units of each site (``{site: unit count}``) over the epochs; its
+    ``update(state, end, kept)`` also takes whether ``end``'s weights are the ones the run
+    returns (early stopping decides)."""
+
+    def init(params: jax.Array) -> UnitHealthState:
+        return UnitHealthState(
+            death_epoch={k: jnp.full((u,), -1, jnp.int32) for k, u in site_units.items()},
+            came_back={k: jnp.zeros((u,), bool) for k, u in site_units.items()},
+            dead_kept={k: jnp.zeros((u,), bool) for k, u in site_units.items()},
+            dormant_kept={k: jnp.zeros((u,), bool) for k, u in site_units.items()})
+
+    def update(state: UnitHealthState, end: EpochEnd, kept: jax.Array) -> UnitHealthState:
+        died = state.death_epoch
+        return UnitHealthState(
+            death_epoch={k: jnp.where(end.ran & dead & (died[k] < 0), end.epoch, died[k])
+                         for k, dead in end.dead.items()},
+            came_back={k: state.came_back[k] | (end.ran & ~dead & (died[k] >= 0))
+                       for k, dead in end.dead.items()},
+            dead_kept={k: jnp.where(kept, d, state.dead_kept[k]) for k, d in end.dead.items()},
+            dormant_kept={k: jnp.where(kept, d, state.dormant_kept[k])
+                          for k, d in end.dormant.items()})
+
+    return Tracker(init, update)
+
+
+class EpochState(NamedTuple):
+    """The epoch loop's carry: one model's training between two epochs.
+
+    Attributes:
+      params: the flat parameter vector at the end of the last epoch run.
+      opt_state: Adam's state for ``params``.
+      stopping, divergence, units: the trackers' states (:func:`early_stopping`,
+        :func:`divergence`, :func:`unit_health`).
+    """
+
+    params: jax.Array
+    opt_state: optax.OptState
+    stopping: EarlyStoppingState
+    divergence: DivergenceState
+    units: UnitHealthState
 
 
 def _start(spec: TrainSpec, n_features: int, n: int, key: jax.Array,
@@ -298,6 +390,204 @@ def _start(spec: TrainSpec, n_features: int, n: int, key: jax.Array,
     return params, orders.astype(jnp.int32)
 
 
+# --- the epoch loop ----------------------------------------------------------------------
+
+
+class _Batching(NamedTuple):
+    """How an epoch's shuffled samples fill its ``steps`` batches of ``size`` rows: the last
+    batch is topped up with ``pad`` rows from the order's start that ``mask`` (steps, size)
+    keeps out of the loss, so it is Keras' smaller final batch. For a padded series,
+    ``source[k]`` is the order's entry slot k takes, and ``step_on`` marks the steps that
+    hold any of the series' own rows."""
+
+    steps: int
+    size: int
+    pad: int
+    mask: jax.Array
+    source: jax.Array | None = None
+    step_on: jax.Array | None = None
+
+
+def _batching(spec: TrainSpec, n: int, n_real: jax.Array | None) -> _Batching:
+    size = min(spec.batch_size, n)
+    steps = steps_per_epoch(spec, n)
+    pad = steps * size - n
+    if n_real is None:
+        mask = jnp.concatenate([jnp.ones(n), jnp.zeros(pad)]).reshape(steps, size)
+        return _Batching(steps, size, pad, mask)
+    # Position k of an epoch's batches takes the order's entry k, and the short last
+    # batch is filled from the order's start (masked), as unpadded.
+    k = jnp.arange(steps * size)
+    real = k < n_real
+    source = jnp.clip(jnp.where(real, k, k - n_real), 0, n - 1)
+    step_on = jnp.arange(steps) < (n_real + size - 1) // size
+    return _Batching(steps, size, pad, real.astype(jnp.float32).reshape(steps, size), source,
+                     step_on)
+
+
+class _Fit(NamedTuple):
+    """What every epoch of one fit reads: the model, how to unflatten its weights, the
+    data (float32; ``X_all`` its fit then validation windows), the series' own fit and
+    validation row counts (``n_val_rows``, padded: which validation rows are its own) and
+    the batching."""
+
+    spec: TrainSpec
+    model: models.Model
+    unravel: Callable[[jax.Array], Any]
+    data: TrainData
+    X_all: jax.Array
+    padded: bool
+    n_own: jax.Array | int
+    n_val_own: jax.Array | int
+    val_rows: jax.Array | None
+    batching: _Batching
+
+
+def _setup(spec: TrainSpec, act: models.ActivationLike, data: TrainData,
+           unravel: Callable[[jax.Array], Any], n_real: jax.Array | None,
+           n_val_real: jax.Array | None) -> _Fit:
+    data = TrainData(*(jnp.asarray(a, jnp.float32) for a in data))
+    n, n_val = data.X_fit.shape[0], data.X_val.shape[0]
+    padded = n_real is not None
+    return _Fit(spec=spec, model=models.get(spec.model, act), unravel=unravel, data=data,
+                X_all=jnp.concatenate([data.X_fit, data.X_val]), padded=padded,
+                n_own=n_real if padded else n, n_val_own=n_val_real if padded else n_val,
+                val_rows=(jnp.arange(n_val) < n_val_real) if padded else None,
+                batching=_batching(spec, n, n_real))
+
+
+def _total(x: jax.Array) -> jax.Array:
+    # A sum in one fixed order, first to last: trailing padding zeros leave it exactly
+    # as it is, so a padded series sums to the same bits as unpadded. (A tree-shaped
+    # reduction regroups its terms with the array's length.)
+    return jax.lax.scan(lambda acc, v: (acc + v, None), jnp.zeros_like(x[0]), x)[0]
+
+
+def _train_epoch(fit: _Fit, opt: optax.GradientTransformation, params: jax.Array,
+                 opt_state: optax.OptState, order: jax.Array
+                 ) -> tuple[tuple[jax.Array, optax.OptState], jax.Array]:
+    """One epoch's optimiser steps over the fit samples in ``order``: the weights and
+    Adam's state after them, and each step's summed squared error."""
+    b, X_fit, y_fit = fit.batching, fit.data.X_fit, fit.data.y_fit
+    if fit.padded:
+        idx = order[b.source].reshape(b.steps, b.size)
+        batches = (X_fit[idx], y_fit[idx], b.mask, b.step_on)
+    else:
+        idx = jnp.concatenate([order, order[:b.pad]]).reshape(b.steps, b.size)
+        batches = (X_fit[idx], y_fit[idx], b.mask)
+
+    def batch_loss(p, x, y, m):
+        err = fit.model.apply(fit.unravel(p), x) - y
+        return jnp.sum(m * err * err) / jnp.sum(m)
+
+    grad_fn = jax.value_and_grad(batch_loss)
+
+    def step(carry, batch):
+        p, s = carry
+        x, y, m = batch[:3]
+        loss, grads = grad_fn(p, x, y, m)
+        updates, s_new = opt.update(grads, s, p)
+        p_new = optax.apply_updates(p, updates)
+        if not fit.padded:
+            return (p_new, s_new), loss * jnp.sum(m)
+        on = batch[3]  # a padding-only step: no update, no loss
+        return ((_where(on, p_new, p), _where(on, s_new, s)),
+                jnp.where(on, loss * jnp.sum(m), 0.0))
+
+    return jax.lax.scan(step, (params, opt_state), batches, unroll=_STEP_UNROLL)
+
+
+def _evaluate(fit: _Fit, q: Any) -> tuple[jax.Array, jax.Array, dict[str, jax.Array]]:
+    """One forward pass with weights ``q`` over every fit and validation row: the
+    forecasts, which hidden units are dead on the series' own fit rows, and each site's
+    summed ``|a|`` over them.
+
+    It runs in chunks of a fixed number of rows, each chunk reduced on its own and the
+    chunks summed first to last: the shapes XLA compiles do not depend on the series'
+    length, nor the sums on its padding, so every number is the unpadded run's, bit for bit.
+    """
+    X_all = fit.X_all
+    rows_all = X_all.shape[0]
+    chunks = -(-rows_all // _EVAL_ROWS)
+    X = jnp.concatenate([X_all, jnp.zeros((chunks * _EVAL_ROWS - rows_all,
+                                           *X_all.shape[1:]), X_all.dtype)])
+    own = jnp.arange(chunks * _EVAL_ROWS) < fit.n_own
+
+    def chunk(args: tuple[jax.Array, jax.Array]) -> Any:
+        x, fit_row = args
+        if fit.spec.track_units:
+            pred, hiddens, sites = fit.model.sites(q, x)
+        else:
+            (pred, hiddens), sites = fit.model.hidden(q, x), {}
+        alive = jnp.concatenate([jnp.any((h != 0) & fit_row[:, None], axis=0)
+                                 for h in hiddens])
+        activity = {k: jnp.sum(jnp.where(fit_row.reshape(-1, *(1,) * (a.ndim - 1)),
+                                         jnp.abs(a), 0).reshape(-1, a.shape[-1]), axis=0)
+                    for k, a in sites.items()}
+        return pred, alive, activity
+
+    pred, alive, activity = jax.lax.map(
+        chunk, (X.reshape(chunks, _EVAL_ROWS, *X_all.shape[1:]),
+                own.reshape(chunks, _EVAL_ROWS)))
+    return (pred.reshape(-1)[:rows_all], ~jnp.any(alive, axis=0),
+            {k: _total(v) for k, v in activity.items()})
+
+
+def _epoch_end(fit: _Fit, epoch: jax.Array, ran: jax.Array, params: jax.Array,
+               losses: jax.Array) -> EpochEnd:
+    """What the weights ``params`` at the end of ``epoch`` show, its steps' ``losses``
+    summed into the epoch's loss."""
+    n, y_val = fit.data.X_fit.shape[0], fit.data.y_val
+    loss = _total(losses) / fit.n_own
+    pred, dead, activity = _evaluate(fit, fit.unravel(params))
+    if not y_val.shape[0]:
+        val_loss, has_val = jnp.float32(jnp.nan), False
+    elif fit.padded:  # 0 / 0, NaN, for a series without validation rows
+        val_loss = _total(jnp.where(fit.val_rows, (pred[n:] - y_val) ** 2, 0)) / fit.n_val_own
+        has_val = fit.n_val_own > 0
+    else:
+        val_loss, has_val = _total((pred[n:] - y_val) ** 2) / fit.n_val_own, True
+    health = {k: health_of(v, fit.spec.dormant_threshold) for k, v in activity.items()}
+    learned = fit.model.learned(fit.unravel(params)) if fit.spec.track_units else {}
+    return EpochEnd(epoch=epoch, ran=ran, params=params, loss=loss, val_loss=val_loss,
+                    has_val=has_val, dead_fraction=jnp.mean(dead.astype(jnp.float32)),
+                    dead={k: d for k, (d, _) in health.items()},
+                    dormant={k: m for k, (_, m) in health.items()}, learned=learned)
+
+
+def _record(end: EpochEnd) -> EpochRecord:
+    def kept(x: jax.Array) -> jax.Array:
+        return jnp.where(end.ran, x, jnp.nan)
+
+    def share(units: jax.Array) -> jax.Array:
+        return kept(jnp.mean(units.astype(jnp.float32)))
+
+    return EpochRecord(
+        loss=kept(end.loss), val_loss=kept(end.val_loss), dead_fraction=kept(end.dead_fraction),
+        dead_share={k: share(d) for k, d in end.dead.items()},
+        dormant_share={k: share(m) for k, m in end.dormant.items()},
+        learned={k: kept(v) for k, v in end.learned.items()})
+
+
+def _output(fit: _Fit, state: EpochState, record: EpochRecord) -> TrainOutput:
+    stopping, units = state.stopping, state.units
+    final = stopping.best_params if fit.spec.patience is not None else state.params
+    finite = jnp.all(jnp.isfinite(final))
+    epoch_stats = {"dead_fraction": record.dead_fraction,
+                   **{f"dead_share:{k}": v for k, v in record.dead_share.items()},
+                   **{f"dormant_share:{k}": v for k, v in record.dormant_share.items()},
+                   **{f"learned:{k}": v for k, v in record.learned.items()}}
+    unit_stats = {}
+    for k in units.death_epoch:
+        unit_stats.update({f"death_epoch:{k}": units.death_epoch[k],
+                           f"came_back:{k}": units.came_back[k],
+                           f"dead:{k}": units.dead_kept[k], f"dormant:{k}": units.dormant_kept[k]})
+    return TrainOutput(params=fit.unravel(final), loss=record.loss, val_loss=record.val_loss,
+                       best_epoch=stopping.best_epoch,
+                       diverged=state.divergence.diverged | ~finite,
+                       epoch_stats=epoch_stats, unit_stats=unit_stats)
+
+
 def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: Any,
          orders: jax.Array, learning_rate: jax.Array | None = None,
          n_real: jax.Array | None = None, n_val_real: jax.Array | None = None
@@ -313,192 +603,43 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
     unit statistic, and the steps past the series' own ``ceil(n_real / batch_size)`` leave
     the weights and Adam's state untouched: the numbers are the unpadded run's, bit for
     bit (every sum only gains exact zeros).
-    """
-    model = models.get(spec.model, act)
-    X_fit, y_fit, X_val, y_val = (jnp.asarray(a, jnp.float32) for a in data)
-    n, n_val = X_fit.shape[0], X_val.shape[0]
-    padded = n_real is not None
-    bs = min(spec.batch_size, n)
-    steps = steps_per_epoch(spec, n)
-    pad = steps * bs - n
-    if padded:
-        # Position k of an epoch's batches takes the order's entry k, and the short last
-        # batch is filled from the order's start (masked), as unpadded.
-        k = jnp.arange(steps * bs)
-        real = k < n_real
-        source = jnp.clip(jnp.where(real, k, k - n_real), 0, n - 1)
-        step_on = jnp.arange(steps) < (n_real + bs - 1) // bs
-        val_rows = jnp.arange(n_val) < n_val_real
 
+    Each epoch trains, then folds its :class:`EpochEnd` into the trackers:
+    :func:`early_stopping`, :func:`divergence` and :func:`unit_health`.
+    """
     # One flat vector of parameters: Adam, the stopped-run selects and the best-weight copy
     # each become one fused loop instead of one per leaf, a smaller program that compiles
     # faster (the compile, not the run, dominates a study).
     params, unravel = ravel_pytree(models.init_activation_params(params, spec.model, act))
+    fit = _setup(spec, act, data, unravel, n_real, n_val_real)
     lr = spec.learning_rate if learning_rate is None else learning_rate
     opt = keras_adam(lr, spec.beta1, spec.beta2, spec.eps)
-    opt_state = opt.init(params)
-    # Padding fills the last batch to full size; its mask keeps the padded rows out of the
-    # loss, so the short last batch is Keras' smaller final batch.
-    if padded:
-        mask = real.astype(jnp.float32).reshape(steps, bs)
-    else:
-        mask = jnp.concatenate([jnp.ones(n), jnp.zeros(pad)]).reshape(steps, bs)
-    X_all = jnp.concatenate([X_fit, X_val])
-
-    def batch_loss(p, x, y, m):
-        err = model.apply(unravel(p), x) - y
-        return jnp.sum(m * err * err) / jnp.sum(m)
-
-    grad_fn = jax.value_and_grad(batch_loss)
-
-    def step(carry, batch):
-        p, s = carry
-        x, y, m = batch[:3]
-        loss, grads = grad_fn(p, x, y, m)
-        updates, s_new = opt.update(grads, s, p)
-        p_new = optax.apply_updates(p, updates)
-        if not padded:
-            return (p_new, s_new), loss * jnp.sum(m)
-        on = batch[3]  # a padding-only step: no update, no loss
-        return ((_where(on, p_new, p), _where(on, s_new, s)),
-                jnp.where(on, loss * jnp.sum(m), 0.0))
-
-    def evaluate(q: Any) -> tuple[jax.Array, jax.Array, dict[str, jax.Array]]:
-        # One forward pass over every fit and validation row gives the validation
-        # forecasts and, over the series' own fit rows, which hidden units are alive and
-        # each site's summed |a|. It runs in chunks of a fixed number of rows, each chunk
-        # reduced on its own and the chunks summed first to last: the shapes XLA compiles
-        # do not depend on the series' length, nor the sums on its padding, so every number
-        # is the unpadded run's, bit for bit.
-        rows_all = n + n_val
-        chunks = -(-rows_all // _EVAL_ROWS)
-        X = jnp.concatenate([X_all, jnp.zeros((chunks * _EVAL_ROWS - rows_all,
-                                               *X_all.shape[1:]), X_all.dtype)])
-        own = (jnp.arange(chunks * _EVAL_ROWS) < (n_real if padded else n))
-
-        def chunk(args: tuple[jax.Array, jax.Array]) -> Any:
-            x, fit_row = args
-            if spec.track_units:
-                pred, hiddens, sites = model.sites(q, x)
-            else:
-                (pred, hiddens), sites = model.hidden(q, x), {}
-            alive = jnp.concatenate([jnp.any((h != 0) & fit_row[:, None], axis=0)
-                                     for h in hiddens])
-            activity = {k: jnp.sum(jnp.where(fit_row.reshape(-1, *(1,) * (a.ndim - 1)),
-                                             jnp.abs(a), 0).reshape(-1, a.shape[-1]), axis=0)
-                        for k, a in sites.items()}
-            return pred, alive, activity
-
-        pred, alive, activity = jax.lax.map(
-            chunk, (X.reshape(chunks, _EVAL_ROWS, *X_all.shape[1:]),
-                    own.reshape(chunks, _EVAL_ROWS)))
-        return (pred.reshape(-1)[:rows_all], ~jnp.any(alive, axis=0),
-                {k: total(v) for k, v in activity.items()})
-
-    def total(x: jax.Array) -> jax.Array:
-        # A sum in one fixed order, first to last: trailing padding zeros leave it exactly
-        # as it is, so a padded series sums to the same bits as unpadded. (A tree-shaped
-        # reduction regroups its terms with the array's length.)
-        return jax.lax.scan(lambda acc, v: (acc + v, None), jnp.zeros_like(x[0]), x)[0]
+    # The sites' unit counts, from shapes alone (no computation is traced here).
+    site_units = ({k: v.shape[-1] for k, v in jax.eval_shape(
+        lambda q: fit.model.sites(unravel(q), fit.data.X_fit)[2], params).items()}
+        if spec.track_units else {})
+    stopper, diverging, units = early_stopping(spec.patience), divergence(), unit_health(site_units)
 
     def epoch(state: EpochState, inputs: tuple[jax.Array, jax.Array]
               ) -> tuple[EpochState, EpochRecord]:
         order, e = inputs
-        active = state.active
-        if padded:
-            idx = order[source].reshape(steps, bs)
-            batches = (X_fit[idx], y_fit[idx], mask, step_on)
-        else:
-            idx = jnp.concatenate([order, order[:pad]]).reshape(steps, bs)
-            batches = (X_fit[idx], y_fit[idx], mask)
-        (p_new, s_new), losses = jax.lax.scan(
-            step, (state.params, state.opt_state), batches, unroll=_STEP_UNROLL)
+        ran = state.stopping.active
+        (p, s), losses = _train_epoch(fit, opt, state.params, state.opt_state, order)
         # A run stopped early keeps its weights: the epoch's work is discarded.
-        p = _where(active, p_new, state.params)
-        s = _where(active, s_new, state.opt_state)
-        loss = total(losses) / (n_real if padded else n)
+        p, s = _where(ran, p, state.params), _where(ran, s, state.opt_state)
+        end = _epoch_end(fit, e, ran, p, losses)
+        stopping = stopper.update(state.stopping, end)
+        return EpochState(
+            params=p, opt_state=s, stopping=stopping,
+            divergence=diverging.update(state.divergence, end),
+            units=units.update(state.units, end, kept=stopping.best_epoch == e)), _record(end)
 
-        pred, dead, activity = evaluate(unravel(p))
-        if not n_val:
-            val_loss = jnp.float32(jnp.nan)
-        elif padded:  # 0 / 0, NaN, for a series without validation rows
-            val_loss = total(jnp.where(val_rows, (pred[n:] - y_val) ** 2, 0)) / n_val_real
-        else:
-            val_loss = total((pred[n:] - y_val) ** 2) / n_val
-        dead_fraction = jnp.mean(dead.astype(jnp.float32))
-        health = {k: health_of(v, spec.dormant_threshold) for k, v in activity.items()}
-        death_epoch = {k: jnp.where(active & dead_k & (state.death_epoch[k] < 0), e,
-                                    state.death_epoch[k])
-                       for k, (dead_k, _) in health.items()}
-        came_back = {k: state.came_back[k] | (active & ~dead_k & (state.death_epoch[k] >= 0))
-                     for k, (dead_k, _) in health.items()}
-        diverged = state.diverged | (active & ~jnp.isfinite(loss))
-        if n_val:
-            has_val = (n_val_real > 0) if padded else True
-            diverged = diverged | (active & has_val & ~jnp.isfinite(val_loss))
-
-        best_p, best_val, wait = state.best_params, state.best_val_loss, state.wait
-        kept_now = active  # without early stopping the last epoch run is the one returned
-        if spec.patience is not None:
-            # Keras EarlyStopping: the first epoch is always an improvement; patience
-            # counts epochs since the last one; stop once it is used up.
-            improved = active & ((e == 0) | (val_loss < best_val))
-            kept_now = improved
-            best_p = _where(improved, p, best_p)
-            best_val = jnp.where(improved, val_loss, best_val)
-            best_epoch = jnp.where(improved, e, state.best_epoch)
-            wait = jnp.where(improved, 0, wait + 1)
-            stop = active & ~improved & (wait >= spec.patience) & (e > 0)
-        else:
-            best_epoch = e
-            stop = jnp.bool_(False)
-        def kept(x: jax.Array) -> jax.Array:
-            return jnp.where(active, x, jnp.nan)
-
-        record = EpochRecord(
-            loss=kept(loss), val_loss=kept(val_loss), dead_fraction=kept(dead_fraction),
-            dead_share={k: kept(jnp.mean(d.astype(jnp.float32))) for k, (d, _) in health.items()},
-            dormant_share={k: kept(jnp.mean(m.astype(jnp.float32)))
-                           for k, (_, m) in health.items()},
-            learned={k: kept(v) for k, v in
-                     (model.learned(unravel(p)) if spec.track_units else {}).items()})
-        return EpochState(params=p, opt_state=s, best_params=best_p, best_val_loss=best_val,
-                          best_epoch=best_epoch, wait=wait, active=active & ~stop,
-                          diverged=diverged, death_epoch=death_epoch,
-                          came_back=came_back,
-                          dead_kept={k: jnp.where(kept_now, d, state.dead_kept[k])
-                                     for k, (d, _) in health.items()},
-                          dormant_kept={k: jnp.where(kept_now, m, state.dormant_kept[k])
-                                        for k, (_, m) in health.items()}), record
-
-    # The sites' unit counts, from shapes alone (no computation is traced here).
-    site_units = ({k: v.shape[-1] for k, v in
-                   jax.eval_shape(lambda q: model.sites(unravel(q), X_fit)[2], params).items()}
-                  if spec.track_units else {})
-    start = EpochState(params=params, opt_state=opt_state, best_params=params,
-                       best_val_loss=jnp.float32(jnp.inf), best_epoch=jnp.int32(0),
-                       wait=jnp.int32(0), active=jnp.bool_(True), diverged=jnp.bool_(False),
-                       death_epoch={k: jnp.full((u,), -1, jnp.int32)
-                                    for k, u in site_units.items()},
-                       came_back={k: jnp.zeros((u,), bool) for k, u in site_units.items()},
-                       dead_kept={k: jnp.zeros((u,), bool) for k, u in site_units.items()},
-                       dormant_kept={k: jnp.zeros((u,), bool) for k, u in site_units.items()})
+    start = EpochState(params=params, opt_state=opt.init(params),
+                       stopping=stopper.init(params), divergence=diverging.init(params),
+                       units=units.init(params))
     epochs = jnp.arange(spec.epochs, dtype=jnp.int32)
     state, record = jax.lax.scan(epoch, start, (orders, epochs))
-    final = state.best_params if spec.patience is not None else state.params
-    finite = jnp.all(jnp.isfinite(final))
-    epoch_stats = {"dead_fraction": record.dead_fraction,
-                   **{f"dead_share:{k}": v for k, v in record.dead_share.items()},
-                   **{f"dormant_share:{k}": v for k, v in record.dormant_share.items()},
-                   **{f"learned:{k}": v for k, v in record.learned.items()}}
-    unit_stats = {}
-    for k in site_units:
-        unit_stats.update({f"death_epoch:{k}": state.death_epoch[k],
-                           f"came_back:{k}": state.came_back[k],
-                           f"dead:{k}": state.dead_kept[k], f"dormant:{k}": state.dormant_kept[k]})
-    return TrainOutput(params=unravel(final), loss=record.loss, val_loss=record.val_loss,
-                       best_epoch=state.best_epoch, diverged=state.diverged | ~finite,
-                       epoch_stats=epoch_stats, unit_stats=unit_stats)
+    return _output(fit, state, record)
 
 
 def _train(spec: TrainSpec, act: models.ActivationLike, data: TrainData,

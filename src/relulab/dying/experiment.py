@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from relulab.errors import RelulabError
+from relulab.specs import DEFAULT_INIT
 
 __all__ = [
     "DEFAULT_ACTIVATIONS",
@@ -73,7 +74,6 @@ class ExperimentSpec:
 
     def __post_init__(self) -> None:
         from relulab.activations import get
-        from relulab.config import INITS
 
         for key in ("depths", "widths", "learning_rates", "inits", "activations"):
             value = tuple(getattr(self, key))
@@ -89,22 +89,19 @@ class ExperimentSpec:
             raise RelulabError("learning rates must be positive numbers, got "
                                f"{', '.join(map(str, self.learning_rates))}; pass e.g. "
                                "--learning-rates 1e-3,1e-2")
-        unknown = [i for i in self.inits if i not in INITS]
-        if unknown:
-            raise RelulabError(f"unknown init {unknown[0]!r}; choose from: {', '.join(INITS)}")
         for name in self.activations:
             get(name)
-        for key in ("seeds", "epochs", "batch_size", "lookback", "test_size", "bootstrap"):
-            if int(getattr(self, key)) < 1:
-                raise RelulabError(f"{key} must be at least 1, got {getattr(self, key)}; "
-                                   f"pass --{key.replace('_', '-')} 1 or more")
+        # The cells are study configs: making them checks the inits, the seeds, the windows
+        # and the training once, where a study's are checked, in the same words.
+        for init in self.inits:
+            self.config(self.widths[0], self.depths[0], init)
 
-    def config(self, width: int, depth: int) -> Any:
-        """The study config of one (width, depth): the seed preset's windows and training,
-        an MLP of that shape (learning rate and initialiser vary inside the program)."""
+    def config(self, width: int, depth: int, init: str = DEFAULT_INIT) -> Any:
+        """The study config of one (width, depth) and initialiser: the seed preset's windows
+        and training, an MLP of that shape (the learning rate varies inside the program)."""
         from relulab.config import preset
 
-        return preset("seed", model="mlp", units=width, layers=depth,
+        return preset("seed", model="mlp", units=width, layers=depth, init=init,
                       activations=self.activations, seeds=self.seeds, epochs=self.epochs,
                       batch_size=self.batch_size, lookback=self.lookback,
                       test_size=self.test_size, bootstrap=self.bootstrap,
@@ -189,7 +186,6 @@ def run_experiment(spec: ExperimentSpec, series: Any,
     import jax
 
     from relulab import training
-    from relulab.models import ModelSpec
     from relulab.windows import check_series, prepare
 
     t0 = time.perf_counter()
@@ -205,11 +201,9 @@ def run_experiment(spec: ExperimentSpec, series: Any,
         data = training.TrainData.from_prepared(prep)
         base = training.TrainSpec.from_config(config)
         # Every initialiser's start, per seed; the grid's models are (lr, init, seed).
-        starts = {}
-        for init in spec.inits:
-            start_spec = dataclasses.replace(base, model=dataclasses.replace(base.model,
-                                                                            init=init))
-            starts[init] = training.start_many(start_spec, data, config.seed_list)
+        starts = {init: training.start_many(
+            training.TrainSpec.from_config(spec.config(width, depth, init)), data,
+            config.seed_list) for init in spec.inits}
         grid = [(lr, init) for lr in spec.learning_rates for init in spec.inits]
         params = jax.tree.map(lambda *a: np.concatenate(a),
                               *[starts[init][0] for _, init in grid])
@@ -223,7 +217,6 @@ def run_experiment(spec: ExperimentSpec, series: Any,
             return out
 
         y_test = values[prep.split.test_start:]
-        model = ModelSpec.from_config(config)
         # Compile (and run) the activations of one shape in parallel threads: XLA compiles
         # outside the GIL, so two cores compile two programs at once.
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -231,7 +224,8 @@ def run_experiment(spec: ExperimentSpec, series: Any,
             for activation in spec.activations:
                 out = futures[activation].result()
                 forecasts = prep.scaler.inverse(np.asarray(
-                    training.predict_many(model, activation, out.params, prep.test.X)))
+                    training.predict_many(base.model, activation, out.params,
+                                           prep.test.X)))
                 stats = {k: np.asarray(v, float) for k, v in out.epoch_stats.items()}
                 units = {k.split(":", 1)[1]: int(np.shape(v)[-1])
                          for k, v in out.unit_stats.items() if k.startswith("dead:")}

@@ -11,8 +11,9 @@ Parameters are plain pytrees (nested dicts and tuples of arrays) named as Keras 
 weights; every function is pure and vmappable over any leading batch of models.
 
 Families (``FAMILIES``): ``lstm`` (:mod:`relulab.models.lstm`, Keras 3 semantics) and
-``mlp`` (:mod:`relulab.models.mlp`). A new family is a module with the four functions of
-:class:`Family` and one line in ``FAMILIES``; nothing else names a family.
+``mlp`` (:mod:`relulab.models.mlp`). A new family is a module ``relulab.models.NAME`` with
+the four functions of :class:`Family`, and its name in :data:`relulab.specs.MODELS` (the
+list the config checks without importing JAX); nothing else names a family.
 
 Learnable activation parameters (PReLU's ``weight``) live in the pytree beside the layer
 that uses them, one shared scalar per layer, under ``"activation"`` /
@@ -24,16 +25,15 @@ activation slots, :func:`init_activation_params` fills the slots for one activat
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
 
-from relulab.errors import RelulabError
-from relulab.models import initializers, lstm, mlp
 from relulab.models.layers import ActivationLike, Params, Switched, resolve
+from relulab.specs import DEFAULT_INIT, MODELS, ModelSpec
 
 
 class Family(Protocol):
@@ -56,57 +56,9 @@ class Family(Protocol):
         applied, each ``(batch, units)`` or ``(batch, timesteps, units)``."""
 
 
-DEFAULT_INIT = "glorot_uniform"  # Keras' Dense default
-
-# The registry: family name -> module. A new model is a new module and one line here.
-FAMILIES: dict[str, Family] = {
-    "lstm": lstm,
-    "mlp": mlp,
-}
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What decides a model's shape and computation, apart from its activation: small,
-    frozen and hashable, so compiled programs can be cached on it.
-
-    ``units`` is the LSTM's units per layer or the MLP's width, ``layers`` the number of
-    stacked LSTM layers or MLP hidden layers; ``recurrent_activation`` is the LSTM's gate
-    activation (unused by the MLP). ``init`` is the MLP's hidden-layer initialiser, a name of
-    :data:`relulab.models.initializers.INITS` (the ``Dense(1)`` head stays Glorot-uniform).
-    The LSTM initialises as Keras' ``LSTM`` does (Glorot kernels, orthogonal recurrent
-    kernels, unit forget bias) and refuses any other ``init``: its gates are not ReLU layers,
-    and an initialiser silently ignored would make two studies look different that are not.
-    """
-
-    family: str = "lstm"
-    units: int = 4
-    layers: int = 1
-    recurrent_activation: str = "sigmoid"
-    init: str = DEFAULT_INIT
-
-    def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise RelulabError(f"unknown model {self.family!r}; choose one of: "
-                               f"{', '.join(FAMILIES)}")
-        initializers.get(self.init)  # an unknown name: one error naming the choices
-        if self.family == "lstm" and self.init != DEFAULT_INIT:
-            raise RelulabError(f"init {self.init!r} applies to the MLP's hidden layers; the "
-                               f"LSTM initialises as Keras does ({DEFAULT_INIT} kernels, "
-                               "orthogonal recurrent kernels): pass --model mlp, or leave "
-                               "--init out")
-        for key in ("units", "layers"):
-            if int(getattr(self, key)) < 1:
-                raise RelulabError(f"{key} must be at least 1, got {getattr(self, key)}; "
-                                   f"pass --{key} 1 or more")
-
-    @classmethod
-    def from_config(cls, config: Any) -> ModelSpec:
-        """The model of a ``StudyConfig`` (its ``model``, ``units``, ``layers``,
-        ``recurrent_activation`` and ``init``)."""
-        return cls(family=config.model, units=config.units, layers=config.layers,
-                   recurrent_activation=config.recurrent_activation,
-                   init=config.init)
+# The registry: family name -> module, the module relulab.models.NAME of each name.
+FAMILIES: dict[str, Family] = {name: importlib.import_module(f"{__name__}.{name}")
+                               for name in MODELS}
 
 
 class Model(NamedTuple):

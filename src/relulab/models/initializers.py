@@ -22,6 +22,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from relulab import specs
 from relulab.errors import RelulabError
 
 # Keras' truncated normal is N(0, 1) cut at +-2, then scaled; this is the standard deviation of
@@ -172,15 +173,11 @@ def _zero_bias(kernel_init: Callable[[jax.Array], jax.Array]) -> Init:
     return Init(lambda bits: (kernel_init(bits), jnp.zeros((bits.shape[1],))))
 
 
-INITS: dict[str, Init] = {
-    "glorot_uniform": _zero_bias(glorot_uniform),
-    "glorot_normal": _zero_bias(glorot_normal),
-    "he_normal": _zero_bias(he_normal),
-    "he_uniform": _zero_bias(he_uniform),
-    "lecun_normal": _zero_bias(lecun_normal),
-    "orthogonal": _zero_bias(orthogonal),
-    "rai": Init(rai, extra_rows=RAI_EXTRA_ROWS, symmetric=False),
-}
+# The initialisers that draw the layer's bias too. Every other name of relulab.specs.INITS
+# is one of Keras' kernel initialisers above, the function of that name.
+_WITH_BIAS = {"rai": Init(rai, extra_rows=RAI_EXTRA_ROWS, symmetric=False)}
+INITS: dict[str, Init] = {name: _WITH_BIAS.get(name) or _zero_bias(globals()[name])
+                          for name in specs.INITS}
 
 
 def get(name: str) -> Init:

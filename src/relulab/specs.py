@@ -1,0 +1,133 @@
+"""What decides a model and its training, as plain data: :class:`ModelSpec`,
+:class:`TrainSpec`, and the names they choose among.
+
+No JAX and no NumPy here, so a study config derives its specs the moment it is made
+(:meth:`TrainSpec.from_config`, the one place a config's model and training fields are
+read) and a user's mistake is one line before anything heavy is imported. Each field is
+checked once, by the spec that owns it; the config checks only its own fields.
+
+The registries read their names from here: ``relulab.models.FAMILIES`` holds the module
+``relulab.models.NAME`` of each name in :data:`MODELS`, and
+``relulab.models.initializers.INITS`` the initialiser of each name in :data:`INITS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from relulab.errors import RelulabError
+
+# The model families: a family NAME is the module relulab.models.NAME.
+MODELS = ("lstm", "mlp")
+# The MLP's hidden-layer initialisers (relulab.models.initializers).
+INITS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal",
+         "orthogonal", "rai")
+DEFAULT_INIT = "glorot_uniform"  # Keras' Dense default, and the LSTM's kernels'
+# ReDo's tau (Sokar et al. 2023): a unit is dormant when its mean |output| is at most this
+# share of its site's average (relulab.diagnostics reports it).
+DORMANT_THRESHOLD = 0.1
+
+
+def _at_least_one(spec: Any, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        value = getattr(spec, key)
+        if value is not None and int(value) < 1:
+            raise RelulabError(f"{key} must be at least 1, got {value}; pass "
+                               f"--{key.replace('_', '-')} 1 or more"
+                               + (", or leave it out" if key == "patience" else ""))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What decides a model's shape and computation, apart from its activation: small,
+    frozen and hashable, so compiled programs can be cached on it.
+
+    ``units`` is the LSTM's units per layer or the MLP's width, ``layers`` the number of
+    stacked LSTM layers or MLP hidden layers; ``recurrent_activation`` is the LSTM's gate
+    activation (unused by the MLP). ``init`` is the MLP's hidden-layer initialiser, a name of
+    :data:`INITS` (the ``Dense(1)`` head stays Glorot-uniform). The LSTM initialises as
+    Keras' ``LSTM`` does (Glorot kernels, orthogonal recurrent kernels, unit forget bias)
+    and refuses any other ``init``: its gates are not ReLU layers, and an initialiser
+    silently ignored would make two studies look different that are not.
+    """
+
+    family: str = "lstm"
+    units: int = 4
+    layers: int = 1
+    recurrent_activation: str = "sigmoid"
+    init: str = DEFAULT_INIT
+
+    def __post_init__(self) -> None:
+        if self.family not in MODELS:
+            raise RelulabError(f"unknown model {self.family!r}; choose one of: "
+                               f"{', '.join(MODELS)}")
+        if self.init not in INITS:
+            raise RelulabError(f"unknown init {self.init!r}; choose one of: {', '.join(INITS)}")
+        if self.family == "lstm" and self.init != DEFAULT_INIT:
+            raise RelulabError(f"init {self.init!r} applies to the MLP's hidden layers; the "
+                               f"LSTM initialises as Keras does ({DEFAULT_INIT} kernels, "
+                               "orthogonal recurrent kernels): pass --model mlp, or leave "
+                               "--init out")
+        _at_least_one(self, ("units", "layers"))
+
+    @classmethod
+    def from_config(cls, config: Any) -> ModelSpec:
+        """The model of a ``StudyConfig``: ``TrainSpec.from_config(config).model``."""
+        return TrainSpec.from_config(config).model
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything that decides a compiled training program apart from the activation and
+    the data's shapes: the model and Keras ``fit``'s settings. Frozen and hashable, so the
+    compiled programs are cached on it.
+
+    ``patience``: ``EarlyStopping(monitor="val_loss", patience=patience,
+    restore_best_weights=True)``, or None for none. The Adam fields are Keras' names.
+    """
+
+    model: ModelSpec = field(default_factory=ModelSpec)
+    epochs: int = 500
+    batch_size: int = 1
+    learning_rate: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-7
+    patience: int | None = None
+    track_units: bool = True  # per-site dead / dormant units (TrainOutput.unit_stats)
+    dormant_threshold: float = DORMANT_THRESHOLD  # ReDo's tau
+
+    def __post_init__(self) -> None:
+        _at_least_one(self, ("epochs", "batch_size", "patience"))
+        # Adam's step: a learning rate <= 0 walks uphill or stands still, and runs would
+        # "train" silently; NaN or inf would poison every weight on the first step.
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise RelulabError(f"learning_rate must be a positive number, got "
+                               f"{self.learning_rate}; pass e.g. --learning-rate 0.001")
+        # Adam's moment decays: 1 would never update the moments (and divide by 0 in the
+        # bias correction 1 - beta^t), a negative one makes them oscillate.
+        for key in ("beta1", "beta2"):
+            value = getattr(self, key)
+            if not (math.isfinite(value) and 0.0 <= value < 1.0):
+                raise RelulabError(f"{key} must lie in [0, 1), got {value}; keep Adam's "
+                                   f"default {_DEFAULTS[key]}")
+        # eps keeps Adam's division by sqrt(v) finite; 0 divides by zero on flat gradients.
+        if not (math.isfinite(self.eps) and self.eps > 0):
+            raise RelulabError(f"eps must be a small positive number, got {self.eps}; keep "
+                               f"Keras' default {_DEFAULTS['eps']}")
+
+    @classmethod
+    def from_config(cls, config: Any) -> TrainSpec:
+        """The training of a ``StudyConfig``, its model included: the one place its model
+        and training fields are read (and so checked)."""
+        model = ModelSpec(family=config.model, units=config.units, layers=config.layers,
+                          recurrent_activation=config.recurrent_activation, init=config.init)
+        return cls(model=model, epochs=config.epochs, batch_size=config.batch_size,
+                   learning_rate=config.learning_rate, beta1=config.beta1,
+                   beta2=config.beta2, eps=config.eps, patience=config.patience)
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainSpec)}
