@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from relulab.config import StudyConfig
-from relulab.data import DataSource, bundled, load_source
+from relulab.data import DataSource, bundled
 from relulab.errors import RelulabError
 
 
@@ -74,7 +74,7 @@ def test_stored_strings_parse_as_before():
     assert DataSource.from_string("bundled:nile") == DataSource("bundled", name="nile")
     assert DataSource.from_string("dataset:hotel-h2:/x/H2.csv") == DataSource(
         "dataset", path="/x/H2.csv", name="hotel-h2")
-    # A named series ignores a stored column, as load_source always did.
+    # A named series ignores a stored column.
     assert DataSource.from_string("dataset:hotel-h1", column="c").column is None
     # Anything else is a path, colons and all (a "bundled:" with no name too).
     assert DataSource.from_string("bundled:", column="c") == DataSource(
@@ -91,7 +91,8 @@ def test_loads_a_csv_with_its_columns(tmp_path):
     assert s.dates[0] == "2020-01-05"
     config = StudyConfig(data=str(path), column="v")
     np.testing.assert_array_equal(DataSource.from_config(config).load().values, [3, 1, 4, 1, 5, 9])
-    np.testing.assert_array_equal(load_source(str(path), column="v").values, [3, 1, 4, 1, 5, 9])
+    from_string = DataSource.from_string(str(path), column="v")
+    np.testing.assert_array_equal(from_string.load().values, [3, 1, 4, 1, 5, 9])
 
 
 def test_loads_bundled_and_a_local_data_set(tmp_path, offline, monkeypatch):

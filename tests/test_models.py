@@ -19,6 +19,7 @@ from relulab.models.initializers import (
     orthogonal,
     uniform_from_bits,
 )
+from relulab.specs import TrainSpec
 
 
 def _keras():
@@ -219,7 +220,7 @@ def test_model_spec_comes_from_a_study_config_and_rejects_unknown_families():
     from relulab.config import preset
     from relulab.errors import RelulabError
 
-    spec = ModelSpec.from_config(preset("seed", model="mlp", units=6, layers=2))
+    spec = TrainSpec.from_config(preset("seed", model="mlp", units=6, layers=2)).model
     assert spec == ModelSpec(family="mlp", units=6, layers=2, recurrent_activation="sigmoid")
     assert hash(spec) == hash(ModelSpec("mlp", 6, 2, "sigmoid"))
     assert set(models.FAMILIES) == {"lstm", "mlp"}
@@ -231,7 +232,7 @@ def test_every_model_the_config_accepts_is_a_family_that_forecasts() -> None:
     from relulab.config import MODELS, preset
 
     for name in MODELS:
-        spec = ModelSpec.from_config(preset("seed", model=name, units=3, layers=2))
+        spec = TrainSpec.from_config(preset("seed", model=name, units=3, layers=2)).model
         model = models.get(spec, "relu")
         params = jax.jit(lambda k, model=model: model.init(k, 5))(jax.random.key(0))
         out = jax.jit(model.apply)(params, jnp.ones((2, 5)))
@@ -283,9 +284,9 @@ def test_model_spec_reads_the_init_and_refuses_what_it_cannot_honour():
     from relulab.config import preset
     from relulab.errors import RelulabError
 
-    spec = ModelSpec.from_config(preset("seed", model="mlp", init="he_normal"))
+    spec = TrainSpec.from_config(preset("seed", model="mlp", init="he_normal")).model
     assert spec.init == "he_normal"
-    assert ModelSpec.from_config(preset("seed")).init == "glorot_uniform"
+    assert TrainSpec.from_config(preset("seed")).model.init == "glorot_uniform"
     with pytest.raises(RelulabError, match=r"unknown init 'xavier'; choose one of: "
                        r"glorot_uniform, .*rai"):
         ModelSpec(family="mlp", init="xavier")

@@ -73,11 +73,6 @@ class ModelSpec:
                                "--init out")
         _at_least_one(self, ("units", "layers"))
 
-    @classmethod
-    def from_config(cls, config: Any) -> ModelSpec:
-        """The model of a ``StudyConfig``: ``TrainSpec.from_config(config).model``."""
-        return TrainSpec.from_config(config).model
-
 
 @dataclass(frozen=True)
 class TrainSpec:

@@ -1006,27 +1006,3 @@ def predict_many(spec: ModelSpec, activation_name: str, params: Any, X: Any,
                                         jnp.asarray(Xp.reshape(chunks, _EVAL_ROWS,
                                                                *X.shape[1:])))
     return jnp.moveaxis(out, 1, 0).reshape(out.shape[1], -1)[:, :n]
-
-
-def enable_compilation_cache(directory: str | os.PathLike[str] | None = None) -> str | None:
-    """Keep compiled training programs on disk so a repeated study skips compilation.
-
-    Compilation is most of a small study's wall time on a CPU (about 6 of 9 s for the seed
-    preset with 6 activations); with the cache a rerun compiles in about 1 s. The default
-    directory is ``<relulab cache>/jax`` (``$RELULAB_CACHE`` or ``~/.cache/relulab``);
-    setting ``RELULAB_JAX_CACHE=0`` turns it off. Returns the directory, or None when off.
-    """
-    if os.environ.get("RELULAB_JAX_CACHE", "1") == "0":
-        return None
-    if directory is None:
-        from relulab.data import default_cache_dir
-
-        directory = default_cache_dir() / "jax"
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError:  # a read-only home: run without the cache rather than fail
-        return None
-    jax.config.update("jax_compilation_cache_dir", str(directory))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    return str(directory)

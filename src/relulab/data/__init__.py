@@ -27,13 +27,13 @@ from relulab.data.download import CACHE_FILE, DEFAULT_URL, DOWNLOAD_TIMEOUT_S, d
 from relulab.data.hotel import DATA_HOME, HOTELS, daily_to_weekly, data_set_week, hotel_weekly
 from relulab.data.panel import Panel, load_panel
 from relulab.data.series import MIN_POINTS, Series
-from relulab.data.source import DataSource, load_source
+from relulab.data.source import DataSource
 from relulab.data.user import load_series, read_csv
 
 __all__ = [
     "CACHE_FILE", "DATASETS", "DATA_HOME", "DEFAULT_URL", "DOWNLOAD_TIMEOUT_S", "HOTELS",
     "MIN_POINTS", "DataSource", "Panel", "Series", "bundled", "bundled_names",
     "daily_to_weekly", "data_set_week", "default_cache_dir",
-    "hotel_weekly", "load_dataset", "load_panel", "load_series", "load_source",
+    "hotel_weekly", "load_dataset", "load_panel", "load_series",
     "read_csv",
 ]

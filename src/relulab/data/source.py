@@ -197,13 +197,3 @@ class DataSource:
             return f"bundled series {self.name}"
         where = (f"local copy {self.path}" if self.path else "from the cache or downloaded")
         return f"data set {self.name} ({where})"
-
-
-def load_source(source: str, *, column: str | None = None,
-                date_column: str | None = None) -> Series:
-    """A series from a source string, as :class:`relulab.config.StudyConfig.data` holds it.
-
-    Kept for callers of the string form; it is :meth:`DataSource.from_string` then
-    :meth:`DataSource.load`.
-    """
-    return DataSource.from_string(source, column=column, date_column=date_column).load()

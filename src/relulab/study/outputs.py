@@ -109,17 +109,13 @@ def prepare_outputs(outputs: Outputs) -> list[Path]:
 
 
 @contextmanager
-def _session(outputs: Outputs, executor: Any, compilation_cache: bool
+def _session(outputs: Outputs, executor: Any
              ) -> Iterator[tuple[Recorder, Executor, Written]]:
     """What every study run opens, once, at the boundary: its destinations checked (and
-    missing folders made) before any training, the compilation cache, the store
-    (``outputs.db``, or nothing kept) behind the recorder, and the executor (one Ray, say,
-    over every batch and series), each closed whatever happens."""
+    missing folders made) before any training, the store (``outputs.db``, or nothing
+    kept) behind the recorder, and the executor (one Ray, say, over every batch and
+    series), each closed whatever happens."""
     folders = prepare_outputs(outputs)  # every destination, before any training
-    if compilation_cache:
-        from relulab.training import enable_compilation_cache
-
-        enable_compilation_cache()
     store = get_store(outputs.db)
     executor = get_executor(executor)
     try:
@@ -132,16 +128,16 @@ def _session(outputs: Outputs, executor: Any, compilation_cache: bool
 
 def run_study(config: StudyConfig, series: Any = None, *, outputs: Outputs = Outputs(),
               progress: ProgressFn = quiet, executor: Executor | str | None = None,
-              compilation_cache: bool = True, target_width: float | None = None,
+              target_width: float | None = None,
               seed_batch: int = 10, max_seeds: int = 100) -> tuple[StudyResult, Written]:
     """Run ``config`` on ``series`` (or on the source ``config.data`` names), store it in
     ``outputs.db`` and write the other outputs asked for.
 
-    With ``compilation_cache``, compiled training programs are kept on disk
-    (:func:`relulab.training.enable_compilation_cache`), so a repeated study compiles in
-    about a second. With ``target_width``, ``config.seeds`` is ignored: seeds are added in
-    batches of ``seed_batch`` until every comparison's interval is narrower than it, at
-    most ``max_seeds`` (:func:`relulab.study.adaptive.run_adaptive`).
+    Compiled training programs are kept on disk
+    (:func:`relulab.study.jax_trainer.enable_compilation_cache`), so a repeated study
+    compiles in about a second. With ``target_width``, ``config.seeds`` is ignored: seeds
+    are added in batches of ``seed_batch`` until every comparison's interval is narrower
+    than it, at most ``max_seeds`` (:func:`relulab.study.adaptive.run_adaptive`).
     """
     from relulab.study.adaptive import check_policy, run_adaptive
 
@@ -151,7 +147,7 @@ def run_study(config: StudyConfig, series: Any = None, *, outputs: Outputs = Out
         check_policy(config, target_width, seed_batch, max_seeds)
         first = config.replace(seeds=min(seed_batch, max_seeds))
     plan = make_plan(first, series)  # checks the (first batch's) plan before anything runs
-    with _session(outputs, executor, compilation_cache) as (recorder, executor, written):
+    with _session(outputs, executor) as (recorder, executor, written):
         if target_width is not None:
             result = run_adaptive(config, series, target_width=target_width,
                                   batch=seed_batch, max_seeds=max_seeds,
@@ -175,7 +171,6 @@ def run_panel(config: StudyConfig, panel: Any, *, store: Any = None,
 
 def run_panel_study(config: StudyConfig, panel: Any, *, outputs: Outputs = Outputs(),
                     progress: ProgressFn = quiet, executor: Executor | str | None = None,
-                    compilation_cache: bool = True,
                     keep: int | None = PANEL_DETAIL) -> tuple[PanelResult, Written]:
     """:func:`run_panel` against the results store ``outputs.db`` (one study per series),
     with the JSON ``outputs.json``, the panel report ``outputs.report`` and the panel
@@ -183,7 +178,7 @@ def run_panel_study(config: StudyConfig, panel: Any, *, outputs: Outputs = Outpu
     :func:`run_study` is one series'. Each series' own report is ``relulab report
     STUDY_ID``."""
     plan = make_plan(config, panel)  # checks every series before anything runs
-    with _session(outputs, executor, compilation_cache) as (recorder, executor, written):
+    with _session(outputs, executor) as (recorder, executor, written):
         result = run_plan(plan, recorder=recorder, executor=executor, progress=progress,
                           keep=keep)
     write_panel_outputs(result, outputs, written)

@@ -91,10 +91,6 @@ class Plan:
     warnings: tuple[str, ...] = ()  # what the plan left out, and why
     trainer: Any = field(default_factory=_jax_trainer)
 
-    @property
-    def seeds(self) -> tuple[int, ...]:
-        return tuple(self.config.seed_list)
-
     def groups(self) -> list[GroupKey]:
         """The groups still to run, in training order."""
         return list(dict.fromkeys(u.group for u in self.units))

@@ -88,12 +88,10 @@ def run_shard(plan: Plan, version: str) -> tuple[list[tuple[Any, list[Any]]],
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     import relulab
     from relulab.study.executor import InProcessExecutor
-    from relulab.training import enable_compilation_cache
 
     if relulab.__version__ != version:
         return Refused(f"this worker has relulab {relulab.__version__}, the driver "
                        f"{version}; install the same version on every machine")
-    enable_compilation_cache()  # a repeated study on the cluster skips compilation
     groups: list[tuple[Any, list[Any]]] = []
     baselines: dict[str, Any] = {}
     # One CPU per task: the baselines stay on the task's thread, not in processes of its own.
