@@ -212,7 +212,7 @@ def test_the_figure_writes_the_theory_curves_as_math():
     from matplotlib.mathtext import MathTextParser
 
     from relulab.dying.born_dead import BornDead, Cell
-    from relulab.dying.figures import born_dead_figure
+    from relulab.dying_figures import born_dead_figure
 
     spec = BornDeadSpec(widths=(1, 3), depths=(1, 2, 3), inits=("he_normal",), networks=10)
     cells = tuple(Cell(w, d, "he_normal", 10, 5, 0.5, 0.2, 0.8)

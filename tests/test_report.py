@@ -154,7 +154,7 @@ TINY_PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJA
 def cheap_figures(monkeypatch: pytest.MonkeyPatch) -> None:
     from relulab import figures
 
-    monkeypatch.setattr("relulab.report.context._embedded_figures",
+    monkeypatch.setattr("relulab.report.study_page._embedded_figures",
                         lambda r: dict.fromkeys(figures.FIGURES, TINY_PNG))
 
 
@@ -599,7 +599,7 @@ def _wide_born_dead():
 
 
 def test_the_born_dead_page_has_one_table_per_width(tmp_path: Path) -> None:
-    from relulab.report.born_dead import render_born_dead
+    from relulab.report.born_dead_page import render_born_dead
 
     page = render_born_dead(_wide_born_dead())
     tables = re.findall(r"<table>(.*?)</table>", page, flags=re.S)
@@ -644,7 +644,7 @@ def test_an_equivalent_comparison_is_labelled_so(cheap_figures) -> None:
 
 
 def test_every_page_sets_user_text_in_a_stack_with_cjk_and_emoji_fonts(html: str) -> None:
-    from relulab.report.born_dead import render_born_dead
+    from relulab.report.born_dead_page import render_born_dead
 
     for page in (html, render_born_dead(_wide_born_dead())):
         stack = re.search(r"--sans:([^;]*);", page).group(1)

@@ -1,7 +1,7 @@
 """`relulab diagnose ...`: diagnostics that need no data, such as `born-dead`.
 
 A thin shell: the numbers come from :mod:`relulab.dying`, the page from
-:mod:`relulab.report.born_dead`; this module parses the flags, shows a progress bar and a
+:mod:`relulab.report.born_dead_page`; this module parses the flags, shows a progress bar and a
 table, and says what it wrote. JAX is imported inside the command so that ``relulab --help``
 starts fast.
 """
@@ -131,7 +131,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     out.print(_experiment_table(experiment))
     for line in verdicts(experiment):
         out.print(f"- {line}", markup=False, highlight=False)
-    from relulab.report.experiment import write_experiment
+    from relulab.report.experiment_page import write_experiment
 
     _write_outputs(out, args, experiment.to_json(), lambda path: write_experiment(
         experiment, path), indent=1)
@@ -177,11 +177,11 @@ def cmd_born_dead(args: argparse.Namespace) -> int:
     with _Progress(quiet=args.quiet) as progress:
         result = estimate_born_dead(spec, progress=progress)
     out.print(_table(result))
-    from relulab.report.born_dead import findings
+    from relulab.report.born_dead_page import findings
 
     for line in findings(result):
         out.print(line, markup=False, highlight=False)
-    from relulab.report.born_dead import write_born_dead
+    from relulab.report.born_dead_page import write_born_dead
 
     _write_outputs(out, args, result.to_json(), lambda path: write_born_dead(result, path),
                    indent=2)
@@ -209,7 +209,7 @@ def _table(result: Any):
     from rich import box
     from rich.table import Table
 
-    from relulab.report.born_dead import share
+    from relulab.report.born_dead_page import share
 
     spec = result.spec
     widths = sorted(spec.widths)

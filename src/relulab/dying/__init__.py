@@ -7,10 +7,10 @@ makes them so.
 - :mod:`relulab.dying.experiment`: the cause-and-cure experiment (``relulab diagnose``):
   dead and dormant units and test error over a grid of depth, width, learning rate,
   initialiser and activation;
-- :mod:`relulab.dying.figures`: their figures.
+- :mod:`relulab.dying_figures`: their figures.
 
 Units that die *during* training are a study's diagnostic (:mod:`relulab.diagnostics`).
-The CLI's ``relulab diagnose born-dead`` and :mod:`relulab.report.born_dead` format these.
+The CLI's ``relulab diagnose born-dead`` and :mod:`relulab.report.born_dead_page` format these.
 """
 
 from relulab.dying.born_dead import (

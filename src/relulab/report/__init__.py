@@ -5,13 +5,13 @@ or links outside itself, so it opens anywhere with no network. Everything that c
 the user (series name, study name, activation names, warnings) passes through Jinja2's
 autoescaping.
 
-- :mod:`relulab.report.context`: the view model, a result as the strings the page shows;
+- :mod:`relulab.report.study_page`: the view model, a result as the strings the page shows;
 - ``templates/report.html.j2``: the page, shipped as package data;
 - :func:`render_report` is pure (a :class:`~relulab.result.StudyResult` in, HTML out);
   :func:`write_report` is the only function here that touches the file system.
 
 A study over a panel has its own page (:func:`render_panel_report`, view model
-:mod:`relulab.report.panel`, ``templates/panel.html.j2``, the same style): the pooled answer,
+:mod:`relulab.report.panel_page`, ``templates/panel.html.j2``, the same style): the pooled answer,
 the critical-difference diagram, the series where the activations differ most, and a table
 of every series. Its one script, inline, sorts that table; it loads nothing.
 """
@@ -25,7 +25,7 @@ import jinja2
 
 from relulab import display
 from relulab.files import write_text
-from relulab.report.context import page_context
+from relulab.report.study_page import page_context
 from relulab.result import StudyResult
 
 __all__ = ["render_panel_report", "render_report", "write_report"]
@@ -48,7 +48,7 @@ def render_panel_report(panel: Any, db: str | Path | None = None) -> str:
     """The report of a study over a panel (a :class:`~relulab.study.pipeline.PanelResult`) as
     a self-contained HTML document; ``db``, the results database its series are stored in,
     is named in the page's hint for each series' own report."""
-    from relulab.report.panel import panel_context
+    from relulab.report.panel_page import panel_context
 
     return _ENV.get_template(PANEL_TEMPLATE).render(**panel_context(panel, db=db))
 

@@ -19,7 +19,7 @@ from typing import Any
 from relulab import __version__, display
 from relulab.metrics import METRICS
 from relulab.panel_figures import panel_figures
-from relulab.report.context import _config_value
+from relulab.report.study_page import _config_value
 from relulab.result import PANEL_DETAIL
 
 __all__ = ["panel_context"]

@@ -2,7 +2,7 @@
 :class:`~relulab.dying.experiment.Experiment` (``relulab diagnose --report``).
 
 Formatting only: the cells and the findings come from :mod:`relulab.dying.experiment`; the
-heatmap from :mod:`relulab.dying.figures`. Embedded PNG, inline CSS, autoescaped values.
+heatmap from :mod:`relulab.dying_figures`. Embedded PNG, inline CSS, autoescaped values.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def command(experiment: Experiment) -> str:
 
 
 def experiment_context(experiment: Experiment) -> dict[str, Any]:
-    from relulab.dying.figures import experiment_figure
+    from relulab.dying_figures import experiment_figure
     from relulab.figures import png_bytes
 
     png = png_bytes(experiment_figure(experiment))

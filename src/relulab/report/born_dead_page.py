@@ -93,7 +93,7 @@ def findings(result: BornDead) -> list[str]:
 
 def born_dead_context(result: BornDead) -> dict[str, Any]:
     """The page's values, formatted."""
-    from relulab.dying.figures import born_dead_figure, init_colors
+    from relulab.dying_figures import born_dead_figure, init_colors
     from relulab.figures import png_bytes
 
     spec = result.spec
