@@ -21,6 +21,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from relulab.result import PANEL_DETAIL, StudyResult
 from relulab.store import get_store
 from relulab.study.events import ProgressFn, quiet
 from relulab.study.executor import Executor, get_executor
-from relulab.study.pipeline import PanelResult, run_one, run_plan
+from relulab.study.pipeline import PanelResult, run_plan
 from relulab.study.plan import make_plan
 from relulab.study.recorder import Recorder
 from relulab.study.runner import resolve_series
@@ -139,21 +140,18 @@ def run_study(config: StudyConfig, series: Any = None, *, outputs: Outputs = Out
     are added in batches of ``seed_batch`` until every comparison's interval is narrower
     than it, at most ``max_seeds`` (:func:`relulab.study.adaptive.run_adaptive`).
     """
-    from relulab.study.adaptive import check_policy, run_adaptive
+    from relulab.study.adaptive import FixedSeeds, UntilPrecise, run_seeds
 
+    policy = FixedSeeds() if target_width is None else UntilPrecise(target_width, seed_batch,
+                                                                     max_seeds)
     series = resolve_series(config, series)  # load once; fail before training
-    first = config
-    if target_width is not None:
-        check_policy(config, target_width, seed_batch, max_seeds)
-        first = config.replace(seeds=min(seed_batch, max_seeds))
-    plan = make_plan(first, series)  # checks the (first batch's) plan before anything runs
+    policy.check(config)
+    make_plan(config.replace(seeds=policy.first(config)), series)  # checks before training
     with _session(outputs, executor) as (recorder, executor, written):
-        if target_width is not None:
-            result = run_adaptive(config, series, target_width=target_width,
-                                  batch=seed_batch, max_seeds=max_seeds,
-                                  store=recorder.store, progress=progress, executor=executor)
-        else:
-            result = run_one(plan, recorder=recorder, executor=executor, progress=progress)
+        result = run_seeds(config, series, policy, recorder=recorder, executor=executor,
+                           progress=progress)
+    for w in result.warnings:
+        warnings.warn(w, stacklevel=2)
     written.study_id = result.study_id
     _write_all(result, outputs, written)
     return result, written
