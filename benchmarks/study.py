@@ -185,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="relulab study repeats")
     parser.add_argument("--keras-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    # Cold figures: compiled programs are not read from relulab's on-disk cache.
+    os.environ.setdefault("RELULAB_JAX_CACHE", "0")
     if not Path(args.data).exists():
         print(f"data not found: {args.data}; pass --data", file=sys.stderr)
         return 2
