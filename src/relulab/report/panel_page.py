@@ -84,6 +84,14 @@ def _data_uri(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(fig, dpi=110)).decode("ascii")
 
 
+def _panel_name(config: Any) -> str:
+    """Where the panel came from, as its user named it (the file, not the config string)."""
+    from relulab.data import DataSource
+
+    source = DataSource.from_config(config)
+    return "the panel" if source is None else str(source.path or source.name)
+
+
 def panel_context(panel: Any, db: str | Path | None = None) -> dict[str, Any]:
     """Everything the panel template shows, as strings, lists and flags. ``db`` names the
     results database the series' studies are stored in, for the page's
@@ -110,7 +118,7 @@ def panel_context(panel: Any, db: str | Path | None = None) -> dict[str, Any]:
         f", {config.layers} layers)" if config.layers > 1 else ")")
     rmse = METRICS["rmse"]
     return {
-        "config": config, "data": str(config.data or "the panel"),
+        "config": config, "data": _panel_name(config),
         "n_series": len(panel.series), "activations": list(config.activations),
         "model": model, "n_test": n_test, "seeds": config.seeds,
         "reference": pooled.reference if pooled is not None else config.reference,
