@@ -143,3 +143,16 @@ def test_a_billion_epochs_is_one_line_from_a_real_process(tmp_path) -> None:
     (line,) = proc.stderr.splitlines()
     assert line.startswith("relulab: error: this study needs about ")
     assert "TB of memory" in line and "--epochs" in line
+
+
+def test_a_study_refused_for_memory_leaves_nothing_in_the_database(tmp_path) -> None:
+    """The check comes before the store opens: no empty study row, no file at all."""
+    from relulab.study import Outputs, run_study
+
+    db = tmp_path / "r.db"
+    plan = _plan(seeds=64)
+    (sp,) = plan.series.values()
+    with pytest.raises(RelulabError, match="--seeds"):
+        run_study(plan.config, sp.series, outputs=Outputs(db=db),
+                  executor=InProcessExecutor(memory=10**6))
+    assert not db.exists()

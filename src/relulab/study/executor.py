@@ -59,6 +59,11 @@ class Executor(Protocol):
         """Run every unit of ``plan`` and the baselines of every series in it."""
         ...
 
+    def check(self, plan: Plan) -> None:
+        """Refuse, in one line, a plan this executor cannot run (one too large for its
+        memory), before anything is stored or compiled."""
+        ...
+
     def __enter__(self) -> Executor: ...
 
     def __exit__(self, *exc: Any) -> None: ...
@@ -214,6 +219,14 @@ class InProcessExecutor:
         # least four series to fit.
         return min(os.cpu_count() or 1, n_series // 4)
 
+    def check(self, plan: Plan) -> None:
+        self._pieces(plan)
+
+    def _pieces(self, plan: Plan) -> list[Piece]:
+        available = self.memory if self.memory is not None else available_memory()
+        # The runs of the series trained ahead of their baselines wait in memory.
+        return plan.trainer.pieces(plan, self.per_call, available, self.lead + self.per_call)
+
     def __enter__(self) -> InProcessExecutor:
         return self  # nothing outlives a run: each run opens and closes its own pools
 
@@ -222,11 +235,8 @@ class InProcessExecutor:
 
     def run(self, plan: Plan, on_group: GroupSink, on_baselines: BaselineSink,
             progress: ProgressFn = events.quiet) -> ExecutionStats:
-        trainer = plan.trainer
         stats = ExecutionStats()
-        available = self.memory if self.memory is not None else available_memory()
-        # The runs of the series trained ahead of their baselines wait in memory.
-        pieces = trainer.pieces(plan, self.per_call, available, self.lead + self.per_call)
+        pieces = self._pieces(plan)
         # Baselines in the order training reaches the series, then those with nothing to
         # train (every group stored): each series completes as soon as possible.
         order = list(dict.fromkeys([s for piece in pieces for s in piece.series]

@@ -37,7 +37,7 @@ from relulab.store import get_store
 from relulab.study.events import ProgressFn, quiet
 from relulab.study.executor import Executor, get_executor
 from relulab.study.pipeline import PanelResult, run_plan
-from relulab.study.plan import make_plan
+from relulab.study.plan import Plan, make_plan
 from relulab.study.recorder import Recorder
 from relulab.study.runner import resolve_series
 
@@ -110,15 +110,17 @@ def prepare_outputs(outputs: Outputs) -> list[Path]:
 
 
 @contextmanager
-def _session(outputs: Outputs, executor: Any
+def _session(outputs: Outputs, executor: Any, plan: Plan
              ) -> Iterator[tuple[Recorder, Executor, Written]]:
-    """What every study run opens, once, at the boundary: its destinations checked (and
-    missing folders made) before any training, the store (``outputs.db``, or nothing
-    kept) behind the recorder, and the executor (one Ray, say, over every batch and
-    series), each closed whatever happens."""
+    """What every study run opens, once, at the boundary: the executor's check of the
+    (first) ``plan`` (memory) and every destination (missing folders made), before anything
+    is stored or trained; then the store (``outputs.db``, or nothing kept) behind the
+    recorder, and the executor (one Ray, say, over every batch and series), each closed
+    whatever happens."""
+    executor = get_executor(executor)
+    executor.check(plan)
     folders = prepare_outputs(outputs)  # every destination, before any training
     store = get_store(outputs.db)
-    executor = get_executor(executor)
     try:
         with executor:
             yield Recorder(store), executor, Written(
@@ -146,8 +148,8 @@ def run_study(config: StudyConfig, series: Any = None, *, outputs: Outputs = Out
                                                                      max_seeds)
     series = resolve_series(config, series)  # load once; fail before training
     policy.check(config)
-    make_plan(config.replace(seeds=policy.first(config)), series)  # checks before training
-    with _session(outputs, executor) as (recorder, executor, written):
+    plan = make_plan(config.replace(seeds=policy.first(config)), series)  # checks it first
+    with _session(outputs, executor, plan) as (recorder, executor, written):
         result = run_seeds(config, series, policy, recorder=recorder, executor=executor,
                            progress=progress)
     for w in result.warnings:
@@ -176,7 +178,7 @@ def run_panel_study(config: StudyConfig, panel: Any, *, outputs: Outputs = Outpu
     :func:`run_study` is one series'. Each series' own report is ``relulab report
     STUDY_ID``."""
     plan = make_plan(config, panel)  # checks every series before anything runs
-    with _session(outputs, executor) as (recorder, executor, written):
+    with _session(outputs, executor, plan) as (recorder, executor, written):
         result = run_plan(plan, recorder=recorder, executor=executor, progress=progress,
                           keep=keep)
     write_panel_outputs(result, outputs, written)

@@ -290,6 +290,11 @@ class RayExecutor:
             self._started = False
             self.ray.shutdown()
 
+    def check(self, plan: Plan) -> None:
+        """Nothing to check here: each shard's worker checks its sub-plan against its own
+        memory, and a refusal comes back as that shard's one line."""
+        return None
+
     def start(self) -> bool:
         """Start (or reach) Ray now rather than at the first run; inside ``with``, it
         then stays up until the block ends. True when the caller must shut down the Ray
