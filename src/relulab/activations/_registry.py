@@ -1,4 +1,7 @@
-"""The catalogue: for each activation its definition, derivative, parameters and facts."""
+"""The catalogue: for each activation its definition, derivative, parameters and facts.
+
+The built-in family is listed here; :func:`relulab.activations.register` adds a user's
+activations to :data:`SPECS` at run time (``custom.py``), so every lookup below serves both."""
 
 from __future__ import annotations
 
@@ -309,7 +312,9 @@ def canonical(name: str) -> str:
         return squeezed[key.replace("_", "")]
     raise RelulabError(
         f"unknown activation {name!r}; known: {', '.join(sorted(SPECS))} "
-        f"(aliases: {', '.join(f'{a}={c}' for a, c in sorted(ALIASES.items()))})"
+        f"(aliases: {', '.join(f'{a}={c}' for a, c in sorted(ALIASES.items()))}); one of "
+        "your own must be registered (relulab.activations.register) in each process that "
+        "uses it, Ray workers included"
     )
 
 
