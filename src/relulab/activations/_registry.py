@@ -181,7 +181,9 @@ SPECS: dict[str, Spec] = {
             "Maas, Hannun & Ng (2013), Rectifier Nonlinearities Improve Neural Network "
             "Acoustic Models, ICML workshop",
             lambda p: _concrete_ge0(p, "negative_slope"),
-            lambda p: p["negative_slope"] == 1, lambda p: p["negative_slope"] == 0,
+            lambda p: p["negative_slope"] == 1,
+            # s <= 0: s x >= 0 for x <= 0 (a negative slope mirrors the left half upwards).
+            lambda p: _is_number(p["negative_slope"]) and p["negative_slope"] <= 0,
             check=lambda p: _number("leaky_relu", "negative_slope", p["negative_slope"]),
         ),
         Spec(
