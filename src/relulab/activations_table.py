@@ -1,8 +1,9 @@
 """The pros-and-cons table of the activation family, measured instead of asserted.
 
-For each activation :func:`distribution` pushes a fixed standard-normal sample through the
-function and its analytic derivative and reports what an article would otherwise give as
-opinion:
+For each activation (the family's, and any registered in this process with
+:func:`relulab.activations.register`, whose derivative may be autodiff)
+:func:`distribution` pushes a fixed standard-normal sample through the function and its
+derivative and reports what an article would otherwise give as opinion:
 
 * ``mean`` and ``std`` of :math:`f(z)`, :math:`z \\sim N(0, 1)`: how far the activation moves
   the next layer's input away from zero mean and unit scale;

@@ -154,6 +154,15 @@ class StudyConfig:
         for k in _ADDED:
             if d[k] == _FIELD_DEFAULTS[k]:
                 d.pop(k)
+        # A registered activation is known by its name only in the process that registered
+        # it: its definition's fingerprint keeps a study of another definition under the
+        # same name from resuming this one's runs (built-in names add nothing).
+        from relulab.activations import fingerprint
+
+        names = (*self.activations, self.recurrent_activation)
+        registered = {n: fingerprint(n) for n in names if fingerprint(n) is not None}
+        if registered:
+            d["registered"] = registered
         return d
 
 

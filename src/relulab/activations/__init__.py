@@ -8,6 +8,10 @@ array([-0.2,  0. ,  3. ])
 >>> act.grad(np.array([-2.0, 0.0, 3.0]))
 array([0.1, 0.1, 1. ])
 
+Your own: ``register("squared_relu", lambda x, xp: xp.maximum(x, 0.0) ** 2)`` makes it one
+of the family (checked, its derivative by autodiff, its facts measured; see
+:mod:`relulab.activations.custom`).
+
 Keras 3: activations serialise as ``"relulab>Activation"``, registered with Keras as soon as
 Keras is imported (before or after this package), so ``keras.models.load_model`` needs no
 ``custom_objects``. See ``docs/activations.md`` for kink conventions, the integer-input
@@ -17,6 +21,7 @@ policy and measured accuracy against ``torch.nn.functional`` and ``jax.nn``.
 from relulab.activations._keras import install as _install_keras_registration
 from relulab.activations._registry import canonical_names
 from relulab.activations.activation import Activation, get, names
+from relulab.activations.custom import fingerprint, is_registered, measure, register
 from relulab.activations.functions import (
     celu,
     elu,
@@ -46,15 +51,19 @@ __all__ = [
     "canonical_names",
     "celu",
     "elu",
+    "fingerprint",
     "gelu",
     "get",
     "hard_tanh",
     "hardtanh",
     "identity",
+    "is_registered",
     "leaky_relu",
+    "measure",
     "mish",
     "names",
     "prelu",
+    "register",
     "relu",
     "relu6",
     "selu",

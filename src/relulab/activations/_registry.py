@@ -1,4 +1,7 @@
-"""The catalogue: for each activation its definition, derivative, parameters and facts."""
+"""The catalogue: for each activation its definition, derivative, parameters and facts.
+
+The built-in family is listed here; :func:`relulab.activations.register` adds a user's
+activations to :data:`SPECS` at run time (``custom.py``), so every lookup below serves both."""
 
 from __future__ import annotations
 
@@ -178,7 +181,9 @@ SPECS: dict[str, Spec] = {
             "Maas, Hannun & Ng (2013), Rectifier Nonlinearities Improve Neural Network "
             "Acoustic Models, ICML workshop",
             lambda p: _concrete_ge0(p, "negative_slope"),
-            lambda p: p["negative_slope"] == 1, lambda p: p["negative_slope"] == 0,
+            lambda p: p["negative_slope"] == 1,
+            # s <= 0: s x >= 0 for x <= 0 (a negative slope mirrors the left half upwards).
+            lambda p: _is_number(p["negative_slope"]) and p["negative_slope"] <= 0,
             check=lambda p: _number("leaky_relu", "negative_slope", p["negative_slope"]),
         ),
         Spec(
@@ -309,7 +314,9 @@ def canonical(name: str) -> str:
         return squeezed[key.replace("_", "")]
     raise RelulabError(
         f"unknown activation {name!r}; known: {', '.join(sorted(SPECS))} "
-        f"(aliases: {', '.join(f'{a}={c}' for a, c in sorted(ALIASES.items()))})"
+        f"(aliases: {', '.join(f'{a}={c}' for a, c in sorted(ALIASES.items()))}); one of "
+        "your own must be registered (relulab.activations.register) in each process that "
+        "uses it, Ray workers included"
     )
 
 

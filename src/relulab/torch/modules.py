@@ -36,6 +36,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
     ) from exc
 
 from relulab import activations
+from relulab.activations.custom import derivative_given
 from relulab.errors import RelulabError
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "PReLU",
     "ReLU",
     "ReLU6",
+    "Registered",
     "SiLU",
     "Sigmoid",
     "Softplus",
@@ -398,6 +400,55 @@ class PReLU(nn.Module):
         return f"num_parameters={self.num_parameters}"
 
 
+class Registered(nn.Module):
+    r"""An activation registered with :func:`relulab.activations.register`, as a module.
+
+    The forward pass is the registered ``fn``; the backward pass is its ``derivative``
+    when one was registered (as the built-in modules use their analytic ``.grad``), else
+    PyTorch's autograd through ``fn``. Each learnable parameter of the activation is an
+    ``nn.Parameter`` scalar started at its value (one shared by all units, as
+    ``PReLU(num_parameters=1)``).
+
+    Args:
+        name: the registered name.
+        **params: its parameters, overriding the registered defaults.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dimensions.
+        - Output: :math:`(*)`, same shape as the input.
+    """
+
+    def __init__(self, name: str, **params: Any) -> None:
+        if not activations.is_registered(name):
+            activations.get(name)  # an unknown name: the line that lists the known ones
+            raise RelulabError(
+                f"relulab.torch.Registered({name!r}): {name!r} is relulab's own activation, "
+                f"not a registered one; use relulab.torch.module({name!r})")
+        super().__init__()
+        self._activation = activations.get(name, **params)
+        self._params = dict(params)  # as given, for extra_repr
+        self._learnable = self._activation.learnable
+        for key in self._learnable:
+            start = torch.tensor(float(self._activation.params[key]))
+            self.register_parameter(key, nn.Parameter(start))
+        self._analytic = derivative_given(name)
+
+    @property
+    def name(self) -> str:
+        return self._activation.name
+
+    def forward(self, input: Tensor) -> Tensor:
+        if self._learnable:
+            learned = {key: getattr(self, key) for key in self._learnable}
+            return self._activation.apply(input, native=False, **learned)
+        if self._analytic:
+            return _AnalyticGrad.apply(input, self._activation)
+        return self._activation.apply(input, native=False)
+
+    def extra_repr(self) -> str:
+        return ", ".join([repr(self.name)] + [f"{k}={v!r}" for k, v in self._params.items()])
+
+
 _MODULES: dict[str, type[nn.Module]] = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,
@@ -421,9 +472,13 @@ def module(name: str, **params: Any) -> nn.Module:
     """The ``nn.Module`` for activation ``name`` (aliases such as ``swish`` allowed).
 
     ``params`` are the module's constructor arguments, e.g.
-    ``module("leaky_relu", negative_slope=0.1)`` or ``module("prelu", num_parameters=8)``.
+    ``module("leaky_relu", negative_slope=0.1)`` or ``module("prelu", num_parameters=8)``;
+    for an activation registered with :func:`relulab.activations.register`, its parameters
+    (a :class:`Registered` module).
     """
     canonical = activations.get(name).name  # raises RelulabError listing the known names
+    if activations.is_registered(canonical):
+        return Registered(canonical, **params)
     cls = _MODULES.get(canonical)
     if cls is None:
         raise RelulabError(
@@ -448,7 +503,7 @@ TORCH_ACTIVATIONS: tuple[type[nn.Module], ...] = tuple(
     ).split()
     if hasattr(nn, name)  # an older torch may lack one
 )
-RELULAB_ACTIVATIONS: tuple[type[nn.Module], ...] = (_Elementwise, PReLU)
+RELULAB_ACTIVATIONS: tuple[type[nn.Module], ...] = (_Elementwise, PReLU, Registered)
 
 
 def is_activation(module: nn.Module, extra: tuple[type[nn.Module], ...] = ()) -> bool:
