@@ -146,23 +146,28 @@ class _LongRows:
         self.date_rows: list[int] = []  # the first row holding each date text
         self.parts: list[tuple[np.ndarray, ...]] = []
 
-    def _code(self, uniques: Any, table: dict[str, int]) -> np.ndarray:
-        return np.fromiter((table.setdefault(u, len(table)) for u in uniques),
-                           dtype=np.int32, count=len(uniques))
+    @staticmethod
+    def _code(column: pd.Series, table: dict[str, int]) -> tuple[np.ndarray, list[str], int]:
+        """Each row's code in ``table`` (-1 for a missing cell), new texts coded in order
+        of first appearance; the chunk's distinct texts; how many codes ``table`` held
+        before."""
+        codes, uniques = pd.factorize(column.to_numpy(dtype=object))
+        texts = [str(u) for u in uniques]  # text: 7 and "7" are one id
+        known = len(table)
+        coded = np.fromiter((table.setdefault(u, len(table)) for u in texts),
+                            dtype=np.int32, count=len(texts))
+        return np.append(coded, np.int32(-1))[codes], texts, known
 
     def add(self, ids: pd.Series, dates: pd.Series, values: pd.Series, offset: int) -> None:
         """One chunk: ``ids`` and ``dates`` as text (missing as NaN or blank), ``values`` as
         read; ``offset`` is the chunk's first row in the table."""
-        codes, uniques = pd.factorize(ids.to_numpy(dtype=object))
-        uniques = [str(u) for u in uniques]  # ids are text: 7 and "7" are one series
-        blank = np.flatnonzero([not u.strip() for u in uniques])
-        missing = (codes < 0) | np.isin(codes, blank)
+        ids_global, texts, known = self._code(ids, self.ids)
+        blank = [self.ids[u] for u in texts if not u.strip()]
+        missing = (ids_global < 0) | np.isin(ids_global, blank)
         if missing.any():
             i = offset + int(np.flatnonzero(missing)[0])
             raise RelulabError(f"{self.what}: {self.locate(i)} has no id in column "
                                f"{self.id_column!r}; fill it or drop the row")
-        known = len(self.ids)
-        ids_global = self._code(uniques, self.ids)[codes]
         if len(self.ids) > known:
             new = list(self.ids)[known:]
             if self.named is not None:
@@ -173,18 +178,12 @@ class _LongRows:
                 keep = np.ones(len(new), dtype=bool)
             self.wanted = np.concatenate([self.wanted, keep])
         rows = np.flatnonzero(self.wanted[ids_global])
-        # Every row's date text is coded, so the column's format is read from all of it.
-        dcodes, duniques = pd.factorize(dates.to_numpy(dtype=object))
-        duniques = [str(u) for u in duniques]
-        known = len(self.dates)
-        dates_global = self._code(duniques, self.dates)
-        if len(self.dates) > known:
-            firsts = np.full(len(duniques), -1, dtype=np.int64)
-            present = np.flatnonzero(dcodes >= 0)
-            firsts[dcodes[present][::-1]] = present[::-1]
-            fresh = dates_global >= known
-            self.date_rows += list(offset + firsts[fresh])
-        dates_global = np.append(dates_global, -1)[dcodes]  # -1: no date text at all
+        # Every row's date text is coded, so the column's format is read from all of it;
+        # each new text's first row names it in messages (codes ascend in order of adding).
+        dates_global, _, known = self._code(dates, self.dates)
+        fresh = np.flatnonzero(dates_global >= known)
+        _, first = np.unique(dates_global[fresh], return_index=True)
+        self.date_rows += list(offset + fresh[first])
         if not rows.size:
             return
         kept_values = values.iloc[rows]
