@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from relulab.config import StudyConfig
 from relulab.result import RunRecord, StudyResult
 from relulab.store import StudyStore
 from relulab.study.plan import GroupKey, Plan, SeriesPlan
@@ -32,15 +33,19 @@ class Recorder:
         self.ids = {}
         done: set[GroupKey] = set()
         for sid, sp in plan.series.items():
-            series = sp.series
-            self.ids[sid] = str(self.store.open_study(
-                plan.config, series_name=series.name, values=sp.values,
-                dates=list(series.dates) if series.dates else None,
-                data_hash=series.content_hash(), train_end=sp.train_end,
-                test_start=sp.test_start))
+            self.ids[sid] = self._open(plan.config, sp)
             stored = self.store.completed_activations(self.ids[sid])
             done |= {GroupKey(sid, a) for a in plan.config.activations if a in stored}
         return done
+
+    def _open(self, config: StudyConfig, sp: SeriesPlan) -> str:
+        """The store's id of the study of ``config`` on ``sp``'s series (made if new)."""
+        series = sp.series
+        return str(self.store.open_study(
+            config, series_name=series.name, values=sp.values,
+            dates=list(series.dates) if series.dates else None,
+            data_hash=series.content_hash(), train_end=sp.train_end,
+            test_start=sp.test_start))
 
     def group(self, key: GroupKey, runs: list[RunRecord]) -> None:
         """Store one trained group (every seed and fold of one activation on one series)."""
@@ -62,12 +67,8 @@ class Recorder:
         """Store ``result`` (its config, its runs and its analysis) as one study, as a
         study of that config run at once would be: how ``--seeds auto`` stores the study
         of every seed it trained in batches."""
-        config, series = result.config, sp.series
-        study_id = str(self.store.open_study(
-            config, series_name=series.name, values=sp.values,
-            dates=list(series.dates) if series.dates else None,
-            data_hash=series.content_hash(), train_end=sp.train_end,
-            test_start=sp.test_start))
+        config = result.config
+        study_id = self._open(config, sp)
         stored = self.store.completed_activations(study_id)
         for activation in config.activations:
             if activation not in stored:
