@@ -160,7 +160,8 @@ class StudyConfig:
         from relulab.activations import fingerprint
 
         names = (*self.activations, self.recurrent_activation)
-        registered = {n: fingerprint(n) for n in names if fingerprint(n) is not None}
+        prints = {n: fingerprint(n) for n in names}
+        registered = {n: f for n, f in prints.items() if f is not None}
         if registered:
             d["registered"] = registered
         return d
