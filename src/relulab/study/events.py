@@ -45,9 +45,9 @@ class Compiled:
 
 
 @dataclass(frozen=True)
-class GroupStarted:
-    """A training call starts: ``activation`` on fold ``fold`` of ``units`` groups (one
-    per series in ``series``); ``index`` units of ``total`` are done before it."""
+class _Call:
+    """A training call: ``activation`` on fold ``fold`` of ``units`` groups (one per
+    series in ``series``); ``index`` units of ``total`` are done before it."""
 
     activation: str
     fold: int
@@ -58,15 +58,14 @@ class GroupStarted:
 
 
 @dataclass(frozen=True)
-class GroupDone:
+class GroupStarted(_Call):
+    """A training call starts."""
+
+
+@dataclass(frozen=True)
+class GroupDone(_Call):
     """That call is done, after ``seconds`` of training."""
 
-    activation: str
-    fold: int
-    index: int
-    total: int
-    units: int
-    series: tuple[str, ...]
     seconds: float
 
 
