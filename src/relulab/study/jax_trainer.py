@@ -43,17 +43,18 @@ class JaxTrainer:
 
     def programs(self, plan: Plan, pieces: list[Piece]) -> list[Any]:
         enable_compilation_cache()
+        todo = set(plan.groups())
         return [_Compile(p) for p in dict.fromkeys(
             p for piece in pieces for call in piece.work
-            for p in call_programs(plan, call, _activations(plan, piece)).values())]
+            for p in call_programs(plan, call, _activations(plan, piece, todo)).values())]
 
     def steps(self, plan: Plan, piece: Piece) -> Iterator[Step]:
         import jax
 
         config = plan.config
         seeds = np.asarray(config.seed_list)
-        acts = _activations(plan, piece)
         todo = set(plan.groups())
+        acts = _activations(plan, piece, todo)
         for call in piece.work:
             batch = call_batch(plan, call)
             programs = call_programs(plan, call, acts)
@@ -110,9 +111,9 @@ def _ready(tree: Any) -> Any:
     return tree
 
 
-def _activations(plan: Plan, piece: Piece) -> list[str]:
-    """The activations the piece trains on some of its series, in the config's order."""
-    todo = set(plan.groups())
+def _activations(plan: Plan, piece: Piece, todo: set[GroupKey]) -> list[str]:
+    """The activations the piece trains (``todo``: the plan's groups to train) on some of
+    its series, in the config's order."""
     return [a for a in plan.config.activations
             if any(GroupKey(s, a) in todo for s in piece.series)]
 
