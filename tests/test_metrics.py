@@ -108,7 +108,9 @@ def test_mase_of_naive_forecast_in_sample_is_one():
 
 
 def test_metadata():
-    assert tuple(metrics.METRICS) == METRIC_COLUMNS
+    assert metrics.columns("forecast") == METRIC_COLUMNS
+    assert tuple(m for m in metrics.METRICS if "forecast" in metrics.METRICS[m].tasks) \
+        == METRIC_COLUMNS
     assert metrics.METRICS["mfe"].direction == "closer to 0"
     assert metrics.METRICS["vol_ratio"].direction == "closer to 1"
     assert metrics.METRICS["mda"].direction == "higher"
@@ -121,10 +123,11 @@ def test_metadata():
 
 def test_registry_says_how_each_metric_is_shown():
     info = metrics.METRICS
-    assert {m for m, i in info.items() if i.kind == "percent"} == {"mda", "mda_naive"}
+    assert {m for m, i in info.items() if i.kind == "percent"} == {"mda", "mda_naive",
+                                                                   "accuracy"}
     # The figure draws six panels; the naive-anchored MDA only in tables.
-    assert [m for m, i in info.items() if i.panel] == ["rmse", "mae", "mfe", "mda", "mase",
-                                                        "vol_ratio"]
+    assert [m for m, i in info.items() if i.panel and "forecast" in i.tasks] == [
+        "rmse", "mae", "mfe", "mda", "mase", "vol_ratio"]
     assert [info[m].panel.reference for m in ("rmse", "mfe", "mda", "mase", "vol_ratio")] == [
         None, 0.0, 0.5, 1.0, 1.0]
     assert format(0.25, info["mda"].terminal_format) == "25%"
@@ -141,7 +144,9 @@ def test_the_registry_derives_columns_and_score_and_result_reads_its_columns():
     assert metrics.METRICS["mda_naive"].takes == ("y_prev",)
     assert metrics.METRICS["mase"].takes == ("y_train", "season")
     assert metrics.METRICS["rmse"].takes == ()
-    assert {m.task for m in metrics.METRICS.values()} == {"forecast"}
+    assert {m.task for m in metrics.METRICS.values()} == {"forecast", "classification"}
+    assert metrics.columns("regression") == ("rmse", "mae")
+    assert metrics.columns("classification") == ("accuracy", "log_loss", "macro_f1")
 
 
 @pytest.fixture
@@ -169,23 +174,45 @@ def test_a_metric_is_one_registration(scratch_registry):
 
 
 def test_a_task_scores_only_its_own_metrics(scratch_registry):
-    # What issue-style classification metrics would do: their own task, their own inputs.
-    metrics.TASKS["classification"] = ("n_classes",)
+    metrics.TASKS["ranking"] = ("k",)
 
-    @metrics.metric(label="Accuracy", direction="higher", description="share right",
-                    unit="share", kind="percent", terminal_format=".0%",
-                    task="classification")
-    def accuracy(y, yhat):
+    @metrics.metric(label="Hit rate", direction="higher", description="share right",
+                    unit="share", kind="percent", terminal_format=".0%", task="ranking")
+    def hit_rate(y, yhat, k):
         return float(np.mean(np.asarray(y) == np.asarray(yhat)))
 
     assert metrics.columns() == METRIC_COLUMNS  # the forecast columns are untouched
-    assert metrics.columns("classification") == ("accuracy",)
-    got = metrics.score(np.array([1.0, 2, 2, 0]), np.array([1.0, 2, 0, 0]),
-                        task="classification")
-    assert got == {"accuracy": 0.75}
+    assert metrics.columns("ranking") == ("hit_rate",)
+    got = metrics.score(np.array([1.0, 2, 2, 0]), np.array([1.0, 2, 0, 0]), task="ranking", k=1)
+    assert got == {"hit_rate": 0.75}
     assert tuple(metrics.score(Y, YHAT, y_prev=Y_PREV, y_train=Y_TRAIN)) == METRIC_COLUMNS
     with pytest.raises(TypeError, match="y_prev"):
-        metrics.score(Y, YHAT, task="classification", y_prev=Y_PREV)
+        metrics.score(Y, YHAT, task="ranking", y_prev=Y_PREV)
+
+
+@pytest.mark.parametrize("classes", [2, 3, 7])
+def test_classification_metrics_equal_scikit_learn(classes):
+    sk = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(classes)
+    y = rng.integers(0, classes, size=200)
+    logits = rng.normal(size=(200, classes)) + 2.0 * np.eye(classes)[y] * rng.random((200, 1))
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    p[0] = np.eye(classes)[(y[0] + 1) % classes]  # one certain mistake: clipped, not inf
+    got = metrics.score(y, p, task="classification")
+    assert got["accuracy"] == pytest.approx(sk.accuracy_score(y, p.argmax(1)), abs=1e-15)
+    assert got["macro_f1"] == pytest.approx(
+        sk.f1_score(y, p.argmax(1), average="macro", labels=range(classes), zero_division=0),
+        rel=1e-12)
+    assert got["log_loss"] == pytest.approx(sk.log_loss(y, np.clip(p, 1e-15, 1),
+                                                        labels=range(classes)), rel=1e-6)
+    assert np.isfinite(got["log_loss"])
+
+
+def test_regression_scores_rmse_and_mae_only():
+    assert metrics.score(Y, YHAT, task="regression") == {"rmse": metrics.rmse(Y, YHAT),
+                                                         "mae": metrics.mae(Y, YHAT)}
+    with pytest.raises(RelulabError, match="classes"):
+        metrics.score(np.array([0, 1]), np.array([0.2, 0.4]), task="classification")
 
 
 def test_a_registration_that_could_never_be_scored_fails_at_once(scratch_registry):
@@ -201,7 +228,9 @@ def test_a_registration_that_could_never_be_scored_fails_at_once(scratch_registr
     with pytest.raises(ValueError, match="twice"):
         metrics.metric(label="x", direction="lower", description="x", unit="x",
                        terminal_format="g")(metrics.rmse)
-    assert tuple(metrics.METRICS) == METRIC_COLUMNS
+    assert metrics.columns("forecast") == METRIC_COLUMNS
+    assert tuple(m for m in metrics.METRICS if "forecast" in metrics.METRICS[m].tasks) \
+        == METRIC_COLUMNS
 
 
 def test_score_refuses_what_no_metric_takes_and_a_non_finite_previous_value():

@@ -22,6 +22,8 @@ from relulab.specs import INITS as INITS
 from relulab.specs import MODELS as MODELS
 
 CORRECTIONS = ("holm", "bonferroni", "none")  # relulab.stats.adjust_p's methods
+TASKS = ("forecast", "classification", "regression")  # relulab.metrics.TASKS' keys
+OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,15 @@ class StudyConfig:
     seeds: int = 10
     seed_offset: int = 0
 
+    # What is learnt: "forecast" (a series, PROTOCOL.md) or, for a user's model or a table
+    # (relulab.tasks), "classification" | "regression".
+    task: str = "forecast"
+
     # Model.
-    model: str = "lstm"  # "lstm" | "mlp"
+    model: str = "lstm"  # "lstm" | "mlp" | "user" (a user's PyTorch or Keras model)
+    # A user's model, as its study knows it: framework, architecture and parameter count
+    # hashed (relulab.study.task_study.model_id); "" for relulab's own models.
+    model_id: str = ""
     units: int = 4  # LSTM units per layer, or MLP width
     layers: int = 1  # stacked LSTM layers, or MLP hidden layers
     recurrent_activation: str = "sigmoid"
@@ -50,6 +59,7 @@ class StudyConfig:
     test_size: int = 15
     train_fraction: float = 0.8  # of the points before the test window
     season: int | None = None  # seasonal period for seasonal naive and MASE (None: m = 1)
+    test_fraction: float = 0.2  # a table's share of rows held out for the test (--table)
 
     # Training (Keras defaults).
     epochs: int = 500
@@ -58,6 +68,7 @@ class StudyConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-7
+    optimizer: str = "adam"  # "adam" | "adamw" | "sgd" (tasks); forecasts train with Adam
     validation_split: float = 0.2
     patience: int | None = None  # early stopping on validation loss, best weights restored
 
@@ -86,6 +97,17 @@ class StudyConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "activations", tuple(self.activations))
+        if self.task not in TASKS:
+            raise RelulabError(f"unknown task {self.task!r}; choose one of: {', '.join(TASKS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise RelulabError(f"unknown optimizer {self.optimizer!r}; choose one of: "
+                               f"{', '.join(OPTIMIZERS)}")
+        if self.task == "forecast" and (self.optimizer != "adam" or self.model == "user"):
+            raise RelulabError("relulab's forecasters train with Adam (Keras' LSTM semantics); "
+                               "leave optimizer at 'adam' and model at 'lstm' or 'mlp'")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise RelulabError(f"test_fraction must lie in (0, 1), got {self.test_fraction}; "
+                               "pass e.g. --test-fraction 0.2")
         # The model and training fields are the specs' (relulab.specs), checked there once.
         TrainSpec.from_config(self)
         if not self.activations:
@@ -175,7 +197,8 @@ _NOT_HASHED = ("name", "data", "column", "date_column", "date_format")
 # stored before them, and they are hashed only when they differ from it (see
 # StudyConfig._hashed). A new field that changes numbers goes here, its "as before" value
 # its default.
-_ADDED = ("init", "correction", "equivalence_margin")
+_ADDED = ("init", "correction", "equivalence_margin", "task", "model_id", "optimizer",
+          "test_fraction")
 _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(StudyConfig)}
 
 

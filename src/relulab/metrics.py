@@ -69,13 +69,17 @@ from relulab.errors import RelulabError
 
 __all__ = [
     "DIRECTIONS",
+    "HEADLINE",
     "METRICS",
     "METRIC_COLUMNS",
     "TASKS",
     "Metric",
     "Panel",
+    "accuracy",
     "best",
     "columns",
+    "log_loss",
+    "macro_f1",
     "mae",
     "mase",
     "mda",
@@ -92,7 +96,13 @@ __all__ = [
 # metrics score the same windows, so they take from the same few things.
 TASKS: dict[str, tuple[str, ...]] = {
     "forecast": ("y_prev", "y_train", "season"),
+    "regression": (),
+    "classification": (),
 }
+# The metric each task's comparisons rest on (the relative difference, the paired test, the
+# equivalence margin): lower is better for each.
+HEADLINE: dict[str, str] = {"forecast": "rmse", "regression": "rmse",
+                            "classification": "log_loss"}
 # Which way a metric is better: smaller, larger, nearer 1, nearer 0 (see rank_value).
 DIRECTIONS = ("lower", "higher", "closer to 1", "closer to 0")
 
@@ -123,8 +133,9 @@ class Metric:
     terminal: str  # the terminal table's header
     terminal_format: str  # its format spec: the terminal table keeps fixed formats
     panel: Panel | None = None  # None: not drawn in the metrics figure
-    task: str = "forecast"  # what it scores: a key of TASKS
+    task: str = "forecast"  # what it scores first: a key of TASKS
     takes: tuple[str, ...] = ()  # fn's parameters after (y, yhat), from its signature
+    tasks: tuple[str, ...] = ("forecast",)  # every task it scores (task first)
 
     def __call__(self, y: np.ndarray, yhat: np.ndarray, **context: Any) -> float:
         """The metric of one window; ``context`` may hold more than this metric takes."""
@@ -146,9 +157,10 @@ def metric(
     terminal: str | None = None,
     kind: str = "plain",
     panel: Panel | None = None,
-    task: str = "forecast",
+    task: str | tuple[str, ...] = "forecast",
 ) -> Callable[[Callable[..., float]], Callable[..., float]]:
-    """Register the decorated function as a metric of ``task`` under its own name.
+    """Register the decorated function as a metric of ``task`` (or of several tasks: RMSE
+    scores forecasts and regressions alike) under its own name.
 
     ``short`` (the table header) defaults to ``label``, ``terminal`` (the terminal's
     header) to ``short``. The function is returned unchanged, so it stays a plain function
@@ -165,18 +177,21 @@ def metric(
         if direction not in DIRECTIONS:
             raise ValueError(f"metric {name!r}: direction {direction!r} is not one of "
                              f"{DIRECTIONS}")
-        if task not in TASKS:
-            raise ValueError(f"metric {name!r}: task {task!r} is not one of {tuple(TASKS)}")
-        unknown = [p for p in takes if p not in TASKS[task]]
-        if unknown:
-            raise ValueError(f"metric {name!r} takes {unknown}, which a {task} window does "
-                             f"not provide ({TASKS[task]})")
+        tasks = (task,) if isinstance(task, str) else tuple(task)
+        for t in tasks:
+            if t not in TASKS:
+                raise ValueError(f"metric {name!r}: task {t!r} is not one of {tuple(TASKS)}")
+            unknown = [p for p in takes if p not in TASKS[t]]
+            if unknown:
+                raise ValueError(f"metric {name!r} takes {unknown}, which a {t} window does "
+                                 f"not provide ({TASKS[t]})")
         header = label if short is None else short
         METRICS[name] = Metric(
             name=name, fn=fn, label=label, direction=direction, description=description,
             short=header, unit=unit, kind=kind,
             terminal=header if terminal is None else terminal,
-            terminal_format=terminal_format, panel=panel, task=task, takes=takes)
+            terminal_format=terminal_format, panel=panel, task=tasks[0], takes=takes,
+            tasks=tasks)
         return fn
 
     return register
@@ -184,7 +199,7 @@ def metric(
 
 def columns(task: str = "forecast") -> tuple[str, ...]:
     """The metrics of ``task``, in display order: the keys of :func:`score`'s result."""
-    return tuple(name for name, m in METRICS.items() if m.task == task)
+    return tuple(name for name, m in METRICS.items() if task in m.tasks)
 
 
 def rank_value(metric: str, value: float) -> float:
@@ -221,7 +236,7 @@ def _pair(y: np.ndarray, yhat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @metric(label="RMSE", direction="lower", description="root mean squared error, original units",
-        unit="series units", terminal_format=".4g",
+        unit="series units", terminal_format=".4g", task=("forecast", "regression"),
         panel=Panel("RMSE", "lower is better", "series units"))
 def rmse(y: np.ndarray, yhat: np.ndarray) -> float:
     y, yhat = _pair(y, yhat)
@@ -229,7 +244,7 @@ def rmse(y: np.ndarray, yhat: np.ndarray) -> float:
 
 
 @metric(label="MAE", direction="lower", description="mean absolute error, original units",
-        unit="series units", terminal_format=".4g",
+        unit="series units", terminal_format=".4g", task=("forecast", "regression"),
         panel=Panel("MAE", "lower is better", "series units"))
 def mae(y: np.ndarray, yhat: np.ndarray) -> float:
     y, yhat = _pair(y, yhat)
@@ -313,6 +328,58 @@ def vol_ratio(y: np.ndarray, yhat: np.ndarray) -> float:
     return float(np.std(yhat)) / sd_y
 
 
+def _labels(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y)
+    proba = np.asarray(proba, dtype=float)
+    if y.ndim != 1 or proba.ndim != 2 or proba.shape[0] != y.size or y.size == 0:
+        raise RelulabError(
+            f"labels {y.shape} and class probabilities {proba.shape} must be (n,) and "
+            "(n, classes); pass one row of probabilities per label")
+    return y.astype(np.int64), proba
+
+
+@metric(label="accuracy", direction="higher", description="share of test examples whose "
+        "most probable class is the true one", unit="of examples", kind="percent",
+        terminal_format=".2%", task="classification",
+        panel=Panel("Accuracy", "higher is better", "share right"))
+def accuracy(y: np.ndarray, yhat: np.ndarray) -> float:
+    """``mean(argmax_k p_ik == y_i)``; ties go to the first class (NumPy's argmax)."""
+    y, p = _labels(y, yhat)
+    return float(np.mean(np.argmax(p, axis=1) == y))
+
+
+# Probabilities are clipped to [LOG_LOSS_EPS, 1] before the log (as scikit-learn clips to
+# its dtype's eps): one confident mistake costs about 36, not infinity.
+LOG_LOSS_EPS = 1e-15
+
+
+@metric(label="log loss", direction="lower", description="mean negative log probability of "
+        "the true class (cross-entropy, nats)", unit="nats", terminal_format=".4g",
+        task="classification", panel=Panel("Log loss", "lower is better", "nats"))
+def log_loss(y: np.ndarray, yhat: np.ndarray) -> float:
+    """``-mean(log p_i,y_i)`` with ``p`` clipped to ``[LOG_LOSS_EPS, 1]``."""
+    y, p = _labels(y, yhat)
+    return float(-np.mean(np.log(np.clip(p[np.arange(y.size), y], LOG_LOSS_EPS, 1.0))))
+
+
+@metric(label="macro F1", direction="higher", description="F1 score per class, averaged "
+        "over the classes with equal weight", unit="0 to 1", terminal_format=".3f",
+        task="classification", panel=Panel("Macro F1", "higher is better", "F1"))
+def macro_f1(y: np.ndarray, yhat: np.ndarray) -> float:
+    """Mean over the classes ``k`` of ``2 TP_k / (2 TP_k + FP_k + FN_k)`` with the argmax
+    prediction; a class neither present nor predicted scores 0 (scikit-learn's
+    ``zero_division=0``); the classes are ``0 .. yhat.shape[1] - 1``."""
+    y, p = _labels(y, yhat)
+    k = p.shape[1]
+    pred = np.argmax(p, axis=1)
+    tp = np.bincount(y[pred == y], minlength=k).astype(float)
+    fp = np.bincount(pred, minlength=k) - tp
+    fn = np.bincount(y, minlength=k) - tp
+    denom = 2 * tp + fp + fn
+    f1 = np.divide(2 * tp, denom, out=np.zeros(k), where=denom > 0)
+    return float(np.mean(f1))
+
+
 # The columns of a forecast run (relulab.result.RunRecord.metrics), in display order.
 METRIC_COLUMNS = columns("forecast")
 
@@ -326,13 +393,15 @@ def score(y: np.ndarray, yhat: np.ndarray, *, task: str = "forecast",
     ``mda_naive``), ``y_train`` (the training part of the series, for MASE's scale) and
     optionally ``season``. A forecast with any non-finite value scores NaN on every metric.
     """
+    if task not in TASKS:
+        raise RelulabError(f"unknown task {task!r}; pass one of: {', '.join(TASKS)}")
     unknown = sorted(set(context) - set(TASKS[task]))
     if unknown:
         raise TypeError(f"score() got {unknown}, which no {task} metric takes")
-    y, yhat = _pair(y, yhat)
+    y, yhat = _labels(y, yhat) if task == "classification" else _pair(y, yhat)
     if not np.all(np.isfinite(y)):
         raise RelulabError("the actual values contain NaN or inf; clean the series first")
-    chosen = [m for m in METRICS.values() if m.task == task]
+    chosen = [m for m in METRICS.values() if task in m.tasks]
     if not np.all(np.isfinite(yhat)):
         return {m.name: math.nan for m in chosen}
     return {m.name: m(y, yhat, **context) for m in chosen}

@@ -22,6 +22,9 @@ from relulab.errors import RelulabError
 
 # The model families: a family NAME is the module relulab.models.NAME.
 MODELS = ("lstm", "mlp")
+# A user's own model (relulab.torch.study, relulab.keras.study): trained by its framework,
+# described by StudyConfig.model_id; relulab's JAX trainer has no such family.
+USER_MODEL = "user"
 # The MLP's hidden-layer initialisers (relulab.models.initializers).
 INITS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal",
          "orthogonal", "rai")
@@ -61,7 +64,7 @@ class ModelSpec:
     init: str = DEFAULT_INIT
 
     def __post_init__(self) -> None:
-        if self.family not in MODELS:
+        if self.family not in (*MODELS, USER_MODEL):
             raise RelulabError(f"unknown model {self.family!r}; choose one of: "
                                f"{', '.join(MODELS)}")
         if self.init not in INITS:
