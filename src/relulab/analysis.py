@@ -75,21 +75,62 @@ def comparisons(config: StudyConfig, runs: Sequence[RunRecord], y_test: np.ndarr
                                     confidence=config.confidence)
 
 
+def task_comparisons(config: StudyConfig, runs: Sequence[RunRecord], y_test: np.ndarray,
+                     reference: str) -> list[Comparison]:
+    """A supervised task's comparisons (:func:`relulab.stats.compare_task`): every
+    activation but ``reference`` against it on the task's headline metric, the paired test
+    on per-example losses, p-values adjusted over the family."""
+    from relulab import stats
+    from relulab.metrics import HEADLINE
+
+    task = config.task
+    classes = None
+    if task == "classification":
+        sizes = {r.forecast.size for r in runs if r.forecast.size}
+        classes = sizes.pop() // y_test.size if sizes else 1
+
+    def losses(arm: list[RunRecord]) -> np.ndarray:
+        rows = []
+        for r in arm:
+            pred = r.forecast.reshape(-1, classes) if classes else r.forecast
+            if r.diverged or not np.all(np.isfinite(pred)):
+                rows.append(np.full(y_test.size, np.nan))
+            else:
+                rows.append(stats.example_losses(task, y_test, pred))
+        return np.stack(rows) if rows else np.empty((0, y_test.size))
+
+    ref_runs = [r for r in runs if r.activation == reference]
+    out = [stats.compare_task(
+        act_runs, ref_runs, losses(act_runs), losses(ref_runs), metric=HEADLINE[task],
+        task=task, activation=activation, reference=reference,
+        confidence=config.confidence, n_boot=config.bootstrap, seed=0,
+        equivalence_margin=config.equivalence_margin)
+        for activation in config.activations if activation != reference
+        for act_runs in [[r for r in runs if r.activation == activation]]]
+    return stats.adjust_comparisons(out, correction=config.correction,
+                                    confidence=config.confidence)
+
+
 def analyse(config: StudyConfig, runs: Sequence[RunRecord], values: np.ndarray,
             test_start: int) -> Analysis:
     """Summary over seeds, comparisons with the reference and diagnostics of ``runs``;
-    ``values[test_start:]`` is the test region the forecasts are scored on."""
+    ``values[test_start:]`` is the test region the forecasts (or, for a supervised task,
+    the predictions) are scored on."""
     from relulab import stats
+    from relulab.metrics import columns
 
-    summary = stats.summarize(runs_frame(list(runs)), n_boot=config.bootstrap,
-                              confidence=config.confidence, seed=0)
+    metric_columns = columns(config.task)
+    summary = stats.summarize(runs_frame(list(runs), metric_columns), n_boot=config.bootstrap,
+                              confidence=config.confidence, seed=0, columns=metric_columns)
     reference, warnings = reference_of(config)
     y_test = np.asarray(values)[test_start:]
     diagnostics = diagnose(runs, study_activations(config.activations, runs))
-    return Analysis(summary=summary,
-                    comparisons=comparisons(config, runs, y_test, reference,
-                                            diagnostics.flat_runs),
-                    diagnostics=diagnostics, warnings=warnings)
+    if config.task == "forecast":
+        found = comparisons(config, runs, y_test, reference, diagnostics.flat_runs)
+    else:
+        found = task_comparisons(config, runs, y_test, reference)
+    return Analysis(summary=summary, comparisons=found, diagnostics=diagnostics,
+                    warnings=warnings)
 
 
 def complete_comparisons(config: StudyConfig, runs: Sequence[RunRecord], values: np.ndarray,
@@ -97,7 +138,7 @@ def complete_comparisons(config: StudyConfig, runs: Sequence[RunRecord], values:
     """``stored`` comparisons with the verdict's parts (``n_pairs``, the volatility
     interval, ``accuracy``, ``volatility``, ``seed_interval``) filled in where they were
     not recorded, recomputed from the runs; their stored numbers and sentence are kept."""
-    if all(c.accuracy for c in stored):
+    if all(c.accuracy for c in stored) or config.task != "forecast":
         return list(stored)
     y_test = np.asarray(values)[test_start:]
     # The stored sentences read the unadjusted DM p (adjustment came later): the parts

@@ -94,6 +94,9 @@ class StudyConfig:
 
     # Free-form label; not part of the hash.
     name: str = field(default="", compare=False)
+    # A user's model in words (framework, parameter count, its repr) for the report; what
+    # decides the numbers is model_id, hashed.
+    model_description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "activations", tuple(self.activations))
@@ -191,7 +194,7 @@ class StudyConfig:
 
 # Labels and data locations: the same study on the same numbers has the same key wherever
 # the file lies (the store pairs the key with the data's content hash).
-_NOT_HASHED = ("name", "data", "column", "date_column", "date_format")
+_NOT_HASHED = ("name", "data", "column", "date_column", "date_format", "model_description")
 
 # Fields added after the first schema: their defaults reproduce the numbers of the studies
 # stored before them, and they are hashed only when they differ from it (see

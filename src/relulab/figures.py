@@ -23,9 +23,11 @@ matplotlib's "Glyph missing" warnings off the terminal.
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -118,6 +120,16 @@ def quiet_glyphs() -> Iterator[None]:
 PANELS = {m: info for m, info in METRICS.items() if info.panel is not None}
 
 
+# The training loss each task's models minimise, as the loss figure's axis names it.
+_LOSS_LABEL = {"forecast": "MSE loss (scaled data, log)",
+               "classification": "cross-entropy (log)", "regression": "MSE loss (log)"}
+
+
+def _panels(result: StudyResult) -> dict[str, Any]:
+    """The drawn metrics of the result's task, in registry order."""
+    return {m: info for m, info in PANELS.items() if result.task in info.tasks}
+
+
 def activation_colors(activations: Sequence[str]) -> dict[str, str]:
     """One colour per activation, by position in the study's list (stable across figures)."""
     return {a: PALETTE[i % len(PALETTE)] for i, a in enumerate(activations)}
@@ -202,8 +214,11 @@ def _series_label(result: StudyResult) -> str:
 
 
 @_styled
-def series_figure(result: StudyResult) -> Figure:
-    """The whole series, with the train, validation and test regions shaded and labelled."""
+def series_figure(result: StudyResult) -> Figure | None:
+    """The whole series, with the train, validation and test regions shaded and labelled
+    (None for a supervised task: it has no series)."""
+    if result.task != "forecast":
+        return None
     x, xlabel = _time_axis(result)
     n = result.values.size
     fig = Figure(figsize=(WIDTH, 3.4), layout="constrained")
@@ -235,7 +250,7 @@ def series_figure(result: StudyResult) -> Figure:
 
 
 @_styled
-def forecast_figure(result: StudyResult, baselines: bool = True) -> Figure:
+def forecast_figure(result: StudyResult, baselines: bool = True) -> Figure | None:
     """One panel per activation: the actual test series against the forecasts.
 
     The line is the median forecast over seeds at each test point, the band spans the
@@ -243,6 +258,8 @@ def forecast_figure(result: StudyResult, baselines: bool = True) -> Figure:
     ARIMA, ...) are drawn as thin grey lines when ``baselines`` is true. Panels share the
     y axis so flattened forecasts look flat.
     """
+    if result.task != "forecast":
+        return None  # a supervised task's predictions are no line over time
     acts = _activations(result)
     colors = _colors(result)
     x, xlabel = _time_axis(result)
@@ -353,13 +370,15 @@ def metrics_figure(result: StudyResult) -> Figure:
     colors = _colors(result)
     frame = result.runs_frame
     k = len(acts)
-    fig = Figure(figsize=(WIDTH, 1.5 + 2 * (0.75 + 0.3 * max(k, 2))), layout="constrained")
-    axes = fig.subplots(2, 3, sharey=True).ravel()
+    panels = _panels(result)
+    rows = math.ceil(len(panels) / 3)
+    fig = Figure(figsize=(WIDTH, 1.5 + rows * (0.75 + 0.3 * max(k, 2))), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, min(3, len(panels)), sharey=True)).ravel()
     rng = np.random.default_rng(0)  # jitter only; fixed so the figure is reproducible
     baseline_handles: dict = {}
     positions = np.arange(k)
     clipped_any = False
-    for ax, (metric, info) in zip(axes, PANELS.items(), strict=True):
+    for ax, (metric, info) in zip(axes, panels.items(), strict=True):
         panel = info.panel
         name, hint, xlabel, ref = panel.title, panel.hint, panel.axis, panel.reference
         percent = info.kind == "percent"
@@ -476,7 +495,7 @@ def loss_figure(result: StudyResult) -> Figure:
     for ax in axes[len(acts):]:
         ax.set_visible(False)
     for ax in axes[::ncols]:
-        ax.set_ylabel("MSE loss (scaled data, log)")
+        ax.set_ylabel(_LOSS_LABEL.get(result.task, "loss (log)"))
     fig.legend(handles=[Line2D([], [], color="#555555", ls="-", label="training loss"),
                         Line2D([], [], color="#555555", ls="--", label="validation loss"),
                         Patch(color="#888888", alpha=0.3, label="10–90% of seeds")],

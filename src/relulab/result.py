@@ -15,6 +15,7 @@ import pandas as pd
 
 from relulab.config import StudyConfig
 from relulab.metrics import METRIC_COLUMNS  # a run's metric columns, from the registry
+from relulab.metrics import columns as task_columns
 
 # How many series of a panel keep their whole result in memory: the ones the panel's
 # report draws as small multiples, where the activations differ most.
@@ -28,9 +29,13 @@ class RunRecord:
     activation: str
     seed: int
     diverged: bool
-    metrics: dict[str, float]  # test-window metrics, keys METRIC_COLUMNS (NaN if diverged)
+    # test-window metrics, keys the task's metric columns (METRIC_COLUMNS for a forecast;
+    # NaN if diverged)
+    metrics: dict[str, float]
     val_metrics: dict[str, float]  # the same on the validation window
-    forecast: np.ndarray  # (test_size,) one-step-ahead test forecasts, original units
+    # (test_size,) one-step-ahead test forecasts, original units; for a supervised task
+    # (relulab.tasks) its test predictions, flattened row-major (class probabilities)
+    forecast: np.ndarray
     val_forecast: np.ndarray  # (n_validation,) validation-window forecasts
     loss: np.ndarray  # (epochs,) training loss per epoch (scaled units, MSE)
     val_loss: np.ndarray  # (epochs,) Keras-style validation loss per epoch (NaN if no split)
@@ -86,8 +91,8 @@ class Comparison:
     # "more_accurate" | "less_accurate" | "mixed_opposite" | "mixed_seeds_only" |
     # "mixed_dm_only" | "no_difference" | "too_few"; "" when not recorded
     accuracy: str = ""
-    # "flattens" | "exaggerates" | "similar" | "unclear" | "not_comparable"; "" when not
-    # recorded. "not_comparable" also when there are too few pairs to judge.
+    # "flattens" | "exaggerates" | "similar" | "unclear" | "not_comparable"; "none" for a
+    # supervised task (no volatility); "" when not recorded. "not_comparable" also when there are too few pairs to judge.
     volatility: str = ""
     # where the interval of rel_diff lies: "above_zero" (activation's error larger),
     # "below_zero", "includes_zero", or "unknown" (no interval); "" when not recorded
@@ -116,6 +121,10 @@ class Comparison:
     # those seeds ({} when there are none): how much of the spread one flat run makes.
     flat_seeds: dict[str, list[int]] = field(default_factory=dict)
     seeds_needed_without_flat: dict[str, int | None] = field(default_factory=dict)
+    # What was compared: "forecast" (DM test on the seed-median forecasts, volatility
+    # judged) or a supervised task (relulab.tasks: the paired test on per-example losses,
+    # no volatility: its fields NaN, its code "none").
+    task: str = "forecast"
 
 
 @dataclass(frozen=True)
@@ -251,6 +260,16 @@ class StudyResult:
     adaptive: dict[str, Any] | None = None
 
     @property
+    def task(self) -> str:
+        """"forecast", "classification" or "regression" (the config's)."""
+        return self.config.task
+
+    @property
+    def metric_columns(self) -> tuple[str, ...]:
+        """The task's metric columns, in display order."""
+        return task_columns(self.task)
+
+    @property
     def activations(self) -> list[str]:
         """The config's activations, then any other found in the runs, in order."""
         return study_activations(self.config.activations, self.runs)
@@ -258,7 +277,7 @@ class StudyResult:
     @property
     def runs_frame(self) -> pd.DataFrame:
         """One row per run: activation, seed, diverged, best_epoch and the test metrics."""
-        return runs_frame(self.runs)
+        return runs_frame(self.runs, self.metric_columns)
 
     def forecasts(self, activation: str) -> np.ndarray:
         """(seeds, test_size) test forecasts of one activation; diverged runs are NaN rows."""
@@ -266,8 +285,10 @@ class StudyResult:
         return np.stack(rows) if rows else np.empty((0, self.values.size - self.test_start))
 
     def to_json(self) -> dict[str, Any]:
+        cols = self.metric_columns
         return {
             "study_id": self.study_id,
+            **({"task": self.task} if self.task != "forecast" else {}),
             "relulab_version": self.relulab_version,
             "config": self.config.to_dict(),
             "series": {"name": self.series_name, "n": int(self.values.size),
@@ -277,8 +298,8 @@ class StudyResult:
             "runs": [
                 {"activation": r.activation, "seed": r.seed, "diverged": r.diverged,
                  "best_epoch": r.best_epoch,
-                 **{m: _float(r.metrics.get(m)) for m in METRIC_COLUMNS},
-                 "validation": {m: _float(r.val_metrics.get(m)) for m in METRIC_COLUMNS},
+                 **{m: _float(r.metrics.get(m)) for m in cols},
+                 "validation": {m: _float(r.val_metrics.get(m)) for m in cols},
                  "forecast": _floats(r.forecast), "loss": _floats(r.loss),
                  "val_loss": _floats(r.val_loss),
                  "dead_fraction": _floats(r.epoch_stats.get("dead_fraction", [])),
@@ -309,15 +330,16 @@ def study_activations(listed: Any, runs: Any) -> list[str]:
     return listed + list(dict.fromkeys(r.activation for r in runs if r.activation not in listed))
 
 
-def runs_frame(runs: list[RunRecord]) -> pd.DataFrame:
-    """One row per run: activation, seed, diverged, best_epoch and the test metrics."""
+def runs_frame(runs: list[RunRecord], columns: Any = METRIC_COLUMNS) -> pd.DataFrame:
+    """One row per run: activation, seed, diverged, best_epoch and the test metrics
+    (``columns``: the task's, a forecast's by default)."""
     rows = [
         {"activation": r.activation, "seed": r.seed, "diverged": r.diverged,
-         "best_epoch": r.best_epoch, **{m: r.metrics.get(m, np.nan) for m in METRIC_COLUMNS}}
+         "best_epoch": r.best_epoch, **{m: r.metrics.get(m, np.nan) for m in columns}}
         for r in runs
     ]
     return pd.DataFrame(rows, columns=["activation", "seed", "diverged", "best_epoch",
-                                       *METRIC_COLUMNS])
+                                       *columns])
 
 
 def _float(v: Any) -> float | None:

@@ -389,19 +389,20 @@ def diebold_mariano(
     return float(res.statistic), float(res.pvalue)
 
 
-def _as_frame(runs: pd.DataFrame | Sequence[RunRecord]) -> pd.DataFrame:
+def _as_frame(runs: pd.DataFrame | Sequence[RunRecord],
+              columns: Sequence[str] = METRIC_COLUMNS) -> pd.DataFrame:
     if isinstance(runs, pd.DataFrame):
         return runs.reset_index(drop=True)
     return pd.DataFrame([
         {"activation": r.activation, "seed": r.seed, "diverged": r.diverged,
-         **{m: r.metrics.get(m, math.nan) for m in METRIC_COLUMNS}}
+         **{m: r.metrics.get(m, math.nan) for m in columns}}
         for r in runs
-    ])
+    ], columns=["activation", "seed", "diverged", *columns])
 
 
-def _good(frame: pd.DataFrame, forecasts: np.ndarray) -> np.ndarray:
-    """Rows that count: not diverged, with finite RMSE and a finite forecast."""
-    ok = ~frame["diverged"].to_numpy(dtype=bool) & np.isfinite(frame["rmse"].to_numpy(float))
+def _good(frame: pd.DataFrame, forecasts: np.ndarray, metric: str = "rmse") -> np.ndarray:
+    """Rows that count: not diverged, with a finite headline metric and a finite forecast."""
+    ok = ~frame["diverged"].to_numpy(dtype=bool) & np.isfinite(frame[metric].to_numpy(float))
     if forecasts.shape[0] != len(frame):
         raise RelulabError(
             f"{forecasts.shape[0]} forecast rows for {len(frame)} runs; pass one row per run"
@@ -488,6 +489,86 @@ def compare(
     return judged(c, confidence)
 
 
+def loss_test(loss_a: Any, loss_b: Any) -> tuple[float, float]:
+    """``(stat, p)`` of the paired test on per-example losses of two models scored on the
+    same test examples: the Diebold-Mariano test at horizon 1 on the loss differential
+    ``d_i = loss_a,i - loss_b,i`` (for independent examples, a paired t-test with the
+    Harvey-Leybourne-Newbold small-sample factor). Positive: ``a`` has the larger loss.
+    Computed by :func:`diebold_mariano` on ``sqrt(loss)`` with power 2, which is the loss
+    itself."""
+    la = np.asarray(loss_a, dtype=float).ravel()
+    lb = np.asarray(loss_b, dtype=float).ravel()
+    if np.any(la < 0) or np.any(lb < 0):
+        raise RelulabError("per-example losses must be non-negative")
+    return diebold_mariano(np.sqrt(la), np.sqrt(lb), h=1, power=2)
+
+
+def example_losses(task: str, y: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """Per test example, the loss the task's headline metric averages: the squared error
+    (regression) or the negative log probability of the true class, clipped as
+    :func:`relulab.metrics.log_loss` clips (classification). ``predictions``: one run's,
+    ``(n,)`` or ``(n, classes)``."""
+    from relulab.metrics import LOG_LOSS_EPS
+
+    y = np.asarray(y)
+    p = np.asarray(predictions, dtype=float)
+    if task == "classification":
+        return -np.log(np.clip(p[np.arange(y.size), y.astype(int)], LOG_LOSS_EPS, 1.0))
+    return (np.asarray(y, dtype=float) - p) ** 2
+
+
+def compare_task(
+    runs_a: Sequence[RunRecord],
+    runs_b: Sequence[RunRecord],
+    losses_a: np.ndarray,
+    losses_b: np.ndarray,
+    *,
+    metric: str,
+    task: str,
+    activation: str,
+    reference: str,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+    equivalence_margin: float = 0.02,
+) -> Comparison:
+    """Compare activation ``a`` with the reference ``b`` on a supervised task (a user's
+    model, a table): as :func:`compare` does for forecasts, on the task's headline
+    ``metric`` (lower is better: RMSE, log loss) and with :func:`loss_test` on the
+    per-example losses averaged over each arm's good seeds in place of the DM test on the
+    seed-median forecast. ``losses_*``: ``(runs, n_test)`` per-example losses
+    (:func:`example_losses`), one row per run in the order of ``runs_*``. A task has no
+    volatility: those fields stay NaN and the volatility code is ``"none"``."""
+    fa, fb = _as_frame(runs_a, (metric,)), _as_frame(runs_b, (metric,))
+    la = np.atleast_2d(np.asarray(losses_a, dtype=float))
+    lb = np.atleast_2d(np.asarray(losses_b, dtype=float))
+    ga, gb = _good(fa, la, metric), _good(fb, lb, metric)
+    pairs = pd.merge(fa[ga][["seed", metric]], fb[gb][["seed", metric]], on="seed",
+                     suffixes=("_a", "_b"))
+    a, b = pairs[f"{metric}_a"], pairs[f"{metric}_b"]
+    base = [seed, *_name_seed(activation, reference)]
+    rel, lo, hi = paired_rel_diff_ci(a, b, n_boot=n_boot, confidence=confidence,
+                                     rng=[*base, 0])
+    if ga.any() and gb.any() and la.shape[1] >= 2:
+        stat, p = loss_test(la[ga].mean(axis=0), lb[gb].mean(axis=0))
+    else:
+        stat, p = math.nan, math.nan
+    pi, pi_lo, pi_hi = prob_improvement(a, b, n_boot=n_boot, confidence=confidence,
+                                        rng=[*base, 2])
+    diffs = sorted({*SEEDS_DIFFS, equivalence_margin})
+    c = Comparison(activation=activation, reference=reference, metric=metric,
+                   rel_diff=rel, rel_lo=lo, rel_hi=hi, dm_stat=stat, dm_p=p,
+                   vol_ratio=math.nan, vol_ratio_ref=math.nan, verdict="",
+                   n_pairs=len(pairs), p_adjusted=p, correction="none", n_comparisons=1,
+                   equivalence_margin=equivalence_margin,
+                   equivalence_p=equivalence_test(a, b, margin=equivalence_margin),
+                   prob_improvement=pi, prob_improvement_low=pi_lo,
+                   prob_improvement_high=pi_hi,
+                   seeds_needed=seeds_needed(a, b, alpha=1.0 - confidence, diffs=diffs),
+                   task=task)
+    return judged(c, confidence)
+
+
 def adjust_comparisons(comparisons: Sequence[Comparison], *, correction: str = "holm",
                        confidence: float = 0.95) -> list[Comparison]:
     """A study's comparisons with their DM and equivalence p-values adjusted over the family
@@ -511,20 +592,23 @@ def summarize(
     n_boot: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
+    columns: Sequence[str] = METRIC_COLUMNS,
 ) -> pd.DataFrame:
     """Median and bootstrap interval over seeds of every metric, per activation.
 
     ``runs_frame`` has columns ``activation``, ``seed``, ``diverged`` and metric columns
     (``StudyResult.runs_frame``). Diverged runs and NaN values are left out; ``n`` counts the
     values used. Returns columns ``activation, metric, median, lo, hi, n``, activations in
-    order of first appearance, metrics in ``METRIC_COLUMNS`` order.
+    order of first appearance, metrics in the order of ``columns`` (a task's metric
+    columns, :func:`relulab.metrics.columns`; a forecast's by default).
     """
+    metrics = list(columns)
     columns = ["activation", "metric", "median", "lo", "hi", "n"]
     frame = runs_frame[~runs_frame["diverged"].astype(bool)]
     rows = []
     for activation in pd.unique(runs_frame["activation"]):
         group = frame[frame["activation"] == activation]
-        for i, metric in enumerate(METRIC_COLUMNS):
+        for i, metric in enumerate(metrics):
             if metric not in frame.columns:
                 continue
             x = group[metric].to_numpy(dtype=float)

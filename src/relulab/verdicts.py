@@ -162,7 +162,10 @@ def accuracy_words(accuracy: str, activation: str) -> str:
 
 
 def volatility_words(volatility: str, activation: str) -> str:
-    """The words of a volatility code (:func:`judge_volatility`)."""
+    """The words of a volatility code (:func:`judge_volatility`); "" for ``"none"`` (a
+    supervised task, which has no volatility)."""
+    if volatility == "none":
+        return ""
     if volatility == "flattens":
         return f"{activation} flattens the forecast"
     if volatility == "exaggerates":
@@ -273,8 +276,8 @@ def verdict_words(comparison: Comparison) -> str:
                                       seeds_words(c),
                                       volatility_words(c.volatility, c.activation)) if w)
     else:
-        words = (f"{accuracy_words(c.accuracy, c.activation)}; "
-                 f"{volatility_words(c.volatility, c.activation)}")
+        words = "; ".join(w for w in (accuracy_words(c.accuracy, c.activation),
+                                      volatility_words(c.volatility, c.activation)) if w)
     if words.startswith(c.activation):  # a name keeps its spelling: "relu and tanh are ..."
         return words + "."
     return words[:1].upper() + words[1:] + "."
@@ -287,7 +290,8 @@ def judged(c: Comparison, confidence: float = 0.95) -> Comparison:
     p = c.p_adjusted if np.isfinite(c.p_adjusted) else c.dm_p
     accuracy = judge_accuracy(rel_lo=c.rel_lo, rel_hi=c.rel_hi, dm_stat=c.dm_stat, dm_p=p,
                               n_pairs=c.n_pairs, confidence=confidence)
-    volatility = ("not_comparable" if accuracy == "too_few" else
+    volatility = ("none" if c.task != "forecast" else
+                  "not_comparable" if accuracy == "too_few" else
                   judge_volatility(vol_ratio=c.vol_ratio, vol_ratio_ref=c.vol_ratio_ref,
                                    vol_rel_lo=c.vol_rel_lo, vol_rel_hi=c.vol_rel_hi))
     decision = ""
@@ -318,12 +322,15 @@ def sentence(c: Comparison) -> str:
         return f"{head}: {_too_few(c.n_pairs)}"
     label = METRICS[c.metric].label if c.metric in METRICS else c.metric
     p = c.p_adjusted if np.isfinite(c.p_adjusted) else c.dm_p
+    test = "DM p" if c.task == "forecast" else "paired p"
     numbers = (f"{label} {_fmt_pct_interval(c.rel_diff, c.rel_lo, c.rel_hi)}, "
-               f"DM p {_fmt_p(p)}{_adjusted_note(c)}")
-    volatility = (f"volatility ratio {c.vol_ratio:.2f} vs {c.vol_ratio_ref:.2f}: "
+               f"{test} {_fmt_p(p)}{_adjusted_note(c)}")
+    volatility = ("" if c.volatility == "none" else
+                  f"volatility ratio {c.vol_ratio:.2f} vs {c.vol_ratio_ref:.2f}: "
                   f"{volatility_words(c.volatility, c.activation)}")
     if not c.decision:
-        return f"{head}: {numbers}: {accuracy_words(c.accuracy, c.activation)}; {volatility}"
+        return f"{head}: {numbers}: " + "; ".join(
+            w for w in (accuracy_words(c.accuracy, c.activation), volatility) if w)
     parts = [decision_words(c), flat_words(c), seeds_words(c),
              _prob_words(c, label) if np.isfinite(c.prob_improvement) else "", volatility]
     return f"{head}: {numbers}: " + "; ".join(w for w in parts if w)

@@ -17,7 +17,7 @@ from relulab import __version__, display
 from relulab.diagnostics import DORMANT_THRESHOLD, flat_seeds, warnings_of
 from relulab.diagnostics import of as diagnostics_of
 from relulab.figures import all_figures, png_bytes
-from relulab.metrics import METRIC_COLUMNS, METRICS, best
+from relulab.metrics import HEADLINE, METRICS, best
 from relulab.result import Comparison, Diagnostics, StudyResult
 from relulab.verdicts import seed_interval, verdict_words
 
@@ -156,8 +156,9 @@ def _summary_table(result: StudyResult) -> dict[str, dict[str, dict[str, Any]]]:
 def _summary_rows(result: StudyResult, activations: list[str],
                   table: dict[str, dict[str, dict[str, Any]]]) -> tuple[list[dict], list[str]]:
     """Per activation: cells (median, interval, best?) per metric, plus runs counted."""
-    metrics = [m for m in METRIC_COLUMNS if m in set(result.summary.get("metric", []))] or list(
-        METRIC_COLUMNS)
+    columns = result.metric_columns
+    metrics = [m for m in columns if m in set(result.summary.get("metric", []))] or list(
+        columns)
     best_of = {m: best({a: table.get(a, {}).get(m, {}).get("median") for a in activations}, m)
                for m in metrics}
     rows = []
@@ -233,6 +234,37 @@ def _timing(result: StudyResult) -> list[str]:
     return parts + [_timing_part(k, v) for k, v in timing.items() if display.finite(v)]
 
 
+# The config fields a supervised task's study is decided by (the rest are a forecast's).
+_TASK_FIELDS = ("task", "activations", "reference", "seeds", "seed_offset", "model",
+                "model_id", "epochs", "batch_size", "optimizer", "learning_rate", "beta1",
+                "beta2", "eps", "patience", "bootstrap", "confidence", "correction",
+                "equivalence_margin", "name")
+# ... and relulab's own MLP on a table adds its shape and the table's split.
+_TABLE_FIELDS = ("units", "layers", "init", "test_fraction", "validation_split", "data",
+                 "column")
+
+
+def _config_rows(result: StudyResult) -> list[tuple[str, str]]:
+    """The config as (field, value) rows: every field for a forecast, the fields that
+    decide a supervised task's numbers for one."""
+    d = result.config.to_dict()
+    if result.task != "forecast":
+        keep = _TASK_FIELDS + (_TABLE_FIELDS if result.config.model != "user" else ())
+        d = {k: v for k, v in d.items() if k in keep}
+    return [(k, _config_value(v)) for k, v in d.items()]
+
+
+def _model_words(config: Any) -> str:
+    """The model in the lede's words."""
+    if config.task != "forecast" and config.model == "user":
+        first = config.model_description.split("\n", 1)[0]
+        return f"the model ({first})" if first else "the model"
+    shape = (f"LSTM ({config.units} units" if config.model == "lstm"
+             else f"MLP ({config.units} wide") + (
+        f", {config.layers} layers)" if config.layers > 1 else ")")
+    return f"an {shape}" if config.task == "forecast" else f"relulab's {shape}"
+
+
 def page_context(result: StudyResult) -> dict[str, Any]:
     """Everything the template shows, as strings, lists and flags."""
     config = result.config
@@ -240,8 +272,9 @@ def page_context(result: StudyResult) -> dict[str, Any]:
     n = int(result.values.size)
     table = _summary_table(result)
     rows, metrics = _summary_rows(result, activations, table)
-    rmse = {a: table.get(a, {}).get("rmse", {}).get("median") for a in activations}
-    best_rmse = best(rmse, "rmse")
+    headline = HEADLINE[result.task]
+    rmse = {a: table.get(a, {}).get(headline, {}).get("median") for a in activations}
+    best_rmse = best(rmse, headline)
     baseline_rows = [
         {"name": name,
          "cells": [display.metric_value(b.get("metrics", {}).get(m), METRICS[m].kind)
@@ -253,23 +286,29 @@ def page_context(result: StudyResult) -> dict[str, Any]:
     diverged = list(diagnostics.diverged.items())
     warnings = warnings_of(result)
     flat = {a: seeds for a in activations if (seeds := flat_seeds(diagnostics.flat_runs, a))}
-    model = (f"LSTM ({config.units} units" if config.model == "lstm"
-             else f"MLP ({config.units} wide") + (
-        f", {config.layers} layers)" if config.layers > 1 else ")")
     seeds = config.seed_list
-    config_rows = [(k, _config_value(v)) for k, v in config.to_dict().items()]
+    config_rows = _config_rows(result)
     ran_with = result.relulab_version
+    n_test, n_val = n - result.test_start, result.test_start - result.train_end
     config_rows += [("relulab version", ran_with or f"not recorded (report: {__version__})"),
                     ("data hash", result.data_hash or display.MISSING),
                     ("study id", result.study_id or display.MISSING),
-                    ("series", f"{result.series_name} ({n} points)")]
+                    ("series", f"{result.series_name} ({n} points)")
+                    if result.task == "forecast" else
+                    ("data", f"{result.series_name} ({result.train_end} train, {n_val} "
+                             f"validation, {n_test} test examples)")]
     half = -(-len(config_rows) // 2)
     verdicts = [_verdict(c) for c in result.comparisons]
     confidence = f"{100 * config.confidence:g}%"
     return {
         "r": result, "config": config, "n": n, "activations": activations,
         "n_test": n - result.test_start, "n_train": result.train_end,
-        "n_val": result.test_start - result.train_end, "model": model,
+        "n_val": result.test_start - result.train_end, "model": _model_words(config),
+        "task": result.task, "headline_label": METRICS[headline].short,
+        "headline_unit": METRICS[headline].unit,
+        "test_name": ("Diebold-Mariano p" if result.task == "forecast"
+                      else "paired p (per-example losses)"),
+        "model_text": config.model_description,
         "seeds_text": (f"{len(seeds)} seeds ({seeds[0]}–{seeds[-1]})" if len(seeds) > 1
                        else f"1 seed ({seeds[0]})"),
         "verdicts": verdicts, "headline": _headline(verdicts, config.reference, confidence),

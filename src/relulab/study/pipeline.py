@@ -48,7 +48,9 @@ class SeriesSummary:
     series_id: str
     study_id: str
     n: int
-    median_rmse: dict[str, float]  # over the converged seeds; NaN when every seed diverged
+    # over the converged seeds; NaN when every seed diverged. The task's headline metric
+    # (relulab.metrics.HEADLINE): RMSE for a forecast, log loss for a classification.
+    median_rmse: dict[str, float]
     diverged: int  # runs that diverged
     verdicts: list[str]
     warnings: list[str]
@@ -56,8 +58,10 @@ class SeriesSummary:
 
     @classmethod
     def of(cls, series_id: str, result: StudyResult, activations: Any) -> SeriesSummary:
+        from relulab.metrics import HEADLINE
+
         frame = result.runs_frame
-        med = frame[~frame["diverged"]].groupby("activation")["rmse"].median() \
+        med = frame[~frame["diverged"]].groupby("activation")[HEADLINE[result.task]].median() \
             if len(frame) else pd.Series(dtype=float)
         return cls(series_id, result.study_id, int(result.values.size),
                    {a: float(med.get(a, np.nan)) for a in activations},
@@ -163,7 +167,8 @@ def series_result(config: StudyConfig, sp: SeriesPlan, runs: list[RunRecord],
         train_end=sp.train_end, test_start=sp.test_start, runs=runs,
         summary=analysis.summary, comparisons=analysis.comparisons, baselines=baselines,
         timing={}, warnings=[*diverged_warnings(analysis.diagnostics.diverged, runs),
-                             *flat_warnings(analysis.diagnostics.flat_runs, runs),
+                             *(flat_warnings(analysis.diagnostics.flat_runs, runs)
+                               if config.task == "forecast" else []),
                              *analysis.warnings, *baseline_warnings(baselines)],
         relulab_version=__version__, diagnostics=analysis.diagnostics,
     )

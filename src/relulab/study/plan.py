@@ -72,6 +72,31 @@ class SeriesPlan:
         return int(self.splits[0].test_start)
 
 
+@dataclass(frozen=True, eq=False)
+class TaskPlan:
+    """A supervised task's data set (:class:`relulab.tasks.TaskData`) where a forecast
+    study has a series: one fold, its targets in split order as ``values``, the test
+    targets from ``test_start`` (what the recorder, the analysis and the report read of a
+    :class:`SeriesPlan`)."""
+
+    series_id: str
+    series: Any  # relulab.tasks.TaskData
+    splits: tuple[Any, ...] = (None,)  # one fold
+    prepared: tuple[Any, ...] = (None,)
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.series.values
+
+    @property
+    def train_end(self) -> int:
+        return int(self.series.train_end)
+
+    @property
+    def test_start(self) -> int:
+        return int(self.series.test_start)
+
+
 def _jax_trainer() -> Any:
     from relulab.study.jax_trainer import JaxTrainer
 
@@ -85,7 +110,7 @@ class Plan:
     unless another is given)."""
 
     config: StudyConfig
-    series: Mapping[str, SeriesPlan]
+    series: Mapping[str, SeriesPlan | TaskPlan]
     units: tuple[WorkUnit, ...]
     done: frozenset[GroupKey] = field(default_factory=frozenset)
     warnings: tuple[str, ...] = ()  # what the plan left out, and why
@@ -182,3 +207,16 @@ def make_plan(config: StudyConfig, series: Series | Mapping[str, Series],
                   for k in range(len(sp.splits)))
     return Plan(config, plans, units, warnings=tuple(warnings),
                 trainer=trainer if trainer is not None else _jax_trainer())
+
+
+def make_task_plan(config: StudyConfig, data: Any, trainer: Any) -> Plan:
+    """Every activation of ``config`` over its seeds on one supervised data set ``data``
+    (:class:`relulab.tasks.TaskData`, whose task must be the config's), trained by
+    ``trainer`` (:class:`relulab.study.task_study.TaskTrainer`): a plan of one entry, one
+    fold per activation. The activations are the engine's to know (a user's own module
+    is no name of relulab's family): the study that makes the engine checks them."""
+    if data.task != config.task:
+        raise RelulabError(f"the data is a {data.task} task but the study's task is "
+                           f"{config.task!r}; pass task={data.task!r}")
+    units = tuple(WorkUnit(data.name, activation, 0) for activation in config.activations)
+    return Plan(config, {data.name: TaskPlan(data.name, data)}, units, trainer=trainer)
