@@ -40,10 +40,7 @@ def test_study_reproduces_the_pinned_numbers(case: str, pins: dict[str, np.ndarr
     assert sorted(got) == sorted(expected)
     same_cpu = json.loads(str(pins["__meta__"]))["cpu"] == cpu_fingerprint()
     for key, want in expected.items():
-        if same_cpu:
-            np.testing.assert_array_equal(got[key], want, err_msg=key)
-        else:
-            np.testing.assert_allclose(got[key], want, rtol=1e-4, atol=1e-6, err_msg=key)
+        _check(key, got[key], want, same_cpu)
 
 
 def test_the_panel_and_adaptive_pipelines_reproduce_their_pinned_numbers() -> None:
@@ -64,7 +61,18 @@ def test_the_panel_and_adaptive_pipelines_reproduce_their_pinned_numbers() -> No
     assert sorted(got) == sorted(k for k in pins if k != "__meta__")
     same_cpu = json.loads(str(pins["__meta__"]))["cpu"] == cpu_fingerprint()
     for key, want in got.items():
-        if same_cpu:
-            np.testing.assert_array_equal(want, pins[key], err_msg=key)
-        else:
-            np.testing.assert_allclose(want, pins[key], rtol=1e-4, atol=1e-6, err_msg=key)
+        _check(key, want, pins[key], same_cpu)
+
+
+def _check(key: str, got: np.ndarray, want: np.ndarray, same_cpu: bool) -> None:
+    """Training's numbers (XLA float32: runs, forecasts, losses) bit for bit on the CPU and
+    JAX that pinned them; the statistics over them (float64 in NumPy, SciPy and
+    statsmodels, whose summation orders change between their releases by an ulp) to
+    1e-12; ARIMA's forecasts, the end of statsmodels' iterative fit, to its optimiser's
+    tolerance; elsewhere to float32 training's reach."""
+    if not same_cpu or "arima" in key:
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6, err_msg=key)
+    elif "run/" in key or key.startswith("run"):
+        np.testing.assert_array_equal(got, want, err_msg=key)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15, err_msg=key)

@@ -9,8 +9,25 @@ from relulab.diagnostics import warnings_of
 from relulab.metrics import METRICS
 from relulab.result import StudyResult
 
-# The summary table's columns, in display order; headers and formats from the registry.
-_SHOWN = tuple((m, info.terminal, info.terminal_format) for m, info in METRICS.items())
+def _shown(task: str) -> tuple[tuple[str, str, str], ...]:
+    """The summary table's columns for ``task``, in display order; headers and formats
+    from the registry."""
+    return tuple((m, info.terminal, info.terminal_format) for m, info in METRICS.items()
+                 if task in info.tasks)
+
+
+def headline(result: StudyResult) -> str:
+    """The line above a result's table: what was trained on what."""
+    c = result.config
+    n, n_test = result.values.size, result.values.size - result.test_start
+    if result.task == "forecast":
+        return (f"{n} points, test = last {n_test}, model {c.model.upper()}({c.units}) × "
+                f"{c.layers}, {c.epochs} epochs, {c.seeds} seeds per activation")
+    model = (c.model_description.split("\n", 1)[0] or "the user's model"
+             if c.model == "user" else f"relulab's MLP({c.units}) × {c.layers}")
+    return (f"{c.task}, {result.train_end} train / {result.test_start - result.train_end} "
+            f"validation / {n_test} test examples, {model}, {c.epochs} epochs, {c.seeds} "
+            "seeds per activation")
 
 
 def show_result(console: Any, result: StudyResult) -> None:
@@ -18,11 +35,8 @@ def show_result(console: Any, result: StudyResult) -> None:
     from rich.table import Table
 
     c = result.config
-    console.print(
-        f"[bold]{escape(result.series_name)}[/bold]: {result.values.size} points, "
-        f"test = last {result.values.size - result.test_start}, model {c.model.upper()}"
-        f"({c.units}) × {c.layers}, {c.epochs} epochs, {c.seeds} seeds per activation"
-    )
+    shown = _shown(result.task)
+    console.print(f"[bold]{escape(result.series_name)}[/bold]: {escape(headline(result))}")
     table = Table(title="Test-window metrics: median over seeds, [95% bootstrap interval] "
                   "below", title_justify="left")
     table.add_column("activation")
@@ -33,7 +47,7 @@ def show_result(console: Any, result: StudyResult) -> None:
         # Median over seeds of the share of all hidden units dead at the kept epoch, and
         # dormant below it (relulab.diagnostics).
         table.add_column("dead units", justify="right")
-    for _, header, _ in _SHOWN:
+    for _, header, _ in shown:
         table.add_column(header, justify="right")
     summary = result.summary.set_index(["activation", "metric"])
     frame = result.runs_frame
@@ -46,7 +60,7 @@ def show_result(console: Any, result: StudyResult) -> None:
             dormant = diagnostics.units_dormant.get(act)
             cells.append(f"{display.percent(dead)}\n[dim]dormant {display.percent(dormant)}"
                          "[/dim]")
-        for col, _, fmt in _SHOWN:
+        for col, _, fmt in shown:
             if (act, col) not in summary.index:
                 cells.append(display.MISSING)
                 continue
@@ -59,7 +73,7 @@ def show_result(console: Any, result: StudyResult) -> None:
         m = b["metrics"]
         table.add_row(f"[dim]{name} (baseline)[/dim]", display.MISSING,
                       *([display.MISSING] if units else []),
-                      *[display.spec(m.get(col), fmt) for col, _, fmt in _SHOWN])
+                      *[display.spec(m.get(col), fmt) for col, _, fmt in shown])
     console.print(table)
     if result.comparisons:
         console.print("[bold]Verdicts[/bold] (each activation against the reference):")

@@ -149,7 +149,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             what = "study result"
         else:
             runs = store.load_runs(study_id)
-            text = _runs_csv(runs)
+            text = _runs_csv(runs, store.config(study_id).task)
             what = f"{len(runs)} runs"
     if args.output is None:
         sys.stdout.write(text)
@@ -164,20 +164,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _runs_csv(runs: list[Any]) -> str:
+def _runs_csv(runs: list[Any], task: str = "forecast") -> str:
     import pandas as pd
 
-    from relulab.result import METRIC_COLUMNS
+    from relulab.metrics import columns as task_columns
 
+    cols = task_columns(task)
     rows = [
         {"activation": r.activation, "seed": r.seed, "diverged": r.diverged,
          "best_epoch": r.best_epoch,
-         **{m: r.metrics.get(m, float("nan")) for m in METRIC_COLUMNS},
-         **{f"val_{m}": r.val_metrics.get(m, float("nan")) for m in METRIC_COLUMNS}}
+         **{m: r.metrics.get(m, float("nan")) for m in cols},
+         **{f"val_{m}": r.val_metrics.get(m, float("nan")) for m in cols}}
         for r in runs
     ]
-    columns = ["activation", "seed", "diverged", "best_epoch", *METRIC_COLUMNS,
-               *(f"val_{m}" for m in METRIC_COLUMNS)]
+    columns = ["activation", "seed", "diverged", "best_epoch", *cols,
+               *(f"val_{m}" for m in cols)]
     # repr-exact floats; a missing value (NaN) is an empty field.
     return pd.DataFrame(rows, columns=columns).to_csv(index=False, float_format=None)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from torch import nn
@@ -11,8 +12,10 @@ from relulab.torch.modules import is_activation, module
 __all__ = ["swap_activations"]
 
 
-def swap_activations(model: nn.Module, name: str, **params: Any) -> nn.Module:
-    """Replace every activation module of ``model`` by relulab's module for ``name``.
+def swap_activations(model: nn.Module, name: str | nn.Module, **params: Any) -> nn.Module:
+    """Replace every activation module of ``model`` by relulab's module for ``name``, or
+    by the module ``name`` itself (any activation module, a user's own included: it
+    replaces the first activation found, and a deep copy of it each other one).
 
     The replacement is :func:`relulab.torch.module` ``(name, **params)``, relulab's own
     ``nn.Module`` (``LeakyReLU(negative_slope=...)``, ``ELU(alpha=...)``, ...), with
@@ -41,13 +44,22 @@ def swap_activations(model: nn.Module, name: str, **params: Any) -> nn.Module:
         RelulabError: for an unknown ``name`` (the message lists the known names) or
             parameters the module does not take.
     """
-    module(name, **params)  # check the name and the parameters before touching the model
+    if isinstance(name, nn.Module):
+        given: list[nn.Module] = [name]
+
+        def make() -> nn.Module:
+            return given.pop() if given else copy.deepcopy(name)
+    else:
+        module(name, **params)  # check the name and the parameters before touching the model
+
+        def make() -> nn.Module:
+            return module(name, **params)
     reference = _first_float_parameter(model)
     replacements: dict[int, nn.Module] = {}
 
     def replacement(old: nn.Module) -> nn.Module:
         if id(old) not in replacements:
-            new = module(name, **params)
+            new = make()
             if reference is not None and any(True for _ in new.parameters()):
                 new = new.to(device=reference.device, dtype=reference.dtype)
             replacements[id(old)] = new.train(old.training)

@@ -1,0 +1,200 @@
+"""What ``relulab.torch.study`` and ``relulab.keras.study`` share: a user's activations
+named, their data turned into a :class:`relulab.tasks.TaskData`, the study's config made,
+and its progress printed. Pure but for the printer; no framework is imported here (a
+framework's tensors are read through ``numpy.asarray`` or their ``numpy()``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from relulab.config import StudyConfig
+from relulab.errors import RelulabError
+from relulab.study import events
+from relulab.tasks import TASK_NAMES, TaskData
+
+__all__ = ["activation_name", "arrays", "config_for", "line_progress", "task_data"]
+
+
+def activation_name(activation: Any) -> str:
+    """A study's name for an activation: a name of relulab's family (or a registered one)
+    as canonical; a user's class or function by its own name."""
+    if isinstance(activation, str):
+        from relulab.activations import canonical
+
+        return canonical(activation)
+    name = getattr(activation, "__name__", None) or type(activation).__name__
+    return str(name)
+
+
+def definition(activation: Any) -> str:
+    """What identifies a user's activation definition in a study's key: its source where
+    Python has it, else its qualified name (a name of the family adds nothing: the
+    config's key holds a registered activation's fingerprint)."""
+    if isinstance(activation, str):
+        return ""
+    target = activation if inspect.isclass(activation) or inspect.isfunction(activation) \
+        else type(activation)
+    try:
+        text = inspect.getsource(target)
+    except (OSError, TypeError):
+        text = f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', '')}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def named(activations: Sequence[Any]) -> dict[str, Any]:
+    """``{name: activation}`` in the given order; one line for a repeated name."""
+    if isinstance(activations, str):
+        activations = [activations]
+    out: dict[str, Any] = {}
+    for a in activations:
+        name = activation_name(a)
+        if name in out:
+            raise RelulabError(f"activation {name!r} is given twice; pass each activation once")
+        out[name] = a
+    if not out:
+        raise RelulabError("no activations given; pass e.g. activations=['relu', 'gelu']")
+    return out
+
+
+def _numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):  # a torch tensor
+        x = x.detach().cpu()
+    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
+        try:
+            return np.asarray(x.numpy())
+        except (TypeError, RuntimeError):
+            pass
+    return np.asarray(x)
+
+
+def _batches(data: Iterable[Any], what: str) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = [], []
+    for item in data:
+        if not isinstance(item, list | tuple) or len(item) != 2:
+            raise RelulabError(f"the {what} data yields {type(item).__name__} items; each "
+                               "item must be an (input, target) pair")
+        x, y = item
+        xs.append(_numpy(x))
+        ys.append(_numpy(y))
+    if not xs:
+        raise RelulabError(f"the {what} data is empty; pass at least one example")
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def arrays(data: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)`` as NumPy arrays from a pair of arrays or tensors, a map-style dataset
+    (``len`` and ``[i] -> (x, y)``) or an iterable of ``(x_batch, y_batch)`` (a
+    ``DataLoader``, a ``tf.data``-like iterable): read once, in its order; the study draws
+    its own seeded batches from it, the same for every activation."""
+    if data is None:
+        raise RelulabError(f"no {what} data given; pass (X, y) arrays, a Dataset or a "
+                           "DataLoader")
+    if isinstance(data, list | tuple) and len(data) == 2 and not _is_pair_list(data):
+        x, y = (_numpy(d) for d in data)
+    elif hasattr(data, "__getitem__") and hasattr(data, "__len__") and \
+            not isinstance(data, list | tuple | np.ndarray):
+        x, y = _batches(([_numpy(a)[None] for a in data[i]] for i in range(len(data))), what)
+    elif isinstance(data, Iterable):
+        x, y = _batches(data, what)
+    else:
+        raise RelulabError(f"cannot read the {what} data from a {type(data).__name__}; pass "
+                           "(X, y) arrays, a Dataset or a DataLoader")
+    if x.ndim < 1 or len(x) != len(y):
+        raise RelulabError(f"the {what} data has {len(x)} inputs but {len(y)} targets; pass "
+                           "one target per input")
+    return x, y
+
+
+def _is_pair_list(data: Sequence[Any]) -> bool:
+    """A list of two (x, y) examples rather than (X, y): both items pairs themselves."""
+    return all(isinstance(d, list | tuple) and len(d) == 2 for d in data)
+
+
+def _targets(y: np.ndarray, task: str, what: str) -> np.ndarray:
+    y = np.asarray(y)
+    if task == "regression":
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.number):
+            raise RelulabError(f"the {what} targets have shape {y.shape} and type {y.dtype}; "
+                               "a regression needs one number per example")
+        return y.astype(np.float64)
+    if y.ndim == 2 and y.shape[1] > 1:
+        raise RelulabError(f"the {what} targets are {y.shape[1]} columns (one-hot?); pass "
+                           "class indices 0..classes-1, e.g. y.argmax(1)")
+    y = y.reshape(-1)
+    if not np.issubdtype(y.dtype, np.number) or np.any(y != np.round(y)) or np.any(y < 0):
+        raise RelulabError(f"the {what} labels must be class indices 0, 1, 2, ...; map your "
+                           "labels to integers first")
+    return y.astype(np.int64)
+
+
+def task_data(train: Any, test: Any, validation: Any, task: str, name: str) -> TaskData:
+    """The user's splits as a :class:`TaskData` (inputs float32, as models train)."""
+    if task not in TASK_NAMES:
+        raise RelulabError(f"unknown task {task!r}; pass task='classification' or "
+                           "task='regression'")
+    parts = {"train": arrays(train, "train"), "test": arrays(test, "test")}
+    if validation is not None:
+        parts["validation"] = arrays(validation, "validation")
+    xs = {k: np.asarray(x, dtype=np.float32) for k, (x, _) in parts.items()}
+    ys = {k: _targets(y, task, k) for k, (_, y) in parts.items()}
+    shapes = {x.shape[1:] for x in xs.values()}
+    if len(shapes) > 1:
+        raise RelulabError(f"the splits' inputs differ in shape ({', '.join(f'{k}: {x.shape[1:]}' for k, x in xs.items())}); "
+                           "pass the same features in every split")
+    for k, x in xs.items():
+        if not np.all(np.isfinite(x)):
+            raise RelulabError(f"the {k} inputs contain NaN or inf; fill or drop those "
+                               "examples first")
+    classes = int(max(int(y.max()) for y in ys.values())) + 1 if task == "classification" else 0
+    return TaskData(name, task, xs["train"], ys["train"], xs["test"], ys["test"],
+                    xs.get("validation"), ys.get("validation"), classes=classes)
+
+
+def config_for(names: Sequence[str], *, task: str, seeds: int, epochs: int, batch_size: int,
+               learning_rate: float, optimizer: str, patience: int | None,
+               reference: str | None, has_validation: bool, model_id: str,
+               model_description: str, name: str, seed_offset: int = 0,
+               **training: Any) -> StudyConfig:
+    """The study's config: what decides its numbers (hashed) and its words."""
+    if patience is not None and not has_validation:
+        raise RelulabError("early stopping (patience=...) needs validation data; pass "
+                           "validation=(X_val, y_val), or leave patience out")
+    ref = names[0] if reference is None else activation_name(reference)
+    if ref not in names:
+        raise RelulabError(f"reference {ref!r} is not among the activations "
+                           f"({', '.join(names)}); pass one of them")
+    return StudyConfig(task=task, model="user", model_id=model_id,
+                       model_description=model_description, activations=tuple(names),
+                       reference=ref, seeds=seeds, seed_offset=seed_offset, epochs=epochs,
+                       batch_size=batch_size, learning_rate=learning_rate,
+                       optimizer=optimizer, patience=patience, name=name, **training)
+
+
+def line_progress(stream: Any = None) -> events.ProgressFn:
+    """A progress function that prints one line per activation trained (to stderr)."""
+    out = sys.stderr if stream is None else stream
+
+    def progress(event: Any) -> None:
+        if isinstance(event, events.Started) and event.cached:
+            print(f"{event.cached} activation(s) found in the results store", file=out)
+        elif isinstance(event, events.GroupDone):
+            print(f"  {event.activation}: trained in {event.seconds:.1f} s "
+                  f"({event.index + event.units} of {event.total})", file=out, flush=True)
+
+    return progress
+
+
+def progress_fn(progress: bool | Callable[[Any], None]) -> events.ProgressFn:
+    """``True``: lines on stderr; ``False``: nothing; a callable: itself."""
+    if callable(progress):
+        return progress
+    return line_progress() if progress else events.quiet
