@@ -92,7 +92,8 @@ class Comparison:
     # "mixed_dm_only" | "no_difference" | "too_few"; "" when not recorded
     accuracy: str = ""
     # "flattens" | "exaggerates" | "similar" | "unclear" | "not_comparable"; "none" for a
-    # supervised task (no volatility); "" when not recorded. "not_comparable" also when there are too few pairs to judge.
+    # supervised task (no volatility); "" when not recorded. "not_comparable" also when
+    # there are too few pairs to judge.
     volatility: str = ""
     # where the interval of rel_diff lies: "above_zero" (activation's error larger),
     # "below_zero", "includes_zero", or "unknown" (no interval); "" when not recorded

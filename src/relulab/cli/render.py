@@ -9,6 +9,7 @@ from relulab.diagnostics import warnings_of
 from relulab.metrics import METRICS
 from relulab.result import StudyResult
 
+
 def _shown(task: str) -> tuple[tuple[str, str, str], ...]:
     """The summary table's columns for ``task``, in display order; headers and formats
     from the registry."""

@@ -148,8 +148,9 @@ def task_data(train: Any, test: Any, validation: Any, task: str, name: str) -> T
     ys = {k: _targets(y, task, k) for k, (_, y) in parts.items()}
     shapes = {x.shape[1:] for x in xs.values()}
     if len(shapes) > 1:
-        raise RelulabError(f"the splits' inputs differ in shape ({', '.join(f'{k}: {x.shape[1:]}' for k, x in xs.items())}); "
-                           "pass the same features in every split")
+        found = ", ".join(f"{k}: {x.shape[1:]}" for k, x in xs.items())
+        raise RelulabError(f"the splits' inputs differ in shape ({found}); pass the same "
+                           "features in every split")
     for k, x in xs.items():
         if not np.all(np.isfinite(x)):
             raise RelulabError(f"the {k} inputs contain NaN or inf; fill or drop those "

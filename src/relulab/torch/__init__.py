@@ -7,6 +7,9 @@ activations of any PyTorch model.
   units at every activation of a model while it runs.
 - :mod:`relulab.torch.swap`: :func:`swap_activations`, which replaces a model's activation
   modules by another activation of the family.
+- :mod:`relulab.torch.studies`: :func:`study`, which compares activations in *your* model on
+  your data over seeds (vectorised with ``torch.func`` where the model allows), with the
+  statistics, the store and the report of relulab's own studies.
 
 Needs PyTorch: ``pip install 'relulab[torch]'``.
 """
@@ -42,6 +45,7 @@ from relulab.torch.modules import (
     module,
 )
 from relulab.torch.monitor import DeadUnitMonitor
+from relulab.torch.studies import study
 from relulab.torch.swap import swap_activations
 
 __all__ = [
@@ -64,5 +68,6 @@ __all__ = [
     "Tanh",
     "is_activation",
     "module",
+    "study",
     "swap_activations",
 ]
