@@ -148,7 +148,7 @@ def test_task_data_refuses_what_cannot_be_scored():
     with pytest.raises(RelulabError, match="4 inputs but 3 targets"):
         TaskData("d", "classification", x, np.array([0, 1, 0]), x, np.array([0, 1, 0, 1]),
                  classes=2)
-    with pytest.raises(RelulabError, match="labels must be integers 0..1"):
+    with pytest.raises(RelulabError, match=r"labels must be integers 0\.\.1"):
         TaskData("d", "classification", x, np.array([0, 1, 2, 1]), x, np.array([0, 1, 0, 1]),
                  classes=2)
     with pytest.raises(RelulabError, match="unknown task"):
