@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import warnings
 from typing import Any
+
+import numpy as np
 
 from relulab.cli import terminal
 from relulab.config import DEMO_ACTIVATIONS, INITS, MODELS, PRESETS, StudyConfig, preset
@@ -51,6 +54,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="wide panel: the series columns (default all)")
     pg.add_argument("--series", type=int, metavar="N", help="the first N series only")
     pg.add_argument("--series-ids", metavar="A,B,...", help="these series only")
+    tg = p.add_argument_group("table (relulab's MLP on your tabular data: a classification "
+                              "or a regression instead of a forecast)")
+    tg.add_argument("--table", metavar="FILE",
+                    help="a CSV with one row per example: feature columns (numbers, or text "
+                    "categories, one-hot encoded) and the --target column")
+    tg.add_argument("--target", metavar="COLUMN", help="the column to predict")
+    tg.add_argument("--task", metavar="classification|regression",
+                    help="what the target is: classes, or numbers")
+    tg.add_argument("--test-fraction", type=float, metavar="F",
+                    help="share of rows held out for the test (default 0.2; stratified by "
+                    "class for a classification, seeded)")
+    tg.add_argument("--optimizer", metavar="adam|adamw|sgd", help="(default adam)")
     _add_config_options(p)
     _add_output_options(p)
     p.set_defaults(func=_cmd_study)
@@ -200,6 +215,11 @@ def source_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
+    if args.table:
+        return _cmd_table(args)
+    if args.target or args.task or args.test_fraction is not None or args.optimizer:
+        raise RelulabError("--target, --task, --test-fraction and --optimizer describe a "
+                           "--table FILE; add --table, or leave them out")
     if args.panel:
         return _cmd_panel(args)
     if args.id_column or args.columns or args.series is not None or args.series_ids:
@@ -282,6 +302,101 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.epochs:
         overrides["epochs"] = args.epochs
     return run_and_show(preset("seed", **overrides), args)
+
+
+# A table's study: relulab's MLP, two hidden layers of 32, 100 epochs of Adam in batches of
+# 32 (the --table defaults; every flag of the study group but the forecast's overrides them).
+TABLE_DEFAULTS: dict[str, Any] = dict(
+    model="mlp", units=32, layers=2, epochs=100, batch_size=32, learning_rate=1e-3,
+    activations=("relu", "leaky_relu", "gelu", "silu"), reference="relu", seeds=10)
+_FORECAST_FLAGS = ("lookback", "test_size", "season", "folds", "recurrent_activation",
+                   "target_width")
+
+
+def table_config(args: argparse.Namespace) -> StudyConfig:
+    """The config of `relulab study --table`: TABLE_DEFAULTS, then the flags given."""
+    given = [f"--{k.replace('_', '-')}" for k in _FORECAST_FLAGS
+             if getattr(args, k, None) is not None]
+    if given:
+        raise RelulabError(f"{', '.join(given)} shape a forecast; a --table study has no "
+                           "windows or folds: leave them out")
+    if args.model not in (None, "mlp"):
+        raise RelulabError("a --table study trains relulab's MLP; leave --model out (for your "
+                           "own model use relulab.torch.study or relulab.keras.study)")
+    if not args.target or not args.task:
+        raise RelulabError("--table needs --target COLUMN and --task classification or "
+                           "--task regression")
+    fields: dict[str, Any] = {**TABLE_DEFAULTS, "task": args.task.strip().lower(),
+                              "data": args.table, "column": args.target}
+    fields.update({k: getattr(args, k) for k in _CONFIG_FLAGS
+                   if getattr(args, k, None) is not None and k != "model"})
+    for k in ("test_fraction", "optimizer"):
+        if getattr(args, k, None) is not None:
+            fields[k] = getattr(args, k)
+    if getattr(args, "activations", None):
+        fields["activations"] = tuple(a.strip() for a in args.activations.split(",")
+                                      if a.strip())
+        if args.reference is None and TABLE_DEFAULTS["reference"] not in fields["activations"]:
+            fields["reference"] = fields["activations"][0]
+    if fields.get("seeds") == "auto":
+        raise RelulabError("--seeds auto studies a forecast; for a --table pass a number of "
+                           "seeds")
+    return StudyConfig(**fields)
+
+
+def _mlp(data: Any, config: StudyConfig) -> dict[str, Any]:
+    """relulab's MLP on ``data`` as an engine describes a model: its shape and size."""
+    d, u, out = int(np.prod(data.input_shape)), config.units, data.classes or 1
+    widths = [d, *[u] * config.layers, out]
+    params = sum(a * b + b for a, b in itertools.pairwise(widths))
+    return {"framework": "jax", "parameters": params,
+            "model": f"MLP {' → '.join(map(str, widths))} ({config.init})"}
+
+
+def _cmd_table(args: argparse.Namespace) -> int:
+    """`relulab study --table FILE --target COLUMN --task ...`."""
+    from relulab.study import Outputs
+    from relulab.study.outputs import check_outputs
+    from relulab.study.plan import check_activations
+    from relulab.study.task_study import describe, run_task_study
+    from relulab.table import load_table
+    from relulab.tabular import TabularEngine
+
+    if args.data or args.dataset or args.bundled or args.data_file or args.panel:
+        raise RelulabError("--table names the data; drop --data, --dataset, --bundled and "
+                           "--panel")
+    if args.executor not in (None, "inprocess") or args.address:
+        raise RelulabError("a --table study runs in this process; leave --executor and "
+                           "--address out")
+    config = table_config(args)
+    check_activations(config)
+    outputs = Outputs(db=None if args.no_db else args.db, json=args.json, report=args.report,
+                      figures=args.figures)
+    check_outputs(outputs)
+    data = load_table(args.table, args.target, config.task,
+                      test_fraction=config.test_fraction,
+                      validation_split=config.validation_split, seed=0)
+    engine = TabularEngine()
+    config = config.replace(model_description=describe(_mlp(data, config))
+                            + (f"\n{data.description}" if data.description else ""))
+    console = terminal.console()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _progress(terminal.console(stderr=True), quiet=args.quiet) as progress:
+            result, written = run_task_study(engine, data, config, db=outputs.db,
+                                             report=outputs.report, json=outputs.json,
+                                             figures=outputs.figures, progress=progress)
+    for w in caught:
+        if str(w.message) not in result.warnings:
+            print(f"relulab: warning: {w.message}", file=sys.stderr)
+
+    from relulab.cli.render import show_result
+
+    show_result(console, result)
+    _say_written(console, outputs, written,
+                 f"Results stored in {written.db} as study {written.study_id} "
+                 f"(relulab runs show {written.study_id})")
+    return 0
 
 
 def run_and_show(config: StudyConfig, args: argparse.Namespace) -> int:
