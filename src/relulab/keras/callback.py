@@ -1,4 +1,5 @@
-"""``relulab.keras``: find dead and dormant units in your own Keras 3 model while it trains.
+"""``relulab.keras.callback``: find dead and dormant units in your own Keras 3 model while it
+trains.
 
 :class:`DeadUnitCallback` streams a data set through the model after every ``every`` epochs
 and records, for every layer with a nonlinear activation, which units are
