@@ -1,4 +1,5 @@
-"""``relulab.keras``: find dead and dormant units in your own Keras 3 model while it trains.
+"""``relulab.keras.callback``: find dead and dormant units in your own Keras 3 model while it
+trains.
 
 :class:`DeadUnitCallback` streams a data set through the model after every ``every`` epochs
 and records, for every layer with a nonlinear activation, which units are
@@ -260,20 +261,44 @@ def _layer_output(layer: Any) -> Any:
     return out[0] if isinstance(out, (list, tuple)) else out
 
 
-def build_probe(model: Any) -> _Probe | None:
-    """A probe of ``model``'s monitored layers (module docstring), or None when it has
-    none. Raises :class:`~relulab.RelulabError` for a model without a symbolic graph."""
+def _symbolic_inputs(model: Any, who: str) -> Any:
     inputs = getattr(model, "inputs", None)
     if not inputs:
         raise RelulabError(
-            f"DeadUnitCallback: model {model.name!r} ({type(model).__name__}) has no "
+            f"{who}: model {model.name!r} ({type(model).__name__}) has no "
             "symbolic inputs, so its layers' outputs cannot be read (a subclassed model); "
             "build it with the functional API or keras.Sequential")
+    return inputs
+
+
+def probe_of(model: Any, layers: Iterable[Any], who: str = "DeadUnitCallback") -> _Probe:
+    """A probe that outputs each of ``layers`` (layers of ``model``) in that order, named
+    by ``layer.name``. Raises :class:`~relulab.RelulabError` (its message starting with
+    ``who``) for a model without a symbolic graph."""
+    inputs = _symbolic_inputs(model, who)
+    if isinstance(inputs, (list, tuple)) and len(inputs) == 1:
+        inputs = inputs[0]  # so that the probe takes a bare array, as the model does
+    layers = list(layers)
+    try:
+        outputs = [_layer_output(layer) for layer in layers]
+        probe = keras.Model(inputs, outputs, name=f"{model.name}_dead_unit_probe")
+    except (AttributeError, ValueError) as error:
+        raise RelulabError(
+            f"{who}: cannot read the layers' outputs of model {model.name!r} "
+            f"({error}); it needs a functional or Sequential model whose layers "
+            "were first called in this model") from error
+    return _Probe(probe, tuple(layer.name for layer in layers),
+                  tuple(activation_name(layer) or "linear" for layer in layers))
+
+
+def build_probe(model: Any) -> _Probe | None:
+    """A probe of ``model``'s monitored layers (module docstring), or None when it has
+    none. Raises :class:`~relulab.RelulabError` for a model without a symbolic graph."""
+    _symbolic_inputs(model, "DeadUnitCallback")
     picked = []
     for layer in model.layers:
-        name = activation_name(layer)
-        if is_monitored(name):
-            picked.append((layer, name))
+        if is_monitored(activation_name(layer)):
+            picked.append(layer)
         elif isinstance(layer, keras.Model) and any(
                 is_monitored(activation_name(inner)) for inner in layer._flatten_layers()):
             warnings.warn(
@@ -284,16 +309,7 @@ def build_probe(model: Any) -> _Probe | None:
         warnings.warn(f"DeadUnitCallback: model {model.name!r} has no layer with a nonlinear "
                       "activation to monitor", stacklevel=3)
         return None
-    try:
-        outputs = [_layer_output(layer) for layer, _ in picked]
-        probe = keras.Model(inputs, outputs, name=f"{model.name}_dead_unit_probe")
-    except (AttributeError, ValueError) as error:
-        raise RelulabError(
-            f"DeadUnitCallback: cannot read the layers' outputs of model {model.name!r} "
-            f"({error}); the callback needs a functional or Sequential model whose layers "
-            "were first called in this model") from error
-    return _Probe(probe, tuple(layer.name for layer, _ in picked),
-                  tuple(name for _, name in picked))
+    return probe_of(model, picked)
 
 
 def abs_sums(probe: _Probe, data: Any, batch_size: int | None = None) -> list[np.ndarray]:
