@@ -186,12 +186,14 @@ def _check_pred(data: TaskData, pred: np.ndarray, n: int, what: str) -> np.ndarr
 
 def run_record(data: TaskData, activation: str, fitted: Fitted) -> RunRecord:
     """One seed's :class:`Fitted` scored on the test (and validation) data with the task's
-    metrics; a run whose loss or predictions are not finite is diverged (NaN metrics)."""
+    metrics; a run whose predictions, or whose loss at an epoch it ran, are not finite is
+    diverged (NaN metrics). Trailing NaN losses are epochs an early stop skipped."""
     test = _check_pred(data, fitted.test_pred, len(data.y_test), "test")
     val = (None if data.y_val is None or fitted.val_pred is None
            else _check_pred(data, fitted.val_pred, len(data.y_val), "validation"))
     loss = np.asarray(fitted.loss, dtype=np.float64)
-    diverged = bool(not np.all(np.isfinite(loss)) or not np.all(np.isfinite(test)))
+    ran = loss[: _last_finite(loss) + 1]  # NaN after an early stop: epochs not run
+    diverged = bool(not np.all(np.isfinite(ran)) or not np.all(np.isfinite(test)))
     names = columns(data.task)
     metrics = ({m: math.nan for m in names} if diverged
                else score(data.y_test, test, task=data.task))
@@ -205,6 +207,12 @@ def run_record(data: TaskData, activation: str, fitted: Fitted) -> RunRecord:
         best_epoch=int(fitted.best_epoch),
         epoch_stats={k: np.asarray(v) for k, v in fitted.epoch_stats.items()},
         unit_stats={k: np.asarray(v) for k, v in fitted.unit_stats.items()})
+
+
+def _last_finite(a: np.ndarray) -> int:
+    """The index of ``a``'s last finite value (-1 when none is)."""
+    finite = np.flatnonzero(np.isfinite(a))
+    return int(finite[-1]) if finite.size else -1
 
 
 def baselines(data: TaskData) -> dict[str, dict[str, Any]]:

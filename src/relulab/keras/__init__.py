@@ -6,6 +6,8 @@
 - :mod:`relulab.keras.engine_keras`: :class:`KerasEngine`, which trains your model for
   every activation over paired seeds (a :class:`relulab.tasks.Engine`), recording losses,
   early stopping, divergence and dead units per layer.
+- :mod:`relulab.keras.study_keras`: :func:`study`, the activations of your model compared
+  over seeds on your data, stored and reported (``relulab.torch.study``'s twin).
 
 Importing this package imports Keras (seconds), so ``import relulab`` does not; Keras picks
 its backend (JAX, PyTorch, TensorFlow) from ``KERAS_BACKEND`` as usual. Without Keras, or
@@ -30,6 +32,7 @@ from relulab.keras.callback import (
     unit_activity,
 )
 from relulab.keras.engine_keras import KerasEngine, batch_order, site_names
+from relulab.keras.study_keras import study
 
 __all__ = [
     "COLUMNS",
@@ -47,5 +50,6 @@ __all__ = [
     "is_monitored",
     "probe_of",
     "site_names",
+    "study",
     "unit_activity",
 ]

@@ -24,11 +24,9 @@ __all__ = ["activation_name", "arrays", "config_for", "line_progress", "task_dat
 
 def activation_name(activation: Any) -> str:
     """A study's name for an activation: a name of relulab's family (or a registered one)
-    as canonical; a user's class or function by its own name."""
+    as written; a user's class or function by its own name."""
     if isinstance(activation, str):
-        from relulab.activations import canonical
-
-        return canonical(activation)
+        return activation.strip()
     name = getattr(activation, "__name__", None) or type(activation).__name__
     return str(name)
 
@@ -60,6 +58,12 @@ def named(activations: Sequence[Any]) -> dict[str, Any]:
         out[name] = a
     if not out:
         raise RelulabError("no activations given; pass e.g. activations=['relu', 'gelu']")
+    from relulab.activations import canonical_names, get
+
+    for n, a in out.items():
+        if isinstance(a, str):
+            get(n)  # an unknown name: one line listing the known ones
+    canonical_names([n for n, a in out.items() if isinstance(a, str)])  # aliases, case
     return out
 
 
