@@ -206,7 +206,10 @@ def decision_words(c: Comparison, *, numbers: bool = True) -> str:
         return accuracy_words(c.accuracy, c.activation)
     if c.decision == "too_few":
         return _too_few(c.n_pairs)
-    why = _MIXED.get(c.accuracy) or (
+    mixed = _MIXED.get(c.accuracy, "")
+    if mixed and c.task != "forecast":
+        mixed = mixed.replace("the DM test", "the paired test")
+    why = mixed or (
         f"no evidence of a difference, nor of equivalence within {margin}"
         + (f", p {_fmt_p(p)}" if numbers else ""))
     return f"undecided: run more seeds ({why})"
