@@ -70,7 +70,7 @@ def test_a_table_study_classifies_compares_stores_and_reports(cancer_csv, tmp_pa
      "unknown activation"),
 ])
 def test_bad_table_arguments_are_one_line(cancer_csv, capsys, argv, says):
-    code, out, err = run(capsys, "study", "--table", str(cancer_csv), *argv, "--no-db",
+    code, _, err = run(capsys, "study", "--table", str(cancer_csv), *argv, "--no-db",
                          "--quiet")
     assert code == 2
     assert says in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
