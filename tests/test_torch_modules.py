@@ -76,6 +76,29 @@ def test_forward_and_backward_match_torch_nn(make_ours, make_theirs, dtype):
 
 
 @pytest.mark.parametrize(("make_ours", "make_theirs"), TWINS)
+def test_vmap_and_no_grad_match_torch_nn(make_ours, make_theirs):
+    """Batched by torch.func.vmap (the vectorised engine's forward: autograd outside the
+    vmap, and torch.func.grad inside it) and run without gradients: the values and
+    gradients of torch.nn's module in float64."""
+    ours, theirs = make_ours(), make_theirs()
+    x = grid(torch.float64)  # 2 "seeds"
+    upstream = torch.randn(x.shape, generator=torch.Generator().manual_seed(3),
+                           dtype=torch.float64)
+    x_ours, x_theirs = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y = torch.func.vmap(ours)(x_ours)
+    torch.testing.assert_close(y, theirs(x_theirs))
+    y.backward(upstream)
+    theirs(x_theirs).backward(upstream)
+    torch.testing.assert_close(x_ours.grad, x_theirs.grad)
+    grads = torch.func.vmap(torch.func.grad(lambda row, up: (ours(row) * up).sum()))(x, upstream)
+    torch.testing.assert_close(grads, x_theirs.grad)
+    with torch.no_grad():
+        y = ours(x)
+        torch.testing.assert_close(y, theirs(x))
+        assert y is not x and torch.func.vmap(ours)(x).shape == x.shape
+
+
+@pytest.mark.parametrize(("make_ours", "make_theirs"), TWINS)
 def test_repr_matches_torch_nn(make_ours, make_theirs):
     assert repr(make_ours()) == repr(make_theirs())
 

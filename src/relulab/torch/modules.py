@@ -62,7 +62,11 @@ __all__ = [
 
 
 class _AnalyticGrad(torch.autograd.Function):
-    """y = f(x) with dy/dx from the activation's analytic ``.grad`` (PyTorch's kinks)."""
+    """y = f(x) with dy/dx from the activation's analytic ``.grad`` (PyTorch's kinks).
+
+    Elementwise, so under ``torch.func.vmap`` it runs once on the whole batched tensor, the
+    batch axis where it was (:meth:`vmap`): many models stacked on one axis train through
+    it at once (:mod:`relulab.torch.vectorised`)."""
 
     @staticmethod
     def forward(x: Tensor, activation: Any) -> Tensor:
@@ -83,6 +87,19 @@ class _AnalyticGrad(torch.autograd.Function):
         (x,) = ctx.saved_tensors
         return grad_output * ctx.activation.grad(x), None
 
+    @staticmethod
+    def vmap(info: Any, in_dims: tuple[int | None, None], x: Tensor,
+             activation: Any) -> tuple[Tensor, int | None]:
+        return _AnalyticGrad.apply(x, activation), in_dims[0]
+
+
+def _analytic(x: Tensor, activation: Any) -> Tensor:
+    """The activation with its analytic derivative; without gradients (evaluation), its
+    definition alone, as plain tensor operations that vmap batches natively."""
+    if torch.is_grad_enabled():
+        return _AnalyticGrad.apply(x, activation)
+    return _AnalyticGrad.forward(x, activation)
+
 
 class _Elementwise(nn.Module):
     """An elementwise activation without learnable parameters.
@@ -100,7 +117,7 @@ class _Elementwise(nn.Module):
         self._activation = activations.get(self._relulab_name, **params)
 
     def forward(self, input: Tensor) -> Tensor:
-        return _AnalyticGrad.apply(input, self._activation)
+        return _analytic(input, self._activation)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{key}={value!r}" for key, value in self._params.items())
@@ -442,7 +459,7 @@ class Registered(nn.Module):
             learned = {key: getattr(self, key) for key in self._learnable}
             return self._activation.apply(input, native=False, **learned)
         if self._analytic:
-            return _AnalyticGrad.apply(input, self._activation)
+            return _analytic(input, self._activation)
         return self._activation.apply(input, native=False)
 
     def extra_repr(self) -> str:

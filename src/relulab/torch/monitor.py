@@ -89,7 +89,13 @@ def resolve_unit_axis(ndim: int, unit_axis: int | None) -> int:
 
 
 def unit_sums(output: Tensor, unit_axis: int | None = None) -> UnitSums:
-    """Per-unit increments of the running sums for one activation output (no gradient)."""
+    """Per-unit increments of the running sums for one activation output (no gradient).
+
+    One pass of ``|a|`` summed in float64 over every axis but the units' (no copy that
+    moves the units first), and a unit is non-zero exactly when that sum is: ``|a|`` of a
+    non-zero float is positive and a float64 sum of non-negative numbers, one of them
+    positive, cannot round to 0 (float64 reaches far below any smaller float's smallest
+    number), while a NaN or inf element keeps the sum non-zero as ``a != 0`` would."""
     with torch.no_grad():
         y = output.detach()
         if y.device.type == "mps":  # MPS has no float64
@@ -99,10 +105,12 @@ def unit_sums(output: Tensor, unit_axis: int | None = None) -> UnitSums:
         axis = resolve_unit_axis(y.ndim, unit_axis)
         units = y.shape[axis]
         per_unit = y.numel() // units if units else 0
-        flat = y.movedim(axis, 0).reshape(units, per_unit)
+        others = [d for d in range(y.ndim) if d != axis]
+        abs_sum = (y.abs().sum(dim=others, dtype=torch.float64) if others
+                   else y.abs().to(torch.float64))
         return UnitSums(
-            nonzero=(flat != 0).any(dim=1),
-            abs_sum=flat.abs().sum(dim=1, dtype=torch.float64),
+            nonzero=abs_sum != 0,
+            abs_sum=abs_sum,
             per_unit=per_unit,
             samples=y.shape[0] if y.ndim >= 2 and axis != 0 else 1,
         )
