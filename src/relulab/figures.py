@@ -561,8 +561,13 @@ def dead_units_figure(result: StudyResult) -> Figure | None:
     ax_k.set_xlabel("dead hidden units")
     ax_k.set_title("per seed, at the kept epoch", loc="left", fontsize=10)
     units = result.config.units * max(1, result.config.layers)
-    fig.suptitle(f"Dead hidden units (of {units}): a unit whose output is 0 on every training\n"
-                 "sample gets no gradient and stays dead; with all dead the forecast is flat")
+    if result.task == "forecast":
+        fig.suptitle(f"Dead hidden units (of {units}): a unit whose output is 0 on every "
+                     "training\nsample gets no gradient and stays dead; with all dead the "
+                     "forecast is flat")
+    else:  # a user's model: its units are counted per site in the table beside
+        fig.suptitle("Dead units: a unit whose output is 0 on every training sample\n"
+                     "gets no gradient and stays dead")
     return fig
 
 
