@@ -7,8 +7,8 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")  # before anything imports keras
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 keras = pytest.importorskip("keras")
 import relulab.keras as rk  # noqa: E402
