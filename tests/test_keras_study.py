@@ -51,6 +51,6 @@ def test_bad_arguments_are_one_line():
     with pytest.raises(RelulabError, match="unknown activation"):
         rk.study(sequential, (X, Y), (X, Y), task="classification",
                  activations=["relu", "nope"], db=None, **FAST)
-    with pytest.raises(RelulabError, match="never uses|does not use|ignores"):
+    with pytest.raises(RelulabError, match="does not use it"):
         rk.study(lambda act: sequential("relu"), (X, Y), (X, Y), task="classification",
                  activations=["gelu"], db=None, **FAST)
