@@ -102,7 +102,8 @@ def run_task_study(engine: Any, data: TaskData, config: StudyConfig, *, db: Any 
     store each activation as it finishes (``db``: a path, or None to keep nothing; a rerun
     resumes what is stored), analyse, and write the report, JSON and figures asked for.
     Returns the result and what was written (:class:`relulab.study.outputs.Written`).
-    What the engine said about its training (seeds looped, and why) joins the warnings."""
+    What the engine said about its training (seeds looped, and why) joins the result's
+    warnings (and its report) without being raised as a Python warning."""
     from relulab.study.outputs import Outputs, _session, _write_all
     from relulab.study.pipeline import run_one
 
@@ -115,7 +116,8 @@ def run_task_study(engine: Any, data: TaskData, config: StudyConfig, *, db: Any 
             result.warnings = [*trainer.said, *result.warnings]
             recorder.store.save_analysis(result.study_id, result)
     for w in result.warnings:
-        warnings.warn(w, stacklevel=3)
+        if w not in trainer.said:  # how it trained is information, kept in the result
+            warnings.warn(w, stacklevel=3)
     written.study_id = result.study_id
     _write_all(result, outputs, written)
     return result, written

@@ -1,0 +1,30 @@
+"""The same question for a Keras 3 model: an MLP on the bundled digits, 10 seeds."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+
+import relulab.keras  # noqa: E402
+
+X, y = load_digits(return_X_y=True)
+X = (X / 16.0).astype(np.float32)
+order = np.random.default_rng(0).permutation(len(X))
+train, test = order[:1400], order[1400:]
+
+
+def mlp(act):
+    return keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation=act),
+                             keras.layers.Dense(64, activation=act), keras.layers.Dense(10)])
+
+
+result = relulab.keras.study(mlp, (X[train], y[train]), (X[test], y[test]),
+                             task="classification", seeds=10, epochs=10,
+                             activations=["relu", "gelu", "silu"])
+print(result.summary.pivot(index="activation", columns="metric", values="median")
+      .loc[result.activations].round(4).to_string())
+for c in result.comparisons:
+    print(c.verdict)
