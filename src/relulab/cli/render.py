@@ -93,8 +93,10 @@ def show_result(console: Any, result: StudyResult) -> None:
         console.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False)
     t = result.timing
     if t:
+        # A task's engine compiles inside its training (if at all): no compile time apart.
+        compiled = (f"compile {display.spec(t.get('compile_s'), '.1f')} s, "
+                    if result.task == "forecast" else "")
         console.print(
-            f"[dim]wall {display.spec(t.get('wall_s'), '.1f')} s, compile "
-            f"{display.spec(t.get('compile_s'), '.1f')} s, "
+            f"[dim]wall {display.spec(t.get('wall_s'), '.1f')} s, {compiled}"
             f"{display.spec(t.get('model_steps_per_s'), ',.0f')} model-steps/s[/dim]"
         )
