@@ -10,8 +10,8 @@ What trains is the plan's trainer (:mod:`relulab.study.trainer`): an executor kn
 pieces, programs, steps, scores and baseline jobs, never models or data.
 :class:`InProcessExecutor` runs in this process: the trainer's programs compiled up front
 in parallel threads, its pieces' steps trained one after another on the calling thread,
-each finished group scored on one side thread while the next piece trains, and the
-series' baselines fitted in worker processes (a panel) or on that side thread (a few
+each finished group scored on one side thread and stored before the next piece trains
+(so a kill loses at most the piece in flight), and the series' baselines fitted in worker processes (a panel) or on that side thread (a few
 series). Training runs at most ``lead`` series ahead of the baselines, so the runs
 waiting for them stay bounded.
 :class:`~relulab.study.ray_executor.RayExecutor` implements the same :class:`Executor`
@@ -300,8 +300,11 @@ class _Run:
         self.order = {a: i for i, a in enumerate(plan.config.activations)}
 
     def train(self, piece: Piece, stats: ExecutionStats, progress: ProgressFn) -> None:
-        """Train one piece, step by step, and send its groups to be scored."""
+        """Train one piece, step by step, and send its groups to be scored. The groups of
+        the piece before are stored first (their scoring, on the side thread, has had this
+        piece's set-up to finish in): a kill while this piece trains loses only it."""
         self.baselines.submit(piece.series)
+        self.hand_groups(wait=True)
         self.hand_over(wait=False)
         self.waiting = [s for s in self.waiting if not self.baselines.handed(s)]
         while len(self.waiting) > self.lead:  # bounded: wait for the oldest's baselines
