@@ -47,9 +47,10 @@ with learnable parameters (PReLU), ``learned:NAME`` (the parameter's name in the
 epoch at whose end the unit was dead, -1 if never) and ``came_back:SITE`` (dead at one
 epoch's end, alive at a later one). Epochs not run are NaN.
 
-Randomness inside the model (dropout) is drawn from torch's generator: seed by seed in the
-loop, for all seeds at once (``vmap(randomness="different")``) when vectorised, so the two
-ways draw different masks; everything else is the same.
+Randomness inside the model (dropout) is drawn from torch's generator, seeded with ``s``
+before seed ``s`` trains in the loop, with the first seed before all seeds train at once
+(``vmap(randomness="different")``): paired across activations either way, but the two ways
+draw different masks; everything else is the same.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ _CHECK_ROWS = 4
 ADAMW_WEIGHT_DECAY = 1e-2
 
 Loss = Callable[[Tensor, Tensor], Tensor]
+_LOOPED = "seeds looped: vectorise=False"
 
 
 class TorchEngine:
@@ -149,7 +151,8 @@ class TorchEngine:
         self.track_units = bool(track_units)
         self.dormant_threshold = float(dormant_threshold)
         self.max_track = max_track
-        self._described: dict[str, Any] | None = None
+        self._model: tuple[str, int] | None = None  # repr and size, for describe()
+        self._why = ""  # why some fit looped its seeds
 
     # -- the Engine protocol --
 
@@ -182,7 +185,7 @@ class TorchEngine:
                          sites=sites if self.track_units else None,
                          threshold=self.dormant_threshold, max_track=self.max_track,
                          learned=_learned_names(models[0], extra) if self.track_units else [])
-            why = "seeds looped: vectorise=False" if not self.vectorise else ""
+            why = "" if self.vectorise else _LOOPED
             fitted = None
             if self.vectorise:
                 try:
@@ -193,24 +196,23 @@ class TorchEngine:
                     why = _why(exc)
             if fitted is None:
                 fitted = _train_looped(models, work)
-        self._described = {"framework": "pytorch", "model": repr(models[0]),
-                           "parameters": _count(models[0]), "vectorised": not why,
-                           "why": why}
+        self._why = self._why or why  # the first reason to loop stays
         return fitted
 
     def describe(self) -> dict[str, Any]:
-        """``framework``, ``model`` (its repr), ``parameters``, ``vectorised`` and ``why``
-        (why seeds are looped, "" when vectorised): of the last fit, or before any, of the
-        model built with the first activation."""
-        if self._described is not None:
-            return dict(self._described)
-        first = next(iter(self.activations))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            model = _built(self.build, self._factory(first)())
-        return {"framework": "pytorch", "model": repr(model), "parameters": _count(model),
-                "vectorised": self.vectorise,
-                "why": "" if self.vectorise else "seeds looped: vectorise=False"}
+        """``framework``, ``model`` (the repr of the model built with the first
+        activation), its ``parameters``, ``vectorised`` (every fit so far trained its seeds
+        at once; before any fit, whether the engine will try) and ``why`` (why seeds were
+        looped, "" when vectorised)."""
+        if self._model is None:
+            first = next(iter(self.activations))
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                model = _built(self.build, self._factory(first)())
+            self._model = (repr(model), _count(model))
+        why = self._why or ("" if self.vectorise else _LOOPED)
+        return {"framework": "pytorch", "model": self._model[0],
+                "parameters": self._model[1], "vectorised": not why, "why": why}
 
     def _factory(self, activation: str) -> Callable[[], nn.Module]:
         if activation not in self.activations:
@@ -851,6 +853,7 @@ def _train_vectorised(models: list[nn.Module], work: _Work) -> list[Fitted]:
             ([p.detach().clone() for p in params], {k: v.clone() for k, v in buffers.items()}))
     x_train, y_train = data.x_train, data.y_train
     base.train()
+    torch.manual_seed(work.seeds[0])  # dropout's masks, all seeds' from one stream
     for epoch in range(plan.epochs):
         orders = torch.as_tensor(work.orders(epoch))
         total = torch.zeros(seeds, dtype=torch.float64)
@@ -940,6 +943,7 @@ def _train_one(model: nn.Module, i: int, work: _Work) -> Fitted:
         return sums.health(sites, work.threshold)
 
     model.train()
+    torch.manual_seed(seed)  # dropout's masks: the same for seed s of every activation
     for epoch in range(plan.epochs):
         order = torch.as_tensor(_order(seed, epoch, data.n_train))
         total = 0.0
