@@ -7,6 +7,8 @@ activations of any PyTorch model.
   units at every activation of a model while it runs.
 - :mod:`relulab.torch.swap`: :func:`swap_activations`, which replaces a model's activation
   modules by another activation of the family.
+- :mod:`relulab.torch.vectorised`: :class:`TorchEngine`, which trains every seed of a
+  user's model at once for a study (imported on first use: it brings relulab's tasks).
 
 Needs PyTorch: ``pip install 'relulab[torch]'``.
 """
@@ -62,7 +64,18 @@ __all__ = [
     "Sigmoid",
     "Softplus",
     "Tanh",
+    "TorchEngine",
     "is_activation",
     "module",
     "swap_activations",
 ]
+
+
+def __getattr__(name: str):
+    # TorchEngine stands on relulab.tasks (metrics, results): loaded when first asked for,
+    # so that importing the modules and the monitor stays light.
+    if name == "TorchEngine":
+        from relulab.torch.vectorised import TorchEngine
+
+        return TorchEngine
+    raise AttributeError(f"module 'relulab.torch' has no attribute {name!r}")
