@@ -22,6 +22,16 @@ from relulab.tasks import TaskData, run_record  # noqa: E402
 from relulab.torch.vectorised import StackedOptimizer, TorchEngine  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models: one thread is fastest, and does not stall when the cores are busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 ACTS = {"relu": lambda: rt.module("relu"), "gelu": lambda: rt.module("gelu"),
         "prelu": lambda: rt.module("prelu")}
 
