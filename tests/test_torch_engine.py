@@ -22,6 +22,16 @@ from relulab.tasks import TaskData, run_record  # noqa: E402
 from relulab.torch.vectorised import StackedOptimizer, TorchEngine  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models: one thread is fastest, and does not stall when the cores are busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 ACTS = {"relu": lambda: rt.module("relu"), "gelu": lambda: rt.module("gelu"),
         "prelu": lambda: rt.module("prelu")}
 
@@ -364,3 +374,19 @@ def test_batch_norm_and_frozen_parameters_vectorise():
     assert engine.describe()["vectorised"], engine.describe()["why"]
     _same(fast, TorchEngine(build, ACTS, vectorise=False).fit("relu", [0, 1], data, config))
     assert all(math.isfinite(f.loss[0]) for f in fast)
+
+
+@pytest.mark.parametrize("vectorise", [True, False])
+def test_dropout_is_drawn_reproducibly(vectorise):
+    def build(act):
+        return nn.Sequential(nn.Linear(6, 8), act, nn.Dropout(0.3), nn.Linear(8, 3))
+
+    data, config = _classes(), _config(epochs=2)
+    engine = TorchEngine(build, ACTS, vectorise=vectorise)
+    first = engine.fit("relu", [0, 1], data, config)
+    assert engine.describe()["vectorised"] == vectorise, engine.describe()["why"]
+    again = engine.fit("relu", [0, 1], data, config)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a.loss, b.loss)
+        np.testing.assert_array_equal(a.test_pred, b.test_pred)
+    assert not np.array_equal(first[0].loss, first[1].loss)

@@ -10,6 +10,8 @@ activations of any PyTorch model.
 - :mod:`relulab.torch.studies`: :func:`study`, which compares activations in *your* model on
   your data over seeds (vectorised with ``torch.func`` where the model allows), with the
   statistics, the store and the report of relulab's own studies.
+- :mod:`relulab.torch.vectorised`: :class:`TorchEngine`, which trains every seed of a
+  user's model at once for a study.
 
 Needs PyTorch: ``pip install 'relulab[torch]'``.
 """
@@ -47,6 +49,7 @@ from relulab.torch.modules import (
 from relulab.torch.monitor import DeadUnitMonitor
 from relulab.torch.studies import study
 from relulab.torch.swap import swap_activations
+from relulab.torch.vectorised import TorchEngine
 
 __all__ = [
     "CELU",
@@ -66,8 +69,10 @@ __all__ = [
     "Sigmoid",
     "Softplus",
     "Tanh",
+    "TorchEngine",
     "is_activation",
     "module",
     "study",
     "swap_activations",
 ]
+

@@ -10,9 +10,9 @@ stateless copy of the model on the meta device run on them by ``functional_call`
 element-wise optimiser on the stacked parameters that is, per seed, exactly
 ``torch.optim.Adam`` / ``AdamW`` / ``SGD`` (:class:`StackedOptimizer`). A model vmap cannot
 batch (a forward pass that branches on a tensor's value, an operation without a batching
-rule, ...) is found at the first step and trained seed by seed with ``torch.optim``
-instead, one line in ``describe()["why"]`` saying why; both ways train the same seeds on
-the same batches to the same numbers, up to float32 rounding.
+rule, ...) fails at its first batched step, and is then trained seed by seed with
+``torch.optim`` from the start, one line in ``describe()["why"]`` saying why; both ways
+train the same seeds on the same batches to the same numbers, up to float32 rounding.
 
 Pairing: for seed ``s`` the engine calls ``torch.manual_seed(s)`` immediately before
 ``build``, so the models of seed ``s`` of every activation start from the same weights
@@ -47,9 +47,10 @@ with learnable parameters (PReLU), ``learned:NAME`` (the parameter's name in the
 epoch at whose end the unit was dead, -1 if never) and ``came_back:SITE`` (dead at one
 epoch's end, alive at a later one). Epochs not run are NaN.
 
-Randomness inside the model (dropout) is drawn from torch's generator: seed by seed in the
-loop, for all seeds at once (``vmap(randomness="different")``) when vectorised, so the two
-ways draw different masks; everything else is the same.
+Randomness inside the model (dropout) is drawn from torch's generator, seeded with ``s``
+before seed ``s`` trains in the loop, with the first seed before all seeds train at once
+(``vmap(randomness="different")``): paired across activations either way, but the two ways
+draw different masks; everything else is the same.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ _CHECK_ROWS = 4
 ADAMW_WEIGHT_DECAY = 1e-2
 
 Loss = Callable[[Tensor, Tensor], Tensor]
+_LOOPED = "seeds looped: vectorise=False"
 
 
 class TorchEngine:
@@ -149,7 +151,8 @@ class TorchEngine:
         self.track_units = bool(track_units)
         self.dormant_threshold = float(dormant_threshold)
         self.max_track = max_track
-        self._described: dict[str, Any] | None = None
+        self._model: tuple[str, int] | None = None  # repr and size, for describe()
+        self._why = ""  # why some fit looped its seeds
 
     # -- the Engine protocol --
 
@@ -182,7 +185,7 @@ class TorchEngine:
                          sites=sites if self.track_units else None,
                          threshold=self.dormant_threshold, max_track=self.max_track,
                          learned=_learned_names(models[0], extra) if self.track_units else [])
-            why = "seeds looped: vectorise=False" if not self.vectorise else ""
+            why = "" if self.vectorise else _LOOPED
             fitted = None
             if self.vectorise:
                 try:
@@ -193,24 +196,23 @@ class TorchEngine:
                     why = _why(exc)
             if fitted is None:
                 fitted = _train_looped(models, work)
-        self._described = {"framework": "pytorch", "model": repr(models[0]),
-                           "parameters": _count(models[0]), "vectorised": not why,
-                           "why": why}
+        self._why = self._why or why  # the first reason to loop stays
         return fitted
 
     def describe(self) -> dict[str, Any]:
-        """``framework``, ``model`` (its repr), ``parameters``, ``vectorised`` and ``why``
-        (why seeds are looped, "" when vectorised): of the last fit, or before any, of the
-        model built with the first activation."""
-        if self._described is not None:
-            return dict(self._described)
-        first = next(iter(self.activations))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            model = _built(self.build, self._factory(first)())
-        return {"framework": "pytorch", "model": repr(model), "parameters": _count(model),
-                "vectorised": self.vectorise,
-                "why": "" if self.vectorise else "seeds looped: vectorise=False"}
+        """``framework``, ``model`` (the repr of the model built with the first
+        activation), its ``parameters``, ``vectorised`` (every fit so far trained its seeds
+        at once; before any fit, whether the engine will try) and ``why`` (why seeds were
+        looped, "" when vectorised)."""
+        if self._model is None:
+            first = next(iter(self.activations))
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                model = _built(self.build, self._factory(first)())
+            self._model = (repr(model), _count(model))
+        why = self._why or ("" if self.vectorise else _LOOPED)
+        return {"framework": "pytorch", "model": self._model[0],
+                "parameters": self._model[1], "vectorised": not why, "why": why}
 
     def _factory(self, activation: str) -> Callable[[], nn.Module]:
         if activation not in self.activations:
@@ -430,6 +432,7 @@ class _Sites:
         self._model = model
         self._depth = 0
         self._counts: dict[str, int] = {}
+        self._stop: tuple[str, int] | None = None
 
     def on(self, model: nn.Module) -> _Sites:
         """The same sites, watched on another copy of the model (the stateless one)."""
@@ -439,9 +442,11 @@ class _Sites:
         return other
 
     @contextmanager
-    def watch(self) -> Iterator[None]:
-        """Hooks on every activation module of the model while the block runs."""
+    def watch(self, stop: bool = False) -> Iterator[None]:
+        """Hooks on every activation module of the model while the block runs; with
+        ``stop`` a pass ends (:class:`_LastSite`) once the last site has been seen."""
         handles = []
+        self._stop = self.order[-1] if stop and self.order else None
         try:
             for name, module in self._model.named_modules():
                 if is_activation(module, self.extra):
@@ -454,7 +459,7 @@ class _Sites:
         finally:
             for handle in handles:
                 handle.remove()
-            self._depth = 0
+            self._depth, self._stop = 0, None
 
     def begin(self) -> None:
         """A forward pass begins: call indices restart, nothing collected."""
@@ -478,6 +483,8 @@ class _Sites:
         if sums.abs_sum.shape[-1] == 0:
             return  # no units (a zero-width layer)
         self.calls.append(((path, index), sums.nonzero, sums.abs_sum, sums.per_unit))
+        if (path, index) == self._stop:
+            raise _LastSite
 
     def fix(self) -> None:
         """Name the sites the last pass called (the monitor's names)."""
@@ -496,34 +503,47 @@ class _Health(NamedTuple):
     dormant: dict[str, np.ndarray]
 
 
-class _Sums:
-    """Per-unit sums over the passes of one epoch's tracking, per site (seed axis first)."""
+class _LastSite(Exception):
+    """Raised by the hook of a model's last activation site while units are tracked: the
+    rest of the forward pass (a pooling, the head) is not needed."""
 
-    def __init__(self) -> None:
-        self.nonzero: dict[tuple[str, int], np.ndarray] = {}
-        self.abs_sum: dict[tuple[str, int], np.ndarray] = {}
-        self.per_unit: dict[tuple[str, int], int] = {}
 
-    def add(self, key: tuple[str, int], nonzero: Tensor, abs_sum: Tensor, per_unit: int
-            ) -> None:
-        nz, ab = nonzero.numpy(), abs_sum.numpy()
-        if key in self.nonzero:
-            self.nonzero[key] = self.nonzero[key] | nz
-            self.abs_sum[key] = self.abs_sum[key] + ab
-            self.per_unit[key] += per_unit
-        else:
-            self.nonzero[key], self.abs_sum[key], self.per_unit[key] = nz, ab, per_unit
+def _unit_sums(forward: Callable[[Tensor], Any], sites: _Sites, x: Tensor
+               ) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray, int]]:
+    """One model's per-unit sums over the inputs ``x`` at every site: whether each unit
+    was ever non-zero, its summed ``|a|`` and the elements per unit; the forward passes
+    (evaluation mode, no gradient) stop at the last site."""
+    out: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, int]] = {}
+    with torch.no_grad(), sites.watch(stop=True):
+        for rows in _rows(x):
+            sites.begin()
+            try:
+                forward(rows)
+            except _LastSite:
+                pass
+            for key, nonzero, abs_sum, per_unit in sites.calls:
+                nz, ab = nonzero.numpy(), abs_sum.numpy()
+                if key in out:
+                    nz0, ab0, n0 = out[key]
+                    nz, ab, per_unit = nz0 | nz, ab0 + ab, n0 + per_unit
+                out[key] = (nz, ab, per_unit)
+    return out
 
-    def health(self, sites: _Sites, threshold: float) -> _Health:
-        dead, dormant = {}, {}
-        for key in sites.order:
-            if key not in self.nonzero:
-                continue
-            name = sites.names[key]
-            dead[name] = ~self.nonzero[key]
-            mean_abs = self.abs_sum[key] / max(self.per_unit[key], 1)
-            dormant[name] = np.stack([dormancy_scores(row) <= threshold for row in mean_abs])
-        return _Health(dead, dormant)
+
+def _health(sums: Sequence[dict[tuple[str, int], tuple[np.ndarray, np.ndarray, int]]],
+            sites: _Sites, threshold: float) -> _Health:
+    """Dead and dormant units of every seed (one :func:`_unit_sums` each) at every site,
+    by the monitor's definitions."""
+    dead, dormant = {}, {}
+    for key in sites.order:
+        if not all(key in seed for seed in sums):
+            continue
+        name = sites.names[key]
+        dead[name] = np.stack([~seed[key][0] for seed in sums])
+        dormant[name] = np.stack([
+            dormancy_scores(seed[key][1] / max(seed[key][2], 1)) <= threshold
+            for seed in sums])
+    return _Health(dead, dormant)
 
 
 def _learned_names(model: nn.Module, extra: tuple[type[nn.Module], ...]) -> list[str]:
@@ -782,7 +802,7 @@ def _train_vectorised(models: list[nn.Module], work: _Work) -> list[Fitted]:
     params = [stacked_params[k].detach().clone().requires_grad_(True) for k in names]
     buffers = {k: v.clone() for k, v in stacked_buffers.items()}
     base = copy.deepcopy(models[0]).to("meta")
-    sites = None if work.sites is None else work.sites.on(base)
+    sites = work.sites
     data, plan, seeds = work.data, work.plan, len(work.seeds)
 
     def state() -> dict[str, Tensor]:
@@ -791,15 +811,8 @@ def _train_vectorised(models: list[nn.Module], work: _Work) -> list[Fitted]:
     def forward(p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor) -> Tensor:
         return functional_call(base, (p, b), (x,))
 
-    def track(p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor
-              ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
-        sites.begin()
-        functional_call(base, (p, b), (x,))
-        return (tuple(c[1] for c in sites.calls), tuple(c[2] for c in sites.calls))
-
     train_outputs_of = vmap(forward, randomness="different")
     outputs_of = vmap(forward, in_dims=(0, 0, None), randomness="different")
-    tracked_of = vmap(track, in_dims=(0, 0, None), randomness="different")
 
     def outputs(p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor) -> Tensor:
         base.eval()
@@ -824,19 +837,18 @@ def _train_vectorised(models: list[nn.Module], work: _Work) -> list[Fitted]:
             base.train()
         return (total / x.shape[0]).numpy()
 
+    # Units are tracked seed by seed on a plain copy of the model: passes over many
+    # inputs, which stop at the last site (unbatched, so the hook can end them).
+    one = copy.deepcopy(models[0]).eval() if sites is not None else None
+    one_sites = None if sites is None else sites.on(one)
+
     def health(p: dict[str, Tensor], b: dict[str, Tensor]) -> _Health:
-        sums = _Sums()
-        base.eval()
-        try:
-            with torch.no_grad(), sites.watch():
-                for rows in _rows(work.x_track):
-                    nonzero, abs_sum = tracked_of(p, b, rows)
-                    for (key, *_, per_unit), nz, ab in zip(sites.calls, nonzero, abs_sum,
-                                                          strict=True):
-                        sums.add(key, nz, ab, per_unit)
-        finally:
-            base.train()
-        return sums.health(sites, work.threshold)
+        sums = []
+        for i in range(seeds):
+            own = ({k: v[i] for k, v in p.items()}, {k: v[i] for k, v in b.items()})
+            sums.append(_unit_sums(lambda x, own=own: functional_call(one, own, (x,)),
+                                   one_sites, work.x_track))
+        return _health(sums, one_sites, work.threshold)
 
     def learned() -> dict[str, np.ndarray]:
         current = state()
@@ -851,6 +863,7 @@ def _train_vectorised(models: list[nn.Module], work: _Work) -> list[Fitted]:
             ([p.detach().clone() for p in params], {k: v.clone() for k, v in buffers.items()}))
     x_train, y_train = data.x_train, data.y_train
     base.train()
+    torch.manual_seed(work.seeds[0])  # dropout's masks, all seeds' from one stream
     for epoch in range(plan.epochs):
         orders = torch.as_tensor(work.orders(epoch))
         total = torch.zeros(seeds, dtype=torch.float64)
@@ -926,20 +939,14 @@ def _train_one(model: nn.Module, i: int, work: _Work) -> Fitted:
         return total / x.shape[0]
 
     def health() -> _Health:
-        sums = _Sums()
         model.eval()
         try:
-            with torch.no_grad(), sites.watch():
-                for rows in _rows(work.x_track):
-                    sites.begin()
-                    model(rows)
-                    for key, nonzero, abs_sum, per_unit in sites.calls:
-                        sums.add(key, nonzero[None], abs_sum[None], per_unit)
+            return _health([_unit_sums(model, sites, work.x_track)], sites, work.threshold)
         finally:
             model.train()
-        return sums.health(sites, work.threshold)
 
     model.train()
+    torch.manual_seed(seed)  # dropout's masks: the same for seed s of every activation
     for epoch in range(plan.epochs):
         order = torch.as_tensor(_order(seed, epoch, data.n_train))
         total = 0.0
