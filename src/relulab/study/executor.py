@@ -12,8 +12,8 @@ pieces, programs, steps, scores and baseline jobs, never models or data.
 in parallel threads, its pieces' steps trained one after another on the calling thread,
 each finished group scored on one side thread and stored before the next piece trains
 (so a kill loses at most the piece in flight), and the series' baselines fitted in
-worker processes (a panel) or on that side thread (a few series). Training runs at most ``lead`` series ahead of the baselines, so the runs
-waiting for them stay bounded.
+worker processes (a panel) or on that side thread (a few series). Training runs at most
+``lead`` series ahead of the baselines, so the runs waiting for them stay bounded.
 :class:`~relulab.study.ray_executor.RayExecutor` implements the same :class:`Executor`
 protocol on Ray.
 """
