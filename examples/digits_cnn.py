@@ -21,7 +21,7 @@ def cnn(act: nn.Module) -> nn.Module:
 result = relulab.torch.study(cnn, (X[train], y[train]), (X[test], y[test]),
                              task="classification", seeds=10, epochs=10,
                              activations=["relu", "leaky_relu", "gelu", "silu"],
-                             report="digits-cnn.html")
+                             name="digits", report="digits-cnn.html")
 print(result.summary.pivot(index="activation", columns="metric", values="median")
       .loc[result.activations].round(4).to_string())
 for c in result.comparisons:

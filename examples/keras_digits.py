@@ -4,11 +4,11 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
+import keras
+import numpy as np
+from sklearn.datasets import load_digits
 
-import relulab.keras  # noqa: E402
+import relulab.keras
 
 X, y = load_digits(return_X_y=True)
 X = (X / 16.0).astype(np.float32)
@@ -23,7 +23,7 @@ def mlp(act):
 
 result = relulab.keras.study(mlp, (X[train], y[train]), (X[test], y[test]),
                              task="classification", seeds=10, epochs=10,
-                             activations=["relu", "gelu", "silu"])
+                             activations=["relu", "gelu", "silu"], name="digits")
 print(result.summary.pivot(index="activation", columns="metric", values="median")
       .loc[result.activations].round(4).to_string())
 for c in result.comparisons:

@@ -18,7 +18,7 @@ train, test = order[:1400], order[1400:]
 result = relulab.torch.study(
     lambda act: nn.Sequential(nn.Linear(64, 64), act, nn.Linear(64, 10)),
     (X[train], y[train]), (X[test], y[test]), task="classification", seeds=10, epochs=10,
-    activations=["relu", "gelu", "squared_relu"])
+    activations=["relu", "gelu", "squared_relu"], name="digits")
 print(result.summary.pivot(index="activation", columns="metric", values="median")
       .loc[result.activations].round(4).to_string())
 for c in result.comparisons:

@@ -28,7 +28,7 @@ result = relulab.torch.study(model, (X[train], y[train]), (X[test], y[test]),
                              validation=(X[val], y[val]), patience=20,
                              task="regression", seeds=10, epochs=300, batch_size=32,
                              learning_rate=3e-3,
-                             activations=["relu", "elu", "gelu", "silu"])
+                             activations=["relu", "elu", "gelu", "silu"], name="diabetes")
 print(model.body)  # untouched: still nn.ReLU
 print(result.summary.pivot(index="activation", columns="metric", values="median")
       .loc[result.activations].round(2).to_string())
