@@ -241,3 +241,29 @@ def test_a_study_killed_outright_resumes_with_what_is_missing(tmp_path):
     assert ra.keys() == rb.keys() and len(ra) == 16
     assert all(np.isclose(ra[k], rb[k], rtol=1e-5) for k in ra)
     assert timing["groups_cached"] == len(done)
+
+
+@pytest.fixture
+def scratch_metrics(monkeypatch):
+    from relulab import metrics
+
+    monkeypatch.setattr(metrics, "METRICS", dict(metrics.METRICS))
+
+
+def test_your_own_metric_is_scored_summarised_and_shown(scratch_metrics):
+    def brier(y, p):
+        return float(np.mean(np.sum((p - np.eye(p.shape[1])[y]) ** 2, axis=1)))
+
+    result = rt.study(mlp, TRAIN, TEST, task="classification", activations=["relu", "gelu"],
+                      metrics={"brier": brier, "top2": (lambda y, p: float(np.mean(
+                          (np.argsort(p, axis=1)[:, -2:] == y[:, None]).any(1))), "higher")},
+                      **FAST)
+    assert {"brier", "top2"} <= set(result.summary["metric"])
+    for run in result.runs:  # the stored predictions give the same number
+        assert run.metrics["brier"] == pytest.approx(brier(TEST[1], run.forecast.reshape(-1, 3)))
+    with pytest.raises(RelulabError, match="registered already"):
+        rt.study(mlp, TRAIN, TEST, task="classification", activations=["relu"],
+                 metrics={"brier": lambda y, p: 0.0}, **FAST)
+    with pytest.raises(RelulabError, match="direction"):
+        rt.study(mlp, TRAIN, TEST, task="classification", activations=["relu"],
+                 metrics={"odd": (brier, "sideways")}, **FAST)

@@ -23,7 +23,14 @@ from relulab.errors import RelulabError
 from relulab.keras.engine_keras import KerasEngine
 from relulab.paths import DEFAULT_DB
 from relulab.result import StudyResult
-from relulab.study.task_inputs import config_for, definition, named, progress_fn, task_data
+from relulab.study.task_inputs import (
+    config_for,
+    definition,
+    named,
+    progress_fn,
+    register_metrics,
+    task_data,
+)
 from relulab.study.task_study import describe, model_id, run_task_study
 
 __all__ = ["factory", "study"]
@@ -51,7 +58,7 @@ def study(build: Callable[[Any], Any], train: Any, test: Any, *, task: str,
           seeds: int = 10, epochs: int = 20, batch_size: int = 64,
           learning_rate: float = 1e-3, optimizer: str = "adam", validation: Any = None,
           patience: int | None = None, reference: Any = None, loss: Any = None,
-          db: Any = DEFAULT_DB, report: Any = None, json: Any = None,
+          metrics: Any = None, db: Any = DEFAULT_DB, report: Any = None, json: Any = None,
           progress: bool | Callable[[Any], None] = True, name: str = "",
           seed_offset: int = 0) -> StudyResult:
     """Study the activations of a Keras 3 model (functional or Sequential, any backend) on
@@ -60,7 +67,8 @@ def study(build: Callable[[Any], Any], train: Any, test: Any, *, task: str,
     ``build(activation) -> keras.Model`` makes a fresh model around the activation it is
     given (pass it as a layer's ``activation=``, or call it). The model outputs logits
     (classification: one per class; sparse cross-entropy) or one number (regression:
-    MSE); ``loss`` replaces the loss. Adam's betas and epsilon are Keras' defaults. Seeds
+    MSE); ``loss`` replaces the loss; ``metrics`` adds your own, as in
+    ``relulab.torch.study``. Adam's betas and epsilon are Keras' defaults. Seeds
     train one after another (each a fresh Keras model); on the JAX backend the compiled
     programs are kept on disk, so the seeds after the first skip most of XLA's compiling."""
     if keras.backend.backend() == "jax":
@@ -79,7 +87,9 @@ def study(build: Callable[[Any], Any], train: Any, test: Any, *, task: str,
         learning_rate=learning_rate, optimizer=optimizer, patience=patience,
         reference=reference, has_validation=validation is not None,
         model_id=model_id(described, {n: definition(a) for n, a in arms.items()}
-                          | ({"loss": definition(loss)} if loss is not None else {})),
+                          | ({"loss": definition(loss)} if loss is not None else {})
+                          | {f"metric:{k}": v
+                             for k, v in register_metrics(task, metrics).items()}),
         model_description=describe(described), name=name, seed_offset=seed_offset,
         beta1=0.9, beta2=0.999, eps=1e-7)
     result, _ = run_task_study(engine, data, config, db=db, report=report, json=json,

@@ -19,7 +19,8 @@ from relulab.errors import RelulabError
 from relulab.study import events
 from relulab.tasks import TASK_NAMES, TaskData
 
-__all__ = ["activation_name", "arrays", "config_for", "line_progress", "task_data"]
+__all__ = ["activation_name", "arrays", "config_for", "line_progress", "register_metrics",
+           "task_data"]
 
 
 def activation_name(activation: Any) -> str:
@@ -182,6 +183,53 @@ def config_for(names: Sequence[str], *, task: str, seeds: int, epochs: int, batc
                        reference=ref, seeds=seeds, seed_offset=seed_offset, epochs=epochs,
                        batch_size=batch_size, learning_rate=learning_rate,
                        optimizer=optimizer, patience=patience, name=name, **training)
+
+
+def register_metrics(task: str, metrics: Any) -> dict[str, str]:
+    """A user's own metrics, ``{name: fn}`` or ``{name: (fn, direction)}`` with ``fn(y,
+    predictions) -> float`` (predictions as the task's: class probabilities ``(n,
+    classes)``, or values ``(n,)``) and a direction of :data:`relulab.metrics.DIRECTIONS`
+    ("lower" by default), registered in the one metric registry for ``task``: every run
+    is then scored with them, and the summary, the table and the report show them. A
+    name registered already is taken again only for the same function. Returns ``{name:
+    definition}`` for the study's key (runs scored with other metrics are another study)."""
+    from relulab import metrics as registry
+
+    if not metrics:
+        return {}
+    if not isinstance(metrics, dict):
+        raise RelulabError("metrics must be a dict {name: fn} or {name: (fn, direction)}")
+    out: dict[str, str] = {}
+    for name, spec in metrics.items():
+        fn, direction = spec if isinstance(spec, tuple) else (spec, "lower")
+        if not callable(fn) or not str(name).isidentifier():
+            raise RelulabError(f"metric {name!r}: pass a name like 'brier' and a function "
+                               "fn(y, predictions) -> float")
+        known = registry.METRICS.get(name)
+        if known is not None:
+            if getattr(known.fn, "__wrapped__", None) is not fn or task not in known.tasks:
+                raise RelulabError(f"metric {name!r} is registered already as another "
+                                   "function; give yours another name")
+        else:
+            scored = _scorer(fn)
+            scored.__name__ = str(name)
+            scored.__wrapped__ = fn  # type: ignore[attr-defined]
+            try:
+                registry.metric(label=str(name), direction=direction,
+                                description=f"{name} (the user's)", unit="",
+                                terminal_format=".4g", task=task)(scored)
+            except ValueError as exc:
+                raise RelulabError(f"metric {name!r}: {exc}; pass a direction among "
+                                   f"{', '.join(registry.DIRECTIONS)}") from None
+        out[str(name)] = definition(fn)
+    return out
+
+
+def _scorer(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], float]:
+    def scored(y: Any, yhat: Any) -> float:
+        return float(fn(y, yhat))
+
+    return scored
 
 
 def line_progress(stream: Any = None) -> events.ProgressFn:

@@ -22,7 +22,14 @@ from torch import nn
 from relulab.errors import RelulabError
 from relulab.paths import DEFAULT_DB
 from relulab.result import StudyResult
-from relulab.study.task_inputs import config_for, definition, named, progress_fn, task_data
+from relulab.study.task_inputs import (
+    config_for,
+    definition,
+    named,
+    progress_fn,
+    register_metrics,
+    task_data,
+)
 from relulab.study.task_study import describe, model_id, run_task_study
 from relulab.torch.modules import is_activation, module
 from relulab.torch.swap import swap_activations
@@ -96,7 +103,8 @@ def study(build: Callable[[nn.Module], nn.Module] | nn.Module, train: Any, test:
           seeds: int = 10, epochs: int = 20, batch_size: int = 64,
           learning_rate: float = 1e-3, optimizer: str = "adam",
           validation: Any = None, patience: int | None = None, reference: Any = None,
-          loss: Callable[[Any, Any], Any] | None = None, db: Any = DEFAULT_DB,
+          loss: Callable[[Any, Any], Any] | None = None, metrics: Any = None,
+          db: Any = DEFAULT_DB,
           report: Any = None, json: Any = None, progress: bool | Callable[[Any], None] = True,
           name: str = "", seed_offset: int = 0, vectorise: bool = True,
           unit_axis: int | None = None) -> StudyResult:
@@ -112,7 +120,9 @@ def study(build: Callable[[nn.Module], nn.Module] | nn.Module, train: Any, test:
     ``train``/``test``/``validation``: ``(X, y)`` tensors or arrays, a ``Dataset`` or a
     ``DataLoader``. ``task``: ``"classification"`` (the model outputs one logit per
     class; cross-entropy; accuracy, log loss, macro-F1) or ``"regression"`` (one output;
-    MSE; RMSE, MAE); ``loss(output, target)`` replaces the loss. ``activations``: names
+    MSE; RMSE, MAE); ``loss(output, target)`` replaces the loss; ``metrics={name: fn}``
+    (or ``{name: (fn, "higher")}``) adds your own, ``fn(y, predictions)`` on the test
+    predictions (class probabilities, or values). ``activations``: names
     of relulab's family or registered ones, ``nn.Module`` classes or instances, or
     functions. Adam's betas and eps are PyTorch's defaults. ``patience`` stops a seed after
     that many epochs without a better validation loss and keeps its best weights. Seeds
@@ -134,7 +144,9 @@ def study(build: Callable[[nn.Module], nn.Module] | nn.Module, train: Any, test:
         learning_rate=learning_rate, optimizer=optimizer, patience=patience,
         reference=reference, has_validation=validation is not None,
         model_id=model_id(described, {n: definition(a) for n, a in arms.items()}
-                          | ({"loss": definition(loss)} if loss is not None else {})),
+                          | ({"loss": definition(loss)} if loss is not None else {})
+                          | {f"metric:{k}": v
+                             for k, v in register_metrics(task, metrics).items()}),
         model_description=describe(described), name=name, seed_offset=seed_offset,
         beta1=0.9, beta2=0.999, eps=1e-8)
     result, _ = run_task_study(engine, data, config, db=db, report=report, json=json,
