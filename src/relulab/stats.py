@@ -410,6 +410,29 @@ def _good(frame: pd.DataFrame, forecasts: np.ndarray, metric: str = "rmse") -> n
     return ok & np.all(np.isfinite(forecasts), axis=1)
 
 
+def _seed_pairs(a: Any, b: Any, base: list[int], *, n_boot: int, confidence: float,
+                margin: float) -> dict[str, Any]:
+    """The comparison's seed-level fields from the paired headline values ``a`` and ``b``
+    (one per seed pair): the relative difference and its interval (stream ``[*base, 0]``),
+    the probability of improvement (stream ``[*base, 2]``), the equivalence test and the
+    seeds needed; shared by forecasts (:func:`compare`) and tasks (:func:`compare_task`)."""
+    rel, lo, hi = paired_rel_diff_ci(a, b, n_boot=n_boot, confidence=confidence,
+                                     rng=[*base, 0])
+    pi, pi_lo, pi_hi = prob_improvement(a, b, n_boot=n_boot, confidence=confidence,
+                                        rng=[*base, 2])
+    return dict(rel_diff=rel, rel_lo=lo, rel_hi=hi, n_pairs=len(a),
+                equivalence_margin=margin, equivalence_p=equivalence_test(a, b, margin=margin),
+                prob_improvement=pi, prob_improvement_low=pi_lo, prob_improvement_high=pi_hi,
+                seeds_needed=seeds_needed(a, b, alpha=1.0 - confidence,
+                                          diffs=_diffs(margin)))
+
+
+def _diffs(margin: float) -> list[float]:
+    """The relative differences the seeds-needed estimate is for: SEEDS_DIFFS and the
+    equivalence margin."""
+    return sorted({*SEEDS_DIFFS, margin})
+
+
 def compare(
     runs_a: pd.DataFrame | Sequence[RunRecord],
     runs_b: pd.DataFrame | Sequence[RunRecord],
@@ -450,10 +473,9 @@ def compare(
     ga, gb = _good(fa, xa), _good(fb, xb)
     pairs = pd.merge(fa[ga][["seed", "rmse", "vol_ratio"]], fb[gb][["seed", "rmse", "vol_ratio"]],
                      on="seed", suffixes=("_a", "_b"))
-    n_pairs = len(pairs)
     base = [seed, *_name_seed(activation, reference)]
-    rel, lo, hi = paired_rel_diff_ci(pairs["rmse_a"], pairs["rmse_b"], n_boot=n_boot,
-                                     confidence=confidence, rng=[*base, 0])
+    fields = _seed_pairs(pairs["rmse_a"], pairs["rmse_b"], base, n_boot=n_boot,
+                         confidence=confidence, margin=equivalence_margin)
     _, vlo, vhi = paired_rel_diff_ci(pairs["vol_ratio_a"], pairs["vol_ratio_b"], n_boot=n_boot,
                                      confidence=confidence, rng=[*base, 1])
     if ga.any() and gb.any() and y.size >= 2:
@@ -464,28 +486,19 @@ def compare(
         dm_stat, dm_p = math.nan, math.nan
     vol_a = _nanmedian(fa["vol_ratio"].to_numpy(float)[ga])
     vol_b = _nanmedian(fb["vol_ratio"].to_numpy(float)[gb])
-    pi, pi_lo, pi_hi = prob_improvement(pairs["rmse_a"], pairs["rmse_b"], n_boot=n_boot,
-                                        confidence=confidence, rng=[*base, 2])
-    diffs = sorted({*SEEDS_DIFFS, equivalence_margin})
     paired = set(pairs["seed"].astype(int))
     flat = {name: sorted(paired & {int(s) for s in seeds})
             for name, seeds in ((activation, flat_a), (reference, flat_b))}
     flat = {name: seeds for name, seeds in flat.items() if seeds}
     kept = pairs[~pairs["seed"].isin([s for seeds in flat.values() for s in seeds])]
     c = Comparison(activation=activation, reference=reference, metric="rmse",
-                   rel_diff=rel, rel_lo=lo, rel_hi=hi, dm_stat=dm_stat, dm_p=dm_p,
-                   vol_ratio=vol_a, vol_ratio_ref=vol_b, verdict="", n_pairs=n_pairs,
-                   vol_rel_lo=vlo, vol_rel_hi=vhi, p_adjusted=dm_p, correction="none",
-                   n_comparisons=1, equivalence_margin=equivalence_margin,
-                   equivalence_p=equivalence_test(pairs["rmse_a"], pairs["rmse_b"],
-                                                  margin=equivalence_margin),
-                   prob_improvement=pi, prob_improvement_low=pi_lo, prob_improvement_high=pi_hi,
-                   seeds_needed=seeds_needed(pairs["rmse_a"], pairs["rmse_b"],
-                                             alpha=1.0 - confidence, diffs=diffs),
-                   flat_seeds=flat,
+                   dm_stat=dm_stat, dm_p=dm_p, vol_ratio=vol_a, vol_ratio_ref=vol_b,
+                   verdict="", vol_rel_lo=vlo, vol_rel_hi=vhi, p_adjusted=dm_p,
+                   correction="none", n_comparisons=1, flat_seeds=flat,
                    seeds_needed_without_flat=seeds_needed(
                        kept["rmse_a"], kept["rmse_b"], alpha=1.0 - confidence,
-                       diffs=diffs) if flat else {})
+                       diffs=_diffs(equivalence_margin)) if flat else {},
+                   **fields)
     return judged(c, confidence)
 
 
@@ -545,27 +558,16 @@ def compare_task(
     ga, gb = _good(fa, la, metric), _good(fb, lb, metric)
     pairs = pd.merge(fa[ga][["seed", metric]], fb[gb][["seed", metric]], on="seed",
                      suffixes=("_a", "_b"))
-    a, b = pairs[f"{metric}_a"], pairs[f"{metric}_b"]
-    base = [seed, *_name_seed(activation, reference)]
-    rel, lo, hi = paired_rel_diff_ci(a, b, n_boot=n_boot, confidence=confidence,
-                                     rng=[*base, 0])
+    fields = _seed_pairs(pairs[f"{metric}_a"], pairs[f"{metric}_b"],
+                         [seed, *_name_seed(activation, reference)], n_boot=n_boot,
+                         confidence=confidence, margin=equivalence_margin)
     if ga.any() and gb.any() and la.shape[1] >= 2:
         stat, p = loss_test(la[ga].mean(axis=0), lb[gb].mean(axis=0))
     else:
         stat, p = math.nan, math.nan
-    pi, pi_lo, pi_hi = prob_improvement(a, b, n_boot=n_boot, confidence=confidence,
-                                        rng=[*base, 2])
-    diffs = sorted({*SEEDS_DIFFS, equivalence_margin})
-    c = Comparison(activation=activation, reference=reference, metric=metric,
-                   rel_diff=rel, rel_lo=lo, rel_hi=hi, dm_stat=stat, dm_p=p,
-                   vol_ratio=math.nan, vol_ratio_ref=math.nan, verdict="",
-                   n_pairs=len(pairs), p_adjusted=p, correction="none", n_comparisons=1,
-                   equivalence_margin=equivalence_margin,
-                   equivalence_p=equivalence_test(a, b, margin=equivalence_margin),
-                   prob_improvement=pi, prob_improvement_low=pi_lo,
-                   prob_improvement_high=pi_hi,
-                   seeds_needed=seeds_needed(a, b, alpha=1.0 - confidence, diffs=diffs),
-                   task=task)
+    c = Comparison(activation=activation, reference=reference, metric=metric, dm_stat=stat,
+                   dm_p=p, vol_ratio=math.nan, vol_ratio_ref=math.nan, verdict="",
+                   p_adjusted=p, correction="none", n_comparisons=1, task=task, **fields)
     return judged(c, confidence)
 
 
