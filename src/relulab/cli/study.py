@@ -6,6 +6,7 @@ import argparse
 import itertools
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -237,7 +238,7 @@ def _cmd_panel(args: argparse.Namespace) -> int:
 
     from relulab import display
     from relulab.data import DataSource
-    from relulab.study import Outputs, run_panel_study
+    from relulab.study import run_panel_study
     from relulab.study.outputs import check_outputs
 
     if args.data or args.dataset or args.bundled or args.data_file:
@@ -246,8 +247,7 @@ def _cmd_panel(args: argparse.Namespace) -> int:
         raise RelulabError("--seeds auto studies one series; for a panel pass a number of "
                            "seeds")
     executor = executor_from_args(args)
-    outputs = Outputs(db=None if args.no_db else args.db, json=args.json, report=args.report,
-                      figures=args.figures)
+    outputs = outputs_from_args(args)
     check_outputs(outputs)  # before a large file is read, not only before training
     columns = None if args.columns in (None, "all") else [
         c.strip() for c in args.columns.split(",") if c.strip()]
@@ -359,7 +359,6 @@ def _mlp(data: Any, config: StudyConfig) -> dict[str, Any]:
 
 def _cmd_table(args: argparse.Namespace) -> int:
     """`relulab study --table FILE --target COLUMN --task ...`."""
-    from relulab.study import Outputs
     from relulab.study.outputs import check_outputs
     from relulab.study.plan import check_activations
     from relulab.study.task_study import describe, run_task_study
@@ -374,8 +373,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
                            "--address out")
     config = table_config(args)
     check_activations(config)
-    outputs = Outputs(db=None if args.no_db else args.db, json=args.json, report=args.report,
-                      figures=args.figures)
+    outputs = outputs_from_args(args)
     check_outputs(outputs)
     data = load_table(args.table, args.target, config.task,
                       test_fraction=config.test_fraction,
@@ -383,50 +381,48 @@ def _cmd_table(args: argparse.Namespace) -> int:
     engine = TabularEngine()
     config = config.replace(model_description=describe(_mlp(data, config))
                             + (f"\n{data.description}" if data.description else ""))
-    console = terminal.console()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with _progress(terminal.console(stderr=True), quiet=args.quiet) as progress:
-            result, written = run_task_study(engine, data, config, db=outputs.db,
-                                             report=outputs.report, json=outputs.json,
-                                             figures=outputs.figures, progress=progress)
-    for w in caught:
-        if str(w.message) not in result.warnings:
-            print(f"relulab: warning: {w.message}", file=sys.stderr)
-
-    from relulab.cli.render import show_result
-
-    show_result(console, result)
-    _say_written(console, outputs, written,
-                 f"Results stored in {written.db} as study {written.study_id} "
-                 f"(relulab runs show {written.study_id})")
-    return 0
+    return _run_and_show(args, outputs, lambda progress: run_task_study(
+        engine, data, config, db=outputs.db, report=outputs.report, json=outputs.json,
+        figures=outputs.figures, progress=progress))
 
 
 def run_and_show(config: StudyConfig, args: argparse.Namespace) -> int:
     """Run the study through the library and print what it found and wrote."""
-    from relulab.study import Outputs, run_study
+    from relulab.study import run_study
 
-    console = terminal.console()
-    outputs = Outputs(db=None if args.no_db else args.db, json=args.json, report=args.report,
-                      figures=args.figures)
-    # The study's warnings (diverged runs, ...) are in result.warnings and shown with the
-    # table; Python's own warning format (file, line, source) has no place in the output.
+    outputs = outputs_from_args(args)
     executor = executor_from_args(args)
+    return _run_and_show(args, outputs, lambda progress: run_study(
+        config, outputs=outputs, progress=progress,
+        target_width=getattr(args, "target_width", None),
+        seed_batch=getattr(args, "seed_batch", 10),
+        max_seeds=getattr(args, "max_seeds", 100), executor=executor))
+
+
+def outputs_from_args(args: argparse.Namespace) -> Any:
+    """The files --db (or --no-db), --json, --report and --figures name."""
+    from relulab.study import Outputs
+
+    return Outputs(db=None if args.no_db else args.db, json=args.json, report=args.report,
+                   figures=args.figures)
+
+
+def _run_and_show(args: argparse.Namespace, outputs: Any,
+                  run: Callable[[Any], tuple[Any, Any]]) -> int:
+    """``run(progress)`` (a study of one series or one data set) under the progress bars,
+    then its table, verdicts and the files it wrote. The study's warnings (diverged runs,
+    ...) are in result.warnings and shown with the table; Python's own warning format
+    (file, line, source) has no place in the output."""
+    from relulab.cli.render import show_result
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with _progress(terminal.console(stderr=True), quiet=args.quiet) as progress:
-            result, written = run_study(
-                config, outputs=outputs, progress=progress,
-                target_width=getattr(args, "target_width", None),
-                seed_batch=getattr(args, "seed_batch", 10),
-                max_seeds=getattr(args, "max_seeds", 100), executor=executor)
+            result, written = run(progress)
     for w in caught:
         if str(w.message) not in result.warnings:
             print(f"relulab: warning: {w.message}", file=sys.stderr)
-
-    from relulab.cli.render import show_result
-
+    console = terminal.console()
     show_result(console, result)
     _say_written(console, outputs, written,
                  f"Results stored in {written.db} as study {written.study_id} "
