@@ -20,7 +20,7 @@ from relulab.study import events
 from relulab.tasks import TASK_NAMES, TaskData
 
 __all__ = ["activation_name", "arrays", "config_for", "line_progress", "register_metrics",
-           "task_data"]
+           "run_user_study", "task_data"]
 
 
 def activation_name(activation: Any) -> str:
@@ -251,3 +251,28 @@ def progress_fn(progress: bool | Callable[[Any], None]) -> events.ProgressFn:
     if callable(progress):
         return progress
     return line_progress() if progress else events.quiet
+
+
+def run_user_study(engine: Any, arms: dict[str, Any], data: TaskData, *, loss: Any,
+                   metrics: Any, eps: float, db: Any, report: Any, json: Any,
+                   progress: bool | Callable[[Any], None], **fields: Any) -> Any:
+    """What ``relulab.torch.study`` and ``relulab.keras.study`` do once they have made
+    their framework's engine and read the data: the config (the model's identity from
+    ``engine.describe()``, the activations', loss's and metrics' definitions; Adam's betas
+    0.9 and 0.999 with the framework's ``eps``), then the study, stored and reported.
+    ``fields``: task, seeds, epochs, batch_size, learning_rate, optimizer, patience,
+    reference, name, seed_offset."""
+    from relulab.study.task_study import describe, model_id, run_task_study
+
+    described = engine.describe()
+    identity = ({n: definition(a) for n, a in arms.items()}
+                | ({"loss": definition(loss)} if loss is not None else {})
+                | {f"metric:{k}": v
+                   for k, v in register_metrics(fields["task"], metrics).items()})
+    config = config_for(list(arms), has_validation=data.x_val is not None,
+                        model_id=model_id(described, identity),
+                        model_description=describe(described), beta1=0.9, beta2=0.999,
+                        eps=eps, **fields)
+    result, _ = run_task_study(engine, data, config, db=db, report=report, json=json,
+                               progress=progress_fn(progress))
+    return result

@@ -22,15 +22,7 @@ from torch import nn
 from relulab.errors import RelulabError
 from relulab.paths import DEFAULT_DB
 from relulab.result import StudyResult
-from relulab.study.task_inputs import (
-    config_for,
-    definition,
-    named,
-    progress_fn,
-    register_metrics,
-    task_data,
-)
-from relulab.study.task_study import describe, model_id, run_task_study
+from relulab.study.task_inputs import named, run_user_study, task_data
 from relulab.torch.modules import is_activation, module
 from relulab.torch.swap import swap_activations
 
@@ -138,17 +130,9 @@ def study(build: Callable[[nn.Module], nn.Module] | nn.Module, train: Any, test:
                            f"nn.Module, got {type(build).__name__}")
     data = task_data(train, test, validation, task, name or "data")
     engine = TorchEngine(builder, makers, loss=loss, unit_axis=unit_axis, vectorise=vectorise)
-    described = engine.describe()
-    config = config_for(
-        list(arms), task=task, seeds=seeds, epochs=epochs, batch_size=batch_size,
-        learning_rate=learning_rate, optimizer=optimizer, patience=patience,
-        reference=reference, has_validation=validation is not None,
-        model_id=model_id(described, {n: definition(a) for n, a in arms.items()}
-                          | ({"loss": definition(loss)} if loss is not None else {})
-                          | {f"metric:{k}": v
-                             for k, v in register_metrics(task, metrics).items()}),
-        model_description=describe(described), name=name, seed_offset=seed_offset,
-        beta1=0.9, beta2=0.999, eps=1e-8)
-    result, _ = run_task_study(engine, data, config, db=db, report=report, json=json,
-                               progress=progress_fn(progress))
-    return result
+    return run_user_study(engine, arms, data, loss=loss, metrics=metrics, eps=1e-8, db=db,
+                          report=report, json=json, progress=progress, task=task,
+                          seeds=seeds, epochs=epochs, batch_size=batch_size,
+                          learning_rate=learning_rate, optimizer=optimizer,
+                          patience=patience, reference=reference, name=name,
+                          seed_offset=seed_offset)
