@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from relulab.errors import RelulabError
-from relulab.metrics import HEADLINE, columns, score
+from relulab.metrics import columns, score
 from relulab.result import RunRecord
 
 __all__ = ["TASK_NAMES", "Engine", "Fitted", "TaskData", "baselines", "predictions",
@@ -231,7 +231,3 @@ def baselines(data: TaskData) -> dict[str, dict[str, Any]]:
     return {name: {"metrics": score(data.y_test, pred, task=data.task),
                    "forecast": pred.ravel()}}
 
-
-def headline(task: str) -> str:
-    """The metric a task's comparisons rest on (:data:`relulab.metrics.HEADLINE`)."""
-    return HEADLINE[task]
