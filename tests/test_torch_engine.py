@@ -390,3 +390,79 @@ def test_dropout_is_drawn_reproducibly(vectorise):
         np.testing.assert_array_equal(a.loss, b.loss)
         np.testing.assert_array_equal(a.test_pred, b.test_pred)
     assert not np.array_equal(first[0].loss, first[1].loss)
+
+
+# --- the stacked layers: a Sequential of known layers runs without vmap --------------------
+
+
+def _wide(act: nn.Module) -> nn.Module:
+    """Every kind of layer relulab.torch.stacked runs, nested, one activation instance
+    called twice, a frozen parameter, a layer without bias."""
+    head = nn.Sequential(nn.Flatten(), nn.Linear(4 * 3, 3, bias=False))
+    model = nn.Sequential(
+        nn.Unflatten(1, (1, 6)), nn.Conv1d(1, 4, 2, padding=1, dilation=1), act,
+        nn.Conv1d(4, 4, 3, padding="same", groups=2), act, nn.MaxPool1d(2),
+        nn.Sequential(nn.LayerNorm(3), nn.Dropout(0.0), nn.Identity()),
+        nn.AvgPool1d(1), nn.Softmax(dim=-1), head)
+    model[1].bias.requires_grad_(False)
+    return model
+
+
+def _image(act: nn.Module) -> nn.Module:
+    return nn.Sequential(nn.Unflatten(1, (1, 2, 3)), nn.Conv2d(1, 4, 2, padding=1, stride=1),
+                         act, nn.Conv2d(4, 6, 2, groups=2, dilation=1), nn.SiLU(),
+                         nn.AdaptiveAvgPool2d((1, 2)), nn.Flatten(), nn.Linear(12, 8), act,
+                         nn.Linear(8, 3))
+
+
+@pytest.mark.parametrize("build", [mlp, cnn, _wide, _image],
+                         ids=["mlp", "cnn", "every-layer", "image"])
+def test_stacked_layers_equal_vmap_and_the_loop(build, monkeypatch):
+    """Seed by seed, the stacked layers, vmap and the standard loop train the same
+    numbers (units and early stopping included)."""
+    data, config = _classes(), _config(epochs=3, patience=1)
+    stacked_engine = TorchEngine(build, ACTS)
+    fast = stacked_engine.fit("gelu", [0, 2, 5], data, config)
+    assert stacked_engine.describe()["seeds"] == "stacked layers"
+    _same(fast, TorchEngine(build, ACTS, vectorise=False).fit("gelu", [0, 2, 5], data,
+                                                               config))
+    monkeypatch.setattr("relulab.torch.stacked.layers_of", lambda model, extra: "forced")
+    vmapped = TorchEngine(build, ACTS)
+    _same(fast, vmapped.fit("gelu", [0, 2, 5], data, config))
+    assert vmapped.describe()["seeds"] == "torch.func.vmap"
+    sites = {k.split(":", 1)[1] for k in fast[0].unit_stats if k.startswith("dead:")}
+    assert sites == {"2#0", "2#1"} if build is _wide else sites
+
+
+def test_only_known_layers_run_stacked():
+    from relulab.torch.stacked import layers_of
+
+    class Custom(nn.Module):
+        def forward(self, x):
+            return x
+
+    assert isinstance(layers_of(mlp(rt.module("relu"))), list)
+    cases = {
+        nn.Sequential(nn.Linear(2, 2), rt.module("prelu")): "learnable parameters",
+        nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)): "only vmap runs",
+        nn.Sequential(nn.Flatten(0), nn.Linear(2, 2)): "flattens the batch axis",
+        nn.Sequential(nn.Softmax(dim=0)): "over the batch axis",
+        nn.Sequential(Custom()): "only vmap runs",
+        nn.Sequential(nn.Conv1d(1, 1, 2, padding=1, padding_mode="circular")): "padding",
+    }
+    for model, why in cases.items():
+        assert why in layers_of(model), model
+    # A model not built of Sequential containers: vmap, every seed still at once.
+    engine = TorchEngine(lambda act: _Residual(act), ACTS)
+    engine.fit("relu", [0, 1], _classes(), _config(epochs=1))
+    assert engine.describe()["seeds"] == "torch.func.vmap"
+    assert engine.describe()["vectorised"]
+
+
+class _Residual(nn.Module):
+    def __init__(self, act: nn.Module) -> None:
+        super().__init__()
+        self.inp, self.act, self.out = nn.Linear(6, 6), act, nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.out(x + self.act(self.inp(x)))

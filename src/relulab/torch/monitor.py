@@ -88,31 +88,42 @@ def resolve_unit_axis(ndim: int, unit_axis: int | None) -> int:
     return unit_axis % ndim
 
 
-def unit_sums(output: Tensor, unit_axis: int | None = None) -> UnitSums:
+def unit_sums(output: Tensor, unit_axis: int | None = None, *,
+              stacked: bool = False) -> UnitSums:
     """Per-unit increments of the running sums for one activation output (no gradient).
 
-    One pass of ``|a|`` summed in float64 over every axis but the units' (no copy that
-    moves the units first), and a unit is non-zero exactly when that sum is: ``|a|`` of a
-    non-zero float is positive and a float64 sum of non-negative numbers, one of them
-    positive, cannot round to 0 (float64 reaches far below any smaller float's smallest
-    number), while a NaN or inf element keeps the sum non-zero as ``a != 0`` would."""
+    ``|a|`` in float64 (exact), summed over every axis but the units': first the axes after
+    the units' (contiguous, a fast reduction), then those before (no copy that moves the
+    units first). A unit is non-zero exactly when that sum is: ``|a|`` of a non-zero float
+    is positive and a float64 sum of non-negative numbers, one of them positive, cannot
+    round to 0 (float64 reaches far below any smaller float's smallest number), while a NaN
+    or inf element keeps the sum non-zero as ``a != 0`` would.
+
+    ``stacked``: the output carries a leading axis of seeds, ``(seeds, ...)``, kept apart:
+    ``unit_axis`` counts from after it, and ``nonzero``/``abs_sum`` are ``(seeds, units)``.
+    """
     with torch.no_grad():
         y = output.detach()
         if y.device.type == "mps":  # MPS has no float64
             y = y.cpu()
-        if y.ndim == 0:
-            y = y.reshape(1)
-        axis = resolve_unit_axis(y.ndim, unit_axis)
+        lead = 1 if stacked else 0
+        if y.ndim == lead:
+            y = y.reshape(*y.shape, 1)
+        axis = resolve_unit_axis(y.ndim - lead, unit_axis) + lead
         units = y.shape[axis]
-        per_unit = y.numel() // units if units else 0
-        others = [d for d in range(y.ndim) if d != axis]
-        abs_sum = (y.abs().sum(dim=others, dtype=torch.float64) if others
-                   else y.abs().to(torch.float64))
+        per_unit = y[0].numel() // units if stacked and units else (
+            y.numel() // units if units else 0)
+        abs_sum = y.abs().to(torch.float64)
+        if axis + 1 < y.ndim:
+            abs_sum = abs_sum.sum(dim=tuple(range(axis + 1, y.ndim)))
+        if axis > lead:
+            abs_sum = abs_sum.sum(dim=tuple(range(lead, axis)))
+        batched = y.ndim - lead >= 2 and axis != lead
         return UnitSums(
             nonzero=abs_sum != 0,
             abs_sum=abs_sum,
             per_unit=per_unit,
-            samples=y.shape[0] if y.ndim >= 2 and axis != 0 else 1,
+            samples=y.shape[lead] if batched else 1,
         )
 
 

@@ -3,16 +3,21 @@
 
 A user hands over ``build(activation) -> nn.Module``, a model built around the activation
 module it is given, and the activations to compare. For one activation the engine builds
-one model per seed and trains them as one program (the ``torch.func`` model-ensembling
-recipe): the seeds' parameters stacked on a leading axis (``stack_module_state``), one
-stateless copy of the model on the meta device run on them by ``functional_call`` under
-``torch.func.vmap``, PyTorch's autograd through the batched forward pass, and an
-element-wise optimiser on the stacked parameters that is, per seed, exactly
-``torch.optim.Adam`` / ``AdamW`` / ``SGD`` (:class:`StackedOptimizer`). A model vmap cannot
-batch (a forward pass that branches on a tensor's value, an operation without a batching
-rule, ...) fails at its first batched step, and is then trained seed by seed with
-``torch.optim`` from the start, one line in ``describe()["why"]`` saying why; both ways
-train the same seeds on the same batches to the same numbers, up to float32 rounding.
+one model per seed and trains them as one program: the seeds' parameters stacked on a
+leading axis (``stack_module_state``) and kept as one flat tensor, autograd through a
+forward pass of every seed at once, and an element-wise optimiser on the stacked
+parameters that is, per seed, exactly ``torch.optim.Adam`` / ``AdamW`` / ``SGD``
+(:class:`StackedOptimizer`). The forward pass: for a model built of ``nn.Sequential``
+containers and layers :mod:`relulab.torch.stacked` knows (Linear, Conv1d/2d, LayerNorm,
+parameterless row-wise layers and activations), those layers run on the stacked
+parameters directly (``describe()["seeds"] == "stacked layers"``); for any other model,
+the ``torch.func`` model-ensembling recipe, one stateless copy of the model on the meta
+device run by ``functional_call`` under ``torch.func.vmap`` (``"torch.func.vmap"``). A
+model vmap cannot batch (a forward pass that branches on a tensor's value, an operation
+without a batching rule, ...) fails at its first batched step, and is then trained seed
+by seed with ``torch.optim`` from the start (``"loop"``), one line in
+``describe()["why"]`` saying why; every way trains the same seeds on the same batches to
+the same numbers, up to float32 rounding.
 
 Pairing: for seed ``s`` the engine calls ``torch.manual_seed(s)`` immediately before
 ``build``, so the models of seed ``s`` of every activation start from the same weights
@@ -70,6 +75,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from relulab.errors import RelulabError
 from relulab.specs import DORMANT_THRESHOLD
 from relulab.tasks import Fitted, TaskData
+from relulab.torch import stacked
 from relulab.torch.modules import is_activation
 from relulab.torch.monitor import dormancy_scores, unit_sums
 
@@ -153,6 +159,7 @@ class TorchEngine:
         self.max_track = max_track
         self._model: tuple[str, int] | None = None  # repr and size, for describe()
         self._why = ""  # why some fit looped its seeds
+        self._how: set[str] = set()  # how the fits so far trained their seeds
 
     # -- the Engine protocol --
 
@@ -185,25 +192,32 @@ class TorchEngine:
                          sites=sites if self.track_units else None,
                          threshold=self.dormant_threshold, max_track=self.max_track,
                          learned=_learned_names(models[0], extra) if self.track_units else [])
-            why = "" if self.vectorise else _LOOPED
-            fitted = None
-            if self.vectorise:
+            why, how, fitted = ("", "", None) if self.vectorise else (_LOOPED, LOOP, None)
+            for how in (STACKED, VMAP) if self.vectorise else ():
                 try:
-                    fitted = _train_vectorised(models, work)
+                    fitted = _train_vectorised(models, work, how)
+                    why = ""  # a way that failed before this one does not count
+                    break
                 except RelulabError:
                     raise
-                except Exception as exc:  # vmap cannot batch this model: the loop can
+                except _CannotStack:  # not a Sequential of known layers: vmap runs it
+                    continue
+                except Exception as exc:  # stacked or vmap cannot batch it: the loop can
                     why = _why(exc)
             if fitted is None:
+                how = LOOP
                 fitted = _train_looped(models, work)
         self._why = self._why or why  # the first reason to loop stays
+        self._how.add(how)
         return fitted
 
     def describe(self) -> dict[str, Any]:
         """``framework``, ``model`` (the repr of the model built with the first
         activation), its ``parameters``, ``vectorised`` (every fit so far trained its seeds
-        at once; before any fit, whether the engine will try) and ``why`` (why seeds were
-        looped, "" when vectorised)."""
+        at once; before any fit, whether the engine will try), ``why`` (why seeds were
+        looped, "" when vectorised) and ``seeds``: how the fits so far trained their seeds
+        (``"stacked layers"``, ``"torch.func.vmap"``, ``"loop"``, joined by ", " when
+        they differed; "" before any fit)."""
         if self._model is None:
             first = next(iter(self.activations))
             with torch.random.fork_rng(devices=[]):
@@ -212,7 +226,8 @@ class TorchEngine:
             self._model = (repr(model), _count(model))
         why = self._why or ("" if self.vectorise else _LOOPED)
         return {"framework": "pytorch", "model": self._model[0],
-                "parameters": self._model[1], "vectorised": not why, "why": why}
+                "parameters": self._model[1], "vectorised": not why, "why": why,
+                "seeds": ", ".join(h for h in (STACKED, VMAP, LOOP) if h in self._how)}
 
     def _factory(self, activation: str) -> Callable[[], nn.Module]:
         if activation not in self.activations:
@@ -791,114 +806,239 @@ def _torch_optimizer(params: Any, plan: _Plan) -> torch.optim.Optimizer:
 
 # --- the seeds as one program ---------------------------------------------------------------
 
+# How a fit trained its seeds, as describe() names it.
+STACKED, VMAP, LOOP = "stacked layers", "torch.func.vmap", "loop"
 
-def _train_vectorised(models: list[nn.Module], work: _Work) -> list[Fitted]:
-    """Every seed at once: stacked parameters, ``functional_call`` under ``vmap``,
-    autograd through the batched forward pass, :class:`StackedOptimizer`. Raises what
-    vmap raises on a model it cannot batch (the caller then loops)."""
-    stacked_params, stacked_buffers = stack_module_state(models)
-    names = [k for k, v in stacked_params.items() if v.requires_grad]
-    frozen = {k: v.detach() for k, v in stacked_params.items() if not v.requires_grad}
-    params = [stacked_params[k].detach().clone().requires_grad_(True) for k in names]
-    buffers = {k: v.clone() for k, v in stacked_buffers.items()}
-    base = copy.deepcopy(models[0]).to("meta")
-    sites = work.sites
-    data, plan, seeds = work.data, work.plan, len(work.seeds)
 
-    def state() -> dict[str, Tensor]:
-        return {**frozen, **dict(zip(names, params, strict=True))}
+class _Program:
+    """The forward passes of every seed at once, on stacked parameters and buffers:
+    ``train`` (training mode, with gradient, inputs ``(seeds, batch, ...)``), ``chunks``
+    (evaluation mode, no gradient, inputs shared by every seed, ``(seeds, rows, ...)`` per
+    chunk of rows) and ``health`` (dead and dormant units of every seed)."""
 
-    def forward(p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor) -> Tensor:
-        return functional_call(base, (p, b), (x,))
+    how = ""
 
-    train_outputs_of = vmap(forward, randomness="different")
-    outputs_of = vmap(forward, in_dims=(0, 0, None), randomness="different")
+    def train(self, p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor) -> Tensor:
+        raise NotImplementedError
 
-    def outputs(p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor) -> Tensor:
-        base.eval()
-        try:
+    def chunks(self, p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor
+               ) -> Iterator[Tensor]:
+        raise NotImplementedError
+
+    def health(self, p: dict[str, Tensor], b: dict[str, Tensor]) -> _Health:
+        raise NotImplementedError
+
+    def outputs(self, p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor) -> Tensor:
+        return torch.cat(list(self.chunks(p, b, x)), dim=1)
+
+
+class _Stacked(_Program):
+    """A ``Sequential`` model's layers run by :mod:`relulab.torch.stacked`."""
+
+    how = STACKED
+
+    def __init__(self, model: nn.Module, layers: list[stacked.Layer], work: _Work) -> None:
+        self.model, self.layers, self.work = model, layers, work
+        self.seeds = len(work.seeds)
+        self._training: bool | None = None
+
+    def _mode(self, training: bool) -> None:
+        if training != self._training:  # walking the modules each step costs
+            self.model.train(training)
+            self._training = training
+
+    def train(self, p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor) -> Tensor:
+        self._mode(True)
+        return stacked.run(self.layers, p, x, self.seeds)
+
+    def chunks(self, p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor
+               ) -> Iterator[Tensor]:
+        self._mode(False)
+        with torch.no_grad():
+            for rows in _rows(x):
+                yield stacked.run(self.layers, p, stacked.shared(rows, self.seeds), self.seeds)
+
+    def health(self, p: dict[str, Tensor], b: dict[str, Tensor]) -> _Health:
+        """Every seed's units in passes over the tracked inputs that stop at the last
+        site: all seeds at once, or seed by seed for a model with convolutions (on the
+        CPU a grouped convolution over thousands of inputs is slower than one plain
+        convolution per seed, and the seed-major copies around it cost as much again)."""
+        sites, seeds = self.work.sites, self.seeds
+        conv = any(layer.kind == "conv" for layer in self.layers)
+        groups = [slice(i, i + 1) for i in range(seeds)] if conv else [slice(0, seeds)]
+        stop = sites.order[-1] if sites.order else None
+        per_seed: list[dict[tuple[str, int], tuple[np.ndarray, np.ndarray, int]]] = []
+        self._mode(False)
+        for group in groups:
+            totals: dict[tuple[str, int], tuple[Tensor, Tensor, int]] = {}
+
+            def record(key: tuple[str, int], output: Tensor, totals=totals) -> None:
+                sums = unit_sums(output, sites.unit_axis, stacked=True)
+                if sums.abs_sum.shape[-1] == 0:
+                    return
+                if key in totals:
+                    nz, ab, n = totals[key]
+                    totals[key] = (nz | sums.nonzero, ab + sums.abs_sum, n + sums.per_unit)
+                else:
+                    totals[key] = (sums.nonzero, sums.abs_sum, sums.per_unit)
+
+            own = {k: v[group] for k, v in p.items()}
+            width = group.stop - group.start
             with torch.no_grad():
-                return torch.cat([outputs_of(p, b, rows) for rows in _rows(x)], dim=1)
-        finally:
-            base.train()
+                for rows in _rows(self.work.x_track):
+                    stacked.run(self.layers, own, stacked.shared(rows, width), width,
+                                record=record, stop=stop)
+            per_seed += [{key: (nz[i].numpy(), ab[i].numpy(), n) for key, (nz, ab, n)
+                          in totals.items()} for i in range(width)]
+        return _health(per_seed, sites, self.work.threshold)
+
+
+class _Vmapped(_Program):
+    """Any model: ``functional_call`` on a stateless copy under ``torch.func.vmap``; units
+    tracked seed by seed on a plain copy (passes that stop at the last site)."""
+
+    how = VMAP
+
+    def __init__(self, model: nn.Module, work: _Work) -> None:
+        self.work, self.seeds = work, len(work.seeds)
+        self.base = copy.deepcopy(model).to("meta")
+
+        def forward(p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor) -> Tensor:
+            return functional_call(self.base, (p, b), (x,))
+
+        self._train = vmap(forward, randomness="different")
+        self._shared = vmap(forward, in_dims=(0, 0, None), randomness="different")
+        self.one = copy.deepcopy(model).eval() if work.sites is not None else None
+        self.one_sites = None if work.sites is None else work.sites.on(self.one)
+
+    def train(self, p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor) -> Tensor:
+        self.base.train()
+        return self._train(p, b, x)
+
+    def chunks(self, p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor
+               ) -> Iterator[Tensor]:
+        self.base.eval()
+        with torch.no_grad():
+            for rows in _rows(x):
+                yield self._shared(p, b, rows)
+
+    def health(self, p: dict[str, Tensor], b: dict[str, Tensor]) -> _Health:
+        sums = []
+        for i in range(self.seeds):
+            own = ({k: v[i] for k, v in p.items()}, {k: v[i] for k, v in b.items()})
+            sums.append(_unit_sums(lambda x, own=own: functional_call(self.one, own, (x,)),
+                                   self.one_sites, self.work.x_track))
+        return _health(sums, self.one_sites, self.work.threshold)
+
+
+def _program(model: nn.Module, work: _Work, how: str) -> _Program | str:
+    """The program ``how`` names for ``model``, or why it cannot run it."""
+    if how == VMAP:
+        return _Vmapped(model, work)
+    template = copy.deepcopy(model)
+    layers = stacked.layers_of(template, work.extra)
+    return layers if isinstance(layers, str) else _Stacked(template, layers, work)
+
+
+class _Flat:
+    """The trainable stacked parameters as one flat leaf tensor (one optimiser update of a
+    few element-wise operations per step, one gradient), seen as the named tensors."""
+
+    def __init__(self, stacked_params: dict[str, Tensor]) -> None:
+        self.names = [k for k, v in stacked_params.items() if v.requires_grad]
+        self.frozen = {k: v.detach() for k, v in stacked_params.items()
+                       if not v.requires_grad}
+        self.shapes = [stacked_params[k].shape for k in self.names]
+        self.sizes = [stacked_params[k].numel() for k in self.names]
+        parts = [stacked_params[k].detach().reshape(-1) for k in self.names]
+        self.flat = (torch.cat(parts) if parts else torch.zeros(0)).requires_grad_(True)
+
+    def named(self, flat: Tensor | None = None) -> dict[str, Tensor]:
+        """Every parameter (frozen ones too), views of ``flat`` (default: the leaf)."""
+        flat = self.flat if flat is None else flat
+        views = torch.split(flat, self.sizes) if self.sizes else ()
+        return {**self.frozen, **{k: v.view(s) for k, v, s
+                                  in zip(self.names, views, self.shapes, strict=True)}}
+
+
+def _train_vectorised(models: list[nn.Module], work: _Work, how: str) -> list[Fitted]:
+    """Every seed at once: stacked parameters, the forward passes of ``how``'s
+    :class:`_Program`, autograd through them, :class:`StackedOptimizer` on one flat
+    tensor. Raises what the program raises on a model it cannot batch (the caller then
+    tries the next way)."""
+    program = _program(models[0], work, how)
+    if isinstance(program, str):
+        raise _CannotStack(program)
+    stacked_params, stacked_buffers = stack_module_state(models)
+    params = _Flat(stacked_params)
+    buffers = {k: v.clone() for k, v in stacked_buffers.items()}
+    data, plan, seeds = work.data, work.plan, len(work.seeds)
 
     def mean_loss(p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor, y: Tensor
                   ) -> np.ndarray:
-        base.eval()
         total = torch.zeros(seeds, dtype=torch.float64)
-        try:
-            with torch.no_grad():
-                for start in range(0, x.shape[0], _EVAL_ROWS):
-                    xs, ys = x[start: start + _EVAL_ROWS], y[start: start + _EVAL_ROWS]
-                    output = outputs_of(p, b, xs)
-                    losses = work.loss.stacked(output, ys.expand(seeds, *ys.shape))
-                    total += losses.double() * xs.shape[0]
-        finally:
-            base.train()
+        start = 0
+        with torch.no_grad():
+            for output in program.chunks(p, b, x):
+                ys = y[start: start + output.shape[1]]
+                losses = work.loss.stacked(output, ys.expand(seeds, *ys.shape))
+                total += losses.double() * ys.shape[0]
+                start += ys.shape[0]
         return (total / x.shape[0]).numpy()
 
-    # Units are tracked seed by seed on a plain copy of the model: passes over many
-    # inputs, which stop at the last site (unbatched, so the hook can end them).
-    one = copy.deepcopy(models[0]).eval() if sites is not None else None
-    one_sites = None if sites is None else sites.on(one)
-
-    def health(p: dict[str, Tensor], b: dict[str, Tensor]) -> _Health:
-        sums = []
-        for i in range(seeds):
-            own = ({k: v[i] for k, v in p.items()}, {k: v[i] for k, v in b.items()})
-            sums.append(_unit_sums(lambda x, own=own: functional_call(one, own, (x,)),
-                                   one_sites, work.x_track))
-        return _health(sums, one_sites, work.threshold)
-
-    def learned() -> dict[str, np.ndarray]:
-        current = state()
+    def learned(current: dict[str, Tensor]) -> dict[str, np.ndarray]:
         return {k: current[k].detach().reshape(seeds, -1).double().numpy()
                 for k in work.learned}
 
-    optimizer = StackedOptimizer(params, plan.optimizer, plan.learning_rate, plan.betas,
-                                 plan.eps)
+    optimizer = StackedOptimizer([params.flat], plan.optimizer, plan.learning_rate,
+                                 plan.betas, plan.eps)
     record = _Record(seeds, plan, data.y_val is not None)
     # The weights of each seed's best epoch so far (early stopping restores them).
     best = (None if plan.patience is None else
-            ([p.detach().clone() for p in params], {k: v.clone() for k, v in buffers.items()}))
+            (params.flat.detach().clone(), {k: v.clone() for k, v in buffers.items()}))
     x_train, y_train = data.x_train, data.y_train
-    base.train()
     torch.manual_seed(work.seeds[0])  # dropout's masks, all seeds' from one stream
     for epoch in range(plan.epochs):
         orders = torch.as_tensor(work.orders(epoch))
         total = torch.zeros(seeds, dtype=torch.float64)
         for batch in work.batches():
             index = orders[:, batch]
-            output = train_outputs_of(state(), buffers, _take(x_train, index))
+            output = program.train(params.named(), buffers, _take(x_train, index))
             losses = work.loss.stacked(output, _take(y_train, index))
-            grads = torch.autograd.grad(losses.sum(), params)
-            optimizer.step(grads)
+            (grad,) = torch.autograd.grad(losses.sum(), params.flat)
+            optimizer.step([grad])
             total += losses.detach().double() * (batch.stop - batch.start)
-        current = state()
+        with torch.no_grad():
+            current = params.named(params.flat.detach())
         val_loss = (mean_loss(current, buffers, data.x_val, data.y_val)
                     if data.x_val is not None else np.full(seeds, np.nan))
         kept = record.epoch(epoch, (total / data.n_train).numpy(), val_loss,
-                            health(current, buffers) if sites is not None else None,
-                            learned())
+                            program.health(current, buffers) if work.sites is not None
+                            else None, learned(current))
         if best is not None and kept.any():
             chosen = torch.as_tensor(kept)
             with torch.no_grad():
-                for mine, p in zip(best[0], params, strict=True):
-                    mine[chosen] = p[chosen]
+                mine = params.named(best[0])
+                for k in params.names:
+                    mine[k][chosen] = current[k][chosen]
                 for k, v in buffers.items():
                     best[1][k][chosen] = v[chosen]
         if not record.active.any():
             break
-    if best is not None:
-        final = {**frozen, **dict(zip(names, best[0], strict=True))}
-        final_buffers = best[1]
-    else:
-        final, final_buffers = state(), buffers
-    test = work.predictions(outputs(final, final_buffers, data.x_test), seeds=True)
-    val = (work.predictions(outputs(final, final_buffers, data.x_val), seeds=True)
-           if data.x_val is not None else None)
+    with torch.no_grad():
+        if best is not None:
+            final, final_buffers = params.named(best[0]), best[1]
+        else:
+            final, final_buffers = params.named(params.flat.detach()), buffers
+        test = work.predictions(program.outputs(final, final_buffers, data.x_test), seeds=True)
+        val = (work.predictions(program.outputs(final, final_buffers, data.x_val), seeds=True)
+               if data.x_val is not None else None)
     return [record.fitted(i, seed, test[i], None if val is None else val[i])
             for i, seed in enumerate(work.seeds)]
+
+
+class _CannotStack(Exception):
+    """The model's layers are not all of the kinds :mod:`relulab.torch.stacked` runs."""
 
 
 # --- seed by seed -----------------------------------------------------------------------------
