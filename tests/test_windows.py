@@ -309,3 +309,83 @@ def test_scales_float32_carries_are_accepted():
     check_scale(np.r_[np.ones(10), 2.0], 10)
     with pytest.raises(RelulabError, match="train region is constant"):
         prepare(np.r_[np.ones(50), np.arange(10.0)], config)
+
+
+# ------------------------------------------------------------------------ scalers
+
+
+def _trend(n: int = 60) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    t = np.arange(n, dtype=float)
+    return 100.0 + 2.0 * t + 5.0 * np.sin(t / 3.0) + rng.normal(0.0, 1.0, n)
+
+
+def _by_hand(window: list[float], scaler: str) -> tuple[float, float]:
+    """NeuralForecast's TemporalNorm statistics of one window, written from its
+    definitions with the statistics module (not relulab's vectorised code)."""
+    import statistics
+
+    std = statistics.pstdev(window)
+    if scaler == "window-minmax":
+        loc, scale = min(window), max(window) - min(window)
+    elif scaler == "window-standard":
+        loc, scale = statistics.fmean(window), std
+    else:
+        loc = statistics.median(window)
+        scale = statistics.median([abs(x - loc) for x in window]) or std * 0.6744897501960817
+    return loc, (scale or 1.0) + 1e-6
+
+
+@pytest.mark.parametrize("scaler", ["window-minmax", "window-standard", "robust"])
+def test_window_scalers_follow_temporal_normalisation(scaler):
+    v = _trend()
+    v[20:26] = v[20]  # a constant window: its scale falls back to 1 (+ eps)
+    prep = prepare(v, StudyConfig(scaler=scaler))
+    for w in (prep.fit, prep.validation, prep.test):
+        for i, t in enumerate(w.target_index):
+            loc, scale = _by_hand(list(v[t - 5:t]), scaler)
+            assert w.loc[i] == pytest.approx(loc, rel=1e-12, abs=1e-12)
+            assert w.scale[i] == pytest.approx(scale, rel=1e-12)
+            np.testing.assert_allclose(w.X[i], (v[t - 5:t] - loc) / scale, rtol=1e-6,
+                                       atol=1e-6)
+            assert w.y[i] == pytest.approx((v[t] - loc) / scale, rel=1e-6, abs=1e-6)
+    assert any(s == pytest.approx(1.0 + 1e-6) for s in prep.fit.scale)  # the constant one
+
+
+@pytest.mark.parametrize("scaler", ["global", "window-minmax", "window-standard", "robust",
+                                    "diff"])
+def test_every_scaler_returns_its_targets_to_the_series_units(scaler):
+    """The inverse of each window's scaling, applied to its own scaled target, is the
+    actual value: forecasts come back in the series' units."""
+    v = _trend()
+    prep = prepare(v, StudyConfig(scaler=scaler))
+    for w in (prep.fit, prep.val_loss, prep.validation, prep.test):
+        back = prep.forecasts(w.y[None, :], w)[0]  # a leading axis, as the seeds'
+        np.testing.assert_allclose(back, v[w.target_index], rtol=1e-5)
+
+
+def test_diff_windows_are_scaled_differences_one_point_further_back():
+    v = _trend()
+    config = StudyConfig(scaler="diff")
+    prep = prepare(v, config)
+    d = np.diff(v[:prep.split.train_end])
+    lo, hi = d.min(), d.max()
+    assert prep.train_targets.target_index[0] == 6  # lookback 5 differences need 6 points
+    for w in (prep.fit, prep.test):
+        for i, t in enumerate(w.target_index):
+            np.testing.assert_allclose(w.X[i], (np.diff(v[t - 6:t]) - lo) / (hi - lo),
+                                       rtol=1e-6, atol=1e-7)
+            assert w.y[i] == pytest.approx((v[t] - v[t - 1] - lo) / (hi - lo), abs=1e-6)
+    assert min_length(config) == min_length(StudyConfig()) + 1
+    with pytest.raises(RelulabError, match="differences are constant"):
+        prepare(np.arange(40.0), config)
+
+
+def test_the_default_scaler_is_the_protocols_and_leaves_keys_alone():
+    assert StudyConfig().scaler == "global"
+    assert "scaler" not in StudyConfig()._hashed()  # a stored study's key is unchanged
+    assert StudyConfig(scaler="robust").key() != StudyConfig().key()
+    prep, same = prepare(_trend(), StudyConfig()), prepare(_trend(), StudyConfig())
+    assert prep.test.loc is None and np.array_equal(prep.test.X, same.test.X)
+    with pytest.raises(RelulabError, match="unknown scaler 'zscore'; choose one of: global"):
+        StudyConfig(scaler="zscore")

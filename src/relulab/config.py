@@ -24,6 +24,7 @@ from relulab.specs import MODELS as MODELS
 CORRECTIONS = ("holm", "bonferroni", "none")  # relulab.stats.adjust_p's methods
 TASKS = ("forecast", "classification", "regression")  # relulab.metrics.TASKS' keys
 OPTIMIZERS = ("adam", "adamw", "sgd")
+SCALERS = ("global", "window-minmax", "window-standard", "robust", "diff")  # windows.SCALERS
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class StudyConfig:
     lookback: int = 5
     test_size: int = 15
     train_fraction: float = 0.8  # of the points before the test window
+    # How a forecast's windows are scaled (relulab.windows.SCALERS): "global" min-max on the
+    # train region (the protocol's), per-window "window-minmax" | "window-standard" |
+    # "robust" (NeuralForecast's temporal normalisation), or "diff" (first differences).
+    scaler: str = "global"
     season: int | None = None  # seasonal period for seasonal naive and MASE (None: m = 1)
     test_fraction: float = 0.2  # a table's share of rows held out for the test (--table)
 
@@ -108,6 +113,9 @@ class StudyConfig:
         if self.task == "forecast" and (self.optimizer != "adam" or self.model == "user"):
             raise RelulabError("relulab's forecasters train with Adam (Keras' LSTM semantics); "
                                "leave optimizer at 'adam' and model at 'lstm' or 'mlp'")
+        if self.scaler not in SCALERS:
+            raise RelulabError(f"unknown scaler {self.scaler!r}; choose one of: "
+                               f"{', '.join(SCALERS)}")
         if not 0.0 < self.test_fraction < 1.0:
             raise RelulabError(f"test_fraction must lie in (0, 1), got {self.test_fraction}; "
                                "pass e.g. --test-fraction 0.2")
@@ -201,7 +209,7 @@ _NOT_HASHED = ("name", "data", "column", "date_column", "date_format", "model_de
 # StudyConfig._hashed). A new field that changes numbers goes here, its "as before" value
 # its default.
 _ADDED = ("init", "correction", "equivalence_margin", "task", "model_id", "optimizer",
-          "test_fraction")
+          "test_fraction", "scaler")
 _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(StudyConfig)}
 
 

@@ -10,10 +10,24 @@ All indices are 0-based; ``n`` is the series length, ``L`` the lookback.
 * **Window** for target ``t`` (``t >= L``): input ``y[t-L .. t-1]``, target ``y[t]``. A window
   belongs to the region that holds its target, so test inputs may reach back into the
   validation region: forecasts are one step ahead from actual previous values.
-* **Scaling**: min-max to ``[0, 1]`` fitted on the train region only, applied everywhere.
-  Scaling is float64, but the networks see float32 and their forecasts return to the
-  series' units in float32 (``z * (hi - lo) + lo`` with ``z`` float32), so a series whose
-  scale float32 cannot carry is refused up front (:func:`check_scale`).
+* **Scaling** (``config.scaler``, one of :data:`relulab.config.SCALERS`):
+
+  - ``global`` (the protocol's): min-max to ``[0, 1]`` fitted on the train region only,
+    applied everywhere. Scaling is float64, but the networks see float32 and their
+    forecasts return to the series' units in float32 (``z * (hi - lo) + lo`` with ``z``
+    float32), so a series whose scale float32 cannot carry is refused up front
+    (:func:`check_scale`). On a trending series the test region lies beyond the scaled
+    range and every model extrapolates.
+  - ``window-minmax``, ``window-standard``, ``robust``: each window scaled by statistics of
+    its own input values, NeuralForecast's temporal normalisation (``TemporalNorm`` with
+    ``scaler_type`` ``minmax``, ``standard``, ``robust``): location min, mean or median;
+    scale the range, the standard deviation (population) or the median absolute
+    deviation (0.6745 times the standard deviation where the MAD is 0), 1 where it is 0,
+    plus ``1e-6``. The target is scaled with its window's statistics, and the forecast
+    ``z * scale + loc`` returns to the series' units per window (in float64).
+  - ``diff``: the model sees first differences ``y[t] - y[t-1]``, min-max scaled on the
+    train region's differences; the forecast is ``y[t-1]`` plus the forecast difference.
+    A window then reaches one point further back (``lookback + 1`` points).
 * **Keras' validation split**: of the training windows (targets in the train region), Keras
   ``fit(..., validation_split=v)`` trains on the first ``floor(m * (1 - v))`` and reports its
   validation loss on the rest, split before any shuffling.
@@ -29,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from relulab.config import SCALERS
 from relulab.errors import RelulabError
 
 if TYPE_CHECKING:
@@ -54,6 +69,11 @@ MIN_RANGE = float(_F32.tiny / _F32.eps)
 # at a step of 1% of the range, rounding reaches the size of the differences between
 # activations a study exists to measure.
 MAX_STEP_OF_RANGE = 1e-2
+
+# NeuralForecast's TemporalNorm eps, added to every per-window scale.
+WINDOW_EPS = 1e-6
+# Normal consistency of the MAD: a normal's MAD is 0.6745 of its standard deviation.
+_MAD_OF_STD = 0.6744897501960817
 
 # Guards floor(fraction * m) against representation error: 0.29 * 100 is 28.999999999999996
 # in binary floating point, and a user asking for 29% of 100 points means 29.
@@ -152,7 +172,7 @@ def min_length(config: StudyConfig) -> int:
     """Fewest points a series needs under ``config``: test window, a validation point, and a
     train region holding ``lookback`` points plus enough training windows for Keras' split.
     """
-    train_points = config.lookback + _min_train_samples(config.validation_split)
+    train_points = reach(config) + _min_train_samples(config.validation_split)
     before = train_points
     while not (
         train_end_for(before, config.train_fraction) >= train_points
@@ -278,13 +298,19 @@ class Windows:
     y: np.ndarray
     target_index: np.ndarray
     y_prev: np.ndarray
+    # Per-window scalers (every scaler but ``global``): a forecast ``z`` of window i is
+    # ``z * scale[i] + loc[i]`` in the series' units (float64); None for the global one.
+    loc: np.ndarray | None = None
+    scale: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.target_index.shape[0])
 
     def take(self, start: int | None = None, stop: int | None = None) -> Windows:
         s = slice(start, stop)
-        return Windows(self.X[s], self.y[s], self.target_index[s], self.y_prev[s])
+        return Windows(self.X[s], self.y[s], self.target_index[s], self.y_prev[s],
+                       None if self.loc is None else self.loc[s],
+                       None if self.scale is None else self.scale[s])
 
 
 @dataclass(frozen=True, eq=False)
@@ -305,6 +331,13 @@ class Prepared:
     test: Windows
     train_targets: Windows
     values: np.ndarray
+
+    def forecasts(self, scaled: Any, windows: Windows) -> np.ndarray:
+        """Forecasts in the series' units from the model's outputs ``scaled`` for
+        ``windows`` (``(..., len(windows))``, any leading axes, e.g. seeds)."""
+        if windows.loc is None:
+            return self.scaler.inverse(np.asarray(scaled))
+        return np.asarray(scaled, dtype=np.float64) * windows.scale + windows.loc
 
 
 def _as_values(values: Any) -> np.ndarray:
@@ -333,6 +366,80 @@ def _windows(values: np.ndarray, scaled: np.ndarray, lookback: int, lo: int, hi:
     )
 
 
+def window_statistics(inputs: np.ndarray, scaler: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(loc, scale)`` of each row of ``inputs`` ``(n, lookback)`` (the windows' input
+    values in the series' units) for a per-window scaler (module docstring)."""
+    x = np.asarray(inputs, dtype=np.float64)
+    std = x.std(axis=1)
+    if scaler == "window-minmax":
+        loc, scale = x.min(axis=1), x.max(axis=1) - x.min(axis=1)
+    elif scaler == "window-standard":
+        loc, scale = x.mean(axis=1), std
+    elif scaler == "robust":
+        loc = np.median(x, axis=1)
+        scale = np.median(np.abs(x - loc[:, None]), axis=1)
+        scale = np.where(scale > 0, scale, std * _MAD_OF_STD)
+    else:
+        raise RelulabError(f"unknown per-window scaler {scaler!r}; choose one of: "
+                           f"{', '.join(SCALERS)}")
+    return loc, np.where(scale == 0, 1.0, scale) + WINDOW_EPS
+
+
+def _scaled_windows(values: np.ndarray, lookback: int, lo: int, hi: int,
+                    scaler: str) -> Windows:
+    """Windows whose targets are ``t`` in ``[max(lo, lookback), hi)``, each scaled by the
+    statistics of its own inputs."""
+    targets = np.arange(max(lo, lookback), hi)
+    raw = np.lib.stride_tricks.sliding_window_view(values, lookback)[targets - lookback]
+    loc, scale = window_statistics(raw, scaler)
+    return Windows(
+        X=((raw - loc[:, None]) / scale[:, None]).astype(np.float32),
+        y=((values[targets] - loc) / scale).astype(np.float32),
+        target_index=targets,
+        y_prev=values[targets - 1].copy(),
+        loc=loc, scale=scale,
+    )
+
+
+def _diff_windows(values: np.ndarray, dscaler: MinMaxScaler, lookback: int, lo: int,
+                  hi: int) -> Windows:
+    """Windows of first differences whose targets are ``t`` in ``[max(lo, lookback + 1),
+    hi)``: inputs ``d[t-L .. t-1]`` and target ``d[t]``, ``d[t] = y[t] - y[t-1]`` min-max
+    scaled by ``dscaler``; the forecast of ``y[t]`` is ``y[t-1]`` plus the difference's."""
+    d = np.concatenate([[np.nan], np.diff(values)])
+    scaled = dscaler.transform(d)
+    targets = np.arange(max(lo, lookback + 1), hi)
+    view = np.lib.stride_tricks.sliding_window_view(scaled, lookback)
+    prev = values[targets - 1].copy()
+    return Windows(
+        X=view[targets - lookback].astype(np.float32),
+        y=scaled[targets].astype(np.float32),
+        target_index=targets,
+        y_prev=prev,
+        loc=prev + dscaler.lo,
+        scale=np.full(targets.shape, dscaler.hi - dscaler.lo),
+    )
+
+
+def reach(config: StudyConfig) -> int:
+    """How many points before its target a window's inputs reach back: the lookback, one
+    more for differences."""
+    return int(config.lookback) + (1 if _scaler(config) == "diff" else 0)
+
+
+def _scaler(config: StudyConfig) -> str:
+    return str(getattr(config, "scaler", "global"))
+
+
+def _diff_scaler(v: np.ndarray, train_end: int) -> MinMaxScaler:
+    d = np.diff(v[:train_end])
+    if d.size and np.all(d == d[0]):
+        raise RelulabError(
+            f"the train region rises by the same {d[0]:g} at every step, so its differences "
+            "are constant and cannot be scaled; use --scaler global or window-minmax")
+    return MinMaxScaler.fit(d)
+
+
 def prepare(values: Any, config: StudyConfig) -> Prepared:
     """Split, scale (train region only) and window ``values`` as PROTOCOL.md prescribes:
     the split of all its points, whatever ``config.folds`` (:func:`prepare_folds` gives
@@ -345,25 +452,39 @@ def prepare(values: Any, config: StudyConfig) -> Prepared:
     v.setflags(write=False)
     check_length(v.shape[0], config)
     s = split(v.shape[0], test_size=config.test_size, train_fraction=config.train_fraction,
-              lookback=config.lookback)
+              lookback=reach(config))
     scaler = MinMaxScaler.fit(v[: s.train_end])
     check_scale(v, s.train_end)
     return _prepared(v, s, scaler, config)
 
 
 def _prepared(v: np.ndarray, s: Split, scaler: MinMaxScaler, config: StudyConfig) -> Prepared:
-    """The windows of the checked, read-only values ``v`` split by ``s``."""
-    scaled = scaler.transform(v)
-    L = config.lookback
-    train_targets = _windows(v, scaled, L, 0, s.train_end)
+    """The windows of the checked, read-only values ``v`` split by ``s``, scaled as
+    ``config.scaler`` says (module docstring)."""
+    L, kind = config.lookback, _scaler(config)
+    if kind == "global":
+        scaled = scaler.transform(v)
+
+        def windows(lo: int, hi: int) -> Windows:
+            return _windows(v, scaled, L, lo, hi)
+    elif kind == "diff":
+        dscaler = _diff_scaler(v, s.train_end)
+
+        def windows(lo: int, hi: int) -> Windows:
+            return _diff_windows(v, dscaler, L, lo, hi)
+    else:
+        def windows(lo: int, hi: int) -> Windows:
+            return _scaled_windows(v, L, lo, hi, kind)
+
+    train_targets = windows(0, s.train_end)
     split_at = keras_split_at(len(train_targets), config.validation_split)
     return Prepared(
         split=s,
         scaler=scaler,
         fit=train_targets.take(None, split_at),
         val_loss=train_targets.take(split_at, None),
-        validation=_windows(v, scaled, L, s.train_end, s.test_start),
-        test=_windows(v, scaled, L, s.test_start, s.n),
+        validation=windows(s.train_end, s.test_start),
+        test=windows(s.test_start, s.n),
         train_targets=train_targets,
         values=v,
     )
@@ -392,7 +513,7 @@ def rolling_folds(n: int, config: StudyConfig, *, what: str = "the series") -> l
         )
     return [
         split(n - (folds - 1 - k) * config.test_size, test_size=config.test_size,
-              train_fraction=config.train_fraction, lookback=config.lookback)
+              train_fraction=config.train_fraction, lookback=reach(config))
         for k in range(folds)
     ]
 

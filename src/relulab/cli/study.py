@@ -119,6 +119,10 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--validation-split", type=float)
     g.add_argument("--patience", type=int, help="early stopping on validation loss")
     g.add_argument("--season", type=int, help="seasonal period (seasonal naive, MASE)")
+    g.add_argument("--scaler", metavar="NAME",
+                   help="how windows are scaled: global (default, the protocol's min-max on "
+                   "the train region) | window-minmax | window-standard | robust (each window "
+                   "by its own inputs, as NeuralForecast) | diff (first differences)")
     g.add_argument("--folds", type=int, help="rolling-origin folds (default 1)")
     g.add_argument("--correction", metavar="METHOD",
                    help="adjust the p-values over the study's comparisons: holm | bonferroni "
@@ -156,8 +160,8 @@ def _add_output_options(p: argparse.ArgumentParser, report_default: str | None =
 
 _CONFIG_FLAGS = ("model", "reference", "recurrent_activation", "seeds", "seed_offset", "epochs",
                  "batch_size", "learning_rate", "units", "layers", "init", "lookback",
-                 "test_size", "validation_split", "patience", "season", "folds", "correction",
-                 "equivalence_margin", "name")
+                 "test_size", "validation_split", "patience", "season", "scaler", "folds",
+                 "correction", "equivalence_margin", "name")
 
 
 def _seeds(text: str) -> int | str:
@@ -313,8 +317,8 @@ TABLE_DEFAULTS: dict[str, Any] = dict(
     model="mlp", units=32, layers=2, epochs=200, patience=10, batch_size=32,
     learning_rate=1e-3,
     activations=("relu", "leaky_relu", "gelu", "silu"), reference="relu", seeds=10)
-_FORECAST_FLAGS = ("lookback", "test_size", "season", "folds", "recurrent_activation",
-                   "target_width")
+_FORECAST_FLAGS = ("lookback", "test_size", "season", "scaler", "folds",
+                   "recurrent_activation", "target_width")
 
 
 def table_config(args: argparse.Namespace) -> StudyConfig:

@@ -223,9 +223,9 @@ def run_experiment(spec: ExperimentSpec, series: Any,
             futures = {a: pool.submit(train, a) for a in spec.activations}
             for activation in spec.activations:
                 out = futures[activation].result()
-                forecasts = prep.scaler.inverse(np.asarray(
+                forecasts = prep.forecasts(np.asarray(
                     training.predict_many(base.model, activation, out.params,
-                                           prep.test.X)))
+                                           prep.test.X)), prep.test)
                 stats = {k: np.asarray(v, float) for k, v in out.epoch_stats.items()}
                 units = {k.split(":", 1)[1]: int(np.shape(v)[-1])
                          for k, v in out.unit_stats.items() if k.startswith("dead:")}

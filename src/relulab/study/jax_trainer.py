@@ -351,7 +351,7 @@ def score_group(config: StudyConfig, activation: str, sp: SeriesPlan,
 
     def forecast(out: Any, prep: Any, windows: Any) -> np.ndarray:
         scaled = np.asarray(predict_many(model, activation, out.params, windows.X, group))
-        return prep.scaler.inverse(scaled)
+        return prep.forecasts(scaled, windows)
 
     forecasts = np.concatenate([forecast(o, p, p.test) for o, p in zip(outs, preps,
                                                                           strict=True)], axis=1)

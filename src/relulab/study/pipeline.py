@@ -145,6 +145,33 @@ def baseline_warnings(baselines: dict[str, dict[str, Any]]) -> list[str]:
             for name, b in baselines.items() if b.get("unavailable")]
 
 
+# An activation whose median RMSE is this many times the naive forecast's cannot follow the
+# series: comparing such arms answers nothing.
+FAR_BEHIND_NAIVE = 1.5
+
+
+def behind_naive_warnings(summary: pd.DataFrame, baselines: dict[str, dict[str, Any]],
+                          config: StudyConfig) -> list[str]:
+    """One warning when every activation's median test RMSE is at least
+    :data:`FAR_BEHIND_NAIVE` times the naive forecast's: the models do not follow the
+    series, and which activation is better among them says nothing about the question."""
+    naive = baselines.get("naive", {}).get("metrics", {}).get("rmse")
+    if config.task != "forecast" or naive is None or not math.isfinite(naive) or naive <= 0:
+        return []
+    rows = summary[summary["metric"] == "rmse"] if len(summary) else summary
+    ratios = {r.activation: r.median / naive for r in rows.itertuples(index=False)}
+    if not ratios or not all(math.isfinite(v) and v >= FAR_BEHIND_NAIVE
+                             for v in ratios.values()):
+        return []
+    told = ", ".join(f"{a} {v:.1f}x" for a, v in ratios.items())
+    fix = ("; the global min-max scaling leaves a trending test region outside the range "
+           "the models saw: try --scaler window-minmax or --scaler diff"
+           if config.scaler == "global" else "")
+    return [f"every activation is far behind the naive forecast (median RMSE {told} the "
+            f"naive one's): the models do not follow this series, so the comparison of "
+            f"activations answers nothing here{fix}"]
+
+
 def series_result(config: StudyConfig, sp: SeriesPlan, runs: list[RunRecord],
                   baselines: dict[str, dict[str, Any]]) -> StudyResult:
     """Summaries, comparisons, diagnostics and warnings of one series' runs, with its
@@ -169,7 +196,8 @@ def series_result(config: StudyConfig, sp: SeriesPlan, runs: list[RunRecord],
         timing={}, warnings=[*diverged_warnings(analysis.diagnostics.diverged, runs),
                              *(flat_warnings(analysis.diagnostics.flat_runs, runs)
                                if config.task == "forecast" else []),
-                             *analysis.warnings, *baseline_warnings(baselines)],
+                             *analysis.warnings, *baseline_warnings(baselines),
+                             *behind_naive_warnings(analysis.summary, baselines, config)],
         relulab_version=__version__, diagnostics=analysis.diagnostics,
     )
 

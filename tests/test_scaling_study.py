@@ -1,0 +1,77 @@
+"""--scaler in a study: the forecasts come back in the series' units per window, the CLI
+takes the flag, and a study whose every arm is far behind the naive forecast says so."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import relulab
+from relulab.cli import main
+from relulab.config import StudyConfig, preset
+from relulab.study.pipeline import FAR_BEHIND_NAIVE, behind_naive_warnings
+from relulab.windows import prepare
+
+
+def _trend(n: int = 70) -> np.ndarray:
+    rng = np.random.default_rng(5)
+    t = np.arange(n, dtype=float)
+    return 50.0 + 3.0 * t + 4.0 * np.sin(t / 2.0) + rng.normal(0.0, 1.0, n)
+
+
+def _summary(medians: dict[str, float]) -> pd.DataFrame:
+    return pd.DataFrame([{"activation": a, "metric": "rmse", "median": m, "lo": m, "hi": m,
+                          "n": 5} for a, m in medians.items()])
+
+
+NAIVE = {"naive": {"metrics": {"rmse": 2.0}}}
+
+
+def test_far_behind_naive_is_said_only_when_every_arm_is():
+    config = StudyConfig()
+    words = behind_naive_warnings(_summary({"tanh": 3.0, "relu": 5.0}), NAIVE, config)
+    assert len(words) == 1
+    assert "tanh 1.5x, relu 2.5x" in words[0] and "--scaler window-minmax" in words[0]
+    assert behind_naive_warnings(_summary({"tanh": 2.9, "relu": 5.0}), NAIVE, config) == []
+    assert behind_naive_warnings(_summary({"tanh": 3.0}), {}, config) == []
+    robust = behind_naive_warnings(_summary({"tanh": 9.0}), NAIVE,
+                                   StudyConfig(scaler="robust"))
+    assert robust and "--scaler" not in robust[0]
+    assert FAR_BEHIND_NAIVE == 1.5
+
+
+@pytest.mark.parametrize("scaler", ["window-minmax", "diff"])
+def test_a_study_with_a_window_scaler_scores_forecasts_in_the_series_units(scaler):
+    values = _trend()
+    config = preset("seed", activations=("tanh", "relu"), seeds=2, epochs=3, batch_size=8,
+                    scaler=scaler)
+    result = relulab.Study(config, values).run()
+    prep = prepare(values, config)
+    y = values[prep.split.test_start:]
+    for run in result.runs:
+        assert run.forecast.shape == y.shape and np.all(np.isfinite(run.forecast))
+        rmse = math.sqrt(float(np.mean((y - run.forecast) ** 2)))
+        assert run.metrics["rmse"] == pytest.approx(rmse, rel=1e-9)
+    # Per-window scaling puts the forecasts near the recent level, not near the train
+    # region's range: every forecast lies within the test region's neighbourhood.
+    spread = values[-30:].max() - values[-30:].min()
+    assert all(np.all(np.abs(r.forecast - y) < 2 * spread) for r in result.runs)
+    assert result.config.scaler == scaler
+
+
+def test_the_cli_takes_the_scaler_and_refuses_an_unknown_one(tmp_path, capsys):
+    path = tmp_path / "trend.csv"
+    path.write_text("value\n" + "\n".join(f"{v:.3f}" for v in _trend()) + "\n")
+    code = main(["study", "--data", str(path), "--scaler", "robust", "--seeds", "2",
+                 "--epochs", "2", "--batch-size", "8", "--json", str(tmp_path / "r.json"),
+                 "--no-db", "--report", str(tmp_path / "r.html"), "--quiet"])
+    assert code == 0, capsys.readouterr()
+    assert json.loads((tmp_path / "r.json").read_text())["config"]["scaler"] == "robust"
+    capsys.readouterr()
+    code = main(["study", "--data", str(path), "--scaler", "zscore", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "unknown scaler 'zscore'" in err
