@@ -93,12 +93,16 @@ def test_paired_rel_diff_keeps_pairs():
 
 
 def _dm_by_formula(e1, e2, h, power=2):
-    """DM with HLN, written out: Bartlett weights 1 - k/h on lags k < h, t(n-1) p-value."""
+    """DM with HLN as R's forecast::dm.test computes it (varestimator "acf"): the
+    autocovariances by np.correlate, the rectangular sum over lags k < h, t(n-1) p-value;
+    where that variance is not positive, Bartlett weights 1 - k/h (relulab's fallback)."""
     d = np.abs(e1) ** power - np.abs(e2) ** power
     n = d.size
     dev = d - d.mean()
-    gamma = [np.sum(dev[k:] * dev[: n - k]) / n for k in range(h)]
-    var_mean = (gamma[0] + 2 * sum((1 - k / h) * gamma[k] for k in range(1, h))) / n
+    acov = np.correlate(dev, dev, mode="full")[n - 1:n - 1 + h] / n  # lags 0 .. h-1
+    var_mean = (acov[0] + 2 * acov[1:].sum()) / n
+    if var_mean <= 0:
+        var_mean = (acov[0] + 2 * sum((1 - k / h) * acov[k] for k in range(1, h))) / n
     hln = math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
     stat = hln * d.mean() / math.sqrt(var_mean)
     return stat, 2 * sps.t.sf(abs(stat), df=n - 1)
@@ -121,16 +125,37 @@ def test_dm_h1_by_hand():
     assert p == pytest.approx(2 * sps.t.sf(1.4 * math.sqrt(0.8 / 0.688), df=4))
 
 
-def test_dm_h2_by_hand():
+def test_dm_h2_falls_back_to_bartlett_where_the_rectangular_variance_is_negative():
+    # Rectangular (DM, HLN, R's "acf"): γ0 + 2γ1 = 3.44 - 3.584 = -0.144 < 0, so
     # Bartlett: V = (γ0 + 2 (1 - 1/2) γ1) / n = (3.44 - 1.792) / 5 = 0.3296
     # HLN factor sqrt((5 + 1 - 4 + 2·1/5) / 5) = sqrt(0.48);  S = 1.4 sqrt(0.48 / 0.3296)
-    # (the rectangular "acf" estimator, γ0 + 2γ1 = -0.144, would be negative here)
     stat, p = stats.diebold_mariano(E1, E2, h=2)
     assert stat == pytest.approx(1.4 * math.sqrt(0.48 / 0.3296))
     assert p == pytest.approx(2 * sps.t.sf(1.4 * math.sqrt(0.48 / 0.3296), df=4))
 
 
-@pytest.mark.parametrize("h", [1, 2, 3])
+def test_dm_h2_uses_the_rectangular_variance_hln_derived_their_factor_for():
+    # e1 = [2, 2, 1, 1, 0], e2 = 0: d = [4, 4, 1, 1, 0], mean 2, deviations [2, 2, -1, -1, -2]
+    # γ0 = (4 + 4 + 1 + 1 + 4) / 5 = 2.8;  γ1 = (4 - 2 + 1 + 2) / 5 = 1.0
+    # rectangular V = (2.8 + 2·1.0) / 5 = 0.96 (Bartlett's would be (2.8 + 1.0) / 5 = 0.76)
+    stat, p = stats.diebold_mariano(np.array([2.0, 2, 1, 1, 0]), np.zeros(5), h=2)
+    assert stat == pytest.approx(2 * math.sqrt(0.48 / 0.96))
+    assert p == pytest.approx(2 * sps.t.sf(2 * math.sqrt(0.48 / 0.96), df=4))
+
+
+def test_dm_h1_is_statsmodels_test():
+    from statsmodels.tsa.stattools import diebold_mariano_test
+
+    rng = np.random.default_rng(8)
+    e1, e2 = rng.normal(size=20), 1.2 * rng.normal(size=20)
+    ref = diebold_mariano_test(np.zeros(20), -e1, -e2, criterion="poly", power=2, lags=0,
+                               harvey_adj=True, horizon=1)
+    stat, p = stats.diebold_mariano(e1, e2, h=1)
+    assert stat == pytest.approx(float(ref.statistic), rel=1e-12)
+    assert p == pytest.approx(float(ref.pvalue), rel=1e-12)
+
+
+@pytest.mark.parametrize("h", [1, 2, 3, 4])
 @pytest.mark.parametrize("power", [1, 2])
 def test_dm_matches_formula_on_random_errors(h, power):
     rng = np.random.default_rng(10 * h + power)
