@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats as sps
 from scipy.stats import friedmanchisquare, wilcoxon
 from statsmodels.stats.proportion import proportion_confint
 
@@ -91,3 +92,44 @@ def test_the_rank_interval_is_the_percentile_bootstrap_over_series() -> None:
     lo, hi = np.quantile(ranks[draws].mean(axis=1), [0.025, 0.975], axis=0)
     for i, a in enumerate(scores.columns):
         assert (p.of(a).rank_low, p.of(a).rank_high) == (lo[i], hi[i])
+
+
+def test_iman_davenport_reproduces_demsars_example():
+    """Demšar (2006), section 3.2.2: chi2_F = 9.28 over 14 data sets and 4 classifiers
+    gives F_F = 3.69, p = 0.0198 (F with 3 and 39 degrees of freedom)."""
+    from relulab.pooled import iman_davenport
+
+    ff, p = iman_davenport(9.28, 14, 4)
+    assert ff == pytest.approx(3.69, abs=0.005)
+    assert p == pytest.approx(0.0198, abs=0.0005)
+    assert iman_davenport(42.0, 14, 4) == (math.inf, 0.0)  # every series ranks alike
+    assert all(math.isnan(v) for v in iman_davenport(math.nan, 14, 2))
+
+
+def test_pooled_reports_iman_davenport_beside_the_tie_corrected_chi_square():
+    rng = np.random.default_rng(2)
+    scores = pd.DataFrame(rng.normal(size=(12, 3)) + np.array([0.0, 0.3, 0.6]),
+                          columns=["tanh", "relu", "gelu"])
+    p = pool(scores, "tanh")
+    stat = friedmanchisquare(*scores.T.to_numpy()).statistic
+    assert p.friedman_stat == pytest.approx(stat)
+    ff = (12 - 1) * stat / (12 * 2 - stat)
+    assert p.friedman_f == pytest.approx(ff)
+    assert p.friedman_f_p == pytest.approx(sps.f.sf(ff, 2, 22))
+    assert any("chi-square, tie-corrected" in w and "Iman-Davenport" in w for w in p.words)
+
+
+def test_sign_test_splits_ties_as_demsar_does():
+    """10 wins, 2 losses, 2 ties: Demšar's sign test counts 11 of 14 (exact two-sided
+    p = 0.0574), where dropping the ties would test 10 of 12 (p = 0.0386)."""
+    ref = np.arange(14, dtype=float) + 10
+    diff = np.array([-1.0] * 10 + [1.0] * 2 + [0.0] * 2)
+    scores = pd.DataFrame({"tanh": ref, "relu": ref + diff})
+    relu = pool(scores, "tanh").of("relu")
+    assert (relu.wins, relu.ties, relu.losses) == (11.0, 2, 2)
+    assert relu.sign_p == pytest.approx(sps.binomtest(11, 14).pvalue)
+    assert relu.sign_p == pytest.approx(0.0574, abs=5e-5)
+    # An odd tie is left out: 10 wins, 2 losses, 3 ties tests 11 of 14 as well.
+    scores3 = pd.DataFrame({"tanh": np.append(ref, 40.0),
+                            "relu": np.append(ref + diff, 40.0)})
+    assert pool(scores3, "tanh").of("relu").sign_p == pytest.approx(relu.sign_p)

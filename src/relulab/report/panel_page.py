@@ -131,6 +131,9 @@ def panel_context(panel: Any, db: str | Path | None = None) -> dict[str, Any]:
         "critical_difference": (display.short_number(pooled.critical_difference)
                                 if pooled is not None else display.MISSING),
         "friedman_p": display.p_value(pooled.friedman_p) if pooled is not None else "",
+        "friedman_f_p": (display.p_value(pooled.friedman_f_p)
+                         if pooled is not None and math.isfinite(pooled.friedman_f_p)
+                         else ""),
         "figures": figures, "n_small": min(PANEL_DETAIL, len(panel.spread().dropna())),
         "series_rows": rows, "metric": rmse.short, "metric_unit": rmse.unit,
         "stored": any(r["study_id"] != display.MISSING for r in rows),

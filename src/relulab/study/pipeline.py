@@ -121,6 +121,7 @@ class PanelResult:
             "pooled": None if p is None else {
                 "reference": p.reference, "series": p.series,
                 "friedman_stat": num(p.friedman_stat), "friedman_p": num(p.friedman_p),
+                "friedman_f": num(p.friedman_f), "friedman_f_p": num(p.friedman_f_p),
                 "critical_difference": num(p.critical_difference),
                 "activations": [{k: (num(v) if isinstance(v, float) else v)
                                  for k, v in vars(a).items()} for a in p.activations],
