@@ -258,7 +258,13 @@ def test_compare_against_independent_computation():
                       confidence=0.95, n_boot=1000, seed=0)
     keep = [s for s in seeds if s != 3]
     ratios = runs_a.set_index("seed").loc[keep, "rmse"] / runs_b.set_index("seed").loc[keep, "rmse"]
-    assert c.rel_diff == pytest.approx(np.median(ratios - 1))
+    # The median of the 9 pairs' relative differences and its order-statistic interval:
+    # (x_(2), x_(8)) covers the median with 1 - 2 P(Binomial(9, 1/2) <= 1) = 0.9609 >= 95%
+    # (x_(3), x_(7) would cover 0.8203).
+    r = np.sort(ratios.to_numpy() - 1)
+    assert c.rel_diff == pytest.approx(np.median(r))
+    assert (c.rel_lo, c.rel_hi) == (r[1], r[7])
+    assert c.rel_level == pytest.approx(1 - 2 * sps.binom.cdf(1, 9, 0.5))
     assert c.rel_lo <= c.rel_diff <= c.rel_hi and c.rel_lo > 0
     med_a = np.median(np.delete(fa, 3, axis=0), axis=0)
     med_b = np.median(fb, axis=0)

@@ -103,8 +103,7 @@ def task_comparisons(config: StudyConfig, runs: Sequence[RunRecord], y_test: np.
     out = [stats.compare_task(
         act_runs, ref_runs, losses(act_runs), losses(ref_runs), metric=HEADLINE[task],
         task=task, activation=activation, reference=reference,
-        confidence=config.confidence, n_boot=config.bootstrap, seed=0,
-        equivalence_margin=config.equivalence_margin)
+        confidence=config.confidence, equivalence_margin=config.equivalence_margin)
         for activation in config.activations if activation != reference
         for act_runs in [[r for r in runs if r.activation == activation]]]
     return stats.adjust_comparisons(out, correction=config.correction,

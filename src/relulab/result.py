@@ -76,7 +76,7 @@ class Comparison:
     reference: str
     metric: str  # the headline metric of the relative difference, "rmse"
     rel_diff: float  # median over seed pairs of (metric_a / metric_ref - 1)
-    rel_lo: float  # bootstrap interval of rel_diff
+    rel_lo: float  # order-statistic interval of that median (relulab.stats.median_ci)
     rel_hi: float
     dm_stat: float  # Diebold-Mariano (HLN) on the per-seed-median forecasts
     dm_p: float
@@ -126,6 +126,10 @@ class Comparison:
     # judged) or a supervised task (relulab.tasks: the paired test on per-example losses,
     # no volatility: its fields NaN, its code "none").
     task: str = "forecast"
+    # The coverage rel_lo..rel_hi reaches (exact, distribution-free): the study's confidence
+    # or more from 6 seed pairs, less with fewer (75% at 3); NaN when not recorded (a
+    # comparison stored before, whose interval was a percentile bootstrap).
+    rel_level: float = math.nan
 
 
 @dataclass(frozen=True)

@@ -304,10 +304,21 @@ def judged(c: Comparison, confidence: float = 0.95) -> Comparison:
         decision = judge_decision(accuracy=accuracy, equivalence_p=eq, confidence=confidence)
     out = dataclasses.replace(c, accuracy=accuracy, volatility=volatility, decision=decision,
                               seed_interval=seed_interval(c.rel_lo, c.rel_hi))
-    return dataclasses.replace(out, verdict=sentence(out))
+    return dataclasses.replace(out, verdict=sentence(out, confidence))
 
 
-def sentence(c: Comparison) -> str:
+def level_note(c: Comparison, confidence: float = 0.95) -> str:
+    """Where the interval of the relative difference reaches less than the study's
+    confidence (too few seed pairs for it: 3 pairs reach 75%), the words that say so;
+    "" otherwise."""
+    level = c.rel_level
+    if not (np.isfinite(level) and level < confidence - 1e-9):
+        return ""
+    return (f" (a {level:.0%} interval: {c.n_pairs} seed pairs cannot give "
+            f"{confidence:.0%})")
+
+
+def sentence(c: Comparison, confidence: float = 0.95) -> str:
     """The whole verdict of a judged comparison (:func:`judged`) in one sentence:
 
     "relu vs tanh: RMSE +4% [-2%, +10%], DM p = 0.62 (Holm-adjusted over 4 comparisons):
@@ -319,15 +330,16 @@ def sentence(c: Comparison) -> str:
     follow the estimate.
 
     A comparison without a decision (no equivalence margin) says the accuracy code instead,
-    as relulab did before equivalence was tested."""
+    as relulab did before equivalence was tested. An interval that reaches less than
+    ``confidence`` (few seed pairs) says which level it reaches (:func:`level_note`)."""
     head = f"{c.activation} vs {c.reference}"
     if c.accuracy == "too_few":
         return f"{head}: {_too_few(c.n_pairs)}"
     label = METRICS[c.metric].label if c.metric in METRICS else c.metric
     p = c.p_adjusted if np.isfinite(c.p_adjusted) else c.dm_p
     test = "DM p" if c.task == "forecast" else "paired p"
-    numbers = (f"{label} {_fmt_pct_interval(c.rel_diff, c.rel_lo, c.rel_hi)}, "
-               f"{test} {_fmt_p(p)}{_adjusted_note(c)}")
+    numbers = (f"{label} {_fmt_pct_interval(c.rel_diff, c.rel_lo, c.rel_hi)}"
+               f"{level_note(c, confidence)}, {test} {_fmt_p(p)}{_adjusted_note(c)}")
     volatility = ("" if c.volatility == "none" else
                   f"volatility ratio {c.vol_ratio:.2f} vs {c.vol_ratio_ref:.2f}: "
                   f"{volatility_words(c.volatility, c.activation)}")
