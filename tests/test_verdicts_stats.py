@@ -178,16 +178,14 @@ def test_probability_of_improvement_by_hand():
     # a < b on pairs 1 and 4, a tie on pair 2 (one half), a > b on pair 3: 2.5 / 4
     point, lo, hi = stats.prob_improvement(a, b, confidence=0.9)
     assert point == 0.625
-    # Wilson's score interval for 2.5 of 4 at 90%, written out
-    z, n, p = sps.norm.isf(0.05), 4, 0.625
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    assert (lo, hi) == pytest.approx((centre - half, centre + half))
+    # Clopper and Pearson's interval for 2.5 of 4 at 90%: beta quantiles
+    assert (lo, hi) == pytest.approx((sps.beta.ppf(0.05, 2.5, 4 - 2.5 + 1),
+                                      sps.beta.ppf(0.95, 2.5 + 1, 4 - 2.5)))
     # NaN pairs are dropped; every pair won does not collapse the interval to [1, 1]
     a2, b2 = np.r_[a, np.nan], np.r_[b, 3.0]
     assert stats.prob_improvement(a2, b2) == stats.prob_improvement(a, b)
     won = stats.prob_improvement(np.ones(5), np.full(5, 2.0))
-    assert won[0] == 1.0 and won[1] < 0.6 and won[2] == pytest.approx(1.0)
+    assert won[0] == 1.0 and won[1] == pytest.approx(0.025 ** (1 / 5)) and won[2] == 1.0
 
 
 def test_unpaired_probability_of_improvement_is_rliables():

@@ -108,7 +108,7 @@ class Comparison:
     equivalence_p: float = math.nan  # TOST p on the per-seed log RMSE ratios, unadjusted
     equivalence_p_adjusted: float = math.nan  # the same, adjusted like dm_p
     prob_improvement: float = math.nan  # share of seed pairs with RMSE_a < RMSE_ref
-    prob_improvement_low: float = math.nan  # its paired bootstrap interval
+    prob_improvement_low: float = math.nan  # its Clopper-Pearson interval over the pairs
     prob_improvement_high: float = math.nan
     # relative difference ("0.02") -> seeds per activation that detect it with 80% power
     # at the study's alpha; None where the seeds' spread gives no estimate
