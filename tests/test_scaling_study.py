@@ -33,13 +33,20 @@ NAIVE = {"naive": {"metrics": {"rmse": 2.0}}}
 
 def test_far_behind_naive_is_said_only_when_every_arm_is():
     config = StudyConfig()
-    words = behind_naive_warnings(_summary({"tanh": 3.0, "relu": 5.0}), NAIVE, config)
+    trend = np.arange(100.0)  # the test region (80..99) lies above the train region (0..59)
+    words = behind_naive_warnings(_summary({"tanh": 3.0, "relu": 5.0}), NAIVE, config,
+                                  trend, 60, 80)
     assert len(words) == 1
-    assert "tanh 1.5x, relu 2.5x" in words[0] and "--scaler window-minmax" in words[0]
+    assert "tanh 1.5x, relu 2.5x" in words[0]
+    assert "100% of the test region lies outside" in words[0]
+    assert "--scaler window-minmax" in words[0]
+    flat = np.tile([1.0, 2.0, 3.0, 4.0], 25)
+    words = behind_naive_warnings(_summary({"tanh": 3.0}), NAIVE, config, flat, 60, 80)
+    assert "--scaler" not in words[0] and "more epochs" in words[0]
     assert behind_naive_warnings(_summary({"tanh": 2.9, "relu": 5.0}), NAIVE, config) == []
     assert behind_naive_warnings(_summary({"tanh": 3.0}), {}, config) == []
     robust = behind_naive_warnings(_summary({"tanh": 9.0}), NAIVE,
-                                   StudyConfig(scaler="robust"))
+                                   StudyConfig(scaler="robust"), trend, 60, 80)
     assert robust and "--scaler" not in robust[0]
     assert FAR_BEHIND_NAIVE == 1.5
 

@@ -132,3 +132,12 @@ def spec(v: Any, format_spec: str) -> str:
     if not finite(v):
         return MISSING
     return format(v, format_spec)
+
+
+def model_phrase(model: str, units: int, layers: int) -> str:
+    """One of relulab's forecasters in words, with its article: "an LSTM (4 units)", "a GRU
+    (8 units, 2 layers)", "an MLP (32 wide, 2 layers)"."""
+    name = model.upper()
+    size = f"{units} wide" if model == "mlp" else f"{units} units"
+    shape = f"{name} ({size}" + (f", {layers} layers)" if layers > 1 else ")")
+    return ("an " if name[:1] in "AEFHILMNORSX" else "a ") + shape

@@ -21,7 +21,9 @@ from typing import Any
 from relulab.errors import RelulabError
 
 # The model families: a family NAME is the module relulab.models.NAME.
-MODELS = ("lstm", "mlp")
+MODELS = ("lstm", "mlp", "gru")
+# The recurrent ones: Keras' initialisers (orthogonal recurrent kernels), a gate activation.
+RECURRENT = ("lstm", "gru")
 # A user's own model (relulab.torch.study, relulab.keras.study): trained by its framework,
 # described by StudyConfig.model_id; relulab's JAX trainer has no such family.
 USER_MODEL = "user"
@@ -69,11 +71,11 @@ class ModelSpec:
                                f"{', '.join(MODELS)}")
         if self.init not in INITS:
             raise RelulabError(f"unknown init {self.init!r}; choose one of: {', '.join(INITS)}")
-        if self.family == "lstm" and self.init != DEFAULT_INIT:
+        if self.family in RECURRENT and self.init != DEFAULT_INIT:
             raise RelulabError(f"init {self.init!r} applies to the MLP's hidden layers; the "
-                               f"LSTM initialises as Keras does ({DEFAULT_INIT} kernels, "
-                               "orthogonal recurrent kernels): pass --model mlp, or leave "
-                               "--init out")
+                               f"{self.family.upper()} initialises as Keras does "
+                               f"({DEFAULT_INIT} kernels, orthogonal recurrent kernels): "
+                               "pass --model mlp, or leave --init out")
         _at_least_one(self, ("units", "layers"))
 
 

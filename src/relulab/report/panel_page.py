@@ -113,9 +113,7 @@ def panel_context(panel: Any, db: str | Path | None = None) -> dict[str, Any]:
     warns = list(panel.warnings)
     diverged = sum(r["diverged"] for r in rows)
     n_test = int(config.test_size)
-    model = (f"LSTM ({config.units} units" if config.model == "lstm"
-             else f"MLP ({config.units} wide") + (
-        f", {config.layers} layers)" if config.layers > 1 else ")")
+    model = display.model_phrase(config.model, config.units, config.layers).split(" ", 1)[1]
     rmse = METRICS["rmse"]
     return {
         "config": config, "data": _panel_name(config),

@@ -259,10 +259,8 @@ def _model_words(config: Any) -> str:
     if config.task != "forecast" and config.model == "user":
         first = config.model_description.split("\n", 1)[0]
         return f"the model ({first})" if first else "the model"
-    shape = (f"LSTM ({config.units} units" if config.model == "lstm"
-             else f"MLP ({config.units} wide") + (
-        f", {config.layers} layers)" if config.layers > 1 else ")")
-    return f"an {shape}" if config.task == "forecast" else f"relulab's {shape}"
+    phrase = display.model_phrase(config.model, config.units, config.layers)
+    return phrase if config.task == "forecast" else f"relulab's {phrase.split(' ', 1)[1]}"
 
 
 def page_context(result: StudyResult) -> dict[str, Any]:

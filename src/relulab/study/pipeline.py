@@ -152,10 +152,13 @@ FAR_BEHIND_NAIVE = 1.5
 
 
 def behind_naive_warnings(summary: pd.DataFrame, baselines: dict[str, dict[str, Any]],
-                          config: StudyConfig) -> list[str]:
+                          config: StudyConfig, values: np.ndarray | None = None,
+                          train_end: int = 0, test_start: int = 0) -> list[str]:
     """One warning when every activation's median test RMSE is at least
     :data:`FAR_BEHIND_NAIVE` times the naive forecast's: the models do not follow the
-    series, and which activation is better among them says nothing about the question."""
+    series, and which activation is better among them says nothing about the question.
+    With the global scaler and a test region partly outside the train region's range (a
+    trend), it names the scalers that follow one; otherwise it suggests training longer."""
     naive = baselines.get("naive", {}).get("metrics", {}).get("rmse")
     if config.task != "forecast" or naive is None or not math.isfinite(naive) or naive <= 0:
         return []
@@ -165,9 +168,17 @@ def behind_naive_warnings(summary: pd.DataFrame, baselines: dict[str, dict[str, 
                              for v in ratios.values()):
         return []
     told = ", ".join(f"{a} {v:.1f}x" for a, v in ratios.items())
-    fix = ("; the global min-max scaling leaves a trending test region outside the range "
-           "the models saw: try --scaler window-minmax or --scaler diff"
-           if config.scaler == "global" else "")
+    outside = 0.0
+    if values is not None and 0 < train_end < test_start < len(values):
+        lo, hi = float(np.min(values[:train_end])), float(np.max(values[:train_end]))
+        test = np.asarray(values[test_start:], dtype=float)
+        outside = float(np.mean((test < lo) | (test > hi)))
+    if config.scaler == "global" and outside >= 0.5:
+        fix = (f"; {outside:.0%} of the test region lies outside the train region's range, "
+               "which the global min-max scaling maps the models to: try --scaler "
+               "window-minmax or --scaler diff")
+    else:
+        fix = "; more epochs or another learning rate may let them learn it"
     return [f"every activation is far behind the naive forecast (median RMSE {told} the "
             f"naive one's): the models do not follow this series, so the comparison of "
             f"activations answers nothing here{fix}"]
@@ -198,7 +209,8 @@ def series_result(config: StudyConfig, sp: SeriesPlan, runs: list[RunRecord],
                              *(flat_warnings(analysis.diagnostics.flat_runs, runs)
                                if config.task == "forecast" else []),
                              *analysis.warnings, *baseline_warnings(baselines),
-                             *behind_naive_warnings(analysis.summary, baselines, config)],
+                             *behind_naive_warnings(analysis.summary, baselines, config,
+                                                    values, sp.train_end, sp.test_start)],
         relulab_version=__version__, diagnostics=analysis.diagnostics,
     )
 
