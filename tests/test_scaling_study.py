@@ -82,3 +82,17 @@ def test_the_cli_takes_the_scaler_and_refuses_an_unknown_one(tmp_path, capsys):
     code = main(["study", "--data", str(path), "--scaler", "zscore", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "unknown scaler 'zscore'" in err
+
+
+def test_a_panel_scales_each_window_unless_told_otherwise():
+    import argparse
+
+    from relulab.cli.study import PANEL_SCALER, config_from_args
+
+    assert PANEL_SCALER == "window-standard"
+    panel = argparse.Namespace(preset="seed", panel="p.csv")
+    assert config_from_args(panel).scaler == "window-standard"
+    told = argparse.Namespace(preset="seed", panel="p.csv", scaler="global")
+    assert config_from_args(told).scaler == "global"
+    one = argparse.Namespace(preset="seed", panel=None)
+    assert config_from_args(one).scaler == "global"  # one series: the protocol's
