@@ -21,9 +21,9 @@ from typing import Any
 from relulab.errors import RelulabError
 
 # The model families: a family NAME is the module relulab.models.NAME.
-MODELS = ("lstm", "mlp", "gru")
-# The recurrent ones: Keras' initialisers (orthogonal recurrent kernels), a gate activation.
-RECURRENT = ("lstm", "gru")
+MODELS = ("lstm", "mlp", "gru", "tcn")
+# The families that initialise as Keras' own layers do (LSTM, GRU, Conv1D), whatever --init.
+KERAS_INIT = ("lstm", "gru", "tcn")
 # A user's own model (relulab.torch.study, relulab.keras.study): trained by its framework,
 # described by StudyConfig.model_id; relulab's JAX trainer has no such family.
 USER_MODEL = "user"
@@ -50,13 +50,14 @@ class ModelSpec:
     """What decides a model's shape and computation, apart from its activation: small,
     frozen and hashable, so compiled programs can be cached on it.
 
-    ``units`` is the LSTM's units per layer or the MLP's width, ``layers`` the number of
-    stacked LSTM layers or MLP hidden layers; ``recurrent_activation`` is the LSTM's gate
-    activation (unused by the MLP). ``init`` is the MLP's hidden-layer initialiser, a name of
-    :data:`INITS` (the ``Dense(1)`` head stays Glorot-uniform). The LSTM initialises as
-    Keras' ``LSTM`` does (Glorot kernels, orthogonal recurrent kernels, unit forget bias)
-    and refuses any other ``init``: its gates are not ReLU layers, and an initialiser
-    silently ignored would make two studies look different that are not.
+    ``units`` is the LSTM's or GRU's units per layer, the MLP's width or the TCN's channels;
+    ``layers`` the number of stacked LSTM or GRU layers, MLP hidden layers or TCN residual
+    blocks; ``recurrent_activation`` is the LSTM's and GRU's gate activation (unused by the
+    MLP and the TCN). ``init`` is the MLP's hidden-layer initialiser, a name of
+    :data:`INITS` (the ``Dense(1)`` head stays Glorot-uniform). The LSTM, the GRU and the
+    TCN initialise as Keras' ``LSTM``, ``GRU`` and ``Conv1D`` do and refuse any other
+    ``init`` (:data:`KERAS_INIT`): an initialiser silently ignored would make two studies
+    look different that are not.
     """
 
     family: str = "lstm"
@@ -71,11 +72,12 @@ class ModelSpec:
                                f"{', '.join(MODELS)}")
         if self.init not in INITS:
             raise RelulabError(f"unknown init {self.init!r}; choose one of: {', '.join(INITS)}")
-        if self.family in RECURRENT and self.init != DEFAULT_INIT:
+        if self.family in KERAS_INIT and self.init != DEFAULT_INIT:
             raise RelulabError(f"init {self.init!r} applies to the MLP's hidden layers; the "
                                f"{self.family.upper()} initialises as Keras does "
-                               f"({DEFAULT_INIT} kernels, orthogonal recurrent kernels): "
-                               "pass --model mlp, or leave --init out")
+                               f"({DEFAULT_INIT} kernels"
+                               f"{', orthogonal recurrent kernels' if self.family != 'tcn' else ''}"
+                               "): pass --model mlp, or leave --init out")
         _at_least_one(self, ("units", "layers"))
 
 
