@@ -173,8 +173,8 @@ BAD_INPUT = {
         lambda d: ["--data", str(write_series(d / "s.csv")), "--preset", "keras"],
         ["unknown preset 'keras'"], ["choose one of: seed"]),
     "unknown model": (
-        lambda d: ["--data", str(write_series(d / "s.csv")), "--model", "gru"],
-        ["unknown model 'gru'"], ["choose one of: lstm, mlp"]),
+        lambda d: ["--data", str(write_series(d / "s.csv")), "--model", "transformer"],
+        ["unknown model 'transformer'"], ["choose one of: lstm, mlp, gru, tcn"]),
     "too many folds for the length": (
         lambda d: ["--data", str(write_series(d / "s.csv")), "--folds", "40"],
         [f"{N} points", "40 rolling folds"], ["lower --folds"]),

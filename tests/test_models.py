@@ -223,9 +223,9 @@ def test_model_spec_comes_from_a_study_config_and_rejects_unknown_families():
     spec = TrainSpec.from_config(preset("seed", model="mlp", units=6, layers=2)).model
     assert spec == ModelSpec(family="mlp", units=6, layers=2, recurrent_activation="sigmoid")
     assert hash(spec) == hash(ModelSpec("mlp", 6, 2, "sigmoid"))
-    assert set(models.FAMILIES) == {"lstm", "mlp"}
-    with pytest.raises(RelulabError, match="unknown model 'gru'"):
-        ModelSpec(family="gru")
+    assert set(models.FAMILIES) == {"lstm", "mlp", "gru", "tcn"}
+    with pytest.raises(RelulabError, match="unknown model 'transformer'"):
+        ModelSpec(family="transformer")
 
 
 def test_every_model_the_config_accepts_is_a_family_that_forecasts() -> None:
@@ -296,7 +296,7 @@ def test_model_spec_reads_the_init_and_refuses_what_it_cannot_honour():
 
 
 @pytest.mark.parametrize("config, spec", [
-    (dict(model="gru"), dict(family="gru")),
+    (dict(model="transformer"), dict(family="transformer")),
     (dict(model="mlp", init="xavier"), dict(family="mlp", init="xavier")),
     (dict(init="rai"), dict(init="rai")),
     (dict(units=0), dict(units=0)),
