@@ -56,6 +56,11 @@ def test_identical_activations_rank_alike_and_a_clear_winner_is_found() -> None:
     assert p.friedman_p < 0.001 and p.of("relu").win_share == 1.0
     assert p.of("relu").wilcoxon_p_adjusted < 0.001
     assert "against tanh, by the signed-rank test: relu better" in p.words[-2]
+    # relu's mean rank is 1.0, tanh's about 2.5: more than the critical difference apart
+    gap = p.of("tanh").mean_rank - p.of("relu").mean_rank
+    assert gap > p.critical_difference
+    assert p.words[-1].endswith("(best: relu); relu (better) more than that from tanh")
+    assert "more than that" not in pool(same, "tanh").words[-1]
 
 
 def test_bad_input_is_one_clear_error() -> None:

@@ -246,12 +246,17 @@ def _words(p: Pooled) -> list[str]:
         out.append(f"across series the activations rank differently ({test}); against "
                    f"{p.reference}, by the signed-rank test: {', '.join(differing)}")
     else:
-        out.append(f"across series the activations rank differently ({test}), but none "
-                   f"differs from {p.reference} after adjustment")
+        out.append(f"across series the activations rank differently ({test}), but by the "
+                   f"signed-rank test none differs from {p.reference} after adjustment")
     best = min(p.activations, key=lambda a: a.mean_rank)
+    apart = [f"{a.activation} ({'better' if a.mean_rank < ref_rank else 'worse'})"
+             for a in p.activations if a.activation != p.reference
+             and abs(a.mean_rank - ref_rank) > p.critical_difference]
+    beyond = (f"; {', '.join(apart)} more than that from {p.reference}"
+              if apart and p.friedman_p < alpha else "")
     out.append("mean rank, 1 = best: " + ", ".join(
         f"{a.activation} {a.mean_rank:.2f}" for a in sorted(p.activations,
                                                               key=lambda a: a.mean_rank))
         + f"; a gap under {p.critical_difference:.2f} is within the Nemenyi critical "
-        f"difference (best: {best.activation})")
+        f"difference (best: {best.activation}){beyond}")
     return out
