@@ -350,7 +350,128 @@ def test_describe_names_the_model_and_its_parameters():
     assert described["parameters"] == FEATURES * 8 + 8 + 8 * 3 + 3
     assert described["model"] == ("Functional: InputLayer (n, 4) -> Dense (n, 8) -> "
                                   "Dense (n, 3)")
-    assert described["vectorised"] is False and described["why"]
+    # on the JAX backend the seeds will train as one program
+    assert described["vectorised"] is True and described["why"] == ""
+    assert described["seeds"] == ""  # no fit yet
+
+
+# -- seeds as one program ------------------------------------------------------------------
+
+
+class Regularised:
+    """A model with every kind of state a step updates: dropout's seed generator, batch
+    norm's moving statistics, a kernel regulariser's penalty in the loss."""
+
+    def __init__(self):
+        self.models = []
+
+    def __call__(self, act):
+        inputs = keras.Input((FEATURES,))
+        h = keras.layers.Dense(8, activation=act, name="hidden",
+                               kernel_regularizer=keras.regularizers.L2(1e-3))(inputs)
+        h = keras.layers.BatchNormalization()(h)
+        h = keras.layers.Dropout(0.2)(h)
+        h = keras.layers.Activation(act, name="again")(keras.layers.Dense(6)(h))
+        self.models.append(keras.Model(inputs, keras.layers.Dense(1)(h)))
+        return self.models[-1]
+
+
+def _same_fits(vectorised, looped):
+    for a, b in zip(vectorised, looped, strict=True):
+        assert a.seed == b.seed and a.best_epoch == b.best_epoch
+        np.testing.assert_allclose(a.loss, b.loss, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(a.val_loss, b.val_loss, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(a.test_pred, b.test_pred, rtol=1e-5, atol=1e-6)
+        if b.val_pred is not None:
+            np.testing.assert_allclose(a.val_pred, b.val_pred, rtol=1e-5, atol=1e-6)
+        assert a.epoch_stats.keys() == b.epoch_stats.keys()
+        for key in b.epoch_stats:
+            np.testing.assert_allclose(a.epoch_stats[key], b.epoch_stats[key])
+        for key in b.unit_stats:
+            np.testing.assert_array_equal(a.unit_stats[key], b.unit_stats[key])
+
+
+def test_seeds_as_one_program_equal_the_loop_seed_by_seed_with_early_stopping():
+    # The validation targets are half the truth: fitting helps for a while, then hurts,
+    # so each seed stops early at its own epoch.
+    data = _regression(y_val_sign=0.5)
+    config = _config("regression", epochs=30, patience=2, learning_rate=0.02)
+    fits, builds = {}, {}
+    for vectorise in (True, False):
+        builds[vectorise] = Regularised()
+        engine = KerasEngine(builds[vectorise], {"relu": lambda: "relu"}, vectorise=vectorise)
+        fits[vectorise] = engine.fit("relu", [0, 1, 2, 3], data, config)
+        assert engine.describe()["seeds"] == ("jax.vmap" if vectorise else "loop")
+        assert engine.describe()["vectorised"] is vectorise
+    _same_fits(fits[True], fits[False])
+    stopped = {len(f.loss) for f in fits[True]}
+    assert len(stopped) > 1 and max(stopped) < 30  # the seeds stopped at different epochs
+    assert len({f.best_epoch for f in fits[True]}) > 1
+    assert "dead_share:hidden" in fits[True][0].epoch_stats
+    assert "dead_share:again" in fits[True][0].epoch_stats
+    # each seed's model holds the weights it was kept with, as after model.fit
+    for a, b in zip(builds[True].models, builds[False].models, strict=True):
+        for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+            np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-6)
+
+
+def test_seeds_as_one_program_diverge_each_on_its_own():
+    data = _regression(val=False)
+    data = TaskData("big", "regression", data.x_train * 10, data.y_train * 100,
+                    data.x_test, data.y_test)
+    config = _config("regression", epochs=30, optimizer="sgd", learning_rate=6e-4)
+    fits = [KerasEngine(Functional(1), {"relu": lambda: "relu"}, vectorise=v)
+            .fit("relu", [0, 1, 2, 3], data, config) for v in (True, False)]
+    ends = [len(f.loss) for f in fits[False]]
+    assert min(ends) < 30 and len(set(ends)) > 1  # they diverged, not all at once
+    assert [len(f.loss) for f in fits[True]] == ends
+    for a, b in zip(*fits, strict=True):
+        np.testing.assert_allclose(a.loss[:-1], b.loss[:-1], rtol=1e-5)
+        assert np.isfinite(a.loss[-1]) == np.isfinite(b.loss[-1])
+
+
+class _Eager(keras.layers.Layer):
+    """A layer that says XLA cannot compile it (Keras then runs fit eagerly)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.supports_jit = False
+
+    def call(self, x):
+        return x * 2.0
+
+
+def test_a_model_xla_cannot_compile_loops_its_seeds_and_says_why():
+    data = _classification(val=False)
+
+    def build(act):
+        inputs = keras.Input((FEATURES,))
+        h = keras.layers.Dense(8, activation=act)(inputs)
+        return keras.Model(inputs, keras.layers.Dense(3)(_Eager()(h)))
+
+    engine = KerasEngine(build, {"relu": lambda: "relu"})
+    fitted = engine.fit("relu", [0, 1], data, _config("classification"))
+    assert len(fitted) == 2 and all(np.isfinite(f.loss).all() for f in fitted)
+    described = engine.describe()
+    assert described["seeds"] == "loop" and described["vectorised"] is False
+    assert described["why"] == ("seeds looped: a layer of the model does not support XLA "
+                                "compilation")
+
+
+def test_seeds_whose_models_differ_loop_and_say_why():
+    data = _classification(val=False)
+    widths = iter([4, 5, 4, 5])
+
+    def build(act):
+        inputs = keras.Input((FEATURES,))
+        h = keras.layers.Dense(next(widths), activation=act)(inputs)
+        return keras.Model(inputs, keras.layers.Dense(3)(h))
+
+    engine = KerasEngine(build, {"relu": lambda: "relu"})
+    fitted = engine.fit("relu", [0, 1], data, _config("classification"))
+    assert [f.seed for f in fitted] == [0, 1]
+    assert "differ in their variables' shapes" in engine.describe()["why"]
+    assert engine.describe()["seeds"] == "loop"
 
 
 # -- the torch backend --------------------------------------------------------------------

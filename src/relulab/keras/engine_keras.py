@@ -68,8 +68,10 @@ from relulab.tasks import Fitted, TaskData
 
 __all__ = ["KerasEngine", "batch_order", "site_names", "unit_records"]
 
-WHY_LOOPED = ("seeds train one after another, each its own Keras model and model.fit, so "
-              "any model trains on any Keras backend")
+# How a fit trained its seeds (describe()["seeds"]).
+VMAP, LOOP = "jax.vmap", "loop"
+WHY_LOOPED = ("seeds looped: asked for (vectorise=False); each seed is its own Keras model "
+              "and model.fit")
 # Rows per forward pass when measuring units and predicting (not the training batch).
 _EVAL_ROWS = 512
 # At most this many layers are named in describe()'s one-line model.
@@ -252,11 +254,16 @@ class KerasEngine:
         dormant_threshold: ReDo's tau (a unit is dormant when its mean ``|a|`` is at most
             this share of its site's average).
         max_track: how many training inputs (the first ones) the units are measured on.
+        vectorise: on the JAX backend, train all seeds of an activation as one program
+            (:mod:`relulab.keras.vectorised`: ``model.train_step`` under ``jax.vmap``),
+            falling back to one ``model.fit`` per seed, with why, for a model it cannot
+            run; ``False`` always loops. Other backends loop.
     """
 
     def __init__(self, build: Callable[[Any], Any], activations: Mapping[str, Callable[[], Any]],
                  *, loss: Any = None, track_units: bool = True,
-                 dormant_threshold: float = DORMANT_THRESHOLD, max_track: int = 2048) -> None:
+                 dormant_threshold: float = DORMANT_THRESHOLD, max_track: int = 2048,
+                 vectorise: bool = True) -> None:
         if not callable(build):
             raise RelulabError(f"KerasEngine: build is a {type(build).__name__}, not a "
                                "function; pass build(activation) -> keras.Model")
@@ -279,8 +286,11 @@ class KerasEngine:
         self.track_units = bool(track_units)
         self.dormant_threshold = float(dormant_threshold)
         self.max_track = max_track
+        self.vectorise = bool(vectorise)
         self._described: dict[str, dict[str, Any]] = {}
         self._warned: set[str] = set()
+        self._why = ""  # why some fit looped its seeds (the first reason stays)
+        self._how: set[str] = set()  # how the fits so far trained their seeds
 
     # -- the Engine protocol ------------------------------------------------------------
 
@@ -291,12 +301,37 @@ class KerasEngine:
         if activation not in self.activations:
             raise RelulabError(f"KerasEngine: unknown activation {activation!r}; known: "
                                f"{', '.join(self.activations)}")
-        return [self._fit_seed(activation, int(seed), data, config) for seed in seeds]
+        seeds = [int(seed) for seed in seeds]
+        why = self._why_looped()
+        if not why:
+            try:
+                fitted = self._fit_vectorised(activation, seeds, data, config)
+                self._how.add(VMAP)
+                return fitted
+            except RelulabError:
+                raise
+            except Exception as exc:  # the model cannot run as one program: the loop can
+                why = _why(exc)
+        self._why = self._why or why
+        self._how.add(LOOP)
+        return [self._fit_seed(activation, seed, data, config) for seed in seeds]
+
+    def _why_looped(self) -> str:
+        """Why seeds will be looped before trying ("" when the program is tried)."""
+        if not self.vectorise:
+            return WHY_LOOPED
+        backend = keras.backend.backend()
+        if backend != "jax":
+            return (f"seeds looped: Keras' {backend} backend trains each seed with its own "
+                    "model.fit; only the JAX backend runs them as one program")
+        return ""
 
     def describe(self) -> dict[str, Any]:
         """What this engine trains: ``framework``, ``backend``, ``model`` (one line),
-        ``parameters``, ``vectorised`` and ``why`` (see :class:`relulab.tasks.Engine`).
-        The model is the one built for the first activation (once trained, as trained)."""
+        ``parameters``, ``vectorised`` and ``why`` (see :class:`relulab.tasks.Engine`),
+        and ``seeds``: how the fits so far trained their seeds (``"jax.vmap"``,
+        ``"loop"``, joined by ", " when they differed; "" before any fit). The model is
+        the one built for the first activation (once trained, as trained)."""
         first = next(iter(self.activations))
         if first not in self._described:
             keras.utils.set_random_seed(0)
@@ -305,7 +340,104 @@ class KerasEngine:
             model = self.build(given)
             self._check_model(first, model)
             return self._description(model)
-        return dict(self._described[first])
+        return self._description(None)
+
+    # -- all seeds as one program (JAX backend) -----------------------------------------
+
+    def _fit_vectorised(self, name: str, seeds: list[int], data: TaskData,
+                        config: Any) -> list[Fitted]:
+        """Every seed of ``name`` trained by one :class:`~relulab.keras.vectorised.
+        SeedProgram`: the same batches, early stopping, divergence and unit records as
+        :meth:`_fit_seed`, seed by seed, between the program's epochs."""
+        import jax.numpy as jnp
+
+        from relulab.keras.vectorised import SeedProgram
+
+        builts = [self._make(name, seed, data) for seed in seeds]
+        first = builts[0]
+        model = first.model
+        if not all(getattr(layer, "supports_jit", True) for layer in model._flatten_layers()):
+            raise _NoJit("a layer of the model does not support XLA compilation")
+        model.compile(optimizer=_optimizer(config), loss=self._loss(data))
+        x = data.x_train
+        y = self._targets(data, data.y_train, first.flat_output)
+        batch = int(config.batch_size)
+        model._symbolic_build(data_batch=(x[:batch], y[:batch]))
+        probe = (probe_of(model, first.sites, "KerasEngine")
+                 if self.track_units and first.sites else None)
+        program = SeedProgram(model, [b.model for b in builts],
+                              None if probe is None else probe.model)
+        val = (None if data.x_val is None else
+               (data.x_val, self._targets(data, data.y_val, first.flat_output)))
+        stopping = config.patience is not None and val is not None
+        track = x[:self.max_track]
+        rows = max(batch, _EVAL_ROWS)
+        xs, ys = jnp.asarray(x), jnp.asarray(y)
+
+        count = len(seeds)
+        losses: list[list[float]] = [[] for _ in seeds]
+        val_losses: list[list[float]] = [[] for _ in seeds]
+        dead: list[list[list[np.ndarray]]] = [[] for _ in seeds]
+        dormant: list[list[list[np.ndarray]]] = [[] for _ in seeds]
+        states = [_Stopping()] * count
+        diverged = np.zeros(count, bool)
+        active = np.ones(count, bool)
+        state = program.initial()
+        final = state  # each seed's state when it stopped
+        best = program.weights(state)  # each seed's weights at its best epoch
+        for epoch in range(int(config.epochs)):
+            orders = np.stack([batch_order(seed, epoch, len(x)) for seed in seeds])
+            state, loss = program.epoch(state, xs, ys, orders, batch)
+            val_loss = (program.loss(state, *val, rows) if val is not None
+                        else np.full(count, math.nan))
+            sums = program.abs_sums(state, track, rows) if probe is not None else None
+            improved = np.zeros(count, bool)
+            ended = np.zeros(count, bool)
+            for k in np.flatnonzero(active):
+                losses[k].append(float(loss[k]))
+                val_losses[k].append(float(val_loss[k]))
+                if sums is not None:
+                    found = [unit_activity(s[k], self.dormant_threshold) for s in sums]
+                    dead[k].append([_mask(f.dead, s.shape[1])
+                                    for f, s in zip(found, sums, strict=True)])
+                    dormant[k].append([_mask(f.dormant, s.shape[1])
+                                       for f, s in zip(found, sums, strict=True)])
+                if not math.isfinite(loss[k]):
+                    diverged[k] = ended[k] = True
+                    continue
+                if stopping:
+                    states[k], improved[k] = _stopping_after(states[k], epoch, val_loss[k],
+                                                             config.patience)
+                    ended[k] = states[k].stop
+            if improved.any():
+                best = program.pick(improved, program.weights(state), best)
+            if ended.any():
+                final = program.pick(ended, state, final)
+            active &= ~ended
+            if not active.any():
+                break
+        final = program.pick(active, state, final)
+
+        kept = np.array([len(ls) - 1 for ls in losses])
+        restore = np.array([stopping and not diverged[k] and states[k].best_epoch != kept[k]
+                            for k in range(count)])
+        kept = np.where(restore, [s.best_epoch for s in states], kept)
+        weights = program.pick(restore, best, program.weights(final))
+        program.write(weights, [b.model for b in builts])
+        test_pred = program.predict(weights, data.x_test, rows)
+        val_pred = None if data.x_val is None else program.predict(weights, data.x_val, rows)
+        fitted = []
+        for k, seed in enumerate(seeds):
+            epoch_stats, unit_stats = (unit_records(first.names, dead[k], dormant[k],
+                                                    int(kept[k]))
+                                       if probe is not None else ({}, {}))
+            fitted.append(Fitted(
+                seed=seed, loss=np.asarray(losses[k], np.float64),
+                val_loss=np.asarray(val_losses[k], np.float64), best_epoch=int(kept[k]),
+                test_pred=self._outputs(test_pred[k], data),
+                val_pred=None if val_pred is None else self._outputs(val_pred[k], data),
+                epoch_stats=epoch_stats, unit_stats=unit_stats))
+        return fitted
 
     # -- one seed -----------------------------------------------------------------------
 
@@ -402,7 +534,7 @@ class KerasEngine:
         names = site_names(model.layers)
         by_layer = {id(layer): n for layer, n in zip(model.layers, names, strict=True)}
         if name not in self._described:
-            self._described[name] = self._description(model)
+            self._described[name] = self._model_description(model)
         return _Built(model, sites, tuple(by_layer[id(layer)] for layer in sites), flat)
 
     def _check_model(self, name: str, model: Any) -> None:
@@ -457,24 +589,59 @@ class KerasEngine:
         y = np.asarray(y, np.float32)
         return y if flat else y.reshape(-1, 1)
 
-    @staticmethod
-    def _predict(model: Any, x: np.ndarray, data: TaskData, rows: int) -> np.ndarray:
+    @classmethod
+    def _predict(cls, model: Any, x: np.ndarray, data: TaskData, rows: int) -> np.ndarray:
         out = np.concatenate([
             np.asarray(keras.ops.convert_to_numpy(model(x[i:i + rows], training=False)),
                        np.float64)
             for i in range(0, len(x), rows)])
+        return cls._outputs(out, data)
+
+    @staticmethod
+    def _outputs(out: np.ndarray, data: TaskData) -> np.ndarray:
+        """The predictions of a model's outputs: the softmax of a classifier's logits, a
+        regression's numbers flat."""
         if data.task == "classification":
             return _softmax(out)
         return out.reshape(-1)
 
-    def _description(self, model: Any) -> dict[str, Any]:
+    def _model_description(self, model: Any) -> dict[str, Any]:
         try:
             parameters = int(model.count_params())
         except ValueError:  # a model not built yet has no weights to count
             parameters = 0
         return {"framework": "keras", "backend": keras.backend.backend(),
-                "model": _model_text(model), "parameters": parameters,
-                "vectorised": False, "why": WHY_LOOPED}
+                "model": _model_text(model), "parameters": parameters}
+
+    def _description(self, model: Any) -> dict[str, Any]:
+        """The first activation's model (``model``, or as described when it was built)
+        and how the seeds trained."""
+        first = next(iter(self.activations))
+        described = (self._model_description(model) if model is not None
+                     else self._described[first])
+        why = self._why or self._why_looped()
+        return {**described, "vectorised": not why, "why": why,
+                "seeds": ", ".join(h for h in (VMAP, LOOP) if h in self._how)}
+
+
+class _NoJit(Exception):
+    """The model cannot be compiled as one XLA program."""
+
+
+def _why(exc: BaseException) -> str:
+    """One line: why the seeds are trained one by one."""
+    text = str(exc).strip().splitlines()
+    message = text[0] if text else type(exc).__name__
+    low = message.lower()
+    if isinstance(exc, _NoJit):
+        what = message
+    elif "concretization" in low or "tracer" in low:
+        what = "the model's call uses data-dependent Python control flow"
+    else:
+        what = "the model cannot be run as one program over seeds"
+    short = message if len(message) <= 160 else message[:157] + "..."
+    detail = "" if isinstance(exc, _NoJit) else f" (jax.vmap: {type(exc).__name__}: {short})"
+    return f"seeds looped: {what}{detail}"
 
 
 def _mask(indices: np.ndarray, size: int) -> np.ndarray:

@@ -52,7 +52,7 @@ def study(build: Callable[[Any], Any], train: Any, test: Any, *, task: str,
           patience: int | None = None, reference: Any = None, loss: Any = None,
           metrics: Any = None, db: Any = DEFAULT_DB, report: Any = None, json: Any = None,
           progress: bool | Callable[[Any], None] = True, name: str = "",
-          seed_offset: int = 0) -> StudyResult:
+          seed_offset: int = 0, vectorise: bool = True) -> StudyResult:
     """Study the activations of a Keras 3 model (functional or Sequential, any backend) on
     your data; the arguments and the result are ``relulab.torch.study``'s.
 
@@ -60,9 +60,12 @@ def study(build: Callable[[Any], Any], train: Any, test: Any, *, task: str,
     given (pass it as a layer's ``activation=``, or call it). The model outputs logits
     (classification: one per class; sparse cross-entropy) or one number (regression:
     MSE); ``loss`` replaces the loss; ``metrics`` adds your own, as in
-    ``relulab.torch.study``. Adam's betas and epsilon are Keras' defaults. Seeds
-    train one after another (each a fresh Keras model); on the JAX backend the compiled
-    programs are kept on disk, so the seeds after the first skip most of XLA's compiling."""
+    ``relulab.torch.study``. Adam's betas and epsilon are Keras' defaults. On the JAX
+    backend all seeds of an activation train as one program (``model.train_step`` under
+    ``jax.vmap``; the result's warnings say why where a model cannot, and its seeds then
+    train one after another); ``vectorise=False`` asks for one ``model.fit`` per seed.
+    Other backends train the seeds one after another. On the JAX backend the compiled
+    programs are kept on disk, so a rerun skips most of XLA's compiling."""
     if keras.backend.backend() == "jax":
         from relulab.study.jax_trainer import enable_compilation_cache
 
@@ -71,7 +74,8 @@ def study(build: Callable[[Any], Any], train: Any, test: Any, *, task: str,
         raise RelulabError(f"build must be a function activation -> keras.Model, got "
                            f"{type(build).__name__}")
     arms = named(activations)
-    engine = KerasEngine(build, {n: factory(a) for n, a in arms.items()}, loss=loss)
+    engine = KerasEngine(build, {n: factory(a) for n, a in arms.items()}, loss=loss,
+                         vectorise=vectorise)
     data = task_data(train, test, validation, task, name or "data")
     return run_user_study(engine, arms, data, loss=loss, metrics=metrics, eps=1e-7, db=db,
                           report=report, json=json, progress=progress, task=task,
