@@ -91,6 +91,53 @@ def test_a_switch_of_order_that_one_value_hides_is_not_sorted_silently(tmp_path)
         load_series(single)
 
 
+def test_a_switch_of_order_that_keeps_the_dates_increasing_is_refused_by_their_step(tmp_path):
+    # Daily, day-first; the last date is written month-first: 02/03/2014 is 3 February,
+    # but read day-first (as 29/01/2014 settles) it is 2 March, 28 days on, and in order.
+    days = [dt.date(2014, 1, 29) + dt.timedelta(days=i) for i in range(6)]
+    text = [d.strftime("%d/%m/%Y") for d in days[:5]] + ["02/03/2014"]
+    single = _write(tmp_path / "s.csv", "date,value", [(t, i) for i, t in enumerate(text)])
+    long = _write(tmp_path / "l.csv", "id,date,y", [("A", t, i) for i, t in enumerate(text)])
+    for load in (lambda: load_series(single), lambda: load_panel(single),
+                 lambda: load_panel(long)):
+        with pytest.raises(RelulabError, match=r"row 6 .* holds '02/03/2014' in column "
+                                               r"'date', which read as %d/%m/%Y .* breaks the "
+                                               r"series' step of 1 day and read the other way "
+                                               r"round would keep it"):
+            load()
+    # the same dates written one way load, with the format named or not
+    fixed = _write(tmp_path / "f.csv", "date,value",
+                   [(d.strftime("%d/%m/%Y"), i) for i, d in enumerate(days)])
+    assert load_series(fixed).dates == _iso(days)
+    # a gap in a consistent column is not a switch: 20/02 is not 02/03 read either way
+    gappy = [*days[:5], dt.date(2014, 2, 20)]
+    gap = _write(tmp_path / "g.csv", "date,value",
+                 [(d.strftime("%d/%m/%Y"), i) for i, d in enumerate(gappy)])
+    assert load_series(gap).dates == _iso(gappy)
+
+
+def test_swapped_readings_and_the_off_step_date():
+    from relulab.data.dates import off_step, swapped
+
+    got = swapped(["02/03/2014", "29/01/2014", "05/05/2014", "2014-01-02", "3.4.15"],
+                  "%d/%m/%Y")
+    assert got[0] == pd.Timestamp(2014, 2, 3) and got[4] == pd.Timestamp(2015, 3, 4)
+    assert pd.isna(got[1]) and pd.isna(got[2]) and pd.isna(got[3])
+    assert swapped(["08/12/2014"], "%m/%d/%Y") == [pd.Timestamp(2014, 12, 8)]
+    weekly = pd.date_range("2015-01-05", periods=8, freq="7D")
+    assert off_step(weekly, [pd.NaT] * 8) is None
+    moved = weekly.insert(8, pd.Timestamp("2015-04-02"))  # 2 April; 4 February fits neither
+    others = [pd.NaT] * 8 + [pd.Timestamp("2015-02-04")]
+    assert off_step(moved, others) is None
+    moved = weekly[:7].append(pd.DatetimeIndex([pd.Timestamp("2015-06-02")]))
+    others = [pd.NaT] * 7 + [pd.Timestamp("2015-02-23")]  # 23 February: one week on
+    assert off_step(moved, others) == (7, 7 * 86_400 * 10**9)
+    # two series: only the second has the off-step date; positions count from the start
+    both = weekly.append(moved)
+    assert off_step(both, [pd.NaT] * 8 + others, np.repeat([0, 1], 8)) == (15, 7 * 86_400
+                                                                            * 10**9)
+
+
 def test_ambiguous_dates_are_refused_naming_both_formats(tmp_path, capsys):
     months = [dt.date(2015 + i // 12, 1 + i % 12, 1) for i in range(40)]
     path = _write(tmp_path / "m.csv", "date,value",

@@ -20,6 +20,10 @@ in it:
   row of each.
 
 The result is the same whatever the order of the rows, so a loader may sort rows by it.
+Where one value settled the day/month order, every other value fits either order, so a
+column that switches order part way reads without an error; :func:`swapped` and
+:func:`off_step` let a loader refuse the date that breaks its series' regular step where
+its other reading would keep it (``02/03/2014`` after ``02/02/2014`` in a daily series).
 :func:`frequency` names a series' spacing from its dates (daily, weekly, monthly, ...).
 """
 
@@ -34,7 +38,8 @@ import pandas as pd
 
 from relulab.errors import RelulabError
 
-__all__ = ["ParsedDates", "frequency", "looks_like_dates", "parse_dates", "to_text"]
+__all__ = ["ParsedDates", "frequency", "looks_like_dates", "off_step", "parse_dates",
+           "step_words", "swapped", "to_text"]
 
 # Quarters as written in tables ("1998-Q1", "1998 Q1", "1998Q1"), read as the quarter's
 # first day; pandas' own parsing of them is deprecated.
@@ -297,3 +302,67 @@ def _with_format(values: list[str], date_format: str, where: str) -> list[Any]:
         detail = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise RelulabError(f"{where}: {_FLAG} {date_format!r} cannot be used ({detail}); "
                            "write it with strftime's codes, e.g. %d/%m/%Y") from None
+
+
+def swapped(values: list[str], date_format: str) -> list[Any]:
+    """Each value read with its day and month the other way round from ``date_format``
+    (``%d...`` day-first or ``%m...`` month-first): a date where the value has its year
+    last and both fields could be either (at most 12, and different), else NaT."""
+    day_first = date_format.startswith("%d")
+    out: list[Any] = []
+    for value in values:
+        m = _YEAR_LAST.fullmatch(str(value).strip())
+        a, b = (int(m["a"]), int(m["b"])) if m else (0, 0)
+        if not m or a > 12 or b > 12 or a == b:
+            out.append(pd.NaT)
+            continue
+        year = int(m["year"]) if len(m["year"]) == 4 else 2000 + int(m["year"])
+        if len(m["year"]) == 2 and year > 2068:  # strptime's %y: 69-99 are the 1900s
+            year -= 100
+        month, day = (a, b) if day_first else (b, a)  # the other reading's
+        out.append(pd.Timestamp(year, month, day) if m["hm"] is None else pd.NaT)
+    return out
+
+
+# A step fits a series' usual step within this share of it (months are 28 to 31 days).
+_STEP_SLACK = 0.1
+
+
+def off_step(stamps: np.ndarray, others: np.ndarray, groups: np.ndarray | None = None
+             ) -> tuple[int, int] | None:
+    """The first date, in the given order (each group's rows in date order), that breaks
+    its series' usual step (the median of its gaps) next to a neighbour where its other
+    reading (``others``, NaT where none) would keep it; as ``(position, step)``, the step
+    in nanoseconds. None when there is none, or a series has fewer than 4 dates."""
+    t = pd.Series(pd.DatetimeIndex(stamps).as_unit("ns").asi8, dtype="float64")
+    other = pd.DatetimeIndex(others).as_unit("ns")
+    o = pd.Series(other.asi8, dtype="float64")
+    o[other.isna()] = np.nan
+    g = pd.Series(np.zeros(len(t), np.int64) if groups is None else np.asarray(groups))
+    prev = t.groupby(g).shift(1)
+    nxt = t.groupby(g).shift(-1)
+    step = (t - prev).groupby(g).transform("median")
+    size = g.groupby(g).transform("size")
+
+    def fits(gap: pd.Series) -> pd.Series:
+        return (gap - step).abs() <= _STEP_SLACK * step
+
+    before = prev.notna() & ~fits(t - prev) & fits(o - prev)
+    after = nxt.notna() & ~fits(nxt - t) & fits(nxt - o)
+    usable = o.notna() & (size >= 4) & (step > 0)
+    for side in (before, after):  # the date that breaks the step first, then its neighbour
+        bad = np.flatnonzero((side & usable).to_numpy())
+        if bad.size:
+            i = int(bad[0])
+            return i, int(step.iloc[i])
+    return None
+
+
+def step_words(ns: int) -> str:
+    """A step in words: ``1 day``, ``7 days``, ``6 hours``."""
+    days = ns / 86_400e9
+    if days >= 1:
+        return f"{days:.3g} day" + ("" if round(days, 3) == 1 else "s")
+    hours = ns / 3_600e9
+    return f"{hours:.3g} hour" + ("" if round(hours, 3) == 1 else "s")
+

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relulab.data.dates import frequency, parse_dates, to_text
+from relulab.data.dates import frequency, off_step, parse_dates, swapped, to_text
 from relulab.data.series import Series
 from relulab.data.user import (
     _KEY_NAME,
@@ -49,6 +49,7 @@ from relulab.data.user import (
     not_a_number,
     parse_numbers,
     read_csv,
+    switched_order,
 )
 from relulab.errors import RelulabError
 
@@ -278,6 +279,15 @@ class _LongRows:
                                f"{texts[dcodes[i]]} (the second at "
                                f"{self.locate(int(rows[i]))}); keep one row per series and "
                                "date")
+        if parsed.settled_by is not None and dcodes.size:
+            others = pd.DatetimeIndex(swapped(texts, parsed.format))
+            found_off = off_step(stamps[dcodes], others[dcodes], ids)
+            if found_off is not None:
+                i, step = found_off
+                raise RelulabError(switched_order(
+                    self._label(int(ids[i])),
+                    f"{self.locate(int(rows[i]))} holds {texts[dcodes[i]]!r}", date_col,
+                    parsed, step))
         problem = np.flatnonzero(~np.isfinite(values))
         if problem.size:
             i = int(problem[np.argmin(rows[problem])])

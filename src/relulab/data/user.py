@@ -23,7 +23,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from relulab.data.dates import ParsedDates, looks_like_dates, parse_dates, to_text
+from relulab.data.dates import (
+    ParsedDates,
+    looks_like_dates,
+    off_step,
+    parse_dates,
+    step_words,
+    swapped,
+    to_text,
+)
 from relulab.data.series import MIN_POINTS, Series
 from relulab.errors import RelulabError
 
@@ -416,4 +424,19 @@ def checked_dates(parsed: pd.Series, raw: pd.Series, what: str, col: Any,
         raise RelulabError(f"{what}: dates in column {col!r} do not increase ({locate(i)} is "
                            f"{raw.iloc[i]}, after {raw.iloc[i - 1]}); sort the rows by date "
                            "and remove duplicate dates")
+    if how is not None and how.settled_by is not None:
+        found = off_step(stamps, swapped([str(v) for v in raw], how.format))
+        if found is not None:
+            i, step = found
+            raise RelulabError(switched_order(what, f"{locate(i)} holds {raw.iloc[i]!r}", col,
+                                              how, step))
     return tuple(to_text(stamps))
+
+
+def switched_order(what: str, cell: str, col: Any, how: ParsedDates, step: int) -> str:
+    """The line for a date whose day/month order seems to switch: it breaks the series'
+    usual step, which read the other way round it would keep."""
+    return (f"{what}: {cell} in column {col!r}, which read as {how.format} (the order "
+            f"{how.settled_by} shows) breaks the series' step of {step_words(step)} and read "
+            "the other way round would keep it; if the column switches between day-first and "
+            f"month-first, write every date one way; else pass --date-format {how.format}")
