@@ -190,3 +190,26 @@ def test_sorting_in_headless_chromium_reorders_the_rows(tmp_path: Path, panel,
     assert before == list(panel.spread().index)  # the page opens largest spread first
     assert after == sorted(before) == [ODD_ID, "a", "b", "c"]
     assert 'aria-sort="ascending"' in run.stdout
+
+
+def test_the_lede_names_the_model_with_its_article_and_how_windows_were_scaled(panel, html):
+    text = unescape(re.sub(r"\s+", " ", html))
+    assert "On every series an LSTM (2 units) was trained 2 times per activation" in text
+    assert "each window" not in text  # the protocol's global scaling is not a clause
+    assert display.model_phrase("gru", 4, 1) == "a GRU (4 units)"
+    assert display.model_phrase("tcn", 8, 2) == "a TCN (8 units, 2 layers)"
+    scaled = panel_context_of(panel, model="gru", scaler="window-standard")
+    assert scaled["model"] == "a GRU (2 units)"
+    assert scaled["scaling"] == ("each window standardised by its own inputs' mean and "
+                                 "standard deviation")
+
+
+def panel_context_of(panel, **changes):
+    """The panel page's context for the same panel under another config."""
+    import copy
+
+    from relulab.report.panel_page import panel_context
+
+    other = copy.copy(panel)
+    other.config = panel.config.replace(**changes)
+    return panel_context(other)

@@ -134,6 +134,23 @@ def spec(v: Any, format_spec: str) -> str:
     return format(v, format_spec)
 
 
+# How a forecast's windows were scaled, in a report's words ("" for the protocol's
+# global min-max, which the report's figures already describe).
+_SCALER_WORDS = {
+    "global": "",
+    "window-minmax": "each window min-max scaled by its own inputs",
+    "window-standard": "each window standardised by its own inputs' mean and standard "
+                       "deviation",
+    "robust": "each window scaled by its own inputs' median and absolute deviation",
+    "diff": "the models learning the series' first differences",
+}
+
+
+def scaler_phrase(scaler: str) -> str:
+    """How the windows were scaled, as a clause ("" for the global min-max)."""
+    return _SCALER_WORDS.get(scaler, f"windows scaled by {scaler}")
+
+
 def model_phrase(model: str, units: int, layers: int) -> str:
     """One of relulab's forecasters in words, with its article: "an LSTM (4 units)", "a GRU
     (8 units, 2 layers)", "an MLP (32 wide, 2 layers)"."""

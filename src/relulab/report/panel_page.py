@@ -113,12 +113,13 @@ def panel_context(panel: Any, db: str | Path | None = None) -> dict[str, Any]:
     warns = list(panel.warnings)
     diverged = sum(r["diverged"] for r in rows)
     n_test = int(config.test_size)
-    model = display.model_phrase(config.model, config.units, config.layers).split(" ", 1)[1]
+    model = display.model_phrase(config.model, config.units, config.layers)
     rmse = METRICS["rmse"]
     return {
         "config": config, "data": _panel_name(config),
         "n_series": len(panel.series), "activations": list(config.activations),
         "model": model, "n_test": n_test, "seeds": config.seeds,
+        "scaling": display.scaler_phrase(getattr(config, "scaler", "global")),
         "reference": pooled.reference if pooled is not None else config.reference,
         "pooled": pooled is not None,
         "words": list(pooled.words) if pooled is not None else [],
