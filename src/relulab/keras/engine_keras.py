@@ -255,7 +255,7 @@ class KerasEngine:
             this share of its site's average).
         max_track: how many training inputs (the first ones) the units are measured on.
         vectorise: on the JAX backend, train all seeds of an activation as one program
-            (:mod:`relulab.keras.vectorised`: ``model.train_step`` under ``jax.vmap``),
+            (:mod:`relulab.keras.seed_program`: ``model.train_step`` under ``jax.vmap``),
             falling back to one ``model.fit`` per seed, with why, for a model it cannot
             run; ``False`` always loops. Other backends loop.
     """
@@ -346,12 +346,12 @@ class KerasEngine:
 
     def _fit_vectorised(self, name: str, seeds: list[int], data: TaskData,
                         config: Any) -> list[Fitted]:
-        """Every seed of ``name`` trained by one :class:`~relulab.keras.vectorised.
+        """Every seed of ``name`` trained by one :class:`~relulab.keras.seed_program.
         SeedProgram`: the same batches, early stopping, divergence and unit records as
         :meth:`_fit_seed`, seed by seed, between the program's epochs."""
         import jax.numpy as jnp
 
-        from relulab.keras.vectorised import SeedProgram
+        from relulab.keras.seed_program import SeedProgram
 
         builts = [self._make(name, seed, data) for seed in seeds]
         first = builts[0]

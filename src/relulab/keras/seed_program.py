@@ -1,4 +1,4 @@
-"""``relulab.keras.vectorised``: every seed of one activation trained as one JAX program,
+"""``relulab.keras.seed_program``: every seed of one activation trained as one JAX program,
 for :class:`relulab.keras.KerasEngine` on Keras' JAX backend.
 
 Keras' JAX trainer is stateless underneath: ``model.train_step(state, batch)`` maps the
