@@ -312,6 +312,12 @@ def build_probe(model: Any) -> _Probe | None:
     return probe_of(model, picked)
 
 
+def unit_abs_sum(a: np.ndarray) -> np.ndarray:
+    """One layer output's per-unit sum of :math:`|a|` over every axis but the last (the
+    units'), in float64."""
+    return np.abs(a).reshape(-1, a.shape[-1]).sum(axis=0, dtype=np.float64)
+
+
 def abs_sums(probe: _Probe, data: Any, batch_size: int | None = None) -> list[np.ndarray]:
     """Each monitored layer's per-unit sum of :math:`|a|` over ``data`` (float64), one
     batch in memory at a time."""
@@ -321,8 +327,7 @@ def abs_sums(probe: _Probe, data: Any, batch_size: int | None = None) -> list[np
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         for i, out in enumerate(outputs):
-            a = keras.ops.convert_to_numpy(out)
-            s = np.abs(a).reshape(-1, a.shape[-1]).sum(axis=0, dtype=np.float64)
+            s = unit_abs_sum(keras.ops.convert_to_numpy(out))
             sums[i] = s if sums[i] is None else sums[i] + s
     if sums and sums[0] is None:
         raise RelulabError("DeadUnitCallback: data gave no batches; pass at least one sample")

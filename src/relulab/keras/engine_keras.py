@@ -397,11 +397,9 @@ class KerasEngine:
                 losses[k].append(float(loss[k]))
                 val_losses[k].append(float(val_loss[k]))
                 if sums is not None:
-                    found = [unit_activity(s[k], self.dormant_threshold) for s in sums]
-                    dead[k].append([_mask(f.dead, s.shape[1])
-                                    for f, s in zip(found, sums, strict=True)])
-                    dormant[k].append([_mask(f.dormant, s.shape[1])
-                                       for f, s in zip(found, sums, strict=True)])
+                    masks = _unit_masks([s[k] for s in sums], self.dormant_threshold)
+                    dead[k].append(masks[0])
+                    dormant[k].append(masks[1])
                 if not math.isfinite(loss[k]):
                     diverged[k] = ended[k] = True
                     continue
@@ -470,11 +468,9 @@ class KerasEngine:
             losses.append(loss)
             val_losses.append(val_loss)
             if probe is not None:
-                sums = abs_sums(probe, track, eval_rows)
-                found = [unit_activity(s, self.dormant_threshold) for s in sums]
-                dead.append([_mask(f.dead, s.size) for f, s in zip(found, sums, strict=True)])
-                dormant.append([_mask(f.dormant, s.size)
-                                for f, s in zip(found, sums, strict=True)])
+                masks = _unit_masks(abs_sums(probe, track, eval_rows), self.dormant_threshold)
+                dead.append(masks[0])
+                dormant.append(masks[1])
             if not math.isfinite(loss):
                 diverged = True
                 break
@@ -642,6 +638,15 @@ def _why(exc: BaseException) -> str:
     short = message if len(message) <= 160 else message[:157] + "..."
     detail = "" if isinstance(exc, _NoJit) else f" (jax.vmap: {type(exc).__name__}: {short})"
     return f"seeds looped: {what}{detail}"
+
+
+def _unit_masks(sums: Sequence[np.ndarray], threshold: float
+                ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each site's dead and dormant units (boolean masks) from its per-unit ``|a|`` sums,
+    with :class:`DeadUnitCallback`'s definitions."""
+    found = [unit_activity(s, threshold) for s in sums]
+    return ([_mask(f.dead, s.size) for f, s in zip(found, sums, strict=True)],
+            [_mask(f.dormant, s.size) for f, s in zip(found, sums, strict=True)])
 
 
 def _mask(indices: np.ndarray, size: int) -> np.ndarray:

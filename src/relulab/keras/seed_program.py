@@ -30,6 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from relulab.keras.callback import unit_abs_sum
+
 __all__ = ["CannotStack", "SeedProgram", "State"]
 
 # A stacked state: (trainable, non-trainable, optimiser, metrics) variable values, each a
@@ -200,10 +202,6 @@ class SeedProgram:
         sums: list[np.ndarray] | None = None
         for i in range(0, len(x), rows):
             outs = self._sites(tv, ntv, x[i:i + rows])
-            parts = []
-            for out in outs:
-                a = np.asarray(out)
-                parts.append(np.abs(a).reshape(a.shape[0], -1, a.shape[-1])
-                             .sum(axis=1, dtype=np.float64))
+            parts = [np.stack([unit_abs_sum(a) for a in np.asarray(out)]) for out in outs]
             sums = parts if sums is None else [s + p for s, p in zip(sums, parts, strict=True)]
         return sums or []

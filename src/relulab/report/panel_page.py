@@ -119,7 +119,7 @@ def panel_context(panel: Any, db: str | Path | None = None) -> dict[str, Any]:
         "config": config, "data": _panel_name(config),
         "n_series": len(panel.series), "activations": list(config.activations),
         "model": model, "n_test": n_test, "seeds": config.seeds,
-        "scaling": display.scaler_phrase(getattr(config, "scaler", "global")),
+        "scaling": display.scaler_phrase(config.scaler),
         "reference": pooled.reference if pooled is not None else config.reference,
         "pooled": pooled is not None,
         "words": list(pooled.words) if pooled is not None else [],

@@ -302,7 +302,7 @@ def page_context(result: StudyResult) -> dict[str, Any]:
         "r": result, "config": config, "n": n, "activations": activations,
         "n_test": n - result.test_start, "n_train": result.train_end,
         "n_val": result.test_start - result.train_end, "model": _model_words(config),
-        "scaling": display.scaler_phrase(getattr(config, "scaler", "global")),
+        "scaling": display.scaler_phrase(config.scaler),
         "task": result.task, "headline_label": METRICS[headline].short,
         "headline_unit": METRICS[headline].unit,
         "test_name": ("Diebold-Mariano p" if result.task == "forecast"
