@@ -141,7 +141,7 @@ def test_the_registry_derives_columns_and_score_and_result_reads_its_columns():
     assert result.METRIC_COLUMNS is METRIC_COLUMNS  # one list, not a copy kept equal
     # Each metric's function is the module's own function, and takes what its signature names.
     assert all(m.fn is getattr(metrics, name) for name, m in metrics.METRICS.items())
-    assert metrics.METRICS["mda_naive"].takes == ("y_prev",)
+    assert metrics.METRICS["mda_naive"].takes == ("y_prev", "steps")
     assert metrics.METRICS["mase"].takes == ("y_train", "season")
     assert metrics.METRICS["rmse"].takes == ()
     assert {m.task for m in metrics.METRICS.values()} == {"forecast", "classification"}

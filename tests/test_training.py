@@ -133,6 +133,30 @@ def test_training_equals_a_plain_python_loop(batch_size):
     assert int(out.best_epoch[0]) == spec.epochs - 1
 
 
+@pytest.mark.parametrize("batch_size", [1, 5])
+def test_a_direct_multi_step_head_trains_on_keras_mean_squared_error(batch_size):
+    # A Dense(3) head on 3-step targets: Keras' MSE averages each window's three squared
+    # errors, then the batch; the plain loop's jnp.mean over (batch, 3) is exactly that.
+    H, L = 3, 5
+    t = np.arange(40, dtype=np.float32)
+    y = (np.sin(t / 3) + 1) / 2
+    X = np.stack([y[i:i + L] for i in range(30)])
+    Y = np.stack([y[i + L:i + L + H] for i in range(30)])
+    data = training.TrainData.from_arrays(X[:24], Y[:24], X[24:], Y[24:])
+    assert data.y_fit.shape == (24, H) and data.y_val.shape == (6, H)
+    spec = _spec(epochs=2, batch_size=batch_size,
+                 model=ModelSpec(family="mlp", units=4, outputs=H))
+    out = training.train_many(spec, "tanh", data, [3])
+    params, orders = training._start(spec, L, 24, jax.random.key(3))
+    ref_params, ref_loss, ref_val = _reference_fit(spec, "tanh", data, params, orders)
+    np.testing.assert_allclose(out.loss[0], ref_loss, rtol=1e-5)
+    np.testing.assert_allclose(out.val_loss[0], ref_val, rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(out.params), jax.tree.leaves(ref_params), strict=True):
+        np.testing.assert_allclose(a[0], b, rtol=1e-5, atol=1e-7)
+    pred = training.predict_many(spec.model, "tanh", out.params, X[24:])
+    assert pred.shape == (1, 6, H)
+
+
 def test_val_loss_is_the_mse_of_the_final_weights_on_the_validation_tail(relu_run):
     spec, out = relu_run
     data = _sine()

@@ -27,7 +27,8 @@ from relulab.result import (
     study_activations,
 )
 
-__all__ = ["Analysis", "analyse", "comparisons", "complete_comparisons", "reference_of"]
+__all__ = ["Analysis", "analyse", "comparisons", "complete_comparisons", "reference_of",
+           "step_errors"]
 
 
 @dataclass
@@ -70,6 +71,7 @@ def comparisons(config: StudyConfig, runs: Sequence[RunRecord], y_test: np.ndarr
             confidence=config.confidence, n_boot=config.bootstrap, seed=0,
             equivalence_margin=config.equivalence_margin,
             flat_a=flat_seeds(flat_runs, activation), flat_b=flat_seeds(flat_runs, reference),
+            horizon=config.horizon,
         ))
     return stats.adjust_comparisons(out, correction=config.correction,
                                     confidence=config.confidence)
@@ -130,6 +132,38 @@ def analyse(config: StudyConfig, runs: Sequence[RunRecord], values: np.ndarray,
         found = task_comparisons(config, runs, y_test, reference)
     return Analysis(summary=summary, comparisons=found, diagnostics=diagnostics,
                     warnings=warnings)
+
+
+def step_errors(config: StudyConfig, runs: Sequence[RunRecord],
+                baselines: dict[str, dict], values: np.ndarray, train_end: int,
+                test_start: int) -> dict[str, dict[str, list[float]]]:
+    """The error ``h`` steps ahead (``metrics.STEP_METRICS``, ``h = 1 .. horizon``) of each
+    activation, the median over its converged seeds, and of each baseline that has a
+    forecast: ``{name: {metric: [...]}}``; empty for one-step forecasts (nothing to split)
+    and for supervised tasks."""
+    from relulab.metrics import by_step, path_steps
+
+    H = int(config.horizon)
+    if H == 1 or config.task != "forecast":
+        return {}
+    v = np.asarray(values, dtype=np.float64)
+    y = v[test_start:]
+    steps = path_steps(y.size, H, config.test_size)
+    context = {"y_train": v[:train_end], "season": config.season}
+    out: dict[str, dict[str, list[float]]] = {}
+    for activation in study_activations(config.activations, runs):
+        each = [by_step(y, r.forecast, steps, H, **context) for r in runs
+                if r.activation == activation and not r.diverged
+                and np.all(np.isfinite(r.forecast))]
+        if each:
+            out[activation] = {m: [float(x) for x in np.median([e[m] for e in each], axis=0)]
+                               for m in each[0]}
+    for name, b in baselines.items():
+        forecast = np.asarray(b.get("forecast", []), dtype=np.float64)
+        if forecast.shape == y.shape and np.all(np.isfinite(forecast)):
+            out[name] = {m: [float(x) for x in vals]
+                         for m, vals in by_step(y, forecast, steps, H, **context).items()}
+    return out
 
 
 def complete_comparisons(config: StudyConfig, runs: Sequence[RunRecord], values: np.ndarray,

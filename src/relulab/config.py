@@ -24,6 +24,7 @@ from relulab.specs import MODELS as MODELS
 CORRECTIONS = ("holm", "bonferroni", "none")  # relulab.stats.adjust_p's methods
 TASKS = ("forecast", "classification", "regression")  # relulab.metrics.TASKS' keys
 OPTIMIZERS = ("adam", "adamw", "sgd")
+STRATEGIES = ("direct", "recursive")  # how a forecast of more than one step is made
 SCALERS = ("global", "window-minmax", "window-standard", "robust", "diff")  # windows.SCALERS
 
 
@@ -64,6 +65,12 @@ class StudyConfig:
     # "robust" (NeuralForecast's temporal normalisation), or "diff" (first differences).
     scaler: str = "global"
     season: int | None = None  # seasonal period for seasonal naive and MASE (None: m = 1)
+    # Steps ahead each forecast path reaches (1: the protocol's one-step forecasts). The test
+    # region is tiled by paths of ``horizon`` steps, each from the actual values before its
+    # origin (relulab.windows). "direct": one multi-output head trained on H-step targets;
+    # "recursive": the one-step model fed its own forecasts.
+    horizon: int = 1
+    strategy: str = "direct"
     test_fraction: float = 0.2  # a table's share of rows held out for the test (--table)
 
     # Training (Keras defaults).
@@ -116,6 +123,20 @@ class StudyConfig:
         if self.scaler not in SCALERS:
             raise RelulabError(f"unknown scaler {self.scaler!r}; choose one of: "
                                f"{', '.join(SCALERS)}")
+        if self.strategy not in STRATEGIES:
+            raise RelulabError(f"unknown strategy {self.strategy!r}; choose one of: "
+                               f"{', '.join(STRATEGIES)}")
+        if int(self.horizon) < 1:
+            raise RelulabError(f"horizon must be at least 1, got {self.horizon}; pass "
+                               "--horizon 1 or more")
+        if self.task != "forecast" and int(self.horizon) != 1:
+            raise RelulabError("a horizon applies to forecasts; leave --horizon out for a "
+                               "classification or regression task")
+        if int(self.horizon) > int(self.test_size):
+            raise RelulabError(f"horizon {self.horizon} is longer than the test region of "
+                               f"{self.test_size} points, which could not hold one path; "
+                               f"raise --test-size to at least {self.horizon} or lower "
+                               "--horizon")
         if not 0.0 < self.test_fraction < 1.0:
             raise RelulabError(f"test_fraction must lie in (0, 1), got {self.test_fraction}; "
                                "pass e.g. --test-fraction 0.2")
@@ -184,6 +205,8 @@ class StudyConfig:
         d = self.to_dict()
         for k in _NOT_HASHED:
             d.pop(k)
+        if d["horizon"] == 1:  # one step: direct and recursive are the same forecasts
+            d["strategy"] = _FIELD_DEFAULTS["strategy"]
         for k in _ADDED:
             if d[k] == _FIELD_DEFAULTS[k]:
                 d.pop(k)
@@ -209,7 +232,7 @@ _NOT_HASHED = ("name", "data", "column", "date_column", "date_format", "model_de
 # StudyConfig._hashed). A new field that changes numbers goes here, its "as before" value
 # its default.
 _ADDED = ("init", "correction", "equivalence_margin", "task", "model_id", "optimizer",
-          "test_fraction", "scaler")
+          "test_fraction", "scaler", "horizon", "strategy")
 _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(StudyConfig)}
 
 

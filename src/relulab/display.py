@@ -151,6 +151,16 @@ def scaler_phrase(scaler: str) -> str:
     return _SCALER_WORDS.get(scaler, f"windows scaled by {scaler}")
 
 
+def ahead_phrase(horizon: int, strategy: str) -> str:
+    """How far ahead a forecast's test points are forecast: "one step ahead", or "in paths
+    of 4 steps, each from the actual values before it (direct: a 4-output head)"."""
+    if int(horizon) == 1:
+        return "one step ahead"
+    how = (f"direct: one head of {horizon} outputs" if strategy == "direct"
+           else "recursive: the one-step model fed its own forecasts")
+    return f"in paths of {horizon} steps, each from the actual values before it ({how})"
+
+
 def model_phrase(model: str, units: int, layers: int) -> str:
     """One of relulab's forecasters in words, with its article: "an LSTM (4 units)", "a GRU
     (8 units, 2 layers)", "an MLP (32 wide, 2 layers)"."""

@@ -47,7 +47,7 @@ from matplotlib.ticker import (
 from relulab import display
 from relulab.diagnostics import dead_curves, site_curves
 from relulab.diagnostics import of as diagnostics_of
-from relulab.metrics import METRICS
+from relulab.metrics import METRICS, path_steps
 from relulab.result import StudyResult
 
 # Okabe & Ito's colour-blind-safe palette (yellow dropped: unreadable on white), then a few
@@ -250,13 +250,25 @@ def series_figure(result: StudyResult) -> Figure | None:
 
 
 @_styled
+def _paths(result: StudyResult) -> list[slice]:
+    """The test region's forecast paths as slices of its points: one slice for one-step
+    forecasts (one line), else each path of ``config.horizon`` steps on its own."""
+    n_test = result.values.size - result.test_start
+    if result.config.horizon == 1:
+        return [slice(0, n_test)]
+    starts = np.flatnonzero(path_steps(n_test, result.config.horizon,
+                                       result.config.test_size) == 0)
+    return [slice(int(a), int(b)) for a, b in zip(starts, [*starts[1:], n_test], strict=True)]
+
+
 def forecast_figure(result: StudyResult, baselines: bool = True) -> Figure | None:
     """One panel per activation: the actual test series against the forecasts.
 
     The line is the median forecast over seeds at each test point, the band spans the
     10th to 90th percentile across seeds; diverged runs are left out. Baselines (naive,
     ARIMA, ...) are drawn as thin grey lines when ``baselines`` is true. Panels share the
-    y axis so flattened forecasts look flat.
+    y axis so flattened forecasts look flat. Forecast paths of several steps
+    (``config.horizon``) are drawn each on its own, a dotted line at each origin.
     """
     if result.task != "forecast":
         return None  # a supervised task's predictions are no line over time
@@ -273,9 +285,14 @@ def forecast_figure(result: StudyResult, baselines: bool = True) -> Figure | Non
     rmse = _median_metric(result, "rmse")
     baseline_lines: dict = {}
     step = _step(x)
+    paths = _paths(result)
+    xt = x[t0:]
     for ax, act in zip(axes, acts, strict=False):
         ax.axvspan(x[t0] - step / 2, x[-1] + step / 2,
                    color=REGION_COLORS["test"], alpha=0.6, lw=0, zorder=0)
+        if len(paths) > 1:
+            for p in paths[1:]:
+                ax.axvline(xt[p.start] - step / 2, color="#999999", lw=0.7, ls=":", zorder=1)
         ax.set_xlim(x[context] - step / 2, x[-1] + step / 2)
         actual = ax.plot(x[context:], result.values[context:], color=ACTUAL_COLOR, lw=1.5,
                          marker="o", ms=2.8, zorder=4, label="actual")[0]
@@ -284,15 +301,18 @@ def forecast_figure(result: StudyResult, baselines: bool = True) -> Figure | Non
                                               strict=False):
                 fc = np.asarray(b.get("forecast", []), dtype=float)
                 if fc.size == n - t0:
-                    line = ax.plot(x[t0:], fc, color=color, ls=ls, lw=1.0, zorder=3)[0]
+                    for p in paths:
+                        line = ax.plot(xt[p], fc[p], color=color, ls=ls, lw=1.0, zorder=3)[0]
                     baseline_lines.setdefault(name, line)
         rows = result.forecasts(act)
         good = rows[np.isfinite(rows).all(axis=1)] if rows.size else rows
         c = colors[act]
         if good.shape[0]:
             med, lo, hi = _band(good)
-            ax.fill_between(x[t0:], lo, hi, color=c, alpha=0.25, lw=0, zorder=2)
-            ax.plot(x[t0:], med, color=c, lw=2.0, zorder=5)
+            for p in paths:
+                ax.fill_between(xt[p], lo[p], hi[p], color=c, alpha=0.25, lw=0, zorder=2)
+                ax.plot(xt[p], med[p], color=c, lw=2.0, zorder=5,
+                        marker="." if p.stop - p.start == 1 else None)
         else:
             ax.text(0.5, 0.5, "every run diverged", transform=ax.transAxes, ha="center",
                     color="#b00020")
@@ -318,8 +338,45 @@ def forecast_figure(result: StudyResult, baselines: bool = True) -> Figure | Non
               *[f"baseline: {plain(k)}" for k in baseline_lines]]
     fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(handles)),
                handler_map={tuple: HandlerTuple(ndivide=1)})
+    H = result.config.horizon
     fig.suptitle("Test forecasts against the actual series: does the coloured line\n"
-                 "follow the black one's ups and downs, or flatten them?")
+                 "follow the black one's ups and downs, or flatten them?"
+                 + (f" ({H}-step paths)" if H > 1 else ""))
+    return fig
+
+
+def horizon_figure(result: StudyResult) -> Figure | None:
+    """The error ``h`` steps ahead along the forecast paths, ``h = 1 .. horizon``: each
+    activation's median over seeds (``StudyResult.by_step``), the baselines dashed; RMSE
+    and MASE side by side. None for one-step forecasts."""
+    if not result.by_step:
+        return None
+    acts = [a for a in _activations(result) if a in result.by_step]
+    others = [k for k in result.by_step if k not in acts]
+    colors = _colors(result)
+    fig = Figure(figsize=(WIDTH, 3.6), layout="constrained")
+    axes = fig.subplots(1, 2, squeeze=False).ravel()
+    handles: dict[str, Any] = {}
+    for ax, metric in zip(axes, ("rmse", "mase"), strict=True):
+        for name in acts:
+            vals = result.by_step[name].get(metric, [])
+            h = np.arange(1, len(vals) + 1)
+            handles[name] = ax.plot(h, vals, color=colors[name], lw=2.0, marker="o",
+                                    ms=3.5)[0]
+        for name, (color, ls) in zip(others, BASELINE_STYLES, strict=False):
+            vals = result.by_step[name].get(metric, [])
+            h = np.arange(1, len(vals) + 1)
+            handles[name] = ax.plot(h, vals, color=color, ls=ls, lw=1.2)[0]
+        info = METRICS[metric]
+        ax.set_title(info.label, loc="left")
+        ax.set_xlabel("steps ahead")
+        ax.set_ylabel(info.unit)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.legend(list(handles.values()),
+               [plain(k) if k in acts else f"baseline: {plain(k)}" for k in handles],
+               loc="outside lower center", ncols=min(5, len(handles)))
+    fig.suptitle("Error by steps ahead: how fast each forecast path loses the series\n"
+                 "(activations: median over seeds)")
     return fig
 
 
@@ -714,6 +771,7 @@ def unit_health_figure(result: StudyResult) -> Figure | None:
 FIGURES: dict[str, Callable[[StudyResult], Figure | None]] = {
     "series": series_figure,
     "forecasts": forecast_figure,
+    "horizon": horizon_figure,
     "metrics": metrics_figure,
     "losses": loss_figure,
     "dead_units": dead_units_figure,

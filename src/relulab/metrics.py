@@ -77,6 +77,7 @@ __all__ = [
     "Panel",
     "accuracy",
     "best",
+    "by_step",
     "columns",
     "log_loss",
     "macro_f1",
@@ -86,6 +87,7 @@ __all__ = [
     "mda_naive",
     "metric",
     "mfe",
+    "path_steps",
     "rank_value",
     "rmse",
     "score",
@@ -95,7 +97,7 @@ __all__ = [
 # What the metrics of each task may take beyond (y, yhat), by parameter name. A task's
 # metrics score the same windows, so they take from the same few things.
 TASKS: dict[str, tuple[str, ...]] = {
-    "forecast": ("y_prev", "y_train", "season"),
+    "forecast": ("y_prev", "y_train", "season", "steps"),
     "regression": (),
     "classification": (),
 }
@@ -282,16 +284,25 @@ def mda(y: np.ndarray, yhat: np.ndarray) -> float:
                     "previous actual value (textbook definition)",
         short="MDA", unit="vs actual", kind="percent", terminal="MDA naive-anch.",
         terminal_format=".0%")
-def mda_naive(y: np.ndarray, yhat: np.ndarray, y_prev: float) -> float:
+def mda_naive(y: np.ndarray, yhat: np.ndarray, y_prev: float,
+              steps: np.ndarray | None = None) -> float:
     """Textbook MDA: ``mean(sign(y_t - y_{t-1}) == sign(ŷ_t - y_{t-1}))`` with actual
-    ``y_{t-1}``; ``y_prev`` is the actual value just before the window."""
+    ``y_{t-1}``; ``y_prev`` is the actual value just before the window.
+
+    Over forecast paths (``steps``, each point's place in its path, :func:`path_steps`) it
+    is the directional accuracy of the path: a path's first forecast moves from the last
+    actual value before it, as above, and each later one from the path's previous forecast
+    (``sign(ŷ_t - ŷ_{t-1})``), which is all the path knows."""
     y, yhat = _pair(y, yhat)
     if not np.isfinite(y_prev):
         raise RelulabError("the actual values contain NaN or inf; clean the series first")
     if not np.all(np.isfinite(yhat)):
         return math.nan
     anchor = np.concatenate([[float(y_prev)], y[:-1]])
-    return float(np.mean(np.sign(y - anchor) == np.sign(yhat - anchor)))
+    start = anchor
+    if steps is not None:
+        start = np.where(np.asarray(steps) == 0, anchor, np.concatenate([[np.nan], yhat[:-1]]))
+    return float(np.mean(np.sign(y - anchor) == np.sign(yhat - start)))
 
 
 @metric(label="MASE", direction="lower",
@@ -382,6 +393,38 @@ def macro_f1(y: np.ndarray, yhat: np.ndarray) -> float:
 
 # The columns of a forecast run (relulab.result.RunRecord.metrics), in display order.
 METRIC_COLUMNS = columns("forecast")
+
+
+def path_steps(points: int, horizon: int, region: int | None = None) -> np.ndarray:
+    """Each of ``points`` forecasts' place in its path (0 = one step ahead): regions of
+    ``region`` points (a rolling fold's test region; default one region) each tiled by
+    paths of ``horizon`` steps from its start (:mod:`relulab.windows`)."""
+    i = np.arange(int(points))
+    if region:
+        i = i % int(region)
+    return i % int(horizon)
+
+
+# The metrics worth reading step by step along a path (the others are about a whole path).
+STEP_METRICS = ("rmse", "mae", "mase")
+
+
+def by_step(y: np.ndarray, yhat: np.ndarray, steps: np.ndarray, horizon: int,
+            **context: Any) -> dict[str, np.ndarray]:
+    """:data:`STEP_METRICS` of the forecasts ``h`` steps ahead, for ``h = 1 .. horizon``:
+    ``{metric: (horizon,)}`` over the points whose place in their path (``steps``) is
+    ``h - 1``; NaN where a forecast is not finite or no point is that far ahead."""
+    y, yhat = _pair(y, yhat)
+    steps = np.asarray(steps)
+    out = {name: np.full(int(horizon), np.nan) for name in STEP_METRICS}
+    if not np.all(np.isfinite(yhat)):
+        return out
+    for h in range(int(horizon)):
+        at = steps == h
+        if at.any():
+            for name in STEP_METRICS:
+                out[name][h] = METRICS[name](y[at], yhat[at], **context)
+    return out
 
 
 def score(y: np.ndarray, yhat: np.ndarray, *, task: str = "forecast",

@@ -263,6 +263,10 @@ class StudyResult:
     # how `--seeds auto` got there (relulab.study.adaptive): target width, seeds, batches,
     # why it stopped; None for a study with a fixed number of seeds
     adaptive: dict[str, Any] | None = None
+    # Forecast paths of more than one step (config.horizon): each activation's and
+    # baseline's error h steps ahead, {name: {metric: [h = 1 .. H]}}, the activations'
+    # the median over their seeds (relulab.analysis.step_errors); empty at horizon 1.
+    by_step: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     @property
     def task(self) -> str:
@@ -326,6 +330,9 @@ class StudyResult:
             "warnings": list(self.warnings),
             "diagnostics": None if self.diagnostics is None else self.diagnostics.to_json(),
             "adaptive": self.adaptive,
+            **({"by_step": {name: {m: [_float(v) for v in vs] for m, vs in metrics.items()}
+                            for name, metrics in self.by_step.items()}}
+               if self.by_step else {}),
         }
 
 

@@ -65,6 +65,9 @@ class ModelSpec:
     layers: int = 1
     recurrent_activation: str = "sigmoid"
     init: str = DEFAULT_INIT
+    # The head's width: 1 for one-step forecasts (Keras' Dense(1)), H for a direct
+    # multi-output forecast of H steps (StudyConfig.horizon with strategy "direct").
+    outputs: int = 1
 
     def __post_init__(self) -> None:
         if self.family not in (*MODELS, USER_MODEL):
@@ -78,7 +81,7 @@ class ModelSpec:
                                f"({DEFAULT_INIT} kernels"
                                f"{', orthogonal recurrent kernels' if self.family != 'tcn' else ''}"
                                "): pass --model mlp, or leave --init out")
-        _at_least_one(self, ("units", "layers"))
+        _at_least_one(self, ("units", "layers", "outputs"))
 
 
 @dataclass(frozen=True)
@@ -126,10 +129,19 @@ class TrainSpec:
         """The training of a ``StudyConfig``, its model included: the one place its model
         and training fields are read (and so checked)."""
         model = ModelSpec(family=config.model, units=config.units, layers=config.layers,
-                          recurrent_activation=config.recurrent_activation, init=config.init)
+                          recurrent_activation=config.recurrent_activation, init=config.init,
+                          outputs=head_width(config))
         return cls(model=model, epochs=config.epochs, batch_size=config.batch_size,
                    learning_rate=config.learning_rate, beta1=config.beta1,
                    beta2=config.beta2, eps=config.eps, patience=config.patience)
+
+
+def head_width(config: Any) -> int:
+    """How many values a forecaster's head puts out: the horizon for a direct multi-step
+    forecast, else 1 (a one-step model, fed its own forecasts when the strategy is
+    recursive)."""
+    horizon = int(getattr(config, "horizon", 1))
+    return horizon if getattr(config, "strategy", "direct") == "direct" else 1
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainSpec)}

@@ -616,6 +616,7 @@ def compare(
     equivalence_margin: float = 0.02,
     flat_a: Sequence[int] = (),
     flat_b: Sequence[int] = (),
+    horizon: int = 1,
 ) -> Comparison:
     """Compare activation ``a`` (``runs_a``) with the reference ``b`` (``runs_b``).
 
@@ -628,6 +629,9 @@ def compare(
     over their family and judges them again. ``flat_a``/``flat_b`` are the seeds of each
     arm whose run forecast a flat line (:func:`relulab.diagnostics.flat_seeds`): the
     comparison names those among its pairs and estimates the seeds needed without them.
+    ``horizon``: the forecasts are paths of that many steps (:mod:`relulab.windows`), so
+    the Diebold-Mariano test runs at ``h = horizon``: the errors of one path share its
+    origin and are correlated up to lag ``h - 1``.
     """
     fa, fb = _as_frame(runs_a), _as_frame(runs_b)
     xa = np.atleast_2d(np.asarray(forecasts_a, dtype=float))
@@ -649,7 +653,8 @@ def compare(
     if ga.any() and gb.any() and y.size >= 2:
         med_a = np.median(xa[ga], axis=0)
         med_b = np.median(xb[gb], axis=0)
-        dm_stat, dm_p = diebold_mariano(y - med_a, y - med_b, h=1, power=2)
+        dm_stat, dm_p = diebold_mariano(y - med_a, y - med_b, h=min(int(horizon), y.size - 1),
+                                        power=2)
     else:
         dm_stat, dm_p = math.nan, math.nan
     vol_a = _nanmedian(fa["vol_ratio"].to_numpy(float)[ga])

@@ -634,6 +634,9 @@ class Store:
             found = diagnose(runs, study_activations(config.activations, runs))
         else:
             found = Diagnostics.from_json(_loads(diagnostics))
+        from relulab.analysis import step_errors
+
+        stored_baselines = _loads(baselines)
         return StudyResult(
             config=config,
             series_name=row["series_name"],
@@ -645,12 +648,14 @@ class Store:
             runs=runs,
             summary=_loads(summary),
             comparisons=compared,
-            baselines=_loads(baselines),
+            baselines=stored_baselines,
             timing=_loads(timing),
             study_id=row["key"],
             warnings=_loads(warnings),
             relulab_version=row["relulab_version"],
             diagnostics=found,
+            by_step=step_errors(config, runs, stored_baselines, values, row["train_end"],
+                                row["test_start"]),
         )
 
 

@@ -50,7 +50,8 @@ _EVAL_ROWS = 16
 
 class TrainData(NamedTuple):
     """The windows one model trains on (float32): ``X_fit (n, L)``, ``y_fit (n,)``, and
-    Keras' validation tail ``X_val (m, L)``, ``y_val (m,)`` (``m`` may be 0)."""
+    Keras' validation tail ``X_val (m, L)``, ``y_val (m,)`` (``m`` may be 0); a direct
+    multi-step model's targets are ``(n, H)`` and ``(m, H)``."""
 
     X_fit: Any
     y_fit: Any
@@ -60,11 +61,14 @@ class TrainData(NamedTuple):
     @classmethod
     def from_arrays(cls, X_fit, y_fit, X_val=None, y_val=None) -> TrainData:
         X_fit = np.asarray(X_fit, np.float32)
+        y_fit = np.asarray(y_fit, np.float32)
+        # One target per window, or H of a direct multi-step forecast.
+        target = y_fit.shape[1:] if y_fit.ndim == 2 and y_fit.shape[1] > 1 else ()
         if X_val is None:
             X_val = np.zeros((0, *X_fit.shape[1:]), np.float32)
-            y_val = np.zeros((0,), np.float32)
-        return cls(X_fit, np.asarray(y_fit, np.float32).reshape(-1),
-                   np.asarray(X_val, np.float32), np.asarray(y_val, np.float32).reshape(-1))
+            y_val = np.zeros((0, *target), np.float32)
+        return cls(X_fit, y_fit.reshape(-1, *target), np.asarray(X_val, np.float32),
+                   np.asarray(y_val, np.float32).reshape(-1, *target))
 
     @classmethod
     def from_prepared(cls, prepared: Any) -> TrainData:
@@ -456,6 +460,12 @@ def _setup(spec: TrainSpec, act: models.ActivationLike, data: TrainData,
                 batching=_batching(spec, n, n_real))
 
 
+def _squared(err: jax.Array) -> jax.Array:
+    """Each window's squared error: ``err ** 2``, or over a multi-step target the mean of
+    its steps' (Keras' mean squared error of a ``Dense(H)`` output)."""
+    return err ** 2 if err.ndim == 1 else jnp.mean(err ** 2, axis=-1)
+
+
 def _total(x: jax.Array) -> jax.Array:
     # A sum in one fixed order, first to last: trailing padding zeros leave it exactly
     # as it is, so a padded series sums to the same bits as unpadded. (A tree-shaped
@@ -478,7 +488,9 @@ def _train_epoch(fit: _Fit, opt: optax.GradientTransformation, params: jax.Array
 
     def batch_loss(p, x, y, m):
         err = fit.model.apply(fit.unravel(p), x) - y
-        return jnp.sum(m * err * err) / jnp.sum(m)
+        if err.ndim == 1:
+            return jnp.sum(m * err * err) / jnp.sum(m)
+        return jnp.sum(m * _squared(err)) / jnp.sum(m)
 
     grad_fn = jax.value_and_grad(batch_loss)
 
@@ -529,7 +541,7 @@ def _evaluate(fit: _Fit, q: Any) -> tuple[jax.Array, jax.Array, dict[str, jax.Ar
     pred, alive, activity = jax.lax.map(
         chunk, (X.reshape(chunks, _EVAL_ROWS, *X_all.shape[1:]),
                 own.reshape(chunks, _EVAL_ROWS)))
-    return (pred.reshape(-1)[:rows_all], ~jnp.any(alive, axis=0),
+    return (pred.reshape(-1, *pred.shape[2:])[:rows_all], ~jnp.any(alive, axis=0),
             {k: _total(v) for k, v in activity.items()})
 
 
@@ -543,10 +555,11 @@ def _epoch_end(fit: _Fit, epoch: jax.Array, ran: jax.Array, params: jax.Array,
     if not y_val.shape[0]:
         val_loss, has_val = jnp.float32(jnp.nan), False
     elif fit.padded:  # 0 / 0, NaN, for a series without validation rows
-        val_loss = _total(jnp.where(fit.val_rows, (pred[n:] - y_val) ** 2, 0)) / fit.n_val_own
+        val_loss = (_total(jnp.where(fit.val_rows, _squared(pred[n:] - y_val), 0))
+                    / fit.n_val_own)
         has_val = fit.n_val_own > 0
     else:
-        val_loss, has_val = _total((pred[n:] - y_val) ** 2) / fit.n_val_own, True
+        val_loss, has_val = _total(_squared(pred[n:] - y_val)) / fit.n_val_own, True
     health = {k: health_of(v, fit.spec.dormant_threshold) for k, v in activity.items()}
     learned = fit.model.learned(fit.unravel(params)) if fit.spec.track_units else {}
     return EpochEnd(epoch=epoch, ran=ran, params=params, loss=loss, val_loss=val_loss,
@@ -965,10 +978,10 @@ def _member(group: tuple[str, ...], index: jax.Array) -> models.ActivationLike:
 
 
 @functools.lru_cache(maxsize=128)
-def _predict_program(spec: ModelSpec, group: tuple[str, ...]):
+def _predict_program(spec: ModelSpec, group: tuple[str, ...], per_seed: bool = False):
     def run(index: jax.Array, params: Any, X: jax.Array) -> jax.Array:
         model = models.get(spec, _member(group, index))
-        each = jax.vmap(model.apply, in_axes=(0, None))
+        each = jax.vmap(model.apply, in_axes=(0, 0 if per_seed else None))
         return jax.lax.map(lambda x: each(params, x), X)
 
     return jax.jit(run)
@@ -987,10 +1000,12 @@ def padded_rows(n: int, batch_size: int = 1) -> int:
 
 
 def predict_many(spec: ModelSpec, activation_name: str, params: Any, X: Any,
-                 group: Iterable[str] | None = None) -> jax.Array:
+                 group: Iterable[str] | None = None, *, per_seed: bool = False) -> jax.Array:
     """Forecasts ``(S, n)`` of each of ``S`` models of ``spec`` (``params`` with a leading
-    seed axis) for windows ``X``. ``group``: the activations sharing the compiled program
-    (``activation_name`` alone by default; the numbers do not depend on it).
+    seed axis) for windows ``X`` (``(S, n, H)`` from a direct ``H``-step head). ``group``:
+    the activations sharing the compiled program (``activation_name`` alone by default; the
+    numbers do not depend on it). ``per_seed``: ``X`` has a leading seed axis, each model
+    its own windows (a recursive forecast's, which hold each seed's own forecasts).
 
     The windows run in chunks of a fixed number of rows, the chunk count padded to a power
     of two, so a handful of programs serve windows of any count, and each forecast's bits
@@ -998,11 +1013,14 @@ def predict_many(spec: ModelSpec, activation_name: str, params: Any, X: Any,
     """
     group = tuple(group or (activation_name,))
     X = np.asarray(X, np.float32)
-    n = X.shape[0]
+    lead = X.shape[:1] if per_seed else ()
+    n, window = X.shape[len(lead)], X.shape[len(lead) + 1:]
     chunks = 1 << max(0, int(-(-n // _EVAL_ROWS) - 1).bit_length())
-    Xp = np.zeros((chunks * _EVAL_ROWS, *X.shape[1:]), np.float32)
-    Xp[:n] = X
-    out = _predict_program(spec, group)(jnp.int32(group.index(activation_name)), params,
-                                        jnp.asarray(Xp.reshape(chunks, _EVAL_ROWS,
-                                                               *X.shape[1:])))
-    return jnp.moveaxis(out, 1, 0).reshape(out.shape[1], -1)[:, :n]
+    Xp = np.zeros((*lead, chunks * _EVAL_ROWS, *window), np.float32)
+    Xp[(slice(None),) * len(lead) + (slice(0, n),)] = X
+    Xp = Xp.reshape(*lead, chunks, _EVAL_ROWS, *window)
+    if per_seed:  # chunks first, for lax.map
+        Xp = np.moveaxis(Xp, 0, 1)
+    out = _predict_program(spec, group, per_seed)(jnp.int32(group.index(activation_name)),
+                                                  params, jnp.asarray(Xp))
+    return jnp.moveaxis(out, 1, 0).reshape(out.shape[1], -1, *out.shape[3:])[:, :n]

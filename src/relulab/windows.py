@@ -28,6 +28,17 @@ All indices are 0-based; ``n`` is the series length, ``L`` the lookback.
   - ``diff``: the model sees first differences ``y[t] - y[t-1]``, min-max scaled on the
     train region's differences; the forecast is ``y[t-1]`` plus the forecast difference.
     A window then reaches one point further back (``lookback + 1`` points).
+* **Horizons** (``config.horizon`` ``H``, ``config.strategy``): the test region is tiled by
+  forecast *paths* of ``H`` steps, origins ``test_start, test_start + H, ...``, each made
+  from the actual values before its origin only (the last path is cut at the series'
+  end); the validation region is tiled the same way. Every test point thus has one
+  forecast, ``k + 1`` steps ahead where ``k`` is its place in its path, and ``H = 1`` is
+  the protocol's one-step forecasts. ``direct``: a training window's target is the ``H``
+  values from ``t`` (its inputs those before ``t``), and the model has ``H`` outputs (a
+  window needs all ``H`` targets inside its region). ``recursive``: the one-step model is
+  trained as at ``H = 1`` and fed its own forecasts (:meth:`Prepared.recursive`), each
+  step's window rescaled as the scaler says. With ``diff``, a direct path is the last
+  actual value plus the cumulated forecast differences.
 * **Keras' validation split**: of the training windows (targets in the train region), Keras
   ``fit(..., validation_split=v)`` trains on the first ``floor(m * (1 - v))`` and reports its
   validation loss on the rest, split before any shuffling.
@@ -39,12 +50,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from relulab.config import SCALERS
 from relulab.errors import RelulabError
+from relulab.specs import head_width
 
 if TYPE_CHECKING:
     from relulab.config import StudyConfig
@@ -97,8 +109,10 @@ def train_end_for(points_before_test: int, train_fraction: float) -> int:
     return math.floor(train_fraction * points_before_test + _FLOOR_EPS)
 
 
-def split(n: int, *, test_size: int, train_fraction: float, lookback: int) -> Split:
+def split(n: int, *, test_size: int, train_fraction: float, lookback: int,
+          ahead: int = 1) -> Split:
     """Split ``n`` points into train, validation and test regions (see the module docstring).
+    ``ahead``: how many targets a training window holds (a direct ``H``-step model's ``H``).
 
     >>> split(115, test_size=15, train_fraction=0.8, lookback=5)
     Split(n=115, train_end=80, test_start=100)
@@ -114,13 +128,15 @@ def split(n: int, *, test_size: int, train_fraction: float, lookback: int) -> Sp
         )
     test_start = n - test_size
     train_end = train_end_for(test_start, train_fraction)
-    need = lookback + MIN_TRAIN_SAMPLES
+    need = lookback + ahead - 1 + MIN_TRAIN_SAMPLES
     if test_start < 1 or train_end < need:
+        steps = f" + {ahead - 1} more steps ahead" if ahead > 1 else ""
         raise RelulabError(
             f"a series of {n} points is too short for lookback {lookback} and test size "
             f"{test_size}: its train region holds {max(train_end, 0)} points but needs at least "
-            f"{need} (lookback + {MIN_TRAIN_SAMPLES} training windows); lower --lookback or "
-            f"--test-size, or use a longer series"
+            f"{need} (lookback{steps} + {MIN_TRAIN_SAMPLES} training windows); lower "
+            f"--lookback or --test-size{', --horizon' if ahead > 1 else ''}, or use a longer "
+            "series"
         )
     if train_end >= test_start:
         raise RelulabError(
@@ -172,7 +188,8 @@ def min_length(config: StudyConfig) -> int:
     """Fewest points a series needs under ``config``: test window, a validation point, and a
     train region holding ``lookback`` points plus enough training windows for Keras' split.
     """
-    train_points = reach(config) + _min_train_samples(config.validation_split)
+    train_points = (reach(config) + head_width(config) - 1
+                    + _min_train_samples(config.validation_split))
     before = train_points
     while not (
         train_end_for(before, config.train_fraction) >= train_points
@@ -186,11 +203,14 @@ def check_length(n: int, config: StudyConfig, *, what: str = "the series") -> No
     """Raise a :class:`RelulabError` saying what to lower when ``n`` points are too few."""
     need = min_length(config)
     if n < need:
+        ahead = head_width(config)
+        steps = (f", {ahead} steps ahead per training window (direct horizon)"
+                 if ahead > 1 else "")
         raise RelulabError(
             f"{what} has {n} points, but lookback {config.lookback}, test size "
-            f"{config.test_size}, train fraction {config.train_fraction} and validation split "
-            f"{config.validation_split} need at least {need}; lower --lookback or --test-size, "
-            f"or use a longer series"
+            f"{config.test_size}{steps}, train fraction {config.train_fraction} and validation "
+            f"split {config.validation_split} need at least {need}; lower --lookback or "
+            f"--test-size{', --horizon' if ahead > 1 else ''}, or use a longer series"
         )
 
 
@@ -302,9 +322,26 @@ class Windows:
     # ``z * scale[i] + loc[i]`` in the series' units (float64); None for the global one.
     loc: np.ndarray | None = None
     scale: np.ndarray | None = None
+    # Forecast paths (a region's evaluation windows): each window's target_index is a
+    # path's origin, its path ``horizon`` steps long, the region ending at ``end``.
+    horizon: int = 1
+    end: int | None = None
 
     def __len__(self) -> int:
         return int(self.target_index.shape[0])
+
+    @property
+    def points(self) -> int:
+        """How many points the windows forecast: their region's, for paths."""
+        if self.end is None or not len(self):
+            return len(self)
+        return self.end - int(self.target_index[0])
+
+    def paths(self, forecasts: Any) -> np.ndarray:
+        """``forecasts (..., windows, H)``, a path per window, as one forecast per point of
+        the region ``(..., points)``: the paths end to end, the last one cut at the end."""
+        f = np.asarray(forecasts)
+        return f.reshape(*f.shape[:-2], -1)[..., : self.points]
 
     def take(self, start: int | None = None, stop: int | None = None) -> Windows:
         s = slice(start, stop)
@@ -331,13 +368,64 @@ class Prepared:
     test: Windows
     train_targets: Windows
     values: np.ndarray
+    kind: str = "global"  # config.scaler
+    diffs: MinMaxScaler | None = None  # the differences' scaler (kind "diff")
+    reach: int = 1  # how many values before its target a window's inputs reach back
 
     def forecasts(self, scaled: Any, windows: Windows) -> np.ndarray:
         """Forecasts in the series' units from the model's outputs ``scaled`` for
-        ``windows`` (``(..., len(windows))``, any leading axes, e.g. seeds)."""
+        ``windows`` (``(..., len(windows))``, any leading axes, e.g. seeds; a direct
+        multi-step head's ``(..., len(windows), H)``, returned as one forecast per point of
+        the windows' region, :meth:`Windows.paths`)."""
+        if windows.horizon == 1:
+            if windows.loc is None:
+                return self.scaler.inverse(np.asarray(scaled))
+            return np.asarray(scaled, dtype=np.float64) * windows.scale + windows.loc
         if windows.loc is None:
-            return self.scaler.inverse(np.asarray(scaled))
-        return np.asarray(scaled, dtype=np.float64) * windows.scale + windows.loc
+            return windows.paths(self.scaler.inverse(np.asarray(scaled)))
+        z = np.asarray(scaled, dtype=np.float64)
+        if self.diffs is not None:  # the last actual value plus the forecast differences
+            steps = z * windows.scale[:, None] + self.diffs.lo
+            return windows.paths(windows.y_prev[:, None] + np.cumsum(steps, axis=-1))
+        return windows.paths(z * windows.scale[:, None] + windows.loc[:, None])
+
+    def recursive(self, predict: Any, windows: Windows, seeds: int) -> np.ndarray:
+        """Each of ``seeds`` one-step models fed its own forecasts along every path of
+        ``windows``: ``predict(X (seeds, windows, L) float32) -> (seeds, windows)`` scaled
+        outputs; returns ``(seeds, points)`` in the series' units (:meth:`Windows.paths`).
+
+        Each step's window, the last ``reach`` values of actuals and forecasts so far, is
+        scaled exactly as a training window is (the same statistics, the same float32
+        rounding), so the first step is the one-step forecast bit for bit."""
+        origins = windows.target_index
+        hist = self.values[origins[:, None] + np.arange(-self.reach, 0)]
+        hist = np.broadcast_to(hist, (seeds, *hist.shape)).astype(np.float64)
+        steps = []
+        for _ in range(windows.horizon):
+            raw = hist[..., -self.reach:]
+            X, invert = self._scaled_inputs(raw)
+            forecast = np.asarray(invert(np.asarray(predict(X))), dtype=np.float64)
+            steps.append(forecast)
+            hist = np.concatenate([hist, forecast[..., None]], axis=-1)
+        return windows.paths(np.stack(steps, axis=-1))
+
+    def _scaled_inputs(self, raw: np.ndarray) -> tuple[np.ndarray, Any]:
+        """A model's inputs (float32) from windows ``raw (..., reach)`` in the series' units,
+        scaled as ``kind`` scales a training window, and the function that returns the
+        model's scaled outputs to the series' units."""
+        if self.kind == "global":
+            return (self.scaler.transform(raw).astype(np.float32),
+                    lambda z: self.scaler.inverse(z))
+        if self.kind == "diff":
+            d = self.diffs
+            assert d is not None
+            loc, scale = raw[..., -1] + d.lo, d.hi - d.lo
+            return (d.transform(np.diff(raw, axis=-1)).astype(np.float32),
+                    lambda z: np.asarray(z, np.float64) * scale + loc)
+        flat = raw.reshape(-1, raw.shape[-1])
+        loc, scale = (a.reshape(raw.shape[:-1]) for a in window_statistics(flat, self.kind))
+        X = ((raw - loc[..., None]) / scale[..., None]).astype(np.float32)
+        return X, lambda z: np.asarray(z, np.float64) * scale + loc
 
 
 def _as_values(values: Any) -> np.ndarray:
@@ -353,16 +441,48 @@ def _as_values(values: Any) -> np.ndarray:
     return v
 
 
-def _windows(values: np.ndarray, scaled: np.ndarray, lookback: int, lo: int, hi: int) -> Windows:
+class _Targets(NamedTuple):
+    """Which windows a region ``[lo, hi)`` has: training windows (every ``t`` whose
+    ``ahead`` targets lie in the region) or, with ``paths``, forecast paths' origins
+    ``lo, lo + ahead, ...`` (module docstring)."""
+
+    lo: int
+    hi: int
+    ahead: int = 1
+    paths: bool = False
+
+    def index(self, first: int) -> np.ndarray:
+        """The targets (origins) ``t``, none before ``first`` (the inputs' reach)."""
+        start = max(self.lo, first)
+        if self.paths:
+            return np.arange(start, self.hi, self.ahead)
+        return np.arange(start, self.hi - self.ahead + 1)
+
+    def fields(self) -> dict[str, Any]:
+        """The :class:`Windows` fields of paths (none for training windows)."""
+        return {"horizon": self.ahead, "end": self.hi} if self.paths else {}
+
+
+def _ahead(seq: np.ndarray, targets: np.ndarray, ahead: int) -> np.ndarray:
+    """``seq[t]`` of each target ``t``, or ``seq[t .. t + ahead - 1]`` as rows (NaN past
+    the end of ``seq``, where a path is cut)."""
+    if ahead == 1:
+        return seq[targets]
+    padded = np.concatenate([seq, np.full(ahead - 1, np.nan)])
+    return padded[targets[:, None] + np.arange(ahead)]
+
+
+def _windows(values: np.ndarray, scaled: np.ndarray, lookback: int, at: _Targets) -> Windows:
     """Windows whose targets are ``t`` in ``[max(lo, lookback), hi)``."""
-    targets = np.arange(max(lo, lookback), hi)
+    targets = at.index(lookback)
     # Row i of the view is scaled[i : i + lookback], the input of target i + lookback.
     view = np.lib.stride_tricks.sliding_window_view(scaled, lookback)
     return Windows(
         X=view[targets - lookback].astype(np.float32),
-        y=scaled[targets].astype(np.float32),
+        y=_ahead(scaled, targets, at.ahead).astype(np.float32),
         target_index=targets,
         y_prev=values[targets - 1].copy(),
+        **at.fields(),
     )
 
 
@@ -385,39 +505,42 @@ def window_statistics(inputs: np.ndarray, scaler: str) -> tuple[np.ndarray, np.n
     return loc, np.where(scale == 0, 1.0, scale) + WINDOW_EPS
 
 
-def _scaled_windows(values: np.ndarray, lookback: int, lo: int, hi: int,
-                    scaler: str) -> Windows:
+def _scaled_windows(values: np.ndarray, lookback: int, at: _Targets, scaler: str) -> Windows:
     """Windows whose targets are ``t`` in ``[max(lo, lookback), hi)``, each scaled by the
     statistics of its own inputs."""
-    targets = np.arange(max(lo, lookback), hi)
+    targets = at.index(lookback)
     raw = np.lib.stride_tricks.sliding_window_view(values, lookback)[targets - lookback]
     loc, scale = window_statistics(raw, scaler)
+    ahead = _ahead(values, targets, at.ahead)
+    y = ((ahead - loc) / scale if at.ahead == 1
+         else (ahead - loc[:, None]) / scale[:, None])
     return Windows(
         X=((raw - loc[:, None]) / scale[:, None]).astype(np.float32),
-        y=((values[targets] - loc) / scale).astype(np.float32),
+        y=y.astype(np.float32),
         target_index=targets,
         y_prev=values[targets - 1].copy(),
-        loc=loc, scale=scale,
+        loc=loc, scale=scale, **at.fields(),
     )
 
 
-def _diff_windows(values: np.ndarray, dscaler: MinMaxScaler, lookback: int, lo: int,
-                  hi: int) -> Windows:
+def _diff_windows(values: np.ndarray, dscaler: MinMaxScaler, lookback: int,
+                  at: _Targets) -> Windows:
     """Windows of first differences whose targets are ``t`` in ``[max(lo, lookback + 1),
     hi)``: inputs ``d[t-L .. t-1]`` and target ``d[t]``, ``d[t] = y[t] - y[t-1]`` min-max
     scaled by ``dscaler``; the forecast of ``y[t]`` is ``y[t-1]`` plus the difference's."""
     d = np.concatenate([[np.nan], np.diff(values)])
     scaled = dscaler.transform(d)
-    targets = np.arange(max(lo, lookback + 1), hi)
+    targets = at.index(lookback + 1)
     view = np.lib.stride_tricks.sliding_window_view(scaled, lookback)
     prev = values[targets - 1].copy()
     return Windows(
         X=view[targets - lookback].astype(np.float32),
-        y=scaled[targets].astype(np.float32),
+        y=_ahead(scaled, targets, at.ahead).astype(np.float32),
         target_index=targets,
         y_prev=prev,
         loc=prev + dscaler.lo,
         scale=np.full(targets.shape, dscaler.hi - dscaler.lo),
+        **at.fields(),
     )
 
 
@@ -452,7 +575,7 @@ def prepare(values: Any, config: StudyConfig) -> Prepared:
     v.setflags(write=False)
     check_length(v.shape[0], config)
     s = split(v.shape[0], test_size=config.test_size, train_fraction=config.train_fraction,
-              lookback=reach(config))
+              lookback=reach(config), ahead=head_width(config))
     scaler = MinMaxScaler.fit(v[: s.train_end])
     check_scale(v, s.train_end)
     return _prepared(v, s, scaler, config)
@@ -462,31 +585,34 @@ def _prepared(v: np.ndarray, s: Split, scaler: MinMaxScaler, config: StudyConfig
     """The windows of the checked, read-only values ``v`` split by ``s``, scaled as
     ``config.scaler`` says (module docstring)."""
     L, kind = config.lookback, _scaler(config)
+    dscaler = None
     if kind == "global":
         scaled = scaler.transform(v)
 
-        def windows(lo: int, hi: int) -> Windows:
-            return _windows(v, scaled, L, lo, hi)
+        def windows(at: _Targets) -> Windows:
+            return _windows(v, scaled, L, at)
     elif kind == "diff":
         dscaler = _diff_scaler(v, s.train_end)
 
-        def windows(lo: int, hi: int) -> Windows:
-            return _diff_windows(v, dscaler, L, lo, hi)
+        def windows(at: _Targets) -> Windows:
+            return _diff_windows(v, dscaler, L, at)
     else:
-        def windows(lo: int, hi: int) -> Windows:
-            return _scaled_windows(v, L, lo, hi, kind)
+        def windows(at: _Targets) -> Windows:
+            return _scaled_windows(v, L, at, kind)
 
-    train_targets = windows(0, s.train_end)
+    horizon = int(getattr(config, "horizon", 1))
+    train_targets = windows(_Targets(0, s.train_end, head_width(config)))
     split_at = keras_split_at(len(train_targets), config.validation_split)
     return Prepared(
         split=s,
         scaler=scaler,
         fit=train_targets.take(None, split_at),
         val_loss=train_targets.take(split_at, None),
-        validation=windows(s.train_end, s.test_start),
-        test=windows(s.test_start, s.n),
+        validation=windows(_Targets(s.train_end, s.test_start, horizon, paths=True)),
+        test=windows(_Targets(s.test_start, s.n, horizon, paths=True)),
         train_targets=train_targets,
         values=v,
+        kind=kind, diffs=dscaler, reach=reach(config),
     )
 
 
@@ -513,7 +639,8 @@ def rolling_folds(n: int, config: StudyConfig, *, what: str = "the series") -> l
         )
     return [
         split(n - (folds - 1 - k) * config.test_size, test_size=config.test_size,
-              train_fraction=config.train_fraction, lookback=reach(config))
+              train_fraction=config.train_fraction, lookback=reach(config),
+              ahead=head_width(config))
         for k in range(folds)
     ]
 

@@ -22,7 +22,8 @@ def headline(result: StudyResult) -> str:
     c = result.config
     n, n_test = result.values.size, result.values.size - result.test_start
     if result.task == "forecast":
-        return (f"{n} points, test = last {n_test}, model {c.model.upper()}({c.units}) × "
+        paths = (f" in {c.horizon}-step paths ({c.strategy})" if c.horizon > 1 else "")
+        return (f"{n} points, test = last {n_test}{paths}, model {c.model.upper()}({c.units}) × "
                 f"{c.layers}, {c.epochs} epochs, {c.seeds} seeds per activation")
     model = (c.model_description.split("\n", 1)[0] or "the user's model"
              if c.model == "user" else f"relulab's MLP({c.units}) × {c.layers}")

@@ -124,6 +124,13 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
                    "region; the default for one series) | window-minmax | window-standard "
                    "(the default for a --panel) | robust (each window by its own inputs, as "
                    "NeuralForecast) | diff (first differences)")
+    g.add_argument("--horizon", type=int, metavar="H",
+                   help="steps ahead: the test region is tiled by forecast paths of H steps, "
+                   "each from the actual values before it (default 1, one-step forecasts)")
+    g.add_argument("--strategy", metavar="direct|recursive",
+                   help="with --horizon above 1: direct (default; one head of H outputs "
+                   "trained on H-step targets) or recursive (the one-step model fed its own "
+                   "forecasts)")
     g.add_argument("--folds", type=int, help="rolling-origin folds (default 1)")
     g.add_argument("--correction", metavar="METHOD",
                    help="adjust the p-values over the study's comparisons: holm | bonferroni "
@@ -162,7 +169,7 @@ def _add_output_options(p: argparse.ArgumentParser, report_default: str | None =
 _CONFIG_FLAGS = ("model", "reference", "recurrent_activation", "seeds", "seed_offset", "epochs",
                  "batch_size", "learning_rate", "units", "layers", "init", "lookback",
                  "test_size", "validation_split", "patience", "season", "scaler", "folds",
-                 "correction", "equivalence_margin", "name")
+                 "horizon", "strategy", "correction", "equivalence_margin", "name")
 
 
 def _seeds(text: str) -> int | str:
@@ -329,7 +336,7 @@ TABLE_DEFAULTS: dict[str, Any] = dict(
     model="mlp", units=32, layers=2, epochs=200, patience=10, batch_size=32,
     learning_rate=1e-3,
     activations=("relu", "leaky_relu", "gelu", "silu"), reference="relu", seeds=10)
-_FORECAST_FLAGS = ("lookback", "test_size", "season", "scaler", "folds",
+_FORECAST_FLAGS = ("lookback", "test_size", "season", "scaler", "folds", "horizon", "strategy",
                    "recurrent_activation", "target_width")
 
 

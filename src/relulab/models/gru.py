@@ -53,7 +53,7 @@ def weight_shapes(spec: ModelSpec, n_features: int) -> list[tuple[int, int]]:
     shapes = []
     for k in range(spec.layers):
         shapes += [(n_features if k == 0 else u, 3 * u), (u, 3 * u)]
-    return [*shapes, (u, 1)]
+    return [*shapes, (u, spec.outputs)]
 
 
 def init_weights(spec: ModelSpec, draws: list[jax.Array]) -> Params:

@@ -53,13 +53,16 @@ def matmul(x: jax.Array, w: jax.Array) -> jax.Array:
 
 
 def dense_weights(bits: jax.Array) -> Params:
-    """Keras' ``Dense(1)`` weights from ``(units, 1)`` random words: Glorot kernel, zero bias."""
-    return {"kernel": glorot_uniform(bits), "bias": jnp.zeros((1,))}
+    """Keras' ``Dense(outputs)`` weights from ``(units, outputs)`` random words: Glorot
+    kernel, zero bias."""
+    return {"kernel": glorot_uniform(bits), "bias": jnp.zeros((bits.shape[1],))}
 
 
 def dense(params: Params, features: jax.Array) -> jax.Array:
-    """The ``Dense(1)`` head on ``features (batch, units)``: forecasts ``(batch,)``."""
-    return (matmul(features, params["kernel"]) + params["bias"])[:, 0]
+    """The head on ``features (batch, units)``: forecasts ``(batch,)`` from ``Dense(1)``,
+    ``(batch, H)`` from a direct multi-step head ``Dense(H)``."""
+    out = matmul(features, params["kernel"]) + params["bias"]
+    return out[:, 0] if out.shape[-1] == 1 else out
 
 
 class Switched:

@@ -31,7 +31,7 @@ def weight_shapes(spec: ModelSpec, n_features: int) -> list[tuple[int, int]]:
     ``spec.init`` draws beyond it: none for Keras' initialisers), then the head's kernel."""
     widths = [n_features] + [spec.units] * spec.layers
     return ([initializers.draw_shape(spec.init, a, b) for a, b in itertools.pairwise(widths)]
-            + [(widths[-1], 1)])
+            + [(widths[-1], spec.outputs)])
 
 
 def init_weights(spec: ModelSpec, draws: list[jax.Array]) -> Params:

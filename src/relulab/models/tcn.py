@@ -72,7 +72,7 @@ def weight_shapes(spec: ModelSpec, n_features: int) -> list[tuple[int, int]]:
         shapes += [(KERNEL * c_in, u), (KERNEL * u, u)]
         if c_in != u:
             shapes.append((c_in, u))
-    return [*shapes, (u, 1)]
+    return [*shapes, (u, spec.outputs)]
 
 
 def _conv(bits: jax.Array, kernel: int) -> Params:

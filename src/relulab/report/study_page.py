@@ -183,6 +183,15 @@ def _summary_rows(result: StudyResult, activations: list[str],
     return rows, metrics
 
 
+def _step_rows(result: StudyResult) -> dict[str, Any]:
+    """The RMSE ``h`` steps ahead of each activation and baseline, formatted."""
+    H = result.config.horizon
+    rows = [{"name": name if name in result.activations else f"{name} (baseline)",
+             "cells": [display.number(v) for v in metrics.get("rmse", [])]}
+            for name, metrics in result.by_step.items()]
+    return {"steps": list(range(1, H + 1)), "rows": rows}
+
+
 def _dead_rows(diagnostics: Diagnostics) -> list[str]:
     """Per activation that had dead units: the share at the kept epoch, in words."""
     return [f"{d.activation}: {d.seeds_with_dead} of {d.seeds} seeds ended with dead units "
@@ -303,6 +312,7 @@ def page_context(result: StudyResult) -> dict[str, Any]:
         "n_test": n - result.test_start, "n_train": result.train_end,
         "n_val": result.test_start - result.train_end, "model": _model_words(config),
         "scaling": display.scaler_phrase(config.scaler),
+        "ahead": display.ahead_phrase(config.horizon, config.strategy),
         "task": result.task, "headline_label": METRICS[headline].short,
         "headline_unit": METRICS[headline].unit,
         "test_name": ("Diebold-Mariano p" if result.task == "forecast"
@@ -317,6 +327,7 @@ def page_context(result: StudyResult) -> dict[str, Any]:
         "summary_rows": rows, "metrics": metrics,
         "metric_info": {m: METRICS[m] for m in metrics},
         "baseline_rows": baseline_rows,
+        "step_rows": _step_rows(result),
         "figures": _embedded_figures(result),
         "diverged_text": "; ".join(
             f"{a} diverged on seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}"

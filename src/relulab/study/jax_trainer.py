@@ -311,7 +311,9 @@ def call_programs(plan: Plan, call: Call, activations: list[str]) -> dict[str, A
     spec = train_spec(config)
     preps = [plan.series[s].prepared[call.fold] for s in call.series]
     window = tuple(preps[0].fit.X.shape[1:])
-    shapes = ((call.rows, *window), (call.rows,), (call.val_rows, *window), (call.val_rows,))
+    ahead = tuple(preps[0].fit.y.shape[1:])  # (H,) for a direct multi-step head
+    shapes = ((call.rows, *window), (call.rows, *ahead), (call.val_rows, *window),
+              (call.val_rows, *ahead))
     padded = any(p.fit.X.shape[0] != call.rows or p.val_loss.X.shape[0] != call.val_rows
                  for p in preps)
     return {a: Program(spec, program_group(config, a), shapes, len(call.series),
@@ -334,6 +336,33 @@ def model_steps(config: StudyConfig, prepared: Any) -> int:
     return config.seeds * config.epochs * steps_per_epoch(train_spec(config), n)
 
 
+def forecasts_of(config: StudyConfig, activation: str, params: Any, prep: Any,
+                 windows: Any) -> np.ndarray:
+    """``(seeds, points)`` forecasts in the series' units of the models ``params`` (a
+    leading seed axis) for ``windows`` of the fold ``prep``: one step ahead, or paths of
+    ``config.horizon`` steps, direct (the head's ``H`` outputs) or recursive (each seed's
+    one-step model fed its own forecasts, ``windows.Prepared.recursive``)."""
+    from relulab.training import predict_many
+
+    model = train_spec(config).model
+    group = program_group(config, activation)
+    if windows.horizon > 1 and config.strategy == "recursive":
+        def step(X: np.ndarray) -> np.ndarray:
+            return np.asarray(predict_many(model, activation, params, X, group,
+                                           per_seed=True))
+
+        return prep.recursive(step, windows, _seed_count(params))
+    scaled = np.asarray(predict_many(model, activation, params, windows.X, group))
+    return prep.forecasts(scaled, windows)
+
+
+def _seed_count(params: Any) -> int:
+    """The leading (seed) axis of a pytree of stacked parameters."""
+    import jax
+
+    return int(jax.tree.leaves(params)[0].shape[0])
+
+
 def score_group(config: StudyConfig, activation: str, sp: SeriesPlan,
                 outs: list[Any]) -> list[RunRecord]:
     """Forecasts in original units and their metrics: one RunRecord per seed.
@@ -343,15 +372,11 @@ def score_group(config: StudyConfig, activation: str, sp: SeriesPlan,
     protocol's split).
     """
     from relulab import metrics
-    from relulab.training import predict_many
 
     values, preps = sp.values, sp.prepared
-    model = train_spec(config).model
-    group = program_group(config, activation)
 
     def forecast(out: Any, prep: Any, windows: Any) -> np.ndarray:
-        scaled = np.asarray(predict_many(model, activation, out.params, windows.X, group))
-        return prep.forecasts(scaled, windows)
+        return forecasts_of(config, activation, out.params, prep, windows)
 
     forecasts = np.concatenate([forecast(o, p, p.test) for o, p in zip(outs, preps,
                                                                           strict=True)], axis=1)
@@ -365,6 +390,11 @@ def score_group(config: StudyConfig, activation: str, sp: SeriesPlan,
     y_train = values[:last.split.train_end]
     val_y = values[last.split.train_end:last.split.test_start]
     val_prev = float(values[last.split.train_end - 1])
+    # Each point's place in its forecast path (None: one-step forecasts).
+    steps = val_steps = None
+    if config.horizon > 1:
+        steps = metrics.path_steps(y_test.size, config.horizon, config.test_size)
+        val_steps = metrics.path_steps(val_y.size, config.horizon)
     loss = np.asarray(out.loss, dtype=np.float64)
     val_loss = np.asarray(out.val_loss, dtype=np.float64)
     best = np.asarray(out.best_epoch)
@@ -378,9 +408,9 @@ def score_group(config: StudyConfig, activation: str, sp: SeriesPlan,
             vm = dict(m)
         else:
             m = metrics.score(y_test, forecasts[i], y_prev=y_prev, y_train=y_train,
-                              season=config.season)
+                              season=config.season, steps=steps)
             vm = metrics.score(val_y, val_forecast[i], y_prev=val_prev, y_train=y_train,
-                               season=config.season)
+                               season=config.season, steps=val_steps)
         runs.append(RunRecord(
             activation=activation, seed=int(seed), diverged=bad,
             metrics={k: float(v) for k, v in m.items()},

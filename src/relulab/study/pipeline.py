@@ -192,7 +192,7 @@ def series_result(config: StudyConfig, sp: SeriesPlan, runs: list[RunRecord],
     Pure and deterministic (every bootstrap draw is seeded from the study seed and the
     names involved): the same runs in any order give the same result, which is how a
     resumed study's analysis equals an uninterrupted one."""
-    from relulab.analysis import analyse, diverged_warnings
+    from relulab.analysis import analyse, diverged_warnings, step_errors
     from relulab.diagnostics import flat_warnings
 
     order = {a: i for i, a in enumerate(config.activations)}
@@ -212,6 +212,7 @@ def series_result(config: StudyConfig, sp: SeriesPlan, runs: list[RunRecord],
                              *behind_naive_warnings(analysis.summary, baselines, config,
                                                     values, sp.train_end, sp.test_start)],
         relulab_version=__version__, diagnostics=analysis.diagnostics,
+        by_step=step_errors(config, runs, baselines, values, sp.train_end, sp.test_start),
     )
 
 
