@@ -25,6 +25,7 @@ CORRECTIONS = ("holm", "bonferroni", "none")  # relulab.stats.adjust_p's methods
 TASKS = ("forecast", "classification", "regression")  # relulab.metrics.TASKS' keys
 OPTIMIZERS = ("adam", "adamw", "sgd")
 STRATEGIES = ("direct", "recursive")  # how a forecast of more than one step is made
+POOLINGS = ("local", "global")  # one model per series, or one across the panel
 SCALERS = ("global", "window-minmax", "window-standard", "robust", "diff")  # windows.SCALERS
 
 
@@ -71,6 +72,12 @@ class StudyConfig:
     # "recursive": the one-step model fed its own forecasts.
     horizon: int = 1
     strategy: str = "direct"
+    # "local": one model per series (the protocol's); "global": one model per activation
+    # and seed trained on every series' windows pooled (relulab.study.global_trainer),
+    # scored per series. A global study's config carries its panel's identity
+    # (panel_key, set by the plan): a series' numbers then depend on the whole panel.
+    pooling: str = "local"
+    panel_key: str = ""
     test_fraction: float = 0.2  # a table's share of rows held out for the test (--table)
 
     # Training (Keras defaults).
@@ -123,6 +130,12 @@ class StudyConfig:
         if self.scaler not in SCALERS:
             raise RelulabError(f"unknown scaler {self.scaler!r}; choose one of: "
                                f"{', '.join(SCALERS)}")
+        if self.pooling not in POOLINGS:
+            raise RelulabError(f"unknown pooling {self.pooling!r}; choose one of: "
+                               f"{', '.join(POOLINGS)}")
+        if self.pooling == "global" and self.task != "forecast":
+            raise RelulabError("a global model pools a panel's series: it applies to "
+                               "forecasts; leave --global out for a table or your own model")
         if self.strategy not in STRATEGIES:
             raise RelulabError(f"unknown strategy {self.strategy!r}; choose one of: "
                                f"{', '.join(STRATEGIES)}")
@@ -232,7 +245,7 @@ _NOT_HASHED = ("name", "data", "column", "date_column", "date_format", "model_de
 # StudyConfig._hashed). A new field that changes numbers goes here, its "as before" value
 # its default.
 _ADDED = ("init", "correction", "equivalence_margin", "task", "model_id", "optimizer",
-          "test_fraction", "scaler", "horizon", "strategy")
+          "test_fraction", "scaler", "horizon", "strategy", "pooling", "panel_key")
 _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(StudyConfig)}
 
 

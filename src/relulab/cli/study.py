@@ -131,6 +131,10 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
                    help="with --horizon above 1: direct (default; one head of H outputs "
                    "trained on H-step targets) or recursive (the one-step model fed its own "
                    "forecasts)")
+    g.add_argument("--global", dest="pooling", action="store_const", const="global",
+                   help="with --panel: one model per activation and seed, trained on the "
+                   "windows of every series pooled (each series scaled on its own), scored "
+                   "per series; default: one model per series")
     g.add_argument("--folds", type=int, help="rolling-origin folds (default 1)")
     g.add_argument("--correction", metavar="METHOD",
                    help="adjust the p-values over the study's comparisons: holm | bonferroni "
@@ -169,7 +173,8 @@ def _add_output_options(p: argparse.ArgumentParser, report_default: str | None =
 _CONFIG_FLAGS = ("model", "reference", "recurrent_activation", "seeds", "seed_offset", "epochs",
                  "batch_size", "learning_rate", "units", "layers", "init", "lookback",
                  "test_size", "validation_split", "patience", "season", "scaler", "folds",
-                 "horizon", "strategy", "correction", "equivalence_margin", "name")
+                 "horizon", "strategy", "pooling", "correction", "equivalence_margin",
+                 "name")
 
 
 def _seeds(text: str) -> int | str:
@@ -286,9 +291,12 @@ def _cmd_panel(args: argparse.Namespace) -> int:
         result, written = run_panel_study(config, panel, outputs=outputs, progress=progress,
                                           executor=executor)
     pooled = result.pooled
+    scope = ("one global " if config.pooling == "global" else "")
+    paths = (f", {config.horizon}-step paths ({config.strategy})" if config.horizon > 1
+             else "")
     console.print(f"[bold]{escape(str(args.panel))}[/bold]: {len(result.series)} series, "
-                  f"model {config.model.upper()}({config.units}) × {config.layers}, "
-                  f"{config.epochs} epochs, {config.seeds} seeds per activation")
+                  f"{scope}model {config.model.upper()}({config.units}) × {config.layers}, "
+                  f"{config.epochs} epochs, {config.seeds} seeds per activation{paths}")
     if pooled is not None:
         table = Table(title=f"Across {pooled.series} series: median test RMSE per series, "
                       "ranked (1 = best)", title_justify="left")
@@ -337,6 +345,7 @@ TABLE_DEFAULTS: dict[str, Any] = dict(
     learning_rate=1e-3,
     activations=("relu", "leaky_relu", "gelu", "silu"), reference="relu", seeds=10)
 _FORECAST_FLAGS = ("lookback", "test_size", "season", "scaler", "folds", "horizon", "strategy",
+                   "pooling",
                    "recurrent_activation", "target_width")
 
 

@@ -121,6 +121,7 @@ def panel_context(panel: Any, db: str | Path | None = None) -> dict[str, Any]:
         "model": model, "n_test": n_test, "seeds": config.seeds,
         "scaling": display.scaler_phrase(config.scaler),
         "ahead": display.ahead_phrase(config.horizon, config.strategy),
+        "pooling": config.pooling,
         "reference": pooled.reference if pooled is not None else config.reference,
         "pooled": pooled is not None,
         "words": list(pooled.words) if pooled is not None else [],

@@ -205,6 +205,12 @@ def make_plan(config: StudyConfig, series: Series | Mapping[str, Series],
                   for sid, sp in plans.items()
                   for activation in config.activations
                   for k in range(len(sp.splits)))
+    if config.pooling == "global" and trainer is None:
+        from relulab.study.global_trainer import GlobalTrainer, panel_key
+
+        # Every series' numbers depend on the whole panel: its identity is the study's.
+        config = config.replace(panel_key=panel_key(plans))
+        trainer = GlobalTrainer()
     return Plan(config, plans, units, warnings=tuple(warnings),
                 trainer=trainer if trainer is not None else _jax_trainer())
 

@@ -291,9 +291,13 @@ class RayExecutor:
             self.ray.shutdown()
 
     def check(self, plan: Plan) -> None:
-        """Nothing to check here: each shard's worker checks its sub-plan against its own
-        memory, and a refusal comes back as that shard's one line."""
-        return None
+        """A global model is refused (it trains on every series at once, and a shard of
+        series would train another); the rest is each shard's worker's to check against
+        its own memory, a refusal coming back as that shard's one line."""
+        if getattr(plan.trainer, "pools_series", False):
+            raise RelulabError("a global model trains on every series of the panel at once, "
+                               "and Ray runs shards of series apart: leave --executor ray "
+                               "out for --global")
 
     def start(self) -> bool:
         """Start (or reach) Ray now rather than at the first run; inside ``with``, it

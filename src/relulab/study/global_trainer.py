@@ -1,0 +1,161 @@
+"""One global model per activation and seed, trained on the windows of every series.
+
+Forecasting practice since the M4 competition trains one network across a panel
+(NeuralForecast, Darts): :class:`GlobalTrainer` does so behind the trainer seam
+(:mod:`relulab.study.trainer`). Each series is windowed and scaled on its own, exactly as
+for its local models (its own train region, ``config.scaler``; Keras' validation split
+per series); each fold's training windows of every series are then pooled into one data
+set, and one compiled program trains every seed of an activation on it (the same
+``training.Program`` as a local series: Keras' epochs, shuffled batches, Adam, early
+stopping on the pooled validation tails). The model is then scored per series, on that
+series' own test windows (:func:`relulab.study.jax_trainer.score_group`), so the pooled
+statistics (ranks, wins, Friedman) answer for a global model as for local ones; a panel of
+one series trains exactly its local model, bit for bit.
+
+A series' result depends on every other series of the panel, so the config of a global
+study carries the panel's identity (``StudyConfig.panel_key``, the hash of every series'
+id and content hash): another panel is another study, and a resumed one retrains nothing
+it stored. One program per fold shape is compiled, whatever the number of series. The
+memory is the pooled windows and every model's shuffle orders (epochs x windows, as a
+local series'), checked before anything compiles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from relulab.errors import RelulabError
+from relulab.study.jax_trainer import JaxTrainer, _Compile, _ready, program_group, train_spec
+from relulab.study.plan import GroupKey, Plan
+from relulab.study.trainer import Piece, Step
+
+
+class PooledFold(NamedTuple):
+    """One fold of a global study: every series' training windows, pooled (``rows`` fit
+    and ``val_rows`` validation windows)."""
+
+    fold: int
+    rows: int
+    val_rows: int
+
+
+def panel_key(plan_series: dict[str, Any]) -> str:
+    """The identity of the series a global model pools: the hash of every series' id and
+    content hash, in the plan's order."""
+    h = hashlib.sha256()
+    for sid, sp in plan_series.items():
+        h.update(f"{sid}\0{sp.series.content_hash()}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def pooled_data(plan: Plan, fold: int) -> Any:
+    """Fold ``fold``'s training windows of every series of ``plan``, pooled in the plan's
+    order (``training.TrainData``): fit windows, then Keras' validation tails."""
+    from relulab.training import TrainData
+
+    preps = [sp.prepared[fold] for sp in plan.series.values()]
+    return TrainData.from_arrays(np.concatenate([p.fit.X for p in preps]),
+                                 np.concatenate([p.fit.y for p in preps]),
+                                 np.concatenate([p.val_loss.X for p in preps]),
+                                 np.concatenate([p.val_loss.y for p in preps]))
+
+
+def pooled_folds(plan: Plan) -> list[PooledFold]:
+    """Each fold's pooled row counts (shapes only)."""
+    first = next(iter(plan.series.values()))
+    return [PooledFold(k, sum(sp.prepared[k].fit.X.shape[0] for sp in plan.series.values()),
+                       sum(sp.prepared[k].val_loss.X.shape[0]
+                           for sp in plan.series.values()))
+            for k in range(len(first.prepared))]
+
+
+class GlobalTrainer(JaxTrainer):
+    """relulab's JAX forecasters, one model per activation and seed over every series
+    (module docstring). Scoring and baselines are the local trainer's, per series."""
+
+    # Trains on every series of its plan at once: a plan cut into shards of series (Ray)
+    # would train another model on each shard.
+    pools_series = True
+
+    def pieces(self, plan: Plan, per_call: int, available: int | None = None,
+               held_series: int = 1) -> list[Piece]:
+        needed = tuple(dict.fromkeys(u.series_id for u in plan.units))
+        if not needed:
+            return []
+        if available is not None:
+            need = self.memory(plan)
+            if need > available:
+                from relulab.study.jax_trainer import _size
+
+                raise RelulabError(
+                    f"this global model needs about {_size(need)} of memory (every model "
+                    f"keeps a shuffle order of the panel's pooled windows for each epoch), "
+                    f"more than the {_size(available)} available; pass fewer --seeds or "
+                    "--epochs, or study fewer series")
+        return [Piece(needed, tuple(pooled_folds(plan)))]
+
+    def memory(self, plan: Plan) -> int:
+        """Bytes the largest fold's training needs at once (``training.call_memory``)."""
+        from relulab.training import call_memory
+
+        spec = train_spec(plan.config)
+        n_features = next(iter(plan.series.values())).prepared[0].fit.X.shape[1]
+        acts = len(plan.config.activations)
+        return max((m.peak + acts * m.output for m in
+                    (call_memory(spec, f.rows, n_features, 1, plan.config.seeds)
+                     for f in pooled_folds(plan))), default=0)
+
+    def programs(self, plan: Plan, pieces: list[Piece]) -> list[Any]:
+        from relulab.study.jax_trainer import enable_compilation_cache
+
+        enable_compilation_cache()
+        acts = list(dict.fromkeys(k.activation for k in plan.groups()))
+        return [_Compile(p) for p in dict.fromkeys(
+            program for piece in pieces for fold in piece.work
+            for program in _programs(plan, fold, acts).values())]
+
+    def steps(self, plan: Plan, piece: Piece) -> Iterator[Step]:
+        import jax
+
+        from relulab.training import make_batch, steps_per_epoch
+
+        config = plan.config
+        seeds = np.asarray(config.seed_list)
+        todo = set(plan.groups())
+        acts = [a for a in config.activations if any(k.activation == a for k in todo)]
+        for fold in piece.work:
+            batch = make_batch([pooled_data(plan, fold.fold)])
+            programs = _programs(plan, fold, acts)
+            start: list[Any] = []  # drawn once per fold, shared by every activation
+            per_model = config.epochs * steps_per_epoch(train_spec(config), fold.rows)
+            for a in acts:
+                keys = tuple(GroupKey(s, a) for s in piece.series if GroupKey(s, a) in todo)
+
+                def run(a: str = a, keys: tuple[GroupKey, ...] = keys,
+                        programs: dict[str, Any] = programs, batch: Any = batch,
+                        start: list[Any] = start) -> dict[GroupKey, Any]:
+                    if not start:
+                        start.append(programs[acts[0]].start(batch, seeds))
+                    out = jax.tree.map(np.asarray, _ready(programs[a].fit(a, batch, *start[0])))
+                    model = jax.tree.map(lambda x: x[0], out)  # the one pooled "series"
+                    return dict.fromkeys(keys, model)
+
+                yield Step(a, fold.fold, keys, float(config.seeds * per_model), run)
+
+
+def _programs(plan: Plan, fold: PooledFold, activations: list[str]) -> dict[str, Any]:
+    """The compiled-program handle of each activation for ``fold``'s pooled shapes."""
+    from relulab.training import Program
+
+    config = plan.config
+    first = next(iter(plan.series.values())).prepared[fold.fold]
+    window = tuple(first.fit.X.shape[1:])
+    ahead = tuple(first.fit.y.shape[1:])
+    shapes = ((fold.rows, *window), (fold.rows, *ahead), (fold.val_rows, *window),
+              (fold.val_rows, *ahead))
+    return {a: Program(train_spec(config), program_group(config, a), shapes, 1,
+                       config.seeds, False) for a in activations}

@@ -1,0 +1,118 @@
+"""Global models (--global): one model per activation and seed on every series' windows
+pooled, scored per series; against the local model and a hand-pooled training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from relulab import training, windows
+from relulab.config import StudyConfig
+from relulab.data.panel import Panel
+from relulab.data.series import Series
+from relulab.errors import RelulabError
+from relulab.study.jax_trainer import train_spec
+from relulab.study.plan import make_plan
+
+
+def _series(name: str, n: int, seed: int, level: float = 100.0) -> Series:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return Series(values=level + 10 * np.sin(t / (2 + seed)) + rng.normal(0, 1, n), name=name)
+
+
+def _config(**kw) -> StudyConfig:
+    base = dict(model="mlp", units=3, lookback=4, test_size=6, seeds=3, epochs=4,
+                batch_size=4, activations=("tanh", "relu"), scaler="window-standard",
+                pooling="global")
+    return StudyConfig(**{**base, **kw})
+
+
+def _run(config: StudyConfig, panel: Panel):
+    from relulab.study.outputs import run_panel
+
+    return run_panel(config, panel, keep=None)
+
+
+@pytest.mark.filterwarnings("ignore:every activation is far behind")
+def test_a_global_model_of_one_series_is_its_local_model_bit_for_bit():
+    from relulab.study import Study
+
+    s = _series("a", 60, 0)
+    glob = _run(_config(), Panel({"a": s})).detail["a"]
+    local = Study(_config(pooling="local"), s).run()
+    for g, loc in zip(glob.runs, local.runs, strict=True):
+        assert (g.activation, g.seed) == (loc.activation, loc.seed)
+        np.testing.assert_array_equal(g.forecast, loc.forecast)
+        np.testing.assert_array_equal(g.loss, loc.loss)
+        np.testing.assert_array_equal(g.val_loss, loc.val_loss)
+
+
+@pytest.mark.parametrize("horizon", [1, 3])
+def test_every_series_is_scored_by_one_model_trained_on_the_pooled_windows(horizon):
+    panel = Panel({k: _series(k, n, i, level)
+                   for i, (k, n, level) in enumerate([("a", 50, 10.0), ("b", 64, 500.0),
+                                                      ("c", 57, 80.0)])})
+    config = _config(horizon=horizon)
+    result = _run(config, panel)
+    # By hand: each series windowed and scaled on its own, the windows pooled, one model
+    # per seed trained on them, then asked for each series' test windows.
+    preps = {k: windows.prepare(panel[k].values, config) for k in panel.ids}
+    data = training.TrainData.from_arrays(
+        np.concatenate([p.fit.X for p in preps.values()]),
+        np.concatenate([p.fit.y for p in preps.values()]),
+        np.concatenate([p.val_loss.X for p in preps.values()]),
+        np.concatenate([p.val_loss.y for p in preps.values()]))
+    spec = train_spec(config)
+    for activation in config.activations:
+        out = training.train_many(spec, activation, data, config.seed_list)
+        for k, prep in preps.items():
+            runs = [r for r in result.detail[k].runs if r.activation == activation]
+            scaled = np.asarray(training.predict_many(spec.model, activation, out.params,
+                                                      prep.test.X))
+            expect = prep.forecasts(scaled, prep.test)
+            np.testing.assert_allclose(np.stack([r.forecast for r in runs]), expect,
+                                       rtol=1e-5)
+            # One model: every series' run of a seed has the pooled model's loss curve.
+            np.testing.assert_allclose(runs[0].loss, np.asarray(out.loss[0]), rtol=1e-5)
+
+
+def test_a_global_study_is_its_panels_own():
+    a, b, c = _series("a", 50, 0), _series("b", 52, 1), _series("c", 54, 2)
+    one = make_plan(_config(), Panel({"a": a, "b": b}))
+    other = make_plan(_config(), Panel({"a": a, "c": c}))
+    assert one.config.panel_key and one.config.panel_key != other.config.panel_key
+    assert one.config.key() != other.config.key()
+    # A local study's key does not depend on the panel, and is the one it always was.
+    local = make_plan(_config(pooling="local"), Panel({"a": a, "b": b}))
+    assert local.config.panel_key == ""
+    assert local.config.key() == _config(pooling="local").key()
+
+
+def test_a_resumed_global_study_trains_nothing_it_stored(tmp_path, monkeypatch):
+    from relulab.study import global_trainer
+    from relulab.study.outputs import run_panel
+
+    panel = Panel({"a": _series("a", 50, 0), "b": _series("b", 56, 1)})
+    first = run_panel(_config(), panel, store=tmp_path / "g.db", keep=None)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a resumed study trained again")
+
+    monkeypatch.setattr(global_trainer.GlobalTrainer, "steps", refuse)
+    again = run_panel(_config(), panel, store=tmp_path / "g.db", keep=None)
+    for k in panel.ids:
+        assert [r.forecast.tolist() for r in again.detail[k].runs] == \
+               [r.forecast.tolist() for r in first.detail[k].runs]
+
+
+def test_global_is_refused_where_it_cannot_mean_anything():
+    with pytest.raises(RelulabError, match="applies to forecasts"):
+        StudyConfig(task="regression", model="mlp", pooling="global")
+    with pytest.raises(RelulabError, match="unknown pooling"):
+        StudyConfig(pooling="pooled")
+    from relulab.study.ray_executor import RayExecutor
+
+    plan = make_plan(_config(), Panel({"a": _series("a", 50, 0), "b": _series("b", 52, 1)}))
+    with pytest.raises(RelulabError, match="leave --executor ray out for --global"):
+        RayExecutor().check(plan)
