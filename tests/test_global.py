@@ -116,3 +116,47 @@ def test_global_is_refused_where_it_cannot_mean_anything():
     plan = make_plan(_config(), Panel({"a": _series("a", 50, 0), "b": _series("b", 52, 1)}))
     with pytest.raises(RelulabError, match="leave --executor ray out for --global"):
         RayExecutor().check(plan)
+
+
+@pytest.mark.filterwarnings("ignore:every activation is far behind")
+def test_compare_pools_local_and_global_models_as_arms(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    from relulab.cli import main
+    from relulab.pooled import pool
+
+    frame = pd.DataFrame({"month": pd.date_range("2001-01-01", periods=56, freq="MS"),
+                          **{k: _series(k, 56, i, 50.0 * (i + 1)).values
+                             for i, k in enumerate("abc")}})
+    frame.to_csv(tmp_path / "w.csv", index=False)
+    code = main(["study", "--panel", str(tmp_path / "w.csv"), "--activations", "tanh,relu",
+                 "--seeds", "3", "--epochs", "4", "--test-size", "6", "--lookback", "4",
+                 "--model", "mlp", "--units", "3", "--compare", "local,global", "--quiet",
+                 "--db", str(tmp_path / "c.db"), "--json", str(tmp_path / "c.json"),
+                 "--report", str(tmp_path / "c.html")])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "Local and global models as arms" in out
+    assert (tmp_path / "c-local.html").exists() and (tmp_path / "c-global.html").exists()
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert set(doc["scopes"]) == {"local", "global"}
+    assert doc["scopes"]["global"]["config"]["pooling"] == "global"
+    # The arms' answer is pool() of both scopes' per-series medians side by side.
+    medians = {}
+    for scope, result in doc["scopes"].items():
+        for sid, s in result["series"].items():
+            for a, v in s["median_rmse"].items():
+                medians.setdefault(sid, {})[f"{a} ({scope})"] = v
+    table = pd.DataFrame.from_dict(medians, orient="index")
+    expect = pool(table, "tanh (local)")
+    got = {a["activation"]: a for a in doc["compared"]["activations"]}
+    assert doc["compared"]["reference"] == "tanh (local)"
+    for a in expect.activations:
+        assert got[a.activation]["mean_rank"] == pytest.approx(a.mean_rank)
+        assert got[a.activation]["wins"] == a.wins
+    # A scope that is not local or global: one line, exit code 2.
+    code = main(["study", "--panel", str(tmp_path / "w.csv"), "--compare", "local,pooled",
+                 "--no-db", "--quiet"])
+    assert code == 2 and "--compare takes local,global" in capsys.readouterr().err

@@ -135,6 +135,10 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
                    help="with --panel: one model per activation and seed, trained on the "
                    "windows of every series pooled (each series scaled on its own), scored "
                    "per series; default: one model per series")
+    g.add_argument("--compare", metavar="local,global",
+                   help="with --panel: train local models and one global model, each stored, "
+                   "and pool them as arms of one comparison ('relu (global)' against "
+                   "'tanh (local)'); a --report or --figures gets one file per scope")
     g.add_argument("--folds", type=int, help="rolling-origin folds (default 1)")
     g.add_argument("--correction", metavar="METHOD",
                    help="adjust the p-values over the study's comparisons: holm | bonferroni "
@@ -261,10 +265,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
 def _cmd_panel(args: argparse.Namespace) -> int:
     """`relulab study --panel FILE`: every series, then the pooled answer."""
-    from rich.markup import escape
-    from rich.table import Table
 
-    from relulab import display
     from relulab.data import DataSource
     from relulab.study import run_panel_study
     from relulab.study.outputs import check_outputs
@@ -287,32 +288,89 @@ def _cmd_panel(args: argparse.Namespace) -> int:
                                   series=args.series, series_ids=ids, progress=reading)
     config = config_from_args(args).replace(**source.config_fields())
     console = terminal.console()
+    if args.compare is not None:
+        return _compare_scopes(args, config, panel, outputs, executor, console)
     with _progress(terminal.console(stderr=True), quiet=args.quiet) as progress:
         result, written = run_panel_study(config, panel, outputs=outputs, progress=progress,
                                           executor=executor)
-    pooled = result.pooled
+    _show_panel(console, args, config, result)
+    _say_written(console, outputs, written,
+                 f"Results stored in {written.db}, one study per series (relulab runs list; "
+                 "relulab report STUDY_ID for one series' report)")
+    return 0
+
+
+def _compare_scopes(args: argparse.Namespace, config: StudyConfig, panel: Any, outputs: Any,
+                    executor: Any, console: Any) -> int:
+    """`relulab study --panel FILE --compare local,global`: both scopes, then pooled."""
+    from relulab.study import run_panel_comparison
+
+    scopes = tuple(s.strip() for s in args.compare.split(",") if s.strip())
+    if sorted(scopes) != ["global", "local"]:
+        raise RelulabError(f"--compare takes local,global, got {args.compare!r}")
+    if config.pooling == "global":
+        raise RelulabError("--compare local,global trains both scopes; leave --global out")
+    with _progress(terminal.console(stderr=True), quiet=args.quiet) as progress:
+        results, compared, written = run_panel_comparison(
+            config, panel, scopes, outputs=outputs, progress=progress, executor=executor)
+    for result in results.values():
+        _show_panel(console, args, result.config, result)
+    if compared is not None:
+        _show_pooled(console, compared, "Local and global models as arms")
+    say = lambda text: console.print(text, markup=False, highlight=False)  # noqa: E731
+    for w in written:
+        if w.report is not None:
+            say(f"Report written to {w.report} (open it in a browser)")
+        if w.figures:
+            say(f"{len(w.figures)} figures written to {w.figures[0].parent}/")
+    if written and written[-1].json is not None:
+        say(f"JSON written to {written[-1].json}")
+    if outputs.db is not None:
+        say(f"Results stored in {outputs.db}, one study per series and scope (relulab runs "
+            "list)")
+    return 0
+
+
+def _show_pooled(console: Any, pooled: Any, what: str) -> None:
+    """A pooled answer's table and its words."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from relulab import display
+
+    table = Table(title=f"{what}: across {pooled.series} series, median test RMSE per "
+                  "series, ranked (1 = best)", title_justify="left")
+    for name in ("activation", "mean rank", f"beats {pooled.reference}", "share"):
+        table.add_column(name, justify="left" if name == "activation" else "right")
+    for a in sorted(pooled.activations, key=lambda a: a.mean_rank):
+        beats = "–" if a.activation == pooled.reference else f"{a.wins:g}/{a.series}"
+        share = ("–" if a.activation == pooled.reference else
+                 f"{display.percent(a.win_share)} "
+                 f"{display.interval(a.win_low, a.win_high, display.percent)}")
+        table.add_row(escape(a.activation),
+                      f"{a.mean_rank:.2f} [{a.rank_low:.2f}, {a.rank_high:.2f}]",
+                      beats, share)
+    console.print(table)
+    for line in pooled.words:
+        console.print(f"  {escape(line)}", highlight=False)
+
+
+def _show_panel(console: Any, args: argparse.Namespace, config: StudyConfig,
+                result: Any) -> None:
+    """A panel's result in the terminal: what was trained, the pooled answer, the series
+    where the activations differ most, the warnings."""
+    from rich.markup import escape
+
+    from relulab import display
+
     scope = ("one global " if config.pooling == "global" else "")
     paths = (f", {config.horizon}-step paths ({config.strategy})" if config.horizon > 1
              else "")
     console.print(f"[bold]{escape(str(args.panel))}[/bold]: {len(result.series)} series, "
                   f"{scope}model {config.model.upper()}({config.units}) × {config.layers}, "
                   f"{config.epochs} epochs, {config.seeds} seeds per activation{paths}")
-    if pooled is not None:
-        table = Table(title=f"Across {pooled.series} series: median test RMSE per series, "
-                      "ranked (1 = best)", title_justify="left")
-        for name in ("activation", "mean rank", f"beats {pooled.reference}", "share"):
-            table.add_column(name, justify="left" if name == "activation" else "right")
-        for a in sorted(pooled.activations, key=lambda a: a.mean_rank):
-            beats = "–" if a.activation == pooled.reference else f"{a.wins:g}/{a.series}"
-            share = ("–" if a.activation == pooled.reference else
-                     f"{display.percent(a.win_share)} "
-                     f"{display.interval(a.win_low, a.win_high, display.percent)}")
-            table.add_row(escape(a.activation),
-                          f"{a.mean_rank:.2f} [{a.rank_low:.2f}, {a.rank_high:.2f}]",
-                          beats, share)
-        console.print(table)
-        for line in pooled.words:
-            console.print(f"  {escape(line)}", highlight=False)
+    if result.pooled is not None:
+        _show_pooled(console, result.pooled, "Activations")
     spread = result.spread().head(5)
     if len(spread):
         console.print("Series where the activations differ most (worst / best median RMSE):")
@@ -322,10 +380,6 @@ def _cmd_panel(args: argparse.Namespace) -> int:
                           f"{escape(str(best[sid]))}", highlight=False)
     for w in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False)
-    _say_written(console, outputs, written,
-                 f"Results stored in {written.db}, one study per series (relulab runs list; "
-                 "relulab report STUDY_ID for one series' report)")
-    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -17,7 +17,14 @@
 
 from relulab.config import StudyConfig
 from relulab.study.executor import Executor, InProcessExecutor, get_executor
-from relulab.study.outputs import Outputs, run_panel, run_panel_study, run_study, write_outputs
+from relulab.study.outputs import (
+    Outputs,
+    run_panel,
+    run_panel_comparison,
+    run_panel_study,
+    run_study,
+    write_outputs,
+)
 from relulab.study.pipeline import PanelResult, SeriesSummary
 from relulab.study.plan import GroupKey, Plan, WorkUnit, make_plan
 from relulab.study.runner import Study, resolve_series
@@ -37,6 +44,7 @@ __all__ = [
     "make_plan",
     "resolve_series",
     "run_panel",
+    "run_panel_comparison",
     "run_panel_study",
     "run_study",
     "write_outputs",

@@ -185,6 +185,46 @@ def run_panel_study(config: StudyConfig, panel: Any, *, outputs: Outputs = Outpu
     return result, written
 
 
+def _scoped(path: PathLike | None, scope: str) -> Path | None:
+    """``report.html`` as ``report-global.html``: one scope's file of a comparison."""
+    if path is None:
+        return None
+    p = Path(path)
+    return p.with_name(f"{p.stem}-{scope}{p.suffix}")
+
+
+def run_panel_comparison(config: StudyConfig, panel: Any, scopes: tuple[str, ...] = (
+        "local", "global"), *, outputs: Outputs = Outputs(), progress: ProgressFn = quiet,
+        executor: Executor | str | None = None) -> tuple[dict[str, PanelResult], Any,
+                                                         list[Written]]:
+    """``config`` on ``panel`` once per scope of ``scopes`` (``config.pooling``: a model per
+    series, one across the panel), each stored as its own studies, then the scopes pooled
+    as arms of one comparison (:func:`relulab.study.pipeline.pooled_scopes`). Each scope's
+    report and figures go to the names ``outputs`` gives with ``-SCOPE`` added; the JSON
+    holds every scope and the comparison."""
+    from relulab.study.pipeline import pooled_json, pooled_scopes
+
+    results: dict[str, PanelResult] = {}
+    written: list[Written] = []
+    for scope in scopes:
+        own = dataclasses.replace(outputs, json=None, report=_scoped(outputs.report, scope),
+                                  figures=_scoped(outputs.figures, scope))
+        results[scope], w = run_panel_study(config.replace(pooling=scope), panel,
+                                            outputs=own, progress=progress,
+                                            executor=executor)
+        written.append(w)
+    compared = pooled_scopes(results)
+    if outputs.json is not None:
+        kept = (f"the results are stored in {outputs.db}, one study per series and scope"
+                if outputs.db is not None else "")
+        write_files(dataclasses.replace(outputs, figures=None, report=None), written[-1],
+                    kept=kept, to_json=lambda: {
+                        "scopes": {s: r.to_json() for s, r in results.items()},
+                        "compared": pooled_json(compared)},
+                    save_figures=lambda _: [], render=lambda: "")
+    return results, compared, written
+
+
 def write_outputs(result: StudyResult, outputs: Outputs) -> Written:
     """Write the JSON, figures and report of ``result`` that ``outputs`` names (its
     ``db`` only says where the result is stored, for the error messages)."""

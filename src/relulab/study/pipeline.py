@@ -111,24 +111,48 @@ class PanelResult:
         def num(v: float) -> float | None:
             return float(v) if v is not None and math.isfinite(v) else None
 
-        p = self.pooled
         return {
             "config": self.config.to_dict(),
             "series": {sid: {"study_id": r.study_id, "n": r.n,
                              "median_rmse": {a: num(v) for a, v in r.median_rmse.items()},
                              "comparisons": r.verdicts}
                        for sid, r in self.series.items()},
-            "pooled": None if p is None else {
-                "reference": p.reference, "series": p.series,
-                "friedman_stat": num(p.friedman_stat), "friedman_p": num(p.friedman_p),
-                "friedman_f": num(p.friedman_f), "friedman_f_p": num(p.friedman_f_p),
-                "critical_difference": num(p.critical_difference),
-                "activations": [{k: (num(v) if isinstance(v, float) else v)
-                                 for k, v in vars(a).items()} for a in p.activations],
-                "words": p.words},
+            "pooled": pooled_json(self.pooled),
             "warnings": self.warnings,
             "timing": {k: num(v) for k, v in self.timing.items()},
         }
+
+
+def pooled_json(p: Any) -> dict[str, Any] | None:
+    """A :class:`relulab.pooled.Pooled` as JSON (None for none)."""
+    def num(v: float) -> float | None:
+        return float(v) if v is not None and math.isfinite(v) else None
+
+    if p is None:
+        return None
+    return {"reference": p.reference, "series": p.series,
+            "friedman_stat": num(p.friedman_stat), "friedman_p": num(p.friedman_p),
+            "friedman_f": num(p.friedman_f), "friedman_f_p": num(p.friedman_f_p),
+            "critical_difference": num(p.critical_difference),
+            "activations": [{k: (num(v) if isinstance(v, float) else v)
+                             for k, v in vars(a).items()} for a in p.activations],
+            "words": p.words}
+
+
+def pooled_scopes(results: dict[str, PanelResult]) -> Any:
+    """Local and global models as arms of one comparison: every activation of every scope
+    (``"relu (global)"``) ranked on each series they share by its median test RMSE, and
+    compared with the reference's local model (``relulab.pooled.pool``: ranks, wins,
+    Friedman). None where fewer than two series have every score."""
+    from relulab.pooled import pool
+
+    frames = [r.scores().add_suffix(f" ({scope})") for scope, r in results.items()]
+    table = pd.concat(frames, axis=1, join="inner").dropna()
+    config = next(iter(results.values())).config
+    if len(table) < 2:
+        return None
+    return pool(table, f"{config.reference} ({next(iter(results))})",
+                confidence=config.confidence, n_boot=config.bootstrap)
 
 
 def scores(series: dict[str, SeriesSummary], activations: Any) -> pd.DataFrame:
