@@ -77,6 +77,16 @@ def show_result(console: Any, result: StudyResult) -> None:
                       *([display.MISSING] if units else []),
                       *[display.spec(m.get(col), fmt) for col, _, fmt in shown])
     console.print(table)
+    if result.by_step:
+        steps = Table(title="Test RMSE by steps ahead (activations: median over seeds)",
+                      title_justify="left")
+        steps.add_column("")
+        for h in range(1, c.horizon + 1):
+            steps.add_column(f"h={h}", justify="right")
+        for name, metrics in result.by_step.items():
+            label = escape(name) if name in c.activations else f"[dim]{name} (baseline)[/dim]"
+            steps.add_row(label, *[display.spec(v, ".4g") for v in metrics.get("rmse", [])])
+        console.print(steps)
     if result.comparisons:
         console.print("[bold]Verdicts[/bold] (each activation against the reference):")
         for comp in result.comparisons:
