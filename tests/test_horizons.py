@@ -268,3 +268,45 @@ def test_a_study_of_paths_scores_reports_and_stores_them(tmp_path, strategy):
     assert json.loads(json.dumps(result.to_json()))["by_step"]["relu"]["rmse"]
     html = render_report(result)
     assert 'id="horizon"' in html and "paths of 4 steps" in html
+
+
+# -------------------------------------------------------------------------- baselines
+
+
+def test_baselines_forecast_the_same_paths_as_the_networks():
+    from relulab import baselines
+
+    v = _series(60)
+    start, n, H = 45, 60, 4
+    # By hand: paths from origins 45, 49, 53, 57 (the last cut to 3 points).
+    naive = [v[o - 1] for o in range(start, n, H) for _ in range(min(H, n - o))]
+    np.testing.assert_array_equal(baselines.naive(v, start, H), naive)
+    m = 3
+    seasonal = [v[t - m * int(np.ceil((t - o + 1) / m))]
+                for o in range(start, n, H) for t in range(o, min(o + H, n))]
+    np.testing.assert_array_equal(baselines.seasonal_naive(v, start, m, H), seasonal)
+    # Rolling folds of 10 test points: each fold's region tiled from its own start.
+    np.testing.assert_array_equal(baselines.origins(40, 60, 4, 10),
+                                  [40] * 4 + [44] * 4 + [48] * 2 + [50] * 4 + [54] * 4
+                                  + [58] * 2)
+    # One step: the protocol's forecasts, unchanged.
+    np.testing.assert_array_equal(baselines.naive(v, start, 1), v[start - 1:n - 1])
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_arima_paths_are_its_h_step_forecasts_from_each_origin_parameters_fixed():
+    from statsmodels.tsa.arima.model import ARIMA
+
+    from relulab import baselines
+
+    v = _series(60)
+    start, H = 45, 4
+    fit = baselines.arima(v, start, order=(1, 1, 0), horizon=H)
+    res = ARIMA(v[:start], order=(1, 1, 0)).fit(method="innovations_mle")
+    expect = []
+    for o in range(start, 60, H):
+        run = res.apply(v[:o])  # the fitted parameters, the data up to the origin
+        expect.extend(run.forecast(min(H, 60 - o)))
+    np.testing.assert_allclose(fit.forecast, expect, rtol=1e-4)
+    one = baselines.arima(v, start, order=(1, 1, 0))
+    np.testing.assert_allclose(fit.forecast[::H], one.forecast[::H], rtol=1e-9)

@@ -2,14 +2,19 @@
 
 All baselines produce what the networks produce: one-step-ahead forecasts over the test
 window ``[test_start, n)``, each built from the *actual* values before it (never from earlier
-forecasts), in the series' original units.
+forecasts), in the series' original units. With a ``horizon`` ``H > 1`` they forecast the
+networks' paths (:mod:`relulab.windows`): the test window tiled by paths of ``H`` steps from
+origins ``test_start, test_start + H, ...``, each from the actual values before its origin
+``o`` only (the last path cut at the end).
 
-- ``naive``: ``ŷ_t = y_{t-1}``.
-- ``seasonal_naive``: ``ŷ_t = y_{t-m}`` for a season ``m``.
+- ``naive``: ``ŷ_t = y_{t-1}``; over a path, the last actual value ``y_{o-1}``.
+- ``seasonal_naive``: ``ŷ_t = y_{t-m}`` for a season ``m``; over a path, the same season's
+  last actual value before the origin, ``y_{t - m ceil((t - o + 1) / m)}``.
 - ``arima``: a statsmodels ``ARIMA(p, d, q)`` (with a constant when ``d = 0``) fitted once by
   maximum likelihood on the points before the test window; its parameters are then held
   fixed and the model is run through the test window with the Kalman filter, so the forecast
-  for ``t`` uses the fitted parameters and ``y_0 .. y_{t-1}`` only.
+  for ``t`` uses the fitted parameters and ``y_0 .. y_{t-1}`` only (over a path, its
+  ``h``-step forecast from the actual values before the origin).
 
 ARIMA order selection, when no order is given, follows auto.arima's split: ``d`` from a KPSS
 level-stationarity test at 5% on the fitting points (``d = 1`` when it rejects), then ``p, q
@@ -61,21 +66,41 @@ def _series(values: Any, test_start: int) -> np.ndarray:
     return y
 
 
-def naive(values: Any, test_start: int) -> np.ndarray:
-    """``ŷ_t = y_{t-1}`` for ``t`` in the test window."""
+def origins(test_start: int, n: int, horizon: int = 1, region: int | None = None
+            ) -> np.ndarray:
+    """Each test point's path origin: the test window cut into regions of ``region``
+    points (rolling folds' test windows; default one), each tiled by paths of ``horizon``
+    steps from its start."""
+    i = np.arange(n - test_start)
+    start = i // region * region if region else 0
+    return test_start + start + (i - start) // int(horizon) * int(horizon)
+
+
+def naive(values: Any, test_start: int, horizon: int = 1,
+          region: int | None = None) -> np.ndarray:
+    """``ŷ_t = y_{t-1}`` for ``t`` in the test window; over paths of ``horizon`` steps, the
+    last actual value before the path's origin."""
     y = _series(values, test_start)
-    return y[test_start - 1 : y.size - 1].copy()
+    if horizon == 1:
+        return y[test_start - 1 : y.size - 1].copy()
+    return y[origins(test_start, y.size, horizon, region) - 1].copy()
 
 
-def seasonal_naive(values: Any, test_start: int, season: int) -> np.ndarray:
-    """``ŷ_t = y_{t-m}`` for ``t`` in the test window, ``m = season``."""
+def seasonal_naive(values: Any, test_start: int, season: int, horizon: int = 1,
+                   region: int | None = None) -> np.ndarray:
+    """``ŷ_t = y_{t-m}`` for ``t`` in the test window, ``m = season``; over paths of
+    ``horizon`` steps, the same season's last actual value before the path's origin."""
     y = _series(values, test_start)
     if not 1 <= season <= test_start:
         raise RelulabError(
             f"season = {season} must lie in 1 .. test_start = {test_start}: the seasonal "
             "naive forecast needs a full season of data before the test window"
         )
-    return y[test_start - season : y.size - season].copy()
+    if horizon == 1:
+        return y[test_start - season : y.size - season].copy()
+    t = np.arange(test_start, y.size)
+    ahead = t - origins(test_start, y.size, horizon, region) + 1  # 1 .. H steps ahead
+    return y[t - season * (-(-ahead // season))].copy()
 
 
 class ArimaForecast(NamedTuple):
@@ -137,8 +162,12 @@ def arima(
     test_start: int,
     train_end: int | None = None,
     order: tuple[int, int, int] | None = None,
+    horizon: int = 1,
+    region: int | None = None,
 ) -> ArimaForecast:
-    """One-step ARIMA forecasts over the test window, parameters fixed after fitting.
+    """One-step ARIMA forecasts over the test window, parameters fixed after fitting (over
+    paths of ``horizon`` steps, each path's forecasts from the actual values before its
+    origin).
 
     Fitted on ``values[:train_end]`` (default: every point before the test window); with
     ``order=None`` the order is chosen as the module docstring says.
@@ -163,7 +192,16 @@ def arima(
             # append() runs the fitted model, parameters unchanged, through the later points;
             # predict() without dynamic= gives one-step predictions from the data before t.
             full = res.append(y[fit_end:], refit=False) if fit_end < y.size else res
-            forecast = np.asarray(full.predict(start=test_start, end=y.size - 1), dtype=float)
+            if horizon == 1:
+                forecast = np.asarray(full.predict(start=test_start, end=y.size - 1),
+                                      dtype=float)
+            else:  # each path: the model, parameters fixed, run to its origin, then ahead
+                starts, steps = np.unique(origins(test_start, y.size, horizon, region),
+                                          return_counts=True)
+                forecast = np.concatenate([
+                    np.asarray((res.append(y[fit_end:o], refit=False) if o > fit_end
+                                else res).forecast(int(k)), dtype=float)
+                    for o, k in zip(starts, steps, strict=True)])
     except FIT_ERRORS as err:
         raise RelulabError(f"ARIMA{order} could not forecast: {_why(err)}") from err
     if not np.all(np.isfinite(forecast)):
@@ -185,8 +223,12 @@ def run_baselines(
     train_end: int,
     test_start: int,
     season: int | None = None,
+    horizon: int = 1,
+    region: int | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Every baseline's test-window forecast, metrics and a one-line description.
+    """Every baseline's test-window forecast, metrics and a one-line description; over
+    paths of ``horizon`` steps (module docstring) the test window is tiled in regions of
+    ``region`` points (a rolling fold's test size; default one region), as the networks'.
 
     ``naive`` always, ``seasonal_naive`` when a season is given, ``arima`` fitted on all the
     points before the test window. Metrics are :func:`relulab.metrics.score` with MASE
@@ -200,27 +242,35 @@ def run_baselines(
     y = _series(values, test_start)
     actual = y[test_start:]
 
+    steps = None
+    if horizon > 1:
+        from relulab.metrics import path_steps
+
+        steps = path_steps(actual.size, horizon, region)
+    paths = (f"; paths of {horizon} steps, each from the actual values before its origin"
+             if horizon > 1 else "")
+
     def entry(forecast: np.ndarray, description: str) -> dict[str, Any]:
         metrics = score(actual, forecast, y_prev=y[test_start - 1], y_train=y[:train_end],
-                        season=season)
-        return {"metrics": metrics, "forecast": forecast, "description": description}
+                        season=season, steps=steps)
+        return {"metrics": metrics, "forecast": forecast, "description": description + paths}
 
     def unavailable(label: str, why: str) -> dict[str, Any]:
         out = entry(np.full(actual.size, np.nan), f"{label}: not fitted ({why})")
         out["unavailable"] = why
         return out
 
-    out = {"naive": entry(naive(y, test_start), "naive: each forecast is the previous actual "
-                                                "value")}
+    out = {"naive": entry(naive(y, test_start, horizon, region),
+                          "naive: each forecast is the previous actual value")}
     if season is not None:
         # A season too long for the history raises: MASE (the networks' metric too) needs
         # a train region longer than the season, so that is the config's error, not a fit's.
         out["seasonal_naive"] = entry(
-            seasonal_naive(y, test_start, season),
+            seasonal_naive(y, test_start, season, horizon, region),
             f"seasonal naive (m = {season}): the actual value one season earlier",
         )
     try:
-        fit = arima(y, test_start)
+        fit = arima(y, test_start, horizon=horizon, region=region)
         p, d, q = fit.order
         const = " with a constant" if d == 0 else ""
         description = (f"ARIMA({p},{d},{q}){const}, d by KPSS and p, q by AIC, fitted on "

@@ -82,7 +82,9 @@ class JaxTrainer:
     def baselines(self, plan: Plan, series_id: str
                   ) -> tuple[Callable[..., dict[str, Any]], tuple[Any, ...]]:
         sp = plan.series[series_id]
-        return fit_baselines, (sp.values, sp.train_end, sp.test_start, plan.config.season)
+        config = plan.config
+        return fit_baselines, (sp.values, sp.train_end, sp.test_start, config.season,
+                               config.horizon, config.test_size)
 
 
 class _Compile(NamedTuple):
@@ -423,14 +425,15 @@ def score_group(config: StudyConfig, activation: str, sp: SeriesPlan,
     return runs
 
 
-def fit_baselines(values: Any, train_end: int, test_start: int,
-                  season: int | None) -> dict[str, dict[str, Any]]:
+def fit_baselines(values: Any, train_end: int, test_start: int, season: int | None,
+                  horizon: int = 1, region: int | None = None) -> dict[str, dict[str, Any]]:
     """The naive, seasonal-naive and ARIMA forecasts of one series' test region. Plain
     arguments, so that a worker process receives a series' values only."""
     from relulab import stats  # noqa: F401  (imports statsmodels here, off the main thread)
     from relulab.baselines import run_baselines
 
-    return run_baselines(values, train_end=train_end, test_start=test_start, season=season)
+    return run_baselines(values, train_end=train_end, test_start=test_start, season=season,
+                         horizon=horizon, region=region)
 
 
 @functools.lru_cache(maxsize=1)
