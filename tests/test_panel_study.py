@@ -104,5 +104,5 @@ def test_cli_panel_study(tmp_path, capsys) -> None:
                  "--no-db", "--json", str(tmp_path / "p.json")])
     out, err = capsys.readouterr()
     assert code == 0 and err == ""
-    assert "Across 2 series" in out and "relu beats tanh on" in out
+    assert "across 2 series" in out and "relu beats tanh on" in out
     assert set(json.loads((tmp_path / "p.json").read_text())["series"]) == {"a", "c"}
