@@ -25,6 +25,10 @@ CORRECTIONS = ("holm", "bonferroni", "none")  # relulab.stats.adjust_p's methods
 TASKS = ("forecast", "classification", "regression")  # relulab.metrics.TASKS' keys
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCALERS = ("global", "window-minmax", "window-standard", "robust", "diff")  # windows.SCALERS
+# The baselines a forecast is scored beside (relulab.baselines): the protocol's (naive,
+# seasonal naive with --season, ARIMA), or the field's besides (AutoETS, seasonal AutoARIMA
+# and seasonal naive with the season of the dates; statsforecast, relulab[forecast]).
+BASELINE_SETS = ("protocol", "field")
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class StudyConfig:
     # "robust" (NeuralForecast's temporal normalisation), or "diff" (first differences).
     scaler: str = "global"
     season: int | None = None  # seasonal period for seasonal naive and MASE (None: m = 1)
+    baselines: str = "protocol"  # "protocol" | "field" (BASELINE_SETS)
     test_fraction: float = 0.2  # a table's share of rows held out for the test (--table)
 
     # Training (Keras defaults).
@@ -116,6 +121,9 @@ class StudyConfig:
         if self.scaler not in SCALERS:
             raise RelulabError(f"unknown scaler {self.scaler!r}; choose one of: "
                                f"{', '.join(SCALERS)}")
+        if self.baselines not in BASELINE_SETS:
+            raise RelulabError(f"unknown baselines {self.baselines!r}; pass --baselines with "
+                               f"one of: {', '.join(BASELINE_SETS)}")
         if not 0.0 < self.test_fraction < 1.0:
             raise RelulabError(f"test_fraction must lie in (0, 1), got {self.test_fraction}; "
                                "pass e.g. --test-fraction 0.2")
@@ -209,7 +217,7 @@ _NOT_HASHED = ("name", "data", "column", "date_column", "date_format", "model_de
 # StudyConfig._hashed). A new field that changes numbers goes here, its "as before" value
 # its default.
 _ADDED = ("init", "correction", "equivalence_margin", "task", "model_id", "optimizer",
-          "test_fraction", "scaler")
+          "test_fraction", "scaler", "baselines")
 _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(StudyConfig)}
 
 
