@@ -56,8 +56,8 @@ from relulab.errors import RelulabError
 from relulab.metrics import score
 
 __all__ = ["FIELD_EXTRA", "SEASONS", "ArimaForecast", "FieldForecast", "Season", "arima",
-           "auto_arima", "auto_ets", "naive", "run_baselines", "season_of", "seasonal_naive",
-           "select_order"]
+           "auto_arima", "auto_ets", "naive", "origins", "run_baselines", "season_of",
+           "seasonal_naive", "select_order"]
 
 P_GRID = (0, 1, 2)
 Q_GRID = (0, 1, 2)
