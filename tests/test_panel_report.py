@@ -213,3 +213,22 @@ def panel_context_of(panel, **changes):
     other = copy.copy(panel)
     other.config = panel.config.replace(**changes)
     return panel_context(other)
+
+
+def test_the_baselines_table_counts_each_activation_against_each_baseline(panel, html):
+    section = html[html.index('<section id="baselines">'):html.index('<section id="differ">')]
+    rows = {b: " ".join(section[section.index(f"<td>{b}"):].split("</tr>")[0].split())
+            for b in ("naive", "arima")}
+    # counted from each series' whole result, not from the panel's summaries
+    rmse = {b: np.array([r.baselines[b]["metrics"]["rmse"] for r in panel.detail.values()])
+            for b in rows}
+    for b, row in rows.items():
+        assert display.number(np.median(rmse[b])) in row
+        for a in ACTIVATIONS:
+            medians = np.array([np.median(f[(f.activation == a) & ~f.diverged].rmse)
+                                for f in (r.runs_frame for r in panel.detail.values())])
+            assert f"{int(np.sum(medians < rmse[b]))} / 4" in row
+    geo = {b: np.exp(np.mean(np.log(v))) for b, v in rmse.items()}
+    strongest = min(geo, key=geo.get)
+    assert "strongest" in rows[strongest] and "strongest" not in rows[max(geo, key=geo.get)]
+    assert f"strongest baseline: {strongest} (median RMSE" in html  # the answer names it

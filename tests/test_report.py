@@ -652,3 +652,23 @@ def test_every_page_sets_user_text_in_a_stack_with_cjk_and_emoji_fonts(html: str
         assert families.index("Noto Sans CJK SC") < families.index("sans-serif") < (
             families.index("Noto Color Emoji"))
         assert "font: 16px/1.55 var(--sans);" in page
+
+
+def test_the_header_names_the_strongest_baseline_and_whether_an_activation_beats_it(
+        html: str, result: StudyResult) -> None:
+    from html import unescape
+
+    header = unescape(html[: html.find("</header>")])
+    base = {name: b["metrics"]["rmse"] for name, b in result.baselines.items()}
+    strongest = min(base, key=base.get)
+    medians = {a: np.median([r.metrics["rmse"] for r in result.runs
+                             if r.activation == a and not r.diverged])
+               for a in result.config.activations}
+    assert f"strongest baseline, {strongest}" in header
+    beaten = [a for a, v in medians.items() if v < base[strongest]]
+    if beaten and len(beaten) < len(medians):
+        assert f"{beaten[0]} (median RMSE" in header and "does not" in header
+    elif not beaten:
+        assert "beats every activation" in header
+    else:
+        assert "Every activation's median beats" in header

@@ -27,6 +27,10 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 STRATEGIES = ("direct", "recursive")  # how a forecast of more than one step is made
 POOLINGS = ("local", "global")  # one model per series, or one across the panel
 SCALERS = ("global", "window-minmax", "window-standard", "robust", "diff")  # windows.SCALERS
+# The baselines a forecast is scored beside (relulab.baselines): the protocol's (naive,
+# seasonal naive with --season, ARIMA), or the field's besides (AutoETS, seasonal AutoARIMA
+# and seasonal naive with the season of the dates; statsforecast, relulab[forecast]).
+BASELINE_SETS = ("protocol", "field")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class StudyConfig:
     # (panel_key, set by the plan): a series' numbers then depend on the whole panel.
     pooling: str = "local"
     panel_key: str = ""
+    baselines: str = "protocol"  # "protocol" | "field" (BASELINE_SETS)
     test_fraction: float = 0.2  # a table's share of rows held out for the test (--table)
 
     # Training (Keras defaults).
@@ -150,6 +155,9 @@ class StudyConfig:
                                f"{self.test_size} points, which could not hold one path; "
                                f"raise --test-size to at least {self.horizon} or lower "
                                "--horizon")
+        if self.baselines not in BASELINE_SETS:
+            raise RelulabError(f"unknown baselines {self.baselines!r}; pass --baselines with "
+                               f"one of: {', '.join(BASELINE_SETS)}")
         if not 0.0 < self.test_fraction < 1.0:
             raise RelulabError(f"test_fraction must lie in (0, 1), got {self.test_fraction}; "
                                "pass e.g. --test-fraction 0.2")
@@ -245,7 +253,8 @@ _NOT_HASHED = ("name", "data", "column", "date_column", "date_format", "model_de
 # StudyConfig._hashed). A new field that changes numbers goes here, its "as before" value
 # its default.
 _ADDED = ("init", "correction", "equivalence_margin", "task", "model_id", "optimizer",
-          "test_fraction", "scaler", "horizon", "strategy", "pooling", "panel_key")
+          "test_fraction", "scaler", "horizon", "strategy", "pooling", "panel_key",
+          "baselines")
 _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(StudyConfig)}
 
 

@@ -55,8 +55,10 @@ from relulab.result import StudyResult
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
            "#7F3C8D", "#11A579", "#3969AC", "#E73F74", "#80BA5A", "#008695")
 ACTUAL_COLOR = "#1a1a1a"
+# One style per baseline: the protocol's three and the field's AutoETS and AutoARIMA.
 BASELINE_STYLES = (("#6b6b6b", (0, (4, 2))), ("#6b6b6b", (0, (1, 1.5))),
-                   ("#9a9a9a", (0, (6, 2, 1, 2))), ("#9a9a9a", "-"))
+                   ("#9a9a9a", (0, (6, 2, 1, 2))), ("#9a9a9a", "-"),
+                   ("#4a4a4a", (0, (2, 1, 2, 3))), ("#4a4a4a", (0, (8, 2))))
 REGION_COLORS = {"train": "#e8eef6", "validation": "#fbf0d9", "test": "#fbe3de"}
 BAND = (10.0, 90.0)  # percentiles across seeds shown as bands
 

@@ -39,8 +39,8 @@ import pandas as pd
 
 from relulab.errors import RelulabError
 
-__all__ = ["ActivationPooled", "Pooled", "critical_difference", "critical_difference_groups",
-           "iman_davenport", "pool"]
+__all__ = ["ActivationPooled", "BaselinePooled", "Pooled", "baselines", "critical_difference",
+           "critical_difference_groups", "iman_davenport", "pool"]
 
 
 @dataclass(frozen=True)
@@ -260,3 +260,59 @@ def _words(p: Pooled) -> list[str]:
         + f"; a gap under {p.critical_difference:.2f} is within the Nemenyi critical "
         f"difference (best: {best.activation}){beyond}")
     return out
+
+
+@dataclass(frozen=True)
+class BaselinePooled:
+    """One baseline over the series, against every activation."""
+
+    baseline: str
+    series: int  # series on which it was fitted
+    median: float  # its median score over those series
+    # exp(mean log(score / naive's)) over the series where both are positive: below 1 beats
+    # the naive forecast. Ranking by it ranks by the geometric mean score too.
+    ratio_to_naive: float
+    wins: dict[str, tuple[int, int]]  # activation -> (series it beats the baseline on, of)
+    strongest: bool = False  # the lowest geometric mean score of the baselines
+
+
+def baselines(scores: pd.DataFrame, baseline_scores: pd.DataFrame) -> list[BaselinePooled]:
+    """Each baseline (a column of ``baseline_scores``, series x baseline, lower is better)
+    across the series: how many series it was fitted on, its median score, its geometric
+    mean score relative to the naive forecast's, and on how many series each activation's
+    score (``scores``, series x activation) is strictly below it. Strongest first: the
+    lowest geometric mean score over the series on which every baseline was fitted (scale
+    free, so no series of large values decides it alone); empty without baselines."""
+    base = baseline_scores.astype(float).replace([np.inf, -np.inf], np.nan)
+    if base.empty or not len(base.columns):
+        return []
+    acts = scores.reindex(base.index).astype(float)
+    # A baseline never fitted (statsforecast missing) cannot rank; the others are ranked on
+    # the series where all of them were fitted.
+    every = base[[b for b in base.columns if base[b].notna().any()]].dropna()
+    every = every[(every > 0).all(axis=1)]
+    with np.errstate(divide="ignore"):
+        geo = {b: float(np.exp(np.log(every[b]).mean()))
+               if b in every.columns and len(every) else math.nan for b in base.columns}
+    naive = base["naive"] if "naive" in base.columns else None
+    out = []
+    for b in base.columns:
+        col = base[b]
+        ratio = math.nan
+        if naive is not None:
+            both = (col > 0) & (naive > 0)
+            if both.any():
+                ratio = float(np.exp(np.log(col[both] / naive[both]).mean()))
+        wins = {}
+        for a in acts.columns:
+            paired = acts[a].notna() & col.notna()
+            wins[str(a)] = (int((acts[a][paired] < col[paired]).sum()), int(paired.sum()))
+        out.append(BaselinePooled(str(b), int(col.notna().sum()),
+                                  float(col.median()) if col.notna().any() else math.nan,
+                                  ratio, wins))
+    finite = [b for b in out if math.isfinite(geo[b.baseline])]
+    if finite:
+        best = min(finite, key=lambda b: geo[b.baseline])
+        out = [BaselinePooled(**{**vars(b), "strongest": b is best}) for b in out]
+    return sorted(out, key=lambda b: (not b.strongest, geo[b.baseline]
+                                      if math.isfinite(geo[b.baseline]) else math.inf))

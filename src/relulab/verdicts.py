@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from relulab import display
 from relulab.metrics import METRICS
 from relulab.result import Comparison
 
@@ -24,12 +25,14 @@ __all__ = [
     "MIN_RUNS",
     "VOL_CLEAR",
     "accuracy_words",
+    "baseline_words",
     "decision_words",
     "flat_words",
     "judge_accuracy",
     "judge_decision",
     "judge_volatility",
     "judged",
+    "panel_baseline_words",
     "seed_interval",
     "seeds_words",
     "sentence",
@@ -350,3 +353,63 @@ def sentence(c: Comparison, confidence: float = 0.95) -> str:
              _prob_words(c, label) if np.isfinite(c.prob_improvement) else "", volatility]
     return f"{head}: {numbers}: " + "; ".join(w for w in parts if w)
 
+
+
+def strongest_baseline(baselines: dict[str, float]) -> str | None:
+    """The baseline with the lowest score (the first of equals); None when none has one."""
+    finite = {b: v for b, v in baselines.items() if v is not None and math.isfinite(v)}
+    return min(finite, key=finite.__getitem__) if finite else None
+
+
+def baseline_words(scores: dict[str, float], baselines: dict[str, float],
+                   label: str = "RMSE") -> str:
+    """Whether any activation beats the strongest baseline (the lowest ``label``, lower is
+    better), on each activation's median over its seeds: "relu (RMSE 3.5) beats the
+    strongest baseline, auto_arima (3.92); tanh (4.1) does not." or "The strongest
+    baseline, auto_arima (RMSE 3.92), beats every activation (best: relu, 4.1)."; "" without
+    a baseline that was fitted."""
+    best = strongest_baseline(baselines)
+    if best is None:
+        return ""
+    ref = baselines[best]
+    finite = {a: v for a, v in scores.items() if v is not None and math.isfinite(v)}
+    beat = [a for a, v in finite.items() if v < ref]
+    rest = [a for a in finite if a not in beat]
+
+    def told(names: list[str]) -> str:
+        return ", ".join(f"{a} ({display.number(finite[a])})" for a in names)
+
+    if not beat:
+        top = min(finite, key=finite.__getitem__) if finite else None
+        aside = (f" (the best median: {top}, {display.number(finite[top])})" if top
+                 else "")
+        return (f"The strongest baseline, {best} ({label} {display.number(ref)}), beats "
+                f"every activation{aside}.")
+    if not rest:
+        return (f"Every activation's median beats the strongest baseline, {best} ({label} "
+                f"{display.number(ref)}): {told(beat)}.")
+    words = (f"{told(beat).replace(' (', f' (median {label} ', 1)} beat"
+             f"{'s' if len(beat) == 1 else ''} the strongest baseline, {best} "
+             f"({display.number(ref)}); {told(rest)} do{'es' if len(rest) == 1 else ''} not.")
+    return words
+
+
+def panel_baseline_words(baseline: str, ratio_to_naive: float, series: int, median: float,
+                         wins: dict[str, tuple[int, int]], label: str = "RMSE") -> str:
+    """The strongest baseline across a panel's series and whether any activation beats it
+    on most of them (its median over seeds below the baseline's score on more than half the
+    series both were scored on): "strongest baseline: auto_arima (median RMSE 3.92 over 100
+    series, 0.57 of the naive forecast's, geometric mean); relu beats it on 40 of 100
+    series, tanh on 35 of 100: no activation beats it on most series"."""
+    ratio = (f", {ratio_to_naive:.2f} of the naive forecast's, geometric mean"
+             if baseline != "naive" and math.isfinite(ratio_to_naive) else "")
+    head = (f"strongest baseline: {baseline} (median {label} {display.number(median)} over "
+            f"{series} series{ratio})")
+    if not wins:
+        return head
+    parts = [f"{a} beats it on {k} of {n} series" if i == 0 else f"{a} on {k} of {n}"
+             for i, (a, (k, n)) in enumerate(wins.items())]
+    most = [a for a, (k, n) in wins.items() if n and 2 * k > n]
+    verdict = (f"{', '.join(most)} beat{'s' if len(most) == 1 else ''} it on most series"
+               if most else "no activation beats it on most series")
+    return f"{head}; {', '.join(parts)}: {verdict}"

@@ -87,6 +87,8 @@ def show_result(console: Any, result: StudyResult) -> None:
             label = escape(name) if name in c.activations else f"[dim]{name} (baseline)[/dim]"
             steps.add_row(label, *[display.spec(v, ".4g") for v in metrics.get("rmse", [])])
         console.print(steps)
+    if result.task == "forecast" and (words := _baseline_words(result)):
+        console.print(words, highlight=False)
     if result.comparisons:
         console.print("[bold]Verdicts[/bold] (each activation against the reference):")
         for comp in result.comparisons:
@@ -111,3 +113,14 @@ def show_result(console: Any, result: StudyResult) -> None:
             f"[dim]wall {display.spec(t.get('wall_s'), '.1f')} s, {compiled}"
             f"{display.spec(t.get('model_steps_per_s'), ',.0f')} model-steps/s[/dim]"
         )
+
+
+def _baseline_words(result: Any) -> str:
+    """Whether any activation's median beats the strongest baseline (relulab.verdicts)."""
+    from relulab.verdicts import baseline_words
+
+    medians = result.summary[result.summary["metric"] == "rmse"] if len(result.summary) \
+        else result.summary
+    return baseline_words({r.activation: r.median for r in medians.itertuples(index=False)},
+                          {name: b.get("metrics", {}).get("rmse")
+                           for name, b in result.baselines.items()})

@@ -12,7 +12,15 @@ from typing import Any
 import numpy as np
 
 from relulab.cli import terminal
-from relulab.config import DEMO_ACTIVATIONS, INITS, MODELS, PRESETS, StudyConfig, preset
+from relulab.config import (
+    BASELINE_SETS,
+    DEMO_ACTIVATIONS,
+    INITS,
+    MODELS,
+    PRESETS,
+    StudyConfig,
+    preset,
+)
 from relulab.errors import RelulabError
 from relulab.paths import DEFAULT_DB
 
@@ -119,6 +127,11 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--validation-split", type=float)
     g.add_argument("--patience", type=int, help="early stopping on validation loss")
     g.add_argument("--season", type=int, help="seasonal period (seasonal naive, MASE)")
+    g.add_argument("--baselines", choices=BASELINE_SETS,
+                   help="protocol (the default: naive, ARIMA, seasonal naive with --season) | "
+                   "field (besides: statsforecast's AutoETS and seasonal AutoARIMA, seasonal "
+                   "naive, the season from --season or the dates; pip install "
+                   "'relulab[forecast]')")
     g.add_argument("--scaler", metavar="NAME",
                    help="how windows are scaled: global (the protocol's min-max on the train "
                    "region; the default for one series) | window-minmax | window-standard "
@@ -178,7 +191,7 @@ _CONFIG_FLAGS = ("model", "reference", "recurrent_activation", "seeds", "seed_of
                  "batch_size", "learning_rate", "units", "layers", "init", "lookback",
                  "test_size", "validation_split", "patience", "season", "scaler", "folds",
                  "horizon", "strategy", "pooling", "correction", "equivalence_margin",
-                 "name")
+                 "name", "baselines")
 
 
 def _seeds(text: str) -> int | str:
@@ -371,6 +384,8 @@ def _show_panel(console: Any, args: argparse.Namespace, config: StudyConfig,
                   f"{config.epochs} epochs, {config.seeds} seeds per activation{paths}")
     if result.pooled is not None:
         _show_pooled(console, result.pooled, "Activations")
+    if (baselines := result.baseline_words()):
+        console.print(f"  {escape(baselines)}", highlight=False)
     spread = result.spread().head(5)
     if len(spread):
         console.print("Series where the activations differ most (worst / best median RMSE):")
@@ -399,8 +414,7 @@ TABLE_DEFAULTS: dict[str, Any] = dict(
     learning_rate=1e-3,
     activations=("relu", "leaky_relu", "gelu", "silu"), reference="relu", seeds=10)
 _FORECAST_FLAGS = ("lookback", "test_size", "season", "scaler", "folds", "horizon", "strategy",
-                   "pooling",
-                   "recurrent_activation", "target_width")
+                   "pooling", "recurrent_activation", "target_width", "baselines")
 
 
 def table_config(args: argparse.Namespace) -> StudyConfig:

@@ -51,6 +51,20 @@ def _pooled_rows(pooled: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _baseline_rows(panel: Any) -> list[dict[str, Any]]:
+    """One row per baseline, strongest first: the series it was fitted on, its median
+    RMSE, its geometric-mean RMSE over the naive forecast's, and per activation the series
+    on which the activation's median RMSE is below it."""
+    kind = METRICS["rmse"].kind
+    return [{"baseline": b.baseline, "strongest": b.strongest, "series": b.series,
+             "median": display.metric_value(b.median, kind),
+             "ratio": (display.MISSING if b.baseline == "naive" or not display.finite(
+                 b.ratio_to_naive) else f"{b.ratio_to_naive:.2f}"),
+             "wins": [f"{k} / {n}" if n else display.MISSING
+                      for k, n in (b.wins.get(a, (0, 0)) for a in panel.config.activations)]}
+            for b in panel.baselines()]
+
+
 def _series_rows(panel: Any) -> list[dict[str, Any]]:
     """Every series, largest spread first: id, study id, points, each activation's median
     RMSE (with its sort value), the best activation and the spread."""
@@ -125,6 +139,7 @@ def panel_context(panel: Any, db: str | Path | None = None) -> dict[str, Any]:
         "reference": pooled.reference if pooled is not None else config.reference,
         "pooled": pooled is not None,
         "words": list(pooled.words) if pooled is not None else [],
+        "baseline_rows": _baseline_rows(panel), "baseline_words": panel.baseline_words(),
         "pooled_series": pooled.series if pooled is not None else 0,
         "pooled_rows": _pooled_rows(pooled) if pooled is not None else [],
         "confidence": f"{100 * config.confidence:g}%",

@@ -19,7 +19,7 @@ from relulab.diagnostics import of as diagnostics_of
 from relulab.figures import all_figures, png_bytes
 from relulab.metrics import HEADLINE, METRICS, best
 from relulab.result import Comparison, Diagnostics, StudyResult
-from relulab.verdicts import seed_interval, verdict_words
+from relulab.verdicts import baseline_words, seed_interval, verdict_words
 
 __all__ = ["Verdict", "page_context"]
 
@@ -283,12 +283,16 @@ def page_context(result: StudyResult) -> dict[str, Any]:
     rmse = {a: table.get(a, {}).get(headline, {}).get("median") for a in activations}
     best_rmse = best(rmse, headline)
     baseline_rows = [
-        {"name": name,
+        {"name": name, "description": b.get("description", ""),
          "cells": [display.metric_value(b.get("metrics", {}).get(m), METRICS[m].kind)
                    for m in metrics]}
         for name, b in result.baselines.items()
     ]
     naive = result.baselines.get("naive", {}).get("metrics", {}).get("rmse")
+    baseline_text = baseline_words(
+        rmse, {name: b.get("metrics", {}).get(headline)
+               for name, b in result.baselines.items()},
+        METRICS[headline].short) if result.task == "forecast" else ""
     diagnostics = diagnostics_of(result)
     diverged = list(diagnostics.diverged.items())
     warnings = warnings_of(result)
@@ -326,7 +330,7 @@ def page_context(result: StudyResult) -> dict[str, Any]:
         "naive_rmse": display.number(naive) if display.finite(naive) else None,
         "summary_rows": rows, "metrics": metrics,
         "metric_info": {m: METRICS[m] for m in metrics},
-        "baseline_rows": baseline_rows,
+        "baseline_rows": baseline_rows, "baseline_text": baseline_text,
         "step_rows": _step_rows(result),
         "figures": _embedded_figures(result),
         "diverged_text": "; ".join(

@@ -84,7 +84,8 @@ class JaxTrainer:
         sp = plan.series[series_id]
         config = plan.config
         return fit_baselines, (sp.values, sp.train_end, sp.test_start, config.season,
-                               config.horizon, config.test_size)
+                               config.horizon, config.test_size,
+                               field_season(config, sp.series))
 
 
 class _Compile(NamedTuple):
@@ -425,15 +426,29 @@ def score_group(config: StudyConfig, activation: str, sp: SeriesPlan,
     return runs
 
 
+def field_season(config: Any, series: Any) -> Any:
+    """The season of the field's baselines (:class:`relulab.baselines.Season`): the
+    config's, else the one of the series' dates; None where the config asks only for the
+    protocol's baselines."""
+    from relulab.baselines import season_of
+    from relulab.data.dates import frequency
+
+    if config.baselines != "field":
+        return None
+    return season_of(config.season, frequency(getattr(series, "dates", None)))
+
+
 def fit_baselines(values: Any, train_end: int, test_start: int, season: int | None,
-                  horizon: int = 1, region: int | None = None) -> dict[str, dict[str, Any]]:
-    """The naive, seasonal-naive and ARIMA forecasts of one series' test region. Plain
+                  horizon: int = 1, region: int | None = None, field: Any = None
+                  ) -> dict[str, dict[str, Any]]:
+    """The naive, seasonal-naive and ARIMA forecasts of one series' test region, and with
+    ``field`` (a :class:`relulab.baselines.Season`) AutoETS and AutoARIMA too. Plain
     arguments, so that a worker process receives a series' values only."""
     from relulab import stats  # noqa: F401  (imports statsmodels here, off the main thread)
     from relulab.baselines import run_baselines
 
     return run_baselines(values, train_end=train_end, test_start=test_start, season=season,
-                         horizon=horizon, region=region)
+                         horizon=horizon, region=region, field=field)
 
 
 @functools.lru_cache(maxsize=1)

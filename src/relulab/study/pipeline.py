@@ -34,8 +34,8 @@ from relulab.study.executor import Executor
 from relulab.study.plan import GroupKey, Plan, SeriesPlan
 from relulab.study.recorder import Recorder, timing
 
-__all__ = ["PanelResult", "SeriesSummary", "run_one", "run_plan", "scores",
-           "series_result"]
+__all__ = ["PanelResult", "SeriesSummary", "baseline_scores", "run_one", "run_plan",
+           "scores", "series_result"]
 
 
 
@@ -55,19 +55,24 @@ class SeriesSummary:
     verdicts: list[str]
     warnings: list[str]
     timing: dict[str, float]
+    # each baseline's test score on the same metric (NaN where it could not be fitted)
+    baseline_rmse: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(cls, series_id: str, result: StudyResult, activations: Any) -> SeriesSummary:
         from relulab.metrics import HEADLINE
 
         frame = result.runs_frame
-        med = frame[~frame["diverged"]].groupby("activation")[HEADLINE[result.task]].median() \
+        headline = HEADLINE[result.task]
+        med = frame[~frame["diverged"]].groupby("activation")[headline].median() \
             if len(frame) else pd.Series(dtype=float)
         return cls(series_id, result.study_id, int(result.values.size),
                    {a: float(med.get(a, np.nan)) for a in activations},
                    int(frame["diverged"].sum()) if len(frame) else 0,
                    [c.verdict for c in result.comparisons], list(result.warnings),
-                   dict(result.timing))
+                   dict(result.timing),
+                   {name: float(b.get("metrics", {}).get(headline, np.nan))
+                    for name, b in result.baselines.items()})
 
     @property
     def spread(self) -> float:
@@ -101,6 +106,24 @@ class PanelResult:
     def scores(self) -> pd.DataFrame:
         return scores(self.series, self.config.activations)
 
+    def baselines(self) -> list[Any]:
+        """Each baseline across the series against the activations
+        (:func:`relulab.pooled.baselines`), strongest first."""
+        from relulab.pooled import baselines
+
+        return baselines(self.scores(), baseline_scores(self.series))
+
+    def baseline_words(self) -> str:
+        """The strongest baseline across the series and whether any activation beats it on
+        most of them (:func:`relulab.verdicts.panel_baseline_words`); "" without one."""
+        from relulab.verdicts import panel_baseline_words
+
+        strongest = next((b for b in self.baselines() if b.strongest), None)
+        if strongest is None:
+            return ""
+        return panel_baseline_words(strongest.baseline, strongest.ratio_to_naive,
+                                    strongest.series, strongest.median, strongest.wins)
+
     def spread(self) -> pd.Series:
         """Per series, how far apart the activations' median RMSEs lie
         (:attr:`SeriesSummary.spread`), largest first (ties in the panel's order, NaN last)."""
@@ -115,8 +138,11 @@ class PanelResult:
             "config": self.config.to_dict(),
             "series": {sid: {"study_id": r.study_id, "n": r.n,
                              "median_rmse": {a: num(v) for a, v in r.median_rmse.items()},
+                             "baseline_rmse": {b: num(v) for b, v in r.baseline_rmse.items()},
                              "comparisons": r.verdicts}
                        for sid, r in self.series.items()},
+            "baselines": [{k: (num(v) if isinstance(v, float) else v)
+                           for k, v in vars(b).items()} for b in self.baselines()],
             "pooled": pooled_json(self.pooled),
             "warnings": self.warnings,
             "timing": {k: num(v) for k, v in self.timing.items()},
@@ -164,10 +190,33 @@ def scores(series: dict[str, SeriesSummary], activations: Any) -> pd.DataFrame:
                                   dtype=float)
 
 
+def baseline_scores(series: dict[str, SeriesSummary]) -> pd.DataFrame:
+    """Series x baseline: each baseline's test RMSE (NaN where it was not fitted)."""
+    rows = {sid: s.baseline_rmse for sid, s in series.items()}
+    names = list(dict.fromkeys(b for s in series.values() for b in s.baseline_rmse))
+    return pd.DataFrame.from_dict(rows, orient="index", columns=names, dtype=float)
+
+
 def baseline_warnings(baselines: dict[str, dict[str, Any]]) -> list[str]:
-    """One warning per baseline that could not be fitted, with why."""
-    return [f"{name} baseline unavailable: {b['unavailable']}"
-            for name, b in baselines.items() if b.get("unavailable")]
+    """One warning per reason a baseline could not be fitted, naming the baselines it
+    stopped (AutoETS and AutoARIMA without statsforecast: one line)."""
+    why: dict[str, list[str]] = {}
+    for name, b in baselines.items():
+        if b.get("unavailable"):
+            why.setdefault(b["unavailable"], []).append(name)
+    return [f"{' and '.join(names)} baseline{'s' if len(names) > 1 else ''} unavailable: "
+            f"{reason}" for reason, names in why.items()]
+
+
+def panel_warnings(done: dict[str, SeriesSummary]) -> list[str]:
+    """Each series' warnings, named by series; one that every series of two or more says
+    (a missing package) is said once, for every series."""
+    shared = (set.intersection(*(set(s.warnings) for s in done.values()))
+              if len(done) > 1 else set())
+    said = [f"every series: {w}" for w in dict.fromkeys(
+        w for s in done.values() for w in s.warnings if w in shared)]
+    return [*said, *(f"{sid}: {w}" for sid, s in done.items()
+                     for w in s.warnings if w not in shared)]
 
 
 # An activation whose median RMSE is this many times the naive forecast's cannot follow the
@@ -322,8 +371,7 @@ def run_plan(plan: Plan, *, recorder: Recorder, executor: Executor,
     pooled, said = _pooled(config, done)
     wall = time.perf_counter() - t0
     progress(events.Finished(wall))
-    warnings = [*plan.warnings, *(f"{sid}: {w}" for sid, s in done.items()
-                                  for w in s.warnings), *said]
+    warnings = [*plan.warnings, *panel_warnings(done), *said]
     return PanelResult(config, done, series.largest.detail(), pooled, warnings,
                        timing(stats, wall, sum(series.trained.values()), len(todo.done)))
 
