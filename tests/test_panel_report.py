@@ -8,6 +8,7 @@ has a study id.
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
@@ -232,3 +233,84 @@ def test_the_baselines_table_counts_each_activation_against_each_baseline(panel,
     strongest = min(geo, key=geo.get)
     assert "strongest" in rows[strongest] and "strongest" not in rows[max(geo, key=geo.get)]
     assert f"strongest baseline: {strongest} (median RMSE" in html  # the answer names it
+
+
+# ------------------------------------------------------------ error by steps ahead, pooled
+
+
+def test_the_pooled_error_by_steps_is_each_steps_geometric_mean_ratio_to_naive() -> None:
+    from relulab.pooled import by_step
+
+    step_rmse = {
+        "a": {"tanh": [2.0, 6.0], "naive": [4.0, 3.0], "arima": [1.0, 3.0]},
+        "b": {"tanh": [8.0, 1.0], "naive": [2.0, 4.0], "arima": [math.nan, 2.0]},
+        "c": {"tanh": [1.0, 1.0]},  # no naive path: cannot be relative to it
+    }
+    got = {s.name: s for s in by_step(step_rmse, ["relu", "tanh"], 2)}
+    assert list(got) == ["tanh", "naive", "arima"]  # relu has no errors by step
+    assert not got["tanh"].baseline and got["arima"].baseline
+    np.testing.assert_allclose(got["tanh"].ratio_to_naive,
+                               [math.sqrt(0.5 * 4.0), math.sqrt(2.0 * 0.25)], rtol=1e-12)
+    assert got["tanh"].series == [2, 2]
+    np.testing.assert_allclose(got["arima"].ratio_to_naive, [0.25, math.sqrt(1.0 * 0.5)],
+                               rtol=1e-12)
+    assert got["arima"].series == [1, 2]
+    assert got["naive"].ratio_to_naive == [1.0, 1.0]
+
+
+@pytest.fixture(scope="module")
+def paths_panel():
+    return run_panel(CONFIG.replace(horizon=2, activations=("tanh", "relu")),
+                     load_panel(_panel_frame()))
+
+
+def test_a_panel_of_paths_pools_each_series_error_by_steps(paths_panel) -> None:
+    from relulab.pooled import by_step
+
+    steps = paths_panel.by_step()
+    # each series' own error by steps ahead, as its study computed it, pooled by hand
+    series = {sid: paths_panel.series[sid].step_rmse for sid in paths_panel.series}
+    assert all(set(s) >= {"tanh", "relu", "naive"} and len(s["tanh"]) == 2
+               for s in series.values())
+    for s, want in zip(steps, by_step(series, ["tanh", "relu"], 2), strict=True):
+        assert s == want
+    tanh = next(s for s in steps if s.name == "tanh")
+    ratio = [math.exp(np.mean([math.log(v["tanh"][h] / v["naive"][h])
+                               for v in series.values()])) for h in range(2)]
+    np.testing.assert_allclose(tanh.ratio_to_naive, ratio, rtol=1e-12)
+    data = paths_panel.to_json()
+    assert [s["name"] for s in data["by_step"]][:2] == ["tanh", "relu"]
+    assert data["by_step"][0]["series"] == [4, 4]
+    assert len(next(iter(data["series"].values()))["step_rmse"]["relu"]) == 2
+
+
+def test_the_panel_report_of_paths_has_the_error_by_steps(paths_panel, panel, html) -> None:
+    from relulab.panel_figures import panel_figures
+
+    page = unescape(render_panel_report(paths_panel))
+    assert 'id="horizon"' in page and 'href="#horizon"' in page
+    tanh = next(s for s in paths_panel.by_step() if s.name == "tanh")
+    row = re.search(r"<tr><td>tanh</td>(.*?)</tr>", page, re.S).group(1)
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row)
+    assert cells == [f"{v:.2f}" for v in tanh.ratio_to_naive] + ["4"]
+    figure = panel_figures(paths_panel)["by_step"]
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    np.testing.assert_allclose(lines["tanh"].get_ydata(), tanh.ratio_to_naive)
+    # one-step studies have neither
+    assert 'id="horizon"' not in html and "by_step" not in panel_figures(panel)
+
+
+def test_cli_panel_of_paths_shows_the_error_by_steps(tmp_path: Path, capsys) -> None:
+    from relulab.cli import main
+
+    path = tmp_path / "p.csv"
+    _panel_frame().to_csv(path, index=False)
+    code = main(["study", "--panel", str(path), "--series-ids", "a,b", "--activations",
+                 "tanh,relu", "--seeds", "2", "--epochs", "3", "--units", "2",
+                 "--test-size", "8", "--horizon", "2", "--quiet", "--no-db",
+                 "--figures", str(tmp_path / "figs")])
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    assert "2-step paths (direct)" in out and "RMSE by steps ahead over the naive" in out
+    assert re.search(r"tanh\s+│\s+\d+\.\d\d\s+│\s+\d+\.\d\d", out)
+    assert (tmp_path / "figs" / "by_step.png").exists()

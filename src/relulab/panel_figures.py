@@ -9,6 +9,8 @@ figure sits beside a series' figures without a seam.
 - :func:`critical_difference_figure`: Demšar's critical-difference diagram of mean ranks.
 - :func:`spread_forecasts_figure`: small multiples of the series where the activations
   differ most, each with the actual test values and each activation's median forecast.
+- :func:`step_ratio_figure`: over paths of several steps, each activation's and baseline's
+  RMSE h steps ahead relative to the naive path's, pooled over the series.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, ScalarFormatter
 
 from relulab import display
 from relulab.figures import (
     ACTUAL_COLOR,
+    BASELINE_STYLES,
     REGION_COLORS,
     WIDTH,
     _band,
@@ -39,7 +42,7 @@ from relulab.figures import (
 from relulab.result import PANEL_DETAIL, StudyResult
 
 __all__ = ["critical_difference_figure", "panel_figures",
-           "save_panel_figures", "spread_forecasts_figure"]
+           "save_panel_figures", "spread_forecasts_figure", "step_ratio_figure"]
 
 
 
@@ -184,11 +187,49 @@ def spread_forecasts_figure(results: Mapping[str, StudyResult], spread: Mapping[
     return fig
 
 
+@_styled
+def step_ratio_figure(steps: Sequence[Any], *, series: int,
+                      colors: Mapping[str, str] | None = None) -> Figure:
+    """The error by steps ahead over a panel (:func:`relulab.pooled.by_step`'s
+    ``StepPooled`` list): per step, each activation's (solid) and baseline's (dashed) RMSE
+    relative to the naive path's, geometric mean over the series; 1 is the naive path."""
+    acts = [s for s in steps if not s.baseline]
+    colors = dict(colors or activation_colors([s.name for s in acts]))
+    fig = Figure(figsize=(WIDTH, 3.4), layout="constrained")
+    ax = fig.subplots()
+    handles: dict[str, Any] = {"naive": ax.axhline(1.0, color=ACTUAL_COLOR, lw=1.0)}
+    for s in acts:
+        h = np.arange(1, len(s.ratio_to_naive) + 1)
+        handles[s.name] = ax.plot(h, s.ratio_to_naive, color=colors.get(s.name), lw=2.0,
+                                  marker="o", ms=3.5, label=s.name)[0]
+    others = [s for s in steps if s.baseline and s.name != "naive"]
+    for s, (color, ls) in zip(others, BASELINE_STYLES, strict=False):
+        h = np.arange(1, len(s.ratio_to_naive) + 1)
+        handles[s.name] = ax.plot(h, s.ratio_to_naive, color=color, ls=ls, lw=1.2,
+                                  label=s.name)[0]
+    ax.set_xlabel("steps ahead")
+    ax.set_ylabel("RMSE / naive path's RMSE")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.legend(list(handles.values()),
+               [plain(k) if k in colors else f"baseline: {plain(k)}" + (" (= 1)" if k == "naive"
+                                                                         else "")
+                for k in handles],
+               loc="outside lower center", ncols=min(5, len(handles)))
+    # Ratios: a log axis puts half and double the naive path's error equally far from it.
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    fig.suptitle(f"Error by steps ahead over {series} series, relative to the naive path\n"
+                 "(geometric mean over series; below the black line beats it)")
+    return fig
+
+
 def panel_figures(panel: Any, top: int = PANEL_DETAIL) -> dict[str, Figure]:
     """Every panel figure by name, from a :class:`~relulab.study.pipeline.PanelResult`
-    (``pooled``, ``detail``, ``spread()``, ``scores()``): ``critical_difference`` when
-    there is a pooled answer, ``spread_forecasts`` for the ``top`` series of largest
-    spread."""
+    (``pooled``, ``detail``, ``spread()``, ``scores()``, ``by_step()``):
+    ``critical_difference`` when there is a pooled answer, ``by_step`` over paths of several
+    steps, ``spread_forecasts`` for the ``top`` series of largest spread."""
     out: dict[str, Figure] = {}
     activations = list(panel.config.activations)
     colors = activation_colors(activations)
@@ -198,6 +239,9 @@ def panel_figures(panel: Any, top: int = PANEL_DETAIL) -> dict[str, Figure]:
             {a.activation: a.mean_rank for a in pooled.activations},
             pooled.critical_difference, pooled.groups(), series=pooled.series,
             reference=pooled.reference, colors=colors)
+    steps = panel.by_step()
+    if steps:
+        out["by_step"] = step_ratio_figure(steps, series=len(panel.series), colors=colors)
     spread = panel.spread().dropna()
     chosen = [sid for sid in spread.index[:top] if sid in panel.detail]
     if chosen:

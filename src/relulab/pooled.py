@@ -39,8 +39,8 @@ import pandas as pd
 
 from relulab.errors import RelulabError
 
-__all__ = ["ActivationPooled", "BaselinePooled", "Pooled", "baselines", "critical_difference",
-           "critical_difference_groups", "iman_davenport", "pool"]
+__all__ = ["ActivationPooled", "BaselinePooled", "Pooled", "StepPooled", "baselines", "by_step",
+           "critical_difference", "critical_difference_groups", "iman_davenport", "pool"]
 
 
 @dataclass(frozen=True)
@@ -316,3 +316,42 @@ def baselines(scores: pd.DataFrame, baseline_scores: pd.DataFrame) -> list[Basel
         out = [BaselinePooled(**{**vars(b), "strongest": b is best}) for b in out]
     return sorted(out, key=lambda b: (not b.strongest, geo[b.baseline]
                                       if math.isfinite(geo[b.baseline]) else math.inf))
+
+
+@dataclass(frozen=True)
+class StepPooled:
+    """One activation or baseline's error h steps ahead, over the series."""
+
+    name: str
+    baseline: bool
+    # per step h = 1..H: exp(mean log(RMSE_h / naive's RMSE_h)) over the series where both
+    # are positive and finite; below 1 beats the naive path at that step (scale free, so no
+    # series of large values decides it alone). NaN where no series has both.
+    ratio_to_naive: list[float]
+    series: list[int]  # per step, the series that ratio is over
+
+
+def by_step(step_rmse: dict[str, dict[str, list[float]]], activations: list[str],
+            horizon: int) -> list[StepPooled]:
+    """The error by steps ahead pooled over a panel's series: per series, each activation's
+    (median over seeds) and each baseline's RMSE ``h`` steps ahead (``step_rmse``: series ->
+    name -> H values, :attr:`relulab.result.StudyResult.by_step`), relative to the naive
+    path's at the same step, geometric mean over series. Activations first in their order,
+    then the baselines; empty when no series has the naive path's error by step."""
+    names = list(dict.fromkeys([*activations,
+                                *(n for s in step_rmse.values() for n in s)]))
+    out = []
+    for name in names:
+        ratios, counts = [], []
+        for h in range(int(horizon)):
+            logs = []
+            for s in step_rmse.values():
+                v, n = s.get(name, []), s.get("naive", [])
+                if h < len(v) and h < len(n) and all(
+                        math.isfinite(x) and x > 0 for x in (v[h], n[h])):
+                    logs.append(math.log(v[h] / n[h]))
+            ratios.append(math.exp(float(np.mean(logs))) if logs else math.nan)
+            counts.append(len(logs))
+        if any(counts):
+            out.append(StepPooled(name, name not in activations, ratios, counts))
+    return out

@@ -386,6 +386,19 @@ def _show_panel(console: Any, args: argparse.Namespace, config: StudyConfig,
         _show_pooled(console, result.pooled, "Activations")
     if (baselines := result.baseline_words()):
         console.print(f"  {escape(baselines)}", highlight=False)
+    if (steps := [s for s in result.by_step() if s.name != "naive"]):
+        from rich.table import Table
+
+        table = Table(title="RMSE by steps ahead over the naive path's (geometric mean over "
+                      "series; activations: median over seeds)", title_justify="left")
+        table.add_column("")
+        for h in range(1, config.horizon + 1):
+            table.add_column(f"h={h}", justify="right")
+        for s in steps:
+            label = f"[dim]{escape(s.name)} (baseline)[/dim]" if s.baseline else escape(s.name)
+            table.add_row(label, *[f"{v:.2f}" if display.finite(v) else display.MISSING
+                                   for v in s.ratio_to_naive])
+        console.print(table)
     spread = result.spread().head(5)
     if len(spread):
         console.print("Series where the activations differ most (worst / best median RMSE):")

@@ -65,6 +65,17 @@ def _baseline_rows(panel: Any) -> list[dict[str, Any]]:
             for b in panel.baselines()]
 
 
+def _step_rows(panel: Any) -> list[dict[str, Any]]:
+    """Per activation, then baseline: its RMSE h steps ahead over the naive path's,
+    geometric mean over the series (:meth:`PanelResult.by_step`), and the fewest series a
+    step's ratio is over."""
+    return [{"name": s.name if not s.baseline else f"{s.name} (baseline)",
+             "cells": [f"{v:.2f}" if display.finite(v) else display.MISSING
+                       for v in s.ratio_to_naive],
+             "series": min(s.series)}
+            for s in panel.by_step() if s.name != "naive"]
+
+
 def _series_rows(panel: Any) -> list[dict[str, Any]]:
     """Every series, largest spread first: id, study id, points, each activation's median
     RMSE (with its sort value), the best activation and the spread."""
@@ -140,6 +151,8 @@ def panel_context(panel: Any, db: str | Path | None = None) -> dict[str, Any]:
         "pooled": pooled is not None,
         "words": list(pooled.words) if pooled is not None else [],
         "baseline_rows": _baseline_rows(panel), "baseline_words": panel.baseline_words(),
+        "step_rows": _step_rows(panel) if "by_step" in figures else [],
+        "step_steps": list(range(1, int(config.horizon) + 1)),
         "pooled_series": pooled.series if pooled is not None else 0,
         "pooled_rows": _pooled_rows(pooled) if pooled is not None else [],
         "confidence": f"{100 * config.confidence:g}%",

@@ -57,6 +57,9 @@ class SeriesSummary:
     timing: dict[str, float]
     # each baseline's test score on the same metric (NaN where it could not be fitted)
     baseline_rmse: dict[str, float] = field(default_factory=dict)
+    # over paths of more than one step: each activation's (median over seeds) and each
+    # baseline's RMSE h steps ahead (StudyResult.by_step), h = 1..H; empty at horizon 1
+    step_rmse: dict[str, list[float]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, series_id: str, result: StudyResult, activations: Any) -> SeriesSummary:
@@ -72,7 +75,9 @@ class SeriesSummary:
                    [c.verdict for c in result.comparisons], list(result.warnings),
                    dict(result.timing),
                    {name: float(b.get("metrics", {}).get(headline, np.nan))
-                    for name, b in result.baselines.items()})
+                    for name, b in result.baselines.items()},
+                   {name: [float(v) for v in m.get("rmse", [])]
+                    for name, m in result.by_step.items()})
 
     @property
     def spread(self) -> float:
@@ -124,6 +129,16 @@ class PanelResult:
         return panel_baseline_words(strongest.baseline, strongest.ratio_to_naive,
                                     strongest.series, strongest.median, strongest.wins)
 
+    def by_step(self) -> list[Any]:
+        """The error by steps ahead over the series, relative to the naive path's
+        (:func:`relulab.pooled.by_step`); empty at horizon 1."""
+        from relulab.pooled import by_step
+
+        if self.config.horizon <= 1:
+            return []
+        return by_step({sid: s.step_rmse for sid, s in self.series.items()},
+                       list(self.config.activations), self.config.horizon)
+
     def spread(self) -> pd.Series:
         """Per series, how far apart the activations' median RMSEs lie
         (:attr:`SeriesSummary.spread`), largest first (ties in the panel's order, NaN last)."""
@@ -139,11 +154,18 @@ class PanelResult:
             "series": {sid: {"study_id": r.study_id, "n": r.n,
                              "median_rmse": {a: num(v) for a, v in r.median_rmse.items()},
                              "baseline_rmse": {b: num(v) for b, v in r.baseline_rmse.items()},
+                             **({"step_rmse": {k: [num(v) for v in vs]
+                                               for k, vs in r.step_rmse.items()}}
+                                if r.step_rmse else {}),
                              "comparisons": r.verdicts}
                        for sid, r in self.series.items()},
             "baselines": [{k: (num(v) if isinstance(v, float) else v)
                            for k, v in vars(b).items()} for b in self.baselines()],
             "pooled": pooled_json(self.pooled),
+            **({"by_step": [{"name": s.name, "baseline": s.baseline,
+                             "ratio_to_naive": [num(v) for v in s.ratio_to_naive],
+                             "series": s.series} for s in steps]}
+               if (steps := self.by_step()) else {}),
             "warnings": self.warnings,
             "timing": {k: num(v) for k, v in self.timing.items()},
         }
