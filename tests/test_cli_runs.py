@@ -125,7 +125,7 @@ def test_export_csv_is_one_row_per_run(db, capsys) -> None:
     path, done, _ = db
     code, out, _ = run(capsys, "runs", "export", done, "--csv", "--db", str(path))
     assert code == 0
-    frame = pd.read_csv(io.StringIO(out))
+    frame = pd.read_csv(io.StringIO(out), float_precision="round_trip")
     config = make_config()
     runs = [r for a in ACTS for r in make_group(config, a)]
     assert list(frame.columns) == ["activation", "seed", "diverged", "best_epoch",

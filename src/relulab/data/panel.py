@@ -38,6 +38,7 @@ from relulab.data.dates import frequency, off_step, parse_dates, swapped, to_tex
 from relulab.data.series import Series
 from relulab.data.user import (
     _KEY_NAME,
+    EXACT_FLOATS,
     _columns_list,
     _detect_date_column,
     _numeric_like,
@@ -412,7 +413,7 @@ def _read_long_csv(path: Path, fmt: Any, rows: _LongRows, columns: tuple[Any, An
                              usecols=[id_col, date_col, value_col],
                              dtype={id_col: object, date_col: object},
                              keep_default_na=False, na_values={value_col: _NA_TEXT},
-                             chunksize=_CHUNK_ROWS, encoding="utf-8-sig")
+                             chunksize=_CHUNK_ROWS, encoding="utf-8-sig", **EXACT_FLOATS)
         offset = 0
         with reader:
             for chunk in reader:
