@@ -3,6 +3,8 @@ pooled, scored per series; against the local model and a hand-pooled training.""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -63,7 +65,8 @@ def test_every_series_is_scored_by_one_model_trained_on_the_pooled_windows(horiz
         np.concatenate([p.fit.y for p in preps.values()]),
         np.concatenate([p.val_loss.X for p in preps.values()]),
         np.concatenate([p.val_loss.y for p in preps.values()]))
-    spec = train_spec(config)
+    # a global model of several series draws each epoch's shuffle inside its loop
+    spec = dataclasses.replace(train_spec(config), shuffle="streamed")
     for activation in config.activations:
         out = training.train_many(spec, activation, data, config.seed_list)
         for k, prep in preps.items():
@@ -160,3 +163,61 @@ def test_compare_pools_local_and_global_models_as_arms(tmp_path, capsys):
     code = main(["study", "--panel", str(tmp_path / "w.csv"), "--compare", "local,pooled",
                  "--no-db", "--quiet"])
     assert code == 2 and "--compare takes local,global" in capsys.readouterr().err
+
+
+def test_a_streamed_shuffle_is_the_drawn_training_with_each_epochs_order_drawn_by_hand():
+    """The streamed shuffle changes only where each epoch's order comes from: the same
+    initial weights, and training equal to the drawn program fed the orders
+    ``argsort(bits(fold_in(key, epoch)))`` drawn here, padded or not."""
+    import jax
+    import jax.numpy as jnp
+
+    from relulab.models import ModelSpec, resolve
+
+    rng = np.random.default_rng(0)
+    data = training.TrainData.from_arrays(rng.normal(size=(37, 5)), rng.normal(size=37),
+                                          rng.normal(size=(9, 5)), rng.normal(size=9))
+    drawn = training.TrainSpec(model=ModelSpec(family="lstm"), epochs=6, batch_size=4)
+    streamed = dataclasses.replace(drawn, shuffle="streamed")
+    key = training.seed_keys(np.array([3]))[0]
+    p_drawn, _ = training._start(drawn, 5, 37, key)
+    params, k = training._start(streamed, 5, 37, key)
+    for a, b in zip(jax.tree.leaves(p_drawn), jax.tree.leaves(params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    words = [np.asarray(jax.random.bits(jax.random.fold_in(jax.random.wrap_key_data(k), e),
+                                        (37,), jnp.uint32)) for e in range(6)]
+    orders = jnp.asarray(np.stack([np.argsort(w, kind="stable") for w in words]), jnp.int32)
+    act = resolve("relu")
+    got = jax.jit(lambda: training._fit(streamed, act, data, params, k))()
+    want = jax.jit(lambda: training._fit(drawn, act, data, params, orders))()
+    np.testing.assert_array_equal(np.asarray(got.loss), np.asarray(want.loss))
+    np.testing.assert_array_equal(np.asarray(got.val_loss), np.asarray(want.val_loss))
+    # A uniform shuffle: every epoch a permutation, and the epochs' orders differ.
+    assert all(sorted(o) == list(range(37)) for o in np.asarray(orders))
+    assert len({tuple(o) for o in np.asarray(orders)}) == 6
+    # Padded to 48 rows, the 37 real ones keep their order and the padding follows.
+    padded = training.epoch_order(jax.random.wrap_key_data(k), 2, 48, jnp.int32(37))
+    np.testing.assert_array_equal(np.asarray(padded)[:37], np.asarray(orders)[2])
+    np.testing.assert_array_equal(np.asarray(padded)[37:], np.arange(37, 48))
+
+
+def test_a_global_models_memory_does_not_grow_with_its_epochs():
+    from relulab.study.global_trainer import GlobalTrainer, global_spec, pooled_folds
+
+    panel = {k: _series(k, n, i) for i, (k, n) in enumerate([("a", 50), ("b", 64)])}
+    need = {}
+    for epochs in (10, 1000):
+        plan = make_plan(_config(epochs=epochs), panel)
+        assert global_spec(plan).shuffle == "streamed"
+        need[epochs] = GlobalTrainer().memory(plan)
+    # Only the per-epoch records grow (a few float32 an epoch and model, held by the call
+    # and by each activation's output), not a shuffle order of the pooled windows.
+    records = 4 * 990 * training.record_fields(global_spec(plan).model) * 3  # 3 seeds
+    assert need[1000] - need[10] == (1 + 2) * records
+    drawn = dataclasses.replace(global_spec(plan), shuffle="drawn")
+    rows = pooled_folds(plan)[0].rows
+    grows = (training.call_memory(dataclasses.replace(drawn, epochs=1000), rows, 4, 1, 3).orders
+             - training.call_memory(dataclasses.replace(drawn, epochs=10), rows, 4, 1, 3).orders)
+    assert grows == 4 * 990 * rows * 3  # what drawn orders would have added besides
+    one = make_plan(_config(), {"a": panel["a"]})
+    assert global_spec(one).shuffle == "drawn"  # one series: its local model, bit for bit

@@ -62,6 +62,32 @@ def test_the_estimate_of_a_call_covers_what_xla_allocates(family, counts, seeds,
     assert fit.output_size_in_bytes <= est.output
 
 
+@pytest.mark.parametrize(("family", "rows", "seeds", "epochs"), [
+    ("lstm", 6000, 8, 200), ("lstm", 60, 8, 200), ("mlp", 20000, 10, 100), ("lstm", 16, 4, 50)])
+def test_a_streamed_shuffle_holds_one_epochs_order_as_xla_accounts_it(family, rows, seeds,
+                                                                      epochs) -> None:
+    """A global model's program (each epoch's order drawn inside the loop): XLA's peak is
+    within the estimate, the estimate does not grow with the epochs beyond the per-epoch
+    records, and the drawn program's orders are the bulk of what it saves."""
+    import dataclasses
+
+    spec = TrainSpec(model=ModelSpec(family=family), epochs=epochs, shuffle="streamed")
+    batch = make_batch([_data(rows, rows // 4, 0)])
+    prog = training.program(spec, ("tanh", "relu"), batch, seeds)
+    start = training._start_program(spec, 5, rows, 1, seeds, False).memory_analysis()
+    fit = training._fit_program(spec, prog.group, prog.shapes, 1, seeds,
+                                False).memory_analysis()
+    xla = max(start.output_size_in_bytes + start.temp_size_in_bytes,
+              fit.argument_size_in_bytes + fit.temp_size_in_bytes + fit.output_size_in_bytes)
+    est = call_memory(spec, rows, 5, 1, seeds)
+    assert xla <= est.peak <= 1.5 * xla, (est, xla)
+    assert est.orders == 8 * seeds  # a key a model
+    longer = call_memory(dataclasses.replace(spec, epochs=10 * epochs), rows, 5, 1, seeds)
+    assert longer.peak - est.peak == longer.output - est.output
+    drawn = call_memory(dataclasses.replace(spec, shuffle="drawn"), rows, 5, 1, seeds)
+    assert drawn.peak - est.peak >= drawn.orders - 2 * est.peak
+
+
 def _plan(seeds: int = 10, epochs: int = 500, n_series: int = 1, **kw):
     config = preset("seed", activations=("tanh", "relu"), seeds=seeds, epochs=epochs,
                     test_size=10, **kw)

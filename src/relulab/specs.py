@@ -104,9 +104,16 @@ class TrainSpec:
     patience: int | None = None
     track_units: bool = True  # per-site dead / dormant units (TrainOutput.unit_stats)
     dormant_threshold: float = DORMANT_THRESHOLD  # ReDo's tau
+    # "drawn": every epoch's shuffle order drawn at the start (epochs x samples int32 a
+    # model, the local models'); "streamed": each epoch's drawn inside the loop from the
+    # model's key folded with the epoch, so only one epoch's order is held (a global model
+    # over a panel, whose pooled windows would make the drawn orders large).
+    shuffle: str = "drawn"
 
     def __post_init__(self) -> None:
         _at_least_one(self, ("epochs", "batch_size", "patience"))
+        if self.shuffle not in ("drawn", "streamed"):
+            raise RelulabError(f"shuffle must be 'drawn' or 'streamed', got {self.shuffle!r}")
         # Adam's step: a learning rate <= 0 walks uphill or stands still, and runs would
         # "train" silently; NaN or inf would poison every weight on the first step.
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):

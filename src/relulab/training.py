@@ -374,6 +374,12 @@ def _start(spec: TrainSpec, n_features: int, n: int, key: jax.Array,
     of ``n_real`` samples gives, bit for bit, and the padding rows follow them.
     """
     n_init = models.weight_bits(spec.model, n_features)
+    if spec.shuffle == "streamed":
+        # The same initial weights (Threefry's first words do not depend on how many are
+        # drawn); in place of the orders, the key each epoch's order is drawn from.
+        params = models.weights_from_bits(jax.random.bits(key, (n_init,), jnp.uint32),
+                                          spec.model, n_features)
+        return params, jax.random.key_data(jax.random.fold_in(key, 1))
     # One Threefry draw for everything (each jax.random call compiles its own copy of
     # the hash): the weights' words, then one word per sample and epoch, whose stable
     # argsort is that epoch's order, a uniform shuffle (ties, at odds ~n^2 / 2^33 an
@@ -392,6 +398,18 @@ def _start(spec: TrainSpec, n_features: int, n: int, key: jax.Array,
         words = jnp.where(i < n_real, bits[n_init:][at], jnp.uint32(0xFFFFFFFF))
     orders = jnp.argsort(words, axis=-1, stable=True)
     return params, orders.astype(jnp.int32)
+
+
+def epoch_order(key: jax.Array, epoch: jax.Array, n: int,
+                n_real: jax.Array | None = None) -> jax.Array:
+    """A ``"streamed"`` shuffle's order of ``n`` samples in ``epoch``: the stable argsort of
+    one Threefry word per sample from ``fold_in(key, epoch)``, a uniform shuffle; with
+    ``n_real``, the padding rows after the real ones, whose order is the unpadded one's
+    (Threefry's words do not depend on how many are drawn)."""
+    words = jax.random.bits(jax.random.fold_in(key, epoch), (n,), jnp.uint32)
+    if n_real is not None:
+        words = jnp.where(jnp.arange(n) < n_real, words, jnp.uint32(0xFFFFFFFF))
+    return jnp.argsort(words, stable=True).astype(jnp.int32)
 
 
 # --- the epoch loop ----------------------------------------------------------------------
@@ -633,9 +651,16 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
         if spec.track_units else {})
     stopper, diverging, units = early_stopping(spec.patience), divergence(), unit_health(site_units)
 
-    def epoch(state: EpochState, inputs: tuple[jax.Array, jax.Array]
-              ) -> tuple[EpochState, EpochRecord]:
-        order, e = inputs
+    epochs = jnp.arange(spec.epochs, dtype=jnp.int32)
+    if spec.shuffle == "streamed":  # ``orders`` is the key each epoch's order comes from
+        key, n = jax.random.wrap_key_data(orders), data[0].shape[0]
+        draw = lambda e: epoch_order(key, e, n, n_real)  # noqa: E731
+        scanned: Any = epochs
+    else:
+        draw, scanned = None, (orders, epochs)
+
+    def epoch(state: EpochState, inputs: Any) -> tuple[EpochState, EpochRecord]:
+        order, e = (draw(inputs), inputs) if draw is not None else inputs
         ran = state.stopping.active
         (p, s), losses = _train_epoch(fit, opt, state.params, state.opt_state, order)
         # A run stopped early keeps its weights: the epoch's work is discarded.
@@ -650,8 +675,7 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
     start = EpochState(params=params, opt_state=opt.init(params),
                        stopping=stopper.init(params), divergence=diverging.init(params),
                        units=units.init(params))
-    epochs = jnp.arange(spec.epochs, dtype=jnp.int32)
-    state, record = jax.lax.scan(epoch, start, (orders, epochs))
+    state, record = jax.lax.scan(epoch, start, scanned)
     return _output(fit, state, record)
 
 
@@ -825,7 +849,8 @@ class CallMemory(NamedTuple):
 
     Attributes:
       orders: every model's shuffle order for every epoch (int32, epochs x rows a model),
-        drawn by the start and read by every fit of the call.
+        drawn by the start and read by every fit of the call; with a ``"streamed"``
+        shuffle, every model's key instead.
       peak: the most the start and one fit hold at once (their arguments, temporaries and
         outputs), ``orders`` included.
       output: one fit's outputs (weights, per-epoch records, unit states), which wait in
@@ -861,16 +886,26 @@ def call_memory(spec: TrainSpec, rows: int, n_features: int, n_series: int,
     estimate to XLA's figures.
     """
     n_models = n_series * n_seeds
-    one = 4 * spec.epochs * rows * n_seeds  # one series' orders
-    orders = n_series * one
     # A model's weights (float32; its biases and unit states are fewer than its kernels'
     # words) and its per-epoch records.
     weights = 2 * 4 * models.weight_bits(spec.model, n_features)
     output = n_models * (4 * spec.epochs * record_fields(spec.model) + weights)
+    beside = 4 * n_models * weights  # every model's weights, Adam's moments, best weights
+    if spec.shuffle == "streamed":
+        # A key a model in place of the orders. Each epoch (one series at a time) holds
+        # its orders' words and the sort's buffers and the shuffled windows, about
+        # n_features + 12 words a row and seed by XLA's accounting (LSTM and MLP, 16 to
+        # 20,000 rows); beside them the call's windows (validation rows up to a quarter).
+        keys = 8 * n_models
+        epoch = 4 * rows * n_seeds * (n_features + 12)
+        data = 4 * n_series * rows * (n_features + spec.model.outputs) * 5 // 4
+        return CallMemory(keys, keys + data + epoch + output + beside, output)
+    one = 4 * spec.epochs * rows * n_seeds  # one series' orders
+    orders = n_series * one
     start = 2 * orders + 3 * one
     fit = orders + 2 * one + output
     # Beside either: every model's weights, Adam's two moments and the best weights.
-    return CallMemory(orders, max(start, fit) + 4 * n_models * weights, output)
+    return CallMemory(orders, max(start, fit) + beside, output)
 
 
 def program(spec: TrainSpec, group: Iterable[str], batch: Batch, n_seeds: int) -> Program:

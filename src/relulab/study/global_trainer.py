@@ -15,13 +15,22 @@ one series trains exactly its local model, bit for bit.
 A series' result depends on every other series of the panel, so the config of a global
 study carries the panel's identity (``StudyConfig.panel_key``, the hash of every series'
 id and content hash): another panel is another study, and a resumed one retrains nothing
-it stored. One program per fold shape is compiled, whatever the number of series. The
-memory is the pooled windows and every model's shuffle orders (epochs x windows, as a
-local series'), checked before anything compiles.
+it stored. One program per fold shape is compiled, whatever the number of series.
+
+Memory: a local model draws every epoch's shuffle order at its start (epochs x windows
+int32 a model, Keras' semantics as relulab pins them); over a pooled panel that would be
+the largest term by far (an estimated 883 MB for the 148 employment series at 10 seeds
+and 100 epochs; 31 MB streamed, benchmarks/global_memory.py). A global model of more than
+one series draws each epoch's order inside the loop instead (``TrainSpec.shuffle =
+"streamed"``), so it holds one epoch's order a model, and its memory is the pooled windows
+(4 bytes a value of a window) plus a per-epoch buffer, whatever the number of epochs:
+checked before anything compiles. A panel of one series keeps the drawn orders, so it
+trains its local model bit for bit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -64,6 +73,13 @@ def pooled_data(plan: Plan, fold: int) -> Any:
                                  np.concatenate([p.val_loss.y for p in preps]))
 
 
+def global_spec(plan: Plan) -> Any:
+    """The training of ``plan``'s global model (``training.TrainSpec``): the local one, its
+    shuffle ``"streamed"`` over more than one series (module docstring)."""
+    spec = train_spec(plan.config)
+    return spec if len(plan.series) == 1 else dataclasses.replace(spec, shuffle="streamed")
+
+
 def pooled_folds(plan: Plan) -> list[PooledFold]:
     """Each fold's pooled row counts (shapes only)."""
     first = next(iter(plan.series.values()))
@@ -92,17 +108,17 @@ class GlobalTrainer(JaxTrainer):
                 from relulab.study.jax_trainer import _size
 
                 raise RelulabError(
-                    f"this global model needs about {_size(need)} of memory (every model "
-                    f"keeps a shuffle order of the panel's pooled windows for each epoch), "
-                    f"more than the {_size(available)} available; pass fewer --seeds or "
-                    "--epochs, or study fewer series")
+                    f"this global model needs about {_size(need)} of memory (the panel's "
+                    f"pooled windows and every model's training), more than the "
+                    f"{_size(available)} available; pass fewer --seeds or a shorter "
+                    "--lookback, or study fewer series")
         return [Piece(needed, tuple(pooled_folds(plan)))]
 
     def memory(self, plan: Plan) -> int:
         """Bytes the largest fold's training needs at once (``training.call_memory``)."""
         from relulab.training import call_memory
 
-        spec = train_spec(plan.config)
+        spec = global_spec(plan)
         n_features = next(iter(plan.series.values())).prepared[0].fit.X.shape[1]
         acts = len(plan.config.activations)
         return max((m.peak + acts * m.output for m in
@@ -131,7 +147,7 @@ class GlobalTrainer(JaxTrainer):
             batch = make_batch([pooled_data(plan, fold.fold)])
             programs = _programs(plan, fold, acts)
             start: list[Any] = []  # drawn once per fold, shared by every activation
-            per_model = config.epochs * steps_per_epoch(train_spec(config), fold.rows)
+            per_model = config.epochs * steps_per_epoch(global_spec(plan), fold.rows)
             for a in acts:
                 keys = tuple(GroupKey(s, a) for s in piece.series if GroupKey(s, a) in todo)
 
@@ -157,5 +173,5 @@ def _programs(plan: Plan, fold: PooledFold, activations: list[str]) -> dict[str,
     ahead = tuple(first.fit.y.shape[1:])
     shapes = ((fold.rows, *window), (fold.rows, *ahead), (fold.val_rows, *window),
               (fold.val_rows, *ahead))
-    return {a: Program(train_spec(config), program_group(config, a), shapes, 1,
+    return {a: Program(global_spec(plan), program_group(config, a), shapes, 1,
                        config.seeds, False) for a in activations}
