@@ -819,6 +819,7 @@ class Program:
     padded: bool
 
     def compile(self) -> Program:
+        _keys_program(self.n_seeds)
         _fit_program(self.spec, self.group, self.shapes, self.n_series, self.n_seeds,
                      self.padded)
         return self
@@ -826,7 +827,7 @@ class Program:
     def start(self, batch: Batch, seeds: Any) -> tuple[Any, jax.Array]:
         fn = _start_program(self.spec, self.shapes[0][1], self.shapes[0][0], self.n_series,
                             self.n_seeds, self.padded)
-        return fn(jnp.asarray(batch.n), seed_keys(seeds))
+        return fn(np.asarray(batch.n, np.int32), seed_keys(seeds))
 
     def fit(self, activation: str, batch: Batch, params: Any, orders: jax.Array
             ) -> TrainOutput:
@@ -836,9 +837,12 @@ class Program:
                              "(Program(..., padded=True))")
         fn = _fit_program(self.spec, self.group, self.shapes, self.n_series, self.n_seeds,
                           self.padded)
-        data = TrainData(*(jnp.asarray(a) for a in batch.data))
-        return fn(jnp.int32(self.group.index(activation)), data, jnp.asarray(batch.n),
-                  jnp.asarray(batch.n_val), params, orders)
+        # NumPy arrays go to the executable as they are: jnp.asarray would compile a
+        # staging program for every new shape (about 10 ms each) inside the training time.
+        data = TrainData(*(np.asarray(a, np.float32) for a in batch.data))
+        return fn(np.int32(self.group.index(activation)), data,
+                  np.asarray(batch.n, np.int32), np.asarray(batch.n_val, np.int32), params,
+                  orders)
 
     def train(self, activation: str, batch: Batch, seeds: Any) -> TrainOutput:
         return self.fit(activation, batch, *self.start(batch, seeds))
@@ -993,7 +997,16 @@ def fit_many(spec: TrainSpec, activation_name: str, data: TrainData, params: Any
 
 def seed_keys(seeds) -> jax.Array:
     """One typed PRNG key per seed: ``jax.random.key(seed)``."""
-    return jax.vmap(jax.random.key)(jnp.asarray(np.asarray(seeds), jnp.uint32))
+    seeds = np.asarray(seeds).astype(np.uint32)
+    return _keys_program(seeds.shape[0])(seeds)
+
+
+@functools.lru_cache(maxsize=32)
+def _keys_program(n_seeds: int):
+    """``vmap(jax.random.key)`` over ``n_seeds`` uint32 seeds, compiled (with a
+    :class:`Program`'s, so that no compilation lands in the training time)."""
+    seeds = jax.ShapeDtypeStruct((n_seeds,), jnp.uint32)
+    return jax.jit(jax.vmap(jax.random.key)).lower(seeds).compile()
 
 
 def train_many(spec: TrainSpec, activation_name: str, data: TrainData,
