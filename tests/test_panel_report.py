@@ -314,3 +314,26 @@ def test_cli_panel_of_paths_shows_the_error_by_steps(tmp_path: Path, capsys) -> 
     assert "2-step paths (direct)" in out and "RMSE by steps ahead over the naive" in out
     assert re.search(r"tanh\s+│\s+\d+\.\d\d\s+│\s+\d+\.\d\d", out)
     assert (tmp_path / "figs" / "by_step.png").exists()
+
+
+def test_the_error_by_steps_legend_fits_inside_its_figure_with_every_baseline() -> None:
+    # The field's baselines beside the protocol's made the legend's five columns wider than
+    # the figure: its first and last labels were cut off at the page's edges.
+    import io
+
+    from relulab.panel_figures import step_ratio_figure
+    from relulab.pooled import StepPooled
+
+    names = [("tanh", False), ("relu", False), ("naive", True), ("seasonal_naive", True),
+             ("arima", True), ("auto_ets", True), ("auto_arima", True)]
+    steps = [StepPooled(n, b, [0.5 + k / 10, 0.9, 1.1], [20, 20, 20])
+             for k, (n, b) in enumerate(names)]
+    fig = step_ratio_figure(steps, series=20)
+    fig.savefig(io.BytesIO(), format="png")  # lays the figure out as the report saves it
+    legend = fig.legends[0]
+    box, page = legend.get_window_extent(), fig.bbox
+    assert box.x0 >= page.x0 and box.x1 <= page.x1
+    assert len(legend.get_texts()) == len(names)
+    assert 1 < legend._ncols < 5  # narrowed, not a column of seven
+    short = step_ratio_figure(steps[:3], series=20)
+    assert short.legends[0]._ncols == 3  # what fits keeps its one row

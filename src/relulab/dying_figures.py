@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from relulab.dying.born_dead import BornDead, single_input_born_dead, width_one_born_dead
-from relulab.figures import PALETTE, STYLE, WIDTH, plain
+from relulab.figures import PALETTE, STYLE, WIDTH, legend_below, plain
 from relulab.models import initializers
 
 THEORY_COLOR = "#6b6b6b"
@@ -73,8 +73,7 @@ def born_dead_figure(result: BornDead) -> Figure:
         for ax in axes[:len(widths)]:  # each label once (the grey line may vary by panel)
             for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
                 handles.setdefault(label, handle)
-        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-                   ncols=min(5, len(handles)))
+        legend_below(fig, list(handles.values()), list(handles), ncols=5)
         fig.suptitle(f"ReLU networks born dead at initialisation ({spec.networks:,} per "
                      f"point, {spec.confidence:.0%} band)")
     return fig

@@ -142,6 +142,18 @@ def plain(text: str) -> str:
     return str(text).replace("$", r"\$")
 
 
+def legend_below(fig: Figure, handles: Sequence[Any], labels: Sequence[str], *,
+                 ncols: int, **options: Any) -> Any:
+    """The figure's legend under its axes in at most ``ncols`` columns, fewer where that
+    many would be wider than the figure (long baseline names cut off at both edges)."""
+    for n in range(max(1, min(ncols, len(handles))), 0, -1):
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=n, **options)
+        if n == 1 or legend.get_window_extent().width <= 0.98 * fig.bbox.width:
+            return legend
+        legend.remove()
+    return None
+
+
 def _styled(build: Callable[..., Figure]) -> Callable[..., Figure]:
     # rcParams are read when artists are created, so the style wraps the whole build.
     def wrapper(*args, **kwargs):
@@ -338,8 +350,7 @@ def forecast_figure(result: StudyResult, baselines: bool = True) -> Figure | Non
     handles = [actual, forecast, *baseline_lines.values()]
     labels = ["actual", f"forecast: median over seeds, {BAND[0]:.0f}–{BAND[1]:.0f}% band",
               *[f"baseline: {plain(k)}" for k in baseline_lines]]
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(handles)),
-               handler_map={tuple: HandlerTuple(ndivide=1)})
+    legend_below(fig, handles, labels, ncols=4, handler_map={tuple: HandlerTuple(ndivide=1)})
     H = result.config.horizon
     fig.suptitle("Test forecasts against the actual series: does the coloured line\n"
                  "follow the black one's ups and downs, or flatten them?"
@@ -374,9 +385,9 @@ def horizon_figure(result: StudyResult) -> Figure | None:
         ax.set_xlabel("steps ahead")
         ax.set_ylabel(info.unit)
         ax.xaxis.get_major_locator().set_params(integer=True)
-    fig.legend(list(handles.values()),
-               [plain(k) if k in acts else f"baseline: {plain(k)}" for k in handles],
-               loc="outside lower center", ncols=min(5, len(handles)))
+    legend_below(fig, list(handles.values()),
+                 [plain(k) if k in acts else f"baseline: {plain(k)}" for k in handles],
+                 ncols=5)
     fig.suptitle("Error by steps ahead: how fast each forecast path loses the series\n"
                  "(activations: median over seeds)")
     return fig
@@ -503,7 +514,7 @@ def metrics_figure(result: StudyResult) -> Figure:
     if clipped_any:
         handles.append(Line2D([], [], color="#555555", marker=">", ls="none", ms=6))
         labels.append("seed off the scale (its value)")
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(handles)))
+    legend_below(fig, handles, labels, ncols=4)
     n_seeds = frame.groupby("activation").size().max() if not frame.empty else 0
     fig.suptitle(f"Test metrics over {n_seeds} seeds, one dot per trained model:\n"
                  "boxes that overlap mean the activations are hard to tell apart")
@@ -763,8 +774,7 @@ def unit_health_figure(result: StudyResult) -> Figure | None:
                Line2D([], [], ls="", marker="o", color="#555555", label="died"),
                Line2D([], [], ls="", marker="o", markerfacecolor="white",
                       color="#555555", label="died, came back")]
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6),
-               fontsize=8.5)
+    legend_below(fig, handles, [h.get_label() for h in handles], ncols=6, fontsize=8.5)
     fig.suptitle("Dead and dormant units at each place the activation is applied: median\n"
                  "over seeds per epoch (left), and the epoch each unit died (right)")
     return fig

@@ -37,6 +37,7 @@ from relulab.figures import (
     _styled,
     _time_axis,
     activation_colors,
+    legend_below,
     plain,
 )
 from relulab.result import PANEL_DETAIL, StudyResult
@@ -181,7 +182,7 @@ def spread_forecasts_figure(results: Mapping[str, StudyResult], spread: Mapping[
     labels = ["actual"]
     handles += [Line2D([], [], color=colors[a], lw=2) for a in activations]
     labels += [plain(a) for a in activations]
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(6, len(handles)))
+    legend_below(fig, handles, labels, ncols=6)
     fig.suptitle(f"The {n} series where the activations' median test RMSEs lie furthest apart:"
                  "\nactual (black), median forecast over seeds (colour), test window shaded")
     return fig
@@ -210,11 +211,10 @@ def step_ratio_figure(steps: Sequence[Any], *, series: int,
     ax.set_xlabel("steps ahead")
     ax.set_ylabel("RMSE / naive path's RMSE")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.legend(list(handles.values()),
-               [plain(k) if k in colors else f"baseline: {plain(k)}" + (" (= 1)" if k == "naive"
-                                                                         else "")
-                for k in handles],
-               loc="outside lower center", ncols=min(5, len(handles)))
+    legend_below(fig, list(handles.values()),
+                 [plain(k) if k in colors else f"baseline: {plain(k)}" + (" (= 1)" if k == "naive"
+                                                                           else "")
+                  for k in handles], ncols=5)
     # Ratios: a log axis puts half and double the naive path's error equally far from it.
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
