@@ -159,6 +159,26 @@ def test_compare_pools_local_and_global_models_as_arms(tmp_path, capsys):
     for a in expect.activations:
         assert got[a.activation]["mean_rank"] == pytest.approx(a.mean_rank)
         assert got[a.activation]["wins"] == a.wins
+    # The comparison's own report: the arms ranked as the JSON ranks them, every series'
+    # arm medians as each scope stored them, and links to the scopes' reports.
+    assert "c.html (the comparison; open it in a browser)" in out
+    page = (tmp_path / "c.html").read_text()
+    assert "Local or global models, and which activation, across 3 series" in page
+    assert '<a href="c-local.html">local</a>' in page
+    assert '<a href="c-global.html">global</a>' in page
+    pooled_table = page[page.index('id="pooled"'):page.index('id="ranks"')]
+    ranked = sorted(got.values(), key=lambda a: (a["mean_rank"], a["activation"]))
+    at = [pooled_table.index(f"<td>{a['activation']}") for a in ranked]
+    assert at == sorted(at)
+    for a in ranked:
+        assert f"{a['mean_rank']:.2f}" in pooled_table
+    rows = page[page.index('id="series-table"'):]
+    for sid, arms in medians.items():
+        row = rows[rows.index(f'data-v="{sid}"'):]
+        row = row[:row.index("</tr>")]
+        assert doc["scopes"]["local"]["series"][sid]["study_id"] in row
+        for v in arms.values():
+            assert f'data-v="{float(v)!r}"' in row
     # A scope that is not local or global: one line, exit code 2.
     code = main(["study", "--panel", str(tmp_path / "w.csv"), "--compare", "local,pooled",
                  "--no-db", "--quiet"])

@@ -231,7 +231,7 @@ def panel_figures(panel: Any, top: int = PANEL_DETAIL) -> dict[str, Figure]:
     ``critical_difference`` when there is a pooled answer, ``by_step`` over paths of several
     steps, ``spread_forecasts`` for the ``top`` series of largest spread."""
     out: dict[str, Figure] = {}
-    activations = list(panel.config.activations)
+    activations = panel.activations
     colors = activation_colors(activations)
     pooled = panel.pooled
     if pooled is not None:

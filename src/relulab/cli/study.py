@@ -331,9 +331,10 @@ def _compare_scopes(args: argparse.Namespace, config: StudyConfig, panel: Any, o
     if compared is not None:
         _show_pooled(console, compared, "Local and global models as arms")
     say = lambda text: console.print(text, markup=False, highlight=False)  # noqa: E731
-    for w in written:
+    for k, w in enumerate(written):
         if w.report is not None:
-            say(f"Report written to {w.report} (open it in a browser)")
+            what = "the comparison; " if k == len(results) else ""
+            say(f"Report written to {w.report} ({what}open it in a browser)")
         if w.figures:
             say(f"{len(w.figures)} figures written to {w.figures[0].parent}/")
     if written and written[-1].json is not None:

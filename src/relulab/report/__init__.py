@@ -44,13 +44,16 @@ def render_report(result: StudyResult) -> str:
     return _ENV.get_template(TEMPLATE).render(**page_context(result))
 
 
-def render_panel_report(panel: Any, db: str | Path | None = None) -> str:
+def render_panel_report(panel: Any, db: str | Path | None = None,
+                        scope_reports: dict[str, str] | None = None) -> str:
     """The report of a study over a panel (a :class:`~relulab.study.pipeline.PanelResult`) as
     a self-contained HTML document; ``db``, the results database its series are stored in,
-    is named in the page's hint for each series' own report."""
+    is named in the page's hint for each series' own report. A comparison of local and
+    global models links each scope's report from ``scope_reports`` (scope: address)."""
     from relulab.report.panel_page import panel_context
 
-    return _ENV.get_template(PANEL_TEMPLATE).render(**panel_context(panel, db=db))
+    return _ENV.get_template(PANEL_TEMPLATE).render(
+        **panel_context(panel, db=db, scope_reports=scope_reports))
 
 
 def write_page(html: str, path: str | Path, flag: str) -> Path:

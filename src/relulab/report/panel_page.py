@@ -61,7 +61,7 @@ def _baseline_rows(panel: Any) -> list[dict[str, Any]]:
              "ratio": (display.MISSING if b.baseline == "naive" or not display.finite(
                  b.ratio_to_naive) else f"{b.ratio_to_naive:.2f}"),
              "wins": [f"{k} / {n}" if n else display.MISSING
-                      for k, n in (b.wins.get(a, (0, 0)) for a in panel.config.activations)]}
+                      for k, n in (b.wins.get(a, (0, 0)) for a in panel.activations)]}
             for b in panel.baselines()]
 
 
@@ -117,15 +117,18 @@ def _panel_name(config: Any) -> str:
     return "the panel" if source is None else str(source.path or source.name)
 
 
-def panel_context(panel: Any, db: str | Path | None = None) -> dict[str, Any]:
+def panel_context(panel: Any, db: str | Path | None = None,
+                  scope_reports: dict[str, str] | None = None) -> dict[str, Any]:
     """Everything the panel template shows, as strings, lists and flags. ``db`` names the
     results database the series' studies are stored in, for the page's
-    ``relulab report STUDY_ID --db`` hint (``None``: not known here)."""
+    ``relulab report STUDY_ID --db`` hint (``None``: not known here). A comparison of
+    scopes (``panel.scopes``) links each scope's own report from ``scope_reports``."""
     config = panel.config
     pooled = panel.pooled
     rows = _series_rows(panel)
     figures = {name: _data_uri(fig) for name, fig in panel_figures(panel).items()}
-    config_rows = [(k, _config_value(v)) for k, v in config.to_dict().items()]
+    config_rows = [(k, ", ".join(panel.scopes) if k == "pooling" and panel.scopes
+                    else _config_value(v)) for k, v in config.to_dict().items()]
     half = -(-len(config_rows) // 2)
     timing = panel.timing
     timing_parts = []
@@ -142,7 +145,8 @@ def panel_context(panel: Any, db: str | Path | None = None) -> dict[str, Any]:
     rmse = METRICS["rmse"]
     return {
         "config": config, "data": _panel_name(config),
-        "n_series": len(panel.series), "activations": list(config.activations),
+        "n_series": len(panel.series), "activations": panel.activations,
+        "scopes": [{"scope": s, "href": (scope_reports or {}).get(s)} for s in panel.scopes],
         "model": model, "n_test": n_test, "seeds": config.seeds,
         "scaling": display.scaler_phrase(config.scaler),
         "ahead": display.ahead_phrase(config.horizon, config.strategy),

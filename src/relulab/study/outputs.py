@@ -199,10 +199,12 @@ def run_panel_comparison(config: StudyConfig, panel: Any, scopes: tuple[str, ...
                                                          list[Written]]:
     """``config`` on ``panel`` once per scope of ``scopes`` (``config.pooling``: a model per
     series, one across the panel), each stored as its own studies, then the scopes pooled
-    as arms of one comparison (:func:`relulab.study.pipeline.pooled_scopes`). Each scope's
-    report and figures go to the names ``outputs`` gives with ``-SCOPE`` added; the JSON
-    holds every scope and the comparison."""
-    from relulab.study.pipeline import pooled_json, pooled_scopes
+    as arms of one comparison (:func:`relulab.study.pipeline.pooled_scopes`, returned).
+    Each scope's report and figures go to the names ``outputs`` gives with ``-SCOPE``
+    added; the report ``outputs`` names is the comparison's (the arms ranked, with links to
+    the scopes' reports, :func:`relulab.study.pipeline.compared_scopes`), the last of the
+    ``Written``; the JSON holds every scope and the comparison."""
+    from relulab.study.pipeline import compared_scopes, pooled_json
 
     results: dict[str, PanelResult] = {}
     written: list[Written] = []
@@ -213,16 +215,27 @@ def run_panel_comparison(config: StudyConfig, panel: Any, scopes: tuple[str, ...
                                             outputs=own, progress=progress,
                                             executor=executor)
         written.append(w)
-    compared = pooled_scopes(results)
-    if outputs.json is not None:
-        kept = (f"the results are stored in {outputs.db}, one study per series and scope"
-                if outputs.db is not None else "")
-        write_files(dataclasses.replace(outputs, figures=None, report=None), written[-1],
-                    kept=kept, to_json=lambda: {
+    compared = compared_scopes(results)
+    if outputs.json is not None or outputs.report is not None:
+        db = Path(outputs.db) if outputs.db is not None else None
+        kept = (f"the results are stored in {db}, one study per series and scope"
+                if db is not None else "")
+        links = {scope: w.report.name for scope, w in zip(scopes, written, strict=True)
+                 if w.report is not None}
+
+        def report() -> str:
+            from relulab.report import render_panel_report
+
+            return render_panel_report(compared, db=db, scope_reports=links)
+
+        mine = Written(db=db)
+        write_files(dataclasses.replace(outputs, figures=None), mine, kept=kept,
+                    to_json=lambda: {
                         "scopes": {s: r.to_json() for s, r in results.items()},
-                        "compared": pooled_json(compared)},
-                    save_figures=lambda _: [], render=lambda: "")
-    return results, compared, written
+                        "compared": pooled_json(compared.pooled)},
+                    save_figures=lambda _: [], render=report)
+        written.append(mine)
+    return results, compared.pooled, written
 
 
 def write_outputs(result: StudyResult, outputs: Outputs) -> Written:

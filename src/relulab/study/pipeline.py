@@ -107,9 +107,19 @@ class PanelResult:
     pooled: Any  # relulab.pooled.Pooled, or None with fewer than two series
     warnings: list[str] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)
+    # a comparison of scopes (compared_scopes): the arms ("relu (global)") ranked in place
+    # of the config's activations, and the scopes they come from; empty otherwise
+    arms: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+
+    @property
+    def activations(self) -> list[str]:
+        """What is ranked on each series: the config's activations, or a comparison's
+        arms."""
+        return list(self.arms or self.config.activations)
 
     def scores(self) -> pd.DataFrame:
-        return scores(self.series, self.config.activations)
+        return scores(self.series, self.activations)
 
     def baselines(self) -> list[Any]:
         """Each baseline across the series against the activations
@@ -137,7 +147,7 @@ class PanelResult:
         if self.config.horizon <= 1:
             return []
         return by_step({sid: s.step_rmse for sid, s in self.series.items()},
-                       list(self.config.activations), self.config.horizon)
+                       self.activations, self.config.horizon)
 
     def spread(self) -> pd.Series:
         """Per series, how far apart the activations' median RMSEs lie
@@ -201,6 +211,40 @@ def pooled_scopes(results: dict[str, PanelResult]) -> Any:
         return None
     return pool(table, f"{config.reference} ({next(iter(results))})",
                 confidence=config.confidence, n_boot=config.bootstrap)
+
+
+def compared_scopes(results: dict[str, PanelResult]) -> PanelResult:
+    """Local and global models as one panel of arms, for the comparison's report: on each
+    series every scope's activations as arms (``"relu (global)"``), each with its median
+    test RMSE and its error by steps ahead, the baselines of the first scope (the scopes
+    share them), and :func:`pooled_scopes` as the pooled answer. Series studied in some
+    scope only are left out; each series' study id is the first scope's."""
+    first = next(iter(results.values()))
+    arms = tuple(f"{a} ({scope})" for scope, r in results.items()
+                 for a in r.config.activations)
+    series: dict[str, SeriesSummary] = {}
+    for sid, own in first.series.items():
+        if not all(sid in r.series for r in results.values()):
+            continue
+        median: dict[str, float] = {}
+        steps = {k: v for k, v in own.step_rmse.items() if k not in first.config.activations}
+        for scope, r in results.items():
+            s = r.series[sid]
+            for a in r.config.activations:
+                median[f"{a} ({scope})"] = s.median_rmse.get(a, np.nan)
+                if a in s.step_rmse:
+                    steps[f"{a} ({scope})"] = s.step_rmse[a]
+        series[sid] = SeriesSummary(
+            sid, own.study_id, own.n, median,
+            sum(r.series[sid].diverged for r in results.values()), [], [], {},
+            dict(own.baseline_rmse), steps)
+    timing: dict[str, float] = {}
+    for r in results.values():
+        for k, v in r.timing.items():
+            timing[k] = timing.get(k, 0.0) + v
+    return PanelResult(first.config, series, {}, pooled_scopes(results),
+                       [f"{scope}: {w}" for scope, r in results.items() for w in r.warnings],
+                       timing, arms, tuple(results))
 
 
 def scores(series: dict[str, SeriesSummary], activations: Any) -> pd.DataFrame:
