@@ -146,12 +146,12 @@ def legend_below(fig: Figure, handles: Sequence[Any], labels: Sequence[str], *,
                  ncols: int, **options: Any) -> Any:
     """The figure's legend under its axes in at most ``ncols`` columns, fewer where that
     many would be wider than the figure (long baseline names cut off at both edges)."""
-    for n in range(max(1, min(ncols, len(handles))), 0, -1):
+    for n in range(min(ncols, len(handles)), 1, -1):
         legend = fig.legend(handles, labels, loc="outside lower center", ncols=n, **options)
-        if n == 1 or legend.get_window_extent().width <= 0.98 * fig.bbox.width:
+        if legend.get_window_extent().width <= 0.98 * fig.bbox.width:
             return legend
         legend.remove()
-    return None
+    return fig.legend(handles, labels, loc="outside lower center", ncols=1, **options)
 
 
 def _styled(build: Callable[..., Figure]) -> Callable[..., Figure]:

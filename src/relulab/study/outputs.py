@@ -198,12 +198,12 @@ def run_panel_comparison(config: StudyConfig, panel: Any, scopes: tuple[str, ...
         executor: Executor | str | None = None) -> tuple[dict[str, PanelResult], Any,
                                                          list[Written]]:
     """``config`` on ``panel`` once per scope of ``scopes`` (``config.pooling``: a model per
-    series, one across the panel), each stored as its own studies, then the scopes pooled
-    as arms of one comparison (:func:`relulab.study.pipeline.pooled_scopes`, returned).
-    Each scope's report and figures go to the names ``outputs`` gives with ``-SCOPE``
-    added; the report ``outputs`` names is the comparison's (the arms ranked, with links to
-    the scopes' reports, :func:`relulab.study.pipeline.compared_scopes`), the last of the
-    ``Written``; the JSON holds every scope and the comparison."""
+    series, one across the panel), each stored as its own studies, then the scopes as arms
+    of one comparison (:func:`relulab.study.pipeline.compared_scopes`; its pooled answer is
+    returned). Each scope's report and figures go to the names ``outputs`` gives with
+    ``-SCOPE`` added; the report ``outputs`` names is the comparison's (the arms ranked,
+    with links to the scopes' reports), the last of the ``Written``; the JSON holds every
+    scope and the comparison."""
     from relulab.study.pipeline import compared_scopes, pooled_json
 
     results: dict[str, PanelResult] = {}

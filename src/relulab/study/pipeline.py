@@ -197,52 +197,48 @@ def pooled_json(p: Any) -> dict[str, Any] | None:
             "words": p.words}
 
 
-def pooled_scopes(results: dict[str, PanelResult]) -> Any:
-    """Local and global models as arms of one comparison: every activation of every scope
-    (``"relu (global)"``) ranked on each series they share by its median test RMSE, and
-    compared with the reference's local model (``relulab.pooled.pool``: ranks, wins,
-    Friedman). None where fewer than two series have every score."""
+def compared_scopes(results: dict[str, PanelResult]) -> PanelResult:
+    """Local and global models as one panel of arms: on each series every scope's
+    activations as arms (``"relu (global)"``), each with its median test RMSE and its error
+    by steps ahead, the baselines of the first scope (the scopes share them); pooled as one
+    comparison with the reference's first-scope model (``relulab.pooled.pool``: ranks,
+    wins, Friedman) over the series where every arm has a score, None with fewer than two.
+    Series studied in some scope only are left out; each series' study id is the first
+    scope's."""
     from relulab.pooled import pool
 
-    frames = [r.scores().add_suffix(f" ({scope})") for scope, r in results.items()]
-    table = pd.concat(frames, axis=1, join="inner").dropna()
-    config = next(iter(results.values())).config
-    if len(table) < 2:
-        return None
-    return pool(table, f"{config.reference} ({next(iter(results))})",
-                confidence=config.confidence, n_boot=config.bootstrap)
-
-
-def compared_scopes(results: dict[str, PanelResult]) -> PanelResult:
-    """Local and global models as one panel of arms, for the comparison's report: on each
-    series every scope's activations as arms (``"relu (global)"``), each with its median
-    test RMSE and its error by steps ahead, the baselines of the first scope (the scopes
-    share them), and :func:`pooled_scopes` as the pooled answer. Series studied in some
-    scope only are left out; each series' study id is the first scope's."""
     first = next(iter(results.values()))
-    arms = tuple(f"{a} ({scope})" for scope, r in results.items()
-                 for a in r.config.activations)
+    config = first.config
+
+    def arm(a: str, scope: str) -> str:
+        return f"{a} ({scope})"
+
+    arms = tuple(arm(a, scope) for scope, r in results.items() for a in r.config.activations)
     series: dict[str, SeriesSummary] = {}
     for sid, own in first.series.items():
         if not all(sid in r.series for r in results.values()):
             continue
         median: dict[str, float] = {}
-        steps = {k: v for k, v in own.step_rmse.items() if k not in first.config.activations}
+        steps = {k: v for k, v in own.step_rmse.items() if k not in config.activations}
         for scope, r in results.items():
             s = r.series[sid]
             for a in r.config.activations:
-                median[f"{a} ({scope})"] = s.median_rmse.get(a, np.nan)
+                median[arm(a, scope)] = s.median_rmse.get(a, np.nan)
                 if a in s.step_rmse:
-                    steps[f"{a} ({scope})"] = s.step_rmse[a]
+                    steps[arm(a, scope)] = s.step_rmse[a]
         series[sid] = SeriesSummary(
             sid, own.study_id, own.n, median,
             sum(r.series[sid].diverged for r in results.values()), [], [], {},
             dict(own.baseline_rmse), steps)
+    table = scores(series, arms).dropna()
+    pooled = (pool(table, arm(config.reference, next(iter(results))),
+                   confidence=config.confidence, n_boot=config.bootstrap)
+              if len(table) >= 2 else None)
     timing: dict[str, float] = {}
     for r in results.values():
         for k, v in r.timing.items():
             timing[k] = timing.get(k, 0.0) + v
-    return PanelResult(first.config, series, {}, pooled_scopes(results),
+    return PanelResult(config, series, {}, pooled,
                        [f"{scope}: {w}" for scope, r in results.items() for w in r.warnings],
                        timing, arms, tuple(results))
 
