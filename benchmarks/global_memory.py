@@ -28,6 +28,7 @@ from relulab.data import load_panel
 from relulab.study import global_trainer
 from relulab.study.jax_trainer import train_spec
 from relulab.study.outputs import run_panel
+from relulab.study.plan import make_plan
 
 path, n, epochs, seeds, shuffle = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
     int(sys.argv[4]), sys.argv[5]
@@ -36,9 +37,7 @@ if shuffle == "drawn":  # every epoch's order drawn at the start, as a local mod
 config = preset("seed", activations=("tanh", "relu"), seeds=seeds, epochs=epochs,
                 batch_size=16, scaler="window-standard", pooling="global")
 panel = load_panel(path, column="employed", series=n)
-plan_memory = global_trainer.GlobalTrainer().memory(
-    __import__("relulab.study.plan", fromlist=["make_plan"]).make_plan(
-        config, {k: panel[k] for k in panel.ids}))
+plan_memory = global_trainer.GlobalTrainer().memory(make_plan(config, panel))
 t0 = time.perf_counter()
 result = run_panel(config, panel, keep=None)
 wall = time.perf_counter() - t0
