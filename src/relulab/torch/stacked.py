@@ -153,13 +153,13 @@ def run(layers: list[Layer], params: Mapping[str, Tensor], x: Tensor, seeds: int
             if flow.one is not None:  # one product with every seed's weights side by side
                 y = F.linear(flow.one, w.reshape(-1, w.shape[-1]),
                              None if b is None else b.reshape(-1))
-                flow.seed_major(y.reshape(*y.shape[:-1], seeds, w.shape[1]).movedim(-2, 0))
-                continue
-            x = flow.seed_major()
-            rows = x.reshape(seeds, -1, x.shape[-1])
-            y = (torch.bmm(rows, w.transpose(1, 2)) if b is None
-                 else torch.baddbmm(b.unsqueeze(1), rows, w.transpose(1, 2)))
-            flow.seed_major(y.reshape(*x.shape[:-1], w.shape[1]))
+                flow.lead(y.reshape(*y.shape[:-1], seeds, w.shape[1]).movedim(-2, 0))
+            else:
+                x = flow.seed_major()
+                rows = x.reshape(seeds, -1, x.shape[-1])
+                y = (torch.bmm(rows, w.transpose(1, 2)) if b is None
+                     else torch.baddbmm(b.unsqueeze(1), rows, w.transpose(1, 2)))
+                flow.lead(y.reshape(*x.shape[:-1], w.shape[1]))
         elif kind == "conv":
             w, b = params[p + "weight"], params.get(p + "bias")
             groups = seeds * module.groups
@@ -181,7 +181,7 @@ def run(layers: list[Layer], params: Mapping[str, Tensor], x: Tensor, seeds: int
                 x = x * w.reshape(spread)
             if b is not None:
                 x = x + b.reshape(spread)
-            flow.seed_major(x)
+            flow.lead(x)
         elif flow.one is not None and not module.training:
             flow.share(module(flow.one))  # the same rows for every seed: once
         elif flow.layout == "grouped" and (kind == "activation"
@@ -190,7 +190,7 @@ def run(layers: list[Layer], params: Mapping[str, Tensor], x: Tensor, seeds: int
         else:
             x = flow.seed_major()
             y = module(x.reshape(-1, *x.shape[2:]))
-            flow.seed_major(y.reshape(seeds, -1, *y.shape[1:]))
+            flow.lead(y.reshape(seeds, -1, *y.shape[1:]))
         if kind == "activation" and (record is not None or stop is not None):
             index = calls.get(layer.path, 0)
             calls[layer.path] = index + 1
@@ -227,6 +227,9 @@ class _Flow:
     def group(self, x: Tensor) -> None:
         self.x, self.layout = x, "grouped"
 
+    def lead(self, x: Tensor) -> None:
+        self.x, self.layout = x, "seed_major"
+
     def grouped(self) -> Tensor:
         x, seeds = self.x, self.seeds
         if self.layout == "grouped":
@@ -235,12 +238,9 @@ class _Flow:
             x = shared(x, seeds)
         return x.transpose(0, 1).reshape(x.shape[1], seeds * x.shape[2], *x.shape[3:])
 
-    def seed_major(self, x: Tensor | None = None) -> Tensor:
-        """The activations as ``(seeds, n, ...)`` (a view where it can be); with ``x``,
-        sets them to ``x``, seed-major."""
-        if x is not None:
-            self.x, self.layout = x, "seed_major"
-        elif self.layout == "grouped":
+    def seed_major(self) -> Tensor:
+        """The activations as ``(seeds, n, ...)`` (a view where it can be)."""
+        if self.layout == "grouped":
             x, seeds = self.x, self.seeds
             return x.reshape(x.shape[0], seeds, x.shape[1] // seeds, *x.shape[2:]
                              ).transpose(0, 1)
