@@ -44,6 +44,26 @@ def run_relulab(values: np.ndarray, seeds: int) -> dict[str, float]:
             "end_to_end_per_step_s": wall / t["model_steps"]}
 
 
+def threads_comparison(values: np.ndarray, seeds: int, repeats: int = 3
+                       ) -> dict[str, dict[str, float]]:
+    """The same study with its training steps (one per activation) run one at a time and
+    side by side on threads of their own (the default: one per core), interleaved, the
+    programs already compiled in this process: each way's best training and wall time."""
+    from relulab.config import preset
+    from relulab.study import InProcessExecutor, Study
+
+    config = preset("seed", activations=ACTIVATIONS, seeds=seeds)
+    best: dict[str, dict[str, float]] = {}
+    for _ in range(repeats):
+        for name, threads in (("one", 1), ("side", None)):
+            t0 = time.perf_counter()
+            result = Study(config, values, executor=InProcessExecutor(threads=threads)).run()
+            got = {"wall_s": time.perf_counter() - t0, "train_s": result.timing["train_s"]}
+            if name not in best or got["wall_s"] < best[name]["wall_s"]:
+                best[name] = got
+    return best
+
+
 def tracking_overhead(values: np.ndarray, seeds: int, repeats: int = 5) -> dict[str, float]:
     """Training and compile time of the seed preset's groups with the per-unit tracking
     (dead and dormant units at every site, death epochs, learned slopes) and without it,
@@ -210,6 +230,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  model-steps per second          : {r['model_steps_per_s']:12,.0f}")
     print(f"  per model-step (training)       : {r['per_step_s'] * 1e6:8.3f} µs")
     print(f"  per model-step (wall, all-in)   : {r['end_to_end_per_step_s'] * 1e6:8.3f} µs")
+
+    from relulab.study.executor import usable_cores
+
+    th = threads_comparison(values, args.seeds)
+    one, side = th["one"], th["side"]
+    print(f"\ntraining steps side by side ({usable_cores()} threads) against one "
+          "at a time, same run, compiled, best of 3")
+    print(f"  training, side by side / one    : {side['train_s']:8.2f} s / "
+          f"{one['train_s']:.2f} s   ({one['train_s'] / side['train_s']:.2f}x)")
+    print(f"  wall, side by side / one        : {side['wall_s']:8.2f} s / "
+          f"{one['wall_s']:.2f} s   ({one['wall_s'] / side['wall_s']:.2f}x)")
 
     o = tracking_overhead(values, args.seeds)
     print("\nper-unit tracking (dead/dormant units at every site, death epochs), same run")

@@ -7,6 +7,7 @@ distributed executor and a panel of series will build on.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import random
 
@@ -270,3 +271,78 @@ def test_worker_processes_only_where_the_main_module_is_guarded(tmp_path, monkey
     assert InProcessExecutor(baseline_processes=2).processes(40) == 2
     del main.__file__  # an interactive session, a notebook
     assert _spawn_is_safe()
+
+
+def _collect(executor, plan):
+    """Every group's runs an executor hands over, in order, and its progress events."""
+    groups: list[tuple[GroupKey, list]] = []
+    said: list = []
+    executor.run(plan, lambda key, runs: groups.append((key, runs)), lambda sid, b: None,
+                 said.append)
+    return groups, said
+
+
+def test_steps_on_several_threads_train_the_same_numbers_and_say_each_step_once() -> None:
+    """Training steps side by side (threads of their own) changes when they are done,
+    never what they compute: every run equal bit for bit to those of one step at a time,
+    each group's folds in order, every started step done once, the counts of units done
+    adding up."""
+    series = {f"s{k}": Series(_values(90, seed=k), f"s{k}") for k in range(3)}
+    plan = make_plan(_config(activations=("tanh", "relu", "elu"), folds=2), series)
+    one, _ = _collect(InProcessExecutor(baseline_processes=0, threads=1), plan)
+    three, said = _collect(InProcessExecutor(baseline_processes=0, threads=3), plan)
+    assert sorted(k for k, _ in three) == sorted(k for k, _ in one) == sorted(plan.groups())
+    first = dict(one)
+    for key, runs in three:
+        assert len(runs) == len(first[key]) == 2  # seeds
+        for a, b in zip(first[key], runs, strict=True):
+            assert a.seed == b.seed and a.forecast.size == 2 * 10  # both folds' tests
+            # The folds' forecasts end to end, in fold order.
+            np.testing.assert_array_equal(a.forecast, b.forecast)
+            np.testing.assert_array_equal(a.val_forecast, b.val_forecast)
+            np.testing.assert_array_equal(a.loss, b.loss)
+            assert a.epoch_stats.keys() == b.epoch_stats.keys()
+            for k in a.epoch_stats:
+                np.testing.assert_array_equal(a.epoch_stats[k], b.epoch_stats[k])
+    started = [e for e in said if isinstance(e, ev.GroupStarted)]
+    done = [e for e in said if isinstance(e, ev.GroupDone)]
+    assert len(done) == len(started) == 3 * 2  # activations x folds, the series in one call
+    assert sorted((e.activation, e.fold, e.series) for e in started) == sorted(
+        (e.activation, e.fold, e.series) for e in done)
+    assert done[0].index == 0 and done[-1].index + done[-1].units == len(plan.units)
+    assert all(b.index == a.index + a.units for a, b in itertools.pairwise(done))
+
+
+def test_a_plan_with_fewer_steps_than_threads_is_cut_finer() -> None:
+    """Four series of one activation on two threads: two calls of two series, so both
+    threads train; with three activations each series already has steps enough."""
+    from relulab.study.jax_trainer import JaxTrainer, spread
+
+    series = {f"s{k}": Series(_values(80, seed=k), f"s{k}") for k in range(4)}
+    one = make_plan(_config(activations=("tanh",)), series)
+    assert spread(one, 16, 2) == 2 and spread(one, 16, 1) == 16 and spread(one, 16, 8) == 1
+    assert [p.series for p in JaxTrainer().pieces(one, 16, workers=2)] == [
+        ("s0", "s1"), ("s2", "s3")]
+    three = make_plan(_config(activations=("tanh", "relu", "elu")), series)
+    assert spread(three, 16, 2) == 16
+    assert len(JaxTrainer().pieces(three, 16, workers=2)) == 1
+
+
+def test_threads_where_memory_allows_and_only_for_a_trainer_whose_steps_gain() -> None:
+    """Each piece training at once needs its memory: a plan that fits one at a time
+    trains on one thread; a trainer whose steps use every core (PyTorch, Keras) never
+    gets more than one."""
+    from relulab.study.jax_trainer import memory_needed
+    from relulab.study.task_study import TaskTrainer
+
+    series = {f"s{k}": Series(_values(80, seed=k), f"s{k}") for k in range(4)}
+    plan = make_plan(_config(activations=("tanh",)), series)
+    ex = InProcessExecutor(threads=2, lead=0, per_call=2)
+    one, two = (memory_needed(plan, 2, 2, workers=w) for w in (1, 2))
+    assert two.training == 2 * one.training
+    assert InProcessExecutor(threads=2, lead=0, per_call=2, memory=two.total)._pieces(
+        plan)[1] == 2
+    assert InProcessExecutor(threads=2, lead=0, per_call=2, memory=one.total)._pieces(
+        plan)[1] == 1
+    assert ex.workers(plan) == 2
+    assert ex.workers(dataclasses.replace(plan, trainer=TaskTrainer(None))) == 1

@@ -23,9 +23,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -198,16 +198,28 @@ class InProcessExecutor:
     it starts, :func:`available_memory`). The trainer lays out a plan estimated to need
     more in fewer series a call, and refuses one that does not fit even one series a call
     before anything compiles, with one line naming the seeds and epochs that would fit.
+    ``threads``: how many training steps run at once, each on a thread of its own, for a
+    trainer whose steps gain from it (``Trainer.concurrent``; one otherwise); ``None``:
+    one per core this process may use. A plan that fits in memory only one piece at a
+    time trains on one thread. The numbers do not depend on it.
     """
 
     PROCESS_MIN_SERIES = 8
 
     def __init__(self, per_call: int = 16, baseline_processes: int | None = None,
-                 lead: int = 64, memory: int | None = None) -> None:
+                 lead: int = 64, memory: int | None = None,
+                 threads: int | None = None) -> None:
         self.per_call = per_call
         self.baseline_processes = baseline_processes
         self.lead = lead
         self.memory = memory
+        self.threads = threads
+
+    def workers(self, plan: Plan) -> int:
+        """How many steps of ``plan`` may train at once (memory aside)."""
+        if not getattr(plan.trainer, "concurrent", False):
+            return 1
+        return max(1, self.threads if self.threads is not None else usable_cores())
 
     def processes(self, n_series: int) -> int:
         """How many baseline worker processes a plan of ``n_series`` series gets."""
@@ -222,10 +234,21 @@ class InProcessExecutor:
     def check(self, plan: Plan) -> None:
         self._pieces(plan)
 
-    def _pieces(self, plan: Plan) -> list[Piece]:
+    def _pieces(self, plan: Plan) -> tuple[list[Piece], int]:
+        """The trainer's pieces and how many of their steps train at once: as many as
+        :meth:`workers` allows where that fits in memory, else one (or the trainer's
+        refusal)."""
         available = self.memory if self.memory is not None else available_memory()
         # The runs of the series trained ahead of their baselines wait in memory.
-        return plan.trainer.pieces(plan, self.per_call, available, self.lead + self.per_call)
+        held = self.lead + self.per_call
+        workers = self.workers(plan)
+        if workers > 1:
+            try:
+                return plan.trainer.pieces(plan, self.per_call, available, held,
+                                           workers), workers
+            except RelulabError:
+                pass  # one step at a time may fit
+        return plan.trainer.pieces(plan, self.per_call, available, held), 1
 
     def __enter__(self) -> InProcessExecutor:
         return self  # nothing outlives a run: each run opens and closes its own pools
@@ -236,7 +259,7 @@ class InProcessExecutor:
     def run(self, plan: Plan, on_group: GroupSink, on_baselines: BaselineSink,
             progress: ProgressFn = events.quiet) -> ExecutionStats:
         stats = ExecutionStats()
-        pieces = self._pieces(plan)
+        pieces, workers = self._pieces(plan)
         # Baselines in the order training reaches the series, then those with nothing to
         # train (every group stored): each series completes as soon as possible.
         order = list(dict.fromkeys([s for piece in pieces for s in piece.series]
@@ -251,8 +274,7 @@ class InProcessExecutor:
             if pool is not None:
                 run.baselines.submit(order)  # after compilation, which keeps the cores busy
             try:
-                for piece in pieces:
-                    run.train(piece, stats, progress)
+                run.train(pieces, workers, stats, progress)
             finally:
                 # Also on Ctrl-C during a later piece: every group trained so far is kept
                 # (the baselines not yet fitted are cancelled as the pool closes).
@@ -299,10 +321,58 @@ class _Run:
         self.index = 0  # units trained so far
         self.order = {a: i for i, a in enumerate(plan.config.activations)}
 
-    def train(self, piece: Piece, stats: ExecutionStats, progress: ProgressFn) -> None:
-        """Train one piece, step by step, and send its groups to be scored. The groups of
-        the piece before are stored first (their scoring, on the side thread, has had this
-        piece's set-up to finish in): a kill while this piece trains loses only it."""
+    def train(self, pieces: list[Piece], workers: int, stats: ExecutionStats,
+              progress: ProgressFn) -> None:
+        """Train the pieces' steps in order, up to ``workers`` at once on threads of their
+        own (one: on this thread), and send each piece's groups to be scored as soon as
+        its last step is done. Before a piece starts, the groups of the pieces finished
+        so far are stored (their scoring, on the side thread, has had the pieces in
+        flight to finish in): a kill loses only the pieces in flight."""
+        flights = (flight for piece in pieces for flight in self._steps(piece))
+        running: dict[Future[Any], tuple[_Flight, Any, tuple[Any, ...]]] = {}
+        pool = _training_threads(workers)
+        busy_since = 0.0
+        try:
+            while True:
+                while len(running) < workers:
+                    nxt = next(flights, None)
+                    if nxt is None:
+                        break
+                    flight, step = nxt
+                    info = (step.activation, step.fold, self.index, len(self.plan.units),
+                            len(step.groups), tuple(k.series_id for k in step.groups))
+                    progress(events.GroupStarted(*info))
+                    if not running:
+                        busy_since = time.perf_counter()
+                    running[pool.submit(_timed, step.run)] = (flight, step, info)
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                # In the order they were started, for a display that reads them in turn.
+                for fut in [f for f in running if f in done]:
+                    flight, step, info = running.pop(fut)
+                    out, seconds = fut.result()
+                    for key, value in out.items():
+                        flight.outputs.setdefault(key, {})[step.fold] = value
+                    flight.running -= 1
+                    stats.model_steps += step.model_steps
+                    progress(events.GroupDone(step.activation, step.fold, self.index,
+                                              *info[3:], seconds))
+                    self.index += len(step.groups)
+                    if flight.finished:
+                        self._score(flight)
+                if not running:
+                    stats.train_s += time.perf_counter() - busy_since
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+    def _steps(self, piece: Piece) -> Iterator[tuple[_Flight, Any]]:
+        """The piece's steps, each with the piece's :class:`_Flight`, set up once its
+        first step is asked for: its baselines submitted, the groups scored so far
+        stored, and training held back while more than ``lead`` trained series wait for
+        their baselines."""
         self.baselines.submit(piece.series)
         self.hand_groups(wait=True)
         self.hand_over(wait=False)
@@ -310,26 +380,27 @@ class _Run:
         while len(self.waiting) > self.lead:  # bounded: wait for the oldest's baselines
             sid = self.waiting.pop(0)
             self.on_baselines(sid, self.baselines.take(sid))
-        outputs: dict[GroupKey, list[Any]] = {}
-        total = len(self.plan.units)
+        flight = _Flight(piece)
         for step in self.plan.trainer.steps(self.plan, piece):
-            info = (step.activation, step.fold, self.index, total, len(step.groups),
-                    tuple(k.series_id for k in step.groups))
-            progress(events.GroupStarted(*info))
-            t0 = time.perf_counter()
-            for key, out in step.run().items():
-                outputs.setdefault(key, []).append(out)
-            seconds = time.perf_counter() - t0
-            stats.train_s += seconds
-            stats.model_steps += step.model_steps
-            self.index += len(step.groups)
-            progress(events.GroupDone(*info, seconds))
-        rank = {s: i for i, s in enumerate(piece.series)}
-        for key in sorted(outputs, key=lambda k: (rank[k.series_id],
-                                                  self.order[k.activation])):
-            self.pending.append((key, self.side.submit(self.plan.trainer.score, self.plan,
-                                                       key, outputs[key])))
-        self.waiting += piece.series
+            flight.running += 1
+            yield flight, step
+        flight.queued = True
+        if flight.finished:  # its last step was done before the next was asked for
+            self._score(flight)
+
+    def _score(self, flight: _Flight) -> None:
+        """Send a finished piece's groups to be scored, in the piece's series order and
+        the config's activation order, each with its folds' outputs in fold order."""
+        if flight.scored:
+            return
+        flight.scored = True
+        rank = {s: i for i, s in enumerate(flight.piece.series)}
+        for key in sorted(flight.outputs, key=lambda k: (rank[k.series_id],
+                                                         self.order[k.activation])):
+            folds = flight.outputs[key]
+            self.pending.append((key, self.side.submit(
+                self.plan.trainer.score, self.plan, key, [folds[f] for f in sorted(folds)])))
+        self.waiting += flight.piece.series
         self.hand_over(wait=False)
 
     def hand_groups(self, wait: bool) -> None:
@@ -342,6 +413,58 @@ class _Run:
         self.hand_groups(wait)
         for sid in self.baselines.ready(wait):
             self.on_baselines(sid, self.baselines.take(sid))
+
+
+@dataclass(eq=False)
+class _Flight:
+    """A piece in training: its steps started and not yet done (``running``), whether
+    every step has been started (``queued``), each group's outputs by fold."""
+
+    piece: Piece
+    outputs: dict[GroupKey, dict[int, Any]] = field(default_factory=dict)
+    running: int = 0
+    queued: bool = False
+    scored: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.queued and not self.running
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+class _Here:
+    """A one-worker "pool" that runs what it is given at once, on the calling thread:
+    the steps of a plan that trains one at a time (Ctrl-C answered as the step allows)."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        fut: Future[Any] = Future()
+        try:
+            fut.set_result(fn(*args))
+        except Exception as exc:  # raised again by result(), as a pool's future does
+            fut.set_exception(exc)
+        return fut
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        return None
+
+
+def _training_threads(workers: int) -> Any:
+    if workers <= 1:
+        return _Here()
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="relulab-train")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system says)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def available_memory() -> int | None:

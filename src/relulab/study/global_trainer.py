@@ -31,6 +31,7 @@ trains its local model bit for bit.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -38,7 +39,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from relulab.errors import RelulabError
-from relulab.study.jax_trainer import JaxTrainer, _Compile, _ready, program_group, train_spec
+from relulab.study.jax_trainer import JaxTrainer, Once, _Compile, _ready, program_group, train_spec
 from relulab.study.plan import GroupKey, Plan
 from relulab.study.trainer import Piece, Step
 
@@ -98,12 +99,12 @@ class GlobalTrainer(JaxTrainer):
     pools_series = True
 
     def pieces(self, plan: Plan, per_call: int, available: int | None = None,
-               held_series: int = 1) -> list[Piece]:
+               held_series: int = 1, workers: int = 1) -> list[Piece]:
         needed = tuple(dict.fromkeys(u.series_id for u in plan.units))
         if not needed:
             return []
         if available is not None:
-            need = self.memory(plan)
+            need = self.memory(plan, workers)
             if need > available:
                 from relulab.study.jax_trainer import _size
 
@@ -114,14 +115,15 @@ class GlobalTrainer(JaxTrainer):
                     "--lookback, or study fewer series")
         return [Piece(needed, tuple(pooled_folds(plan)))]
 
-    def memory(self, plan: Plan) -> int:
-        """Bytes the largest fold's training needs at once (``training.call_memory``)."""
+    def memory(self, plan: Plan, workers: int = 1) -> int:
+        """Bytes the largest fold's training needs at once (``training.call_memory``),
+        with ``workers`` of its activations training side by side."""
         from relulab.training import call_memory
 
         spec = global_spec(plan)
         n_features = next(iter(plan.series.values())).prepared[0].fit.X.shape[1]
         acts = len(plan.config.activations)
-        return max((m.peak + acts * m.output for m in
+        return max((min(max(1, workers), acts) * m.peak + acts * m.output for m in
                     (call_memory(spec, f.rows, n_features, 1, plan.config.seeds)
                      for f in pooled_folds(plan))), default=0)
 
@@ -146,17 +148,16 @@ class GlobalTrainer(JaxTrainer):
         for fold in piece.work:
             batch = make_batch([pooled_data(plan, fold.fold)])
             programs = _programs(plan, fold, acts)
-            start: list[Any] = []  # drawn once per fold, shared by every activation
+            # Drawn once per fold, by its first step to run, shared by every activation.
+            start = Once(functools.partial(programs[acts[0]].start, batch, seeds))
             per_model = config.epochs * steps_per_epoch(global_spec(plan), fold.rows)
             for a in acts:
                 keys = tuple(GroupKey(s, a) for s in piece.series if GroupKey(s, a) in todo)
 
                 def run(a: str = a, keys: tuple[GroupKey, ...] = keys,
                         programs: dict[str, Any] = programs, batch: Any = batch,
-                        start: list[Any] = start) -> dict[GroupKey, Any]:
-                    if not start:
-                        start.append(programs[acts[0]].start(batch, seeds))
-                    out = jax.tree.map(np.asarray, _ready(programs[a].fit(a, batch, *start[0])))
+                        start: Once = start) -> dict[GroupKey, Any]:
+                    out = jax.tree.map(np.asarray, _ready(programs[a].fit(a, batch, *start())))
                     model = jax.tree.map(lambda x: x[0], out)  # the one pooled "series"
                     return dict.fromkeys(keys, model)
 

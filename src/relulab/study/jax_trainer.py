@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
@@ -33,11 +34,16 @@ class JaxTrainer:
     """relulab's JAX forecasters as a :class:`relulab.study.trainer.Trainer` (module
     docstring). Holds nothing: the plan's config says everything."""
 
+    # A step is one XLA program on the CPU, which runs on the thread that calls it: two
+    # steps on two threads of two cores train in about half the time (docs/DESIGN.md).
+    concurrent = True
+
     def pieces(self, plan: Plan, per_call: int, available: int | None = None,
-               held_series: int = 1) -> list[Piece]:
+               held_series: int = 1, workers: int = 1) -> list[Piece]:
+        per_call = spread(plan, per_call, workers)
         if plan.units and available is not None:
             # Fewer series a call when the plan would not fit; refused when one does not.
-            per_call = fit_memory(plan, per_call, held_series, available)
+            per_call = fit_memory(plan, per_call, held_series, available, workers)
         return [Piece(tuple(dict.fromkeys(piece[0].series[:piece[0].real])), tuple(piece))
                 for piece in calls(plan, per_call)]
 
@@ -58,16 +64,15 @@ class JaxTrainer:
         for call in piece.work:
             batch = call_batch(plan, call)
             programs = call_programs(plan, call, acts)
-            start: list[Any] = []  # drawn by the first step of the fold, shared by the rest
+            # Drawn by the first step of the fold to run, shared by the rest.
+            start = Once(functools.partial(programs[acts[0]].start, batch, seeds))
             for a in acts:
                 keys = tuple(GroupKey(s, a) for s in piece.series if GroupKey(s, a) in todo)
 
                 def run(a: str = a, keys: tuple[GroupKey, ...] = keys,
                         programs: dict[str, Any] = programs, batch: Any = batch,
-                        start: list[Any] = start) -> dict[GroupKey, Any]:
-                    if not start:
-                        start.append(programs[acts[0]].start(batch, seeds))
-                    out = jax.tree.map(np.asarray, _ready(programs[a].fit(a, batch, *start[0])))
+                        start: Once = start) -> dict[GroupKey, Any]:
+                    out = jax.tree.map(np.asarray, _ready(programs[a].fit(a, batch, *start())))
                     return {k: jax.tree.map(lambda x, i=i: x[i], out)
                             for i, s in enumerate(piece.series)
                             for k in keys if k.series_id == s}
@@ -99,6 +104,20 @@ class _Compile(NamedTuple):
     def __str__(self) -> str:
         p = self.program
         return f"{', '.join(p.group)} for {p.n_series} series × {p.shapes[0][0]} rows"
+
+
+class Once:
+    """``draw()``'s value, drawn by the first caller and handed to every later one, also
+    when several threads call at once: the start a fold's steps share."""
+
+    def __init__(self, draw: Callable[[], Any]) -> None:
+        self._draw, self._lock, self._value = draw, threading.Lock(), None
+
+    def __call__(self) -> Any:
+        with self._lock:
+            if self._value is None:
+                self._value = self._draw()
+            return self._value
 
 
 def _ready(tree: Any) -> Any:
@@ -169,6 +188,20 @@ def calls(plan: Plan, per_call: int = 1) -> list[list[Call]]:
     return out
 
 
+def spread(plan: Plan, per_call: int, workers: int) -> int:
+    """At most ``per_call`` series a call, and few enough that ``workers`` steps can
+    train at once: a plan whose series each have fewer steps (activations x folds) than
+    ``workers`` is cut into at least as many pieces as it takes to give every worker one
+    (a panel of 4 series and one activation on 2 workers: 2 calls of 2 series). The
+    numbers do not depend on it."""
+    need = {u.series_id for u in plan.units}
+    if workers <= 1 or not need:
+        return per_call
+    steps_each = max(sum(1 for u in plan.units if u.series_id == s) for s in need)
+    pieces = -(-workers // steps_each)
+    return per_call if pieces == 1 else max(1, min(per_call, -(-len(need) // pieces)))
+
+
 class MemoryNeed(NamedTuple):
     """Bytes a plan needs at once, beyond what its process holds before it starts,
     estimated from shapes alone (:func:`memory_needed`).
@@ -202,11 +235,12 @@ _RUN_BYTES = 4096
 _BOOTSTRAP_ARRAYS = 4
 
 
-def memory_needed(plan: Plan, per_call: int = 1, held_series: int = 1,
+def memory_needed(plan: Plan, per_call: int = 1, held_series: int = 1, workers: int = 1,
                   **changes: Any) -> MemoryNeed:
     """What running ``plan`` in calls of ``per_call`` series needs in memory, with the
     runs of ``held_series`` series held at once (a single study holds its one series';
-    a panel, those trained ahead of their baselines). ``changes`` (``seeds=``,
+    a panel, those trained ahead of their baselines) and ``workers`` pieces training at
+    once (each counted at the largest piece's need). ``changes`` (``seeds=``,
     ``epochs=``) estimate the same plan with other settings. Pure: shapes only, nothing
     trained or compiled.
 
@@ -229,19 +263,20 @@ def memory_needed(plan: Plan, per_call: int = 1, held_series: int = 1,
     per_run = 8 * epochs * record_fields(spec.model) + 16 * longest + _RUN_BYTES
     series_runs = acts * seeds * per_run
     n = len(plan.series)
-    return MemoryNeed(training, min(held_series, n - 1) * series_runs,
+    return MemoryNeed(max(1, workers) * training, min(held_series, n - 1) * series_runs,
                       min(held_series, n) * series_runs,
                       _BOOTSTRAP_ARRAYS * 8 * config.bootstrap * seeds)
 
 
-def fit_memory(plan: Plan, per_call: int, held_series: int, available: int) -> int:
+def fit_memory(plan: Plan, per_call: int, held_series: int, available: int,
+               workers: int = 1) -> int:
     """The largest number of series per call, at most ``per_call``, with which ``plan``
-    fits in ``available`` bytes (the numbers do not depend on it); a plan that does not
-    fit even one series a call is refused with one line naming the seeds and the epochs
-    that would fit."""
+    fits in ``available`` bytes with ``workers`` pieces training at once (the numbers do
+    not depend on it); a plan that does not fit even one series a call is refused with
+    one line naming the seeds and the epochs that would fit."""
     for n in sorted({per_call, *(per_call >> k for k in range(1, per_call.bit_length()))},
                     reverse=True):
-        if n >= 1 and memory_needed(plan, n, held_series).total <= available:
+        if n >= 1 and memory_needed(plan, n, held_series, workers).total <= available:
             return n
     config = plan.config
     need = memory_needed(plan, 1, held_series).total

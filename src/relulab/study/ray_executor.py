@@ -94,9 +94,10 @@ def run_shard(plan: Plan, version: str) -> tuple[list[tuple[Any, list[Any]]],
                        f"{version}; install the same version on every machine")
     groups: list[tuple[Any, list[Any]]] = []
     baselines: dict[str, Any] = {}
-    # One CPU per task: the baselines stay on the task's thread, not in processes of its own.
+    # One CPU per task: the baselines stay on the task's thread, not in processes of its
+    # own, and its steps train one at a time.
     try:
-        stats = InProcessExecutor(baseline_processes=0).run(
+        stats = InProcessExecutor(baseline_processes=0, threads=1).run(
             plan, lambda key, runs: groups.append((key, runs)), baselines.__setitem__,
             events.quiet)
     except RelulabError as err:  # the input's own problem: every attempt would meet it

@@ -39,8 +39,11 @@ class TaskTrainer:
         self.engine = engine
         self.said: list[str] = []
 
+    # An engine's fit already uses every core (PyTorch's and XLA's own threads).
+    concurrent = False
+
     def pieces(self, plan: Plan, per_call: int, available: int | None = None,
-               held_series: int = 1) -> list[Piece]:
+               held_series: int = 1, workers: int = 1) -> list[Piece]:
         return [Piece((u.series_id,), u.activation) for u in plan.units]
 
     def programs(self, plan: Plan, pieces: list[Piece]) -> list[Any]:
