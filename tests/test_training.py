@@ -256,8 +256,8 @@ def test_same_seed_same_bits_and_batch_of_seeds_does_not_change_them(relu_run):
     fa = np.asarray(training.predict_many(spec.model, "relu", a.params, X))
     single = training.train_many(spec, "relu", data, [2])
     fs = np.asarray(training.predict_many(spec.model, "relu", single.params, X))
-    # Holds because the layers' products are broadcast-and-sum, whose order does not
-    # depend on the batch (a dot's would).
+    # Holds because each model's product is its own (M, K) x (K, N) dot, whatever the
+    # number of models batched beside it.
     np.testing.assert_array_equal(fa[2], fs[0])
 
 

@@ -6,8 +6,10 @@ so test_pinned.py proved that the restructuring left every number unchanged. It 
 regenerated once, on purpose, when the losses and the end-of-epoch forward pass moved to
 fixed-order sums and fixed-size chunks (so that a series' numbers do not depend on its
 padding or batch): every number stayed within the cross-CPU tolerance (relative 1e-4) of
-the earlier pins. Regenerate it only for a change that is meant to change the numbers,
-and say so.
+the earlier pins. It was regenerated a second time when the layers' products became
+dots (relulab.models.layers.matmul): the seed preset's LSTM kept every bit, and 54 of
+the 219 arrays of the two-layer LSTM and the MLP moved by at most 8.6e-6 relative.
+Regenerate it only for a change that is meant to change the numbers, and say so.
 """
 
 from __future__ import annotations
