@@ -21,6 +21,7 @@ protocol on Ray.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
@@ -167,8 +168,6 @@ def _exit_with_parent(parent: int, poll_s: float = 0.5) -> None:
 def _watch_parent(parent: int, poll_s: float) -> None:
     """A daemon thread that ends this process once its parent is no longer ``parent``
     (an orphan is handed to init or a subreaper)."""
-    import threading
-
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(poll_s)
@@ -561,12 +560,22 @@ class _Baselines:
         return out
 
 
+def _yield_to_training() -> None:
+    """Lower the calling thread's priority to ``nice`` 10, as the baseline workers' (where
+    the system allows a thread its own: Linux), so that with training on every core the
+    side thread's baselines and scoring take the time training leaves."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
+
+
 @contextmanager
 def _side_thread() -> Iterator[ThreadPoolExecutor]:
     """The thread that scores each piece's groups (and fits the baselines without worker
     processes). On an error or Ctrl-C its queued work is cancelled, not waited for: every
     group trained has been handed over by then, and baselines fitted now would be lost."""
-    side = ThreadPoolExecutor(max_workers=1)
+    side = ThreadPoolExecutor(max_workers=1, initializer=_yield_to_training)
     try:
         yield side
     except BaseException:
