@@ -19,9 +19,10 @@ For each: wall seconds per trained model (all in: compilation, data, prediction)
 seconds per window processed (training windows seen by the optimiser, every model
 together; relulab's the fastest training of ``--repeats`` runs, its first run's
 compilation added, since the first call of a freshly compiled program also loads it, some
-30 ms, most of a 5-epoch global model's training), and the median over series of each arm's median test RMSE over its seeds, with
-the spread of relulab's seeds (the interquartile range of the per-seed RMSE, median over
-series) to judge "within seed noise".
+30 ms, most of a 5-epoch global model's training), and the median over series of each
+arm's median test RMSE over its seeds, with the spread of relulab's seeds (the
+interquartile range of the per-seed RMSE, median over series) to judge "within seed
+noise".
 
 NeuralForecast is this benchmark's dependency, never relulab's: it runs in an environment
 the benchmark builds (``--peer-env``, default ``~/.cache/relulab/peers-env``: a venv with
