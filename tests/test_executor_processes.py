@@ -17,6 +17,15 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
+
+def _with_ctrl_c(argv: list[str]) -> list[str]:
+    """``argv`` run with SIGINT at its default, so that Python answers it with
+    KeyboardInterrupt: a test suite started in the background by a non-interactive shell
+    inherits SIGINT ignored, and Python leaves an ignored SIGINT ignored."""
+    return [sys.executable, "-c", "import os, signal, sys; "
+            "signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])",
+            *argv]
+
 # A study's process in miniature: it starts the executor's worker pool, says which
 # processes it started, and waits to be killed.
 CHILD = textwrap.dedent("""
@@ -122,7 +131,7 @@ def test_ctrl_c_is_answered_at_once_while_compiling_and_training(phase: str) -> 
     second or two instead of when the compilation or the training call ends."""
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
                RELULAB_JAX_CACHE="0")
-    proc = subprocess.Popen([sys.executable, "-c", LONG_STUDY], env=env,
+    proc = subprocess.Popen(_with_ctrl_c([sys.executable, "-c", LONG_STUDY]), env=env,
                             stdout=subprocess.PIPE, text=True)
     try:
         events = []
@@ -162,10 +171,10 @@ def test_ctrl_c_in_a_terminal_ends_the_command_at_once(tmp_path) -> None:
                RELULAB_JAX_CACHE="0", COLUMNS="120")
     main, child = pty.openpty()
     proc = subprocess.Popen(
-        [str(relulab), "study", "--bundled", "nile", "--model", "mlp", "--units", "256",
-         "--layers", "4", "--activations", "relu", "--seeds", "8", "--epochs", "60",
-         "--no-db"], stdin=child, stdout=child, stderr=child, cwd=tmp_path, env=env,
-        start_new_session=True)
+        _with_ctrl_c([str(relulab), "study", "--bundled", "nile", "--model", "mlp", "--units",
+                      "256", "--layers", "4", "--activations", "relu", "--seeds", "8",
+                      "--epochs", "60", "--no-db"]),
+        stdin=child, stdout=child, stderr=child, cwd=tmp_path, env=env, start_new_session=True)
     os.close(child)
     seen, sent = b"", None
     try:
