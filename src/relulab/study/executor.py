@@ -9,10 +9,13 @@ every group it finished, in the order it finished them, also when it is interrup
 What trains is the plan's trainer (:mod:`relulab.study.trainer`): an executor knows
 pieces, programs, steps, scores and baseline jobs, never models or data.
 :class:`InProcessExecutor` runs in this process: the trainer's programs compiled up front
-in parallel threads, its pieces' steps trained one after another on the calling thread,
-each finished group scored on one side thread and stored before the next piece trains
-(so a kill loses at most the piece in flight), and the series' baselines fitted in
-worker processes (a panel) or on that side thread (a few series). Training runs at most
+in parallel threads; its pieces' steps trained in order, up to one per core at once on
+training threads of their own where the trainer's steps gain from it
+(``Trainer.concurrent``), else one after another on the calling thread; each finished
+piece's groups scored on one side thread and stored before the next piece starts (so a
+kill loses at most the pieces in flight); and the series' baselines fitted in worker
+processes (a panel) or on that side thread (a few series), both at a lower priority than
+training. Training runs at most
 ``lead`` series ahead of the baselines, so the runs waiting for them stay bounded.
 :class:`~relulab.study.ray_executor.RayExecutor` implements the same :class:`Executor`
 protocol on Ray.
