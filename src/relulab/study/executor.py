@@ -121,6 +121,10 @@ def _spawn_is_safe() -> bool:
                and "'__main__'" in ast.dump(node.test) for node in tree.body)
 
 
+# The priority (``nice``) of the work beside training: baseline workers, the side thread.
+_BESIDE_TRAINING = 10
+
+
 def _start_worker(parent: int) -> None:
     """In a baseline worker process: Ctrl-C is the study's to handle (it keeps what was
     trained and closes the pool), not a traceback from every worker; the worker yields
@@ -131,7 +135,7 @@ def _start_worker(parent: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(os, "nice"):
-        os.nice(10)
+        os.nice(_BESIDE_TRAINING)
     _exit_with_parent(parent)
 
 
@@ -393,9 +397,6 @@ class _Run:
     def _score(self, flight: _Flight) -> None:
         """Send a finished piece's groups to be scored, in the piece's series order and
         the config's activation order, each with its folds' outputs in fold order."""
-        if flight.scored:
-            return
-        flight.scored = True
         rank = {s: i for i, s in enumerate(flight.piece.series)}
         for key in sorted(flight.outputs, key=lambda k: (rank[k.series_id],
                                                          self.order[k.activation])):
@@ -420,13 +421,13 @@ class _Run:
 @dataclass(eq=False)
 class _Flight:
     """A piece in training: its steps started and not yet done (``running``), whether
-    every step has been started (``queued``), each group's outputs by fold."""
+    every step has been started (``queued``), each group's outputs by fold. It is
+    :attr:`finished` once, at whichever comes last: its last step queued or done."""
 
     piece: Piece
     outputs: dict[GroupKey, dict[int, Any]] = field(default_factory=dict)
     running: int = 0
     queued: bool = False
-    scored: bool = False
 
     @property
     def finished(self) -> bool:
@@ -568,7 +569,7 @@ def _yield_to_training() -> None:
     the system allows a thread its own: Linux), so that with training on every core the
     side thread's baselines and scoring take the time training leaves."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _BESIDE_TRAINING)
     except (AttributeError, OSError):
         pass
 

@@ -18,6 +18,7 @@ import functools
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -194,12 +195,11 @@ def spread(plan: Plan, per_call: int, workers: int) -> int:
     ``workers`` is cut into at least as many pieces as it takes to give every worker one
     (a panel of 4 series and one activation on 2 workers: 2 calls of 2 series). The
     numbers do not depend on it."""
-    need = {u.series_id for u in plan.units}
-    if workers <= 1 or not need:
+    steps = Counter(u.series_id for u in plan.units)  # a series' units: its steps
+    if workers <= 1 or not steps:
         return per_call
-    steps_each = max(sum(1 for u in plan.units if u.series_id == s) for s in need)
-    pieces = -(-workers // steps_each)
-    return per_call if pieces == 1 else max(1, min(per_call, -(-len(need) // pieces)))
+    pieces = -(-workers // max(steps.values()))
+    return per_call if pieces == 1 else max(1, min(per_call, -(-len(steps) // pieces)))
 
 
 class MemoryNeed(NamedTuple):
