@@ -241,3 +241,77 @@ def test_a_global_models_memory_does_not_grow_with_its_epochs():
     assert grows == 4 * 990 * rows * 3  # what drawn orders would have added besides
     one = make_plan(_config(), {"a": panel["a"]})
     assert global_spec(one).shuffle == "drawn"  # one series: its local model, bit for bit
+
+
+@pytest.mark.parametrize(("family", "scaler", "horizon"), [
+    ("mlp", "global", 1), ("mlp", "window-standard", 1), ("mlp", "diff", 1),
+    ("mlp", "robust", 3), ("lstm", "window-minmax", 1), ("lstm", "global", 3),
+    ("gru", "window-standard", 1), ("tcn", "window-standard", 3), ("tcn", "diff", 1)])
+@pytest.mark.parametrize("shuffle", ["drawn", "streamed"])
+def test_streamed_windows_train_exactly_as_stored_ones(family, scaler, horizon, shuffle):
+    """A global model reads its windows from the pooled series inside its program
+    (``StreamedData``); trained on the same windows stored (``TrainData``, as a local
+    model's), every number is the same, bit for bit: weights, losses, unit statistics."""
+    import jax
+
+    from relulab.study.global_trainer import pooled_data, pooled_folds, pooled_layout
+
+    panel = {k: _series(k, n, i, level)
+             for i, (k, n, level) in enumerate([("a", 50, 10.0), ("b", 64, 500.0)])}
+    config = _config(model=family, scaler=scaler, horizon=horizon, strategy="direct",
+                     epochs=3)
+    plan = make_plan(config, panel)
+    streamed = pooled_data(plan, 0)
+    preps = [sp.prepared[0] for sp in plan.series.values()]
+    stored = training.TrainData.from_arrays(
+        *(np.concatenate([getattr(getattr(p, part), a) for p in preps])
+          for part, a in (("fit", "X"), ("fit", "y"), ("val_loss", "X"), ("val_loss", "y"))))
+    assert training.make_batch([streamed]).shapes == pooled_layout(plan, pooled_folds(plan)[0])
+    spec = dataclasses.replace(train_spec(config), shuffle=shuffle)
+    outs = []
+    for data in (stored, streamed):
+        batch = training.make_batch([data])
+        outs.append(training.program(spec, config.activations, batch, config.seeds)
+                    .train("relu", batch, config.seed_list))
+    for a, b in zip(jax.tree.leaves(outs[0]), jax.tree.leaves(outs[1]), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_streamed_windows_take_the_room_of_the_series_not_of_the_lookback():
+    """The pooled data's bytes: 4 a point of every series (8 for a per-window scaler's
+    float32 pairs) and a few words a window, whatever the lookback; the stored windows'
+    grow with it. XLA's own accounting of the compiled program is held within the
+    estimate that guards a study."""
+    from relulab.study.global_trainer import (
+        GlobalTrainer,
+        global_spec,
+        layout_bytes,
+        pooled_data,
+        pooled_folds,
+        pooled_layout,
+    )
+
+    panel = {k: _series(k, 400, i) for i, k in enumerate("abc")}
+    size = {}
+    for lookback in (4, 40):
+        for scaler in ("global", "window-standard"):
+            plan = make_plan(_config(lookback=lookback, scaler=scaler), panel)
+            fold = pooled_folds(plan)[0]
+            size[lookback, scaler] = layout_bytes(pooled_layout(plan, fold))
+            points = sum(sp.prepared[0].values.shape[0] for sp in plan.series.values())
+            rows = fold.rows + fold.val_rows
+            words = 2 if scaler == "global" else 5  # first, target; + loc pair, 1 / scale
+            pair = 1 if scaler == "global" else 2
+            assert size[lookback, scaler] == 4 * (pair * points + words * rows + lookback)
+            stored = 4 * rows * (lookback + 1)  # TrainData: inputs and target a window
+            if lookback == 40:
+                assert size[lookback, scaler] < stored / (8 if scaler == "global" else 4)
+            # The estimate covers what XLA allocates for the compiled fit.
+            spec = global_spec(plan)
+            batch = training.make_batch([pooled_data(plan, 0)])
+            prog = training.program(spec, ("tanh", "relu"), batch, plan.config.seeds)
+            fit = training._fit_program(spec, prog.group, prog.shapes, 1, plan.config.seeds,
+                                        False).memory_analysis()
+            xla = (fit.argument_size_in_bytes + fit.temp_size_in_bytes
+                   + fit.output_size_in_bytes)
+            assert xla <= GlobalTrainer().memory(plan, workers=1)

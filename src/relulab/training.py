@@ -77,6 +77,39 @@ class TrainData(NamedTuple):
                                prepared.val_loss.X, prepared.val_loss.y)
 
 
+class StreamedData(NamedTuple):
+    """The windows one model trains on, read from series inside its program: a global
+    model's panel takes the room of its series, not ``lookback`` times it.
+
+    ``seq``: every series' model inputs end to end (``windows.Windows.seq``: ``(P,)``
+    float32, or ``(P, 2)`` float32 pairs for the per-window scalers); ``offsets``
+    ``arange(L)`` (int32), whose length is the lookback; ``fit_first`` ``(n,)`` and
+    ``val_first`` ``(m,)`` (int32): each fit and validation window's first input's place
+    in ``seq``; ``y_fit``, ``y_val`` their targets, as :class:`TrainData` holds them (a
+    window's ``H`` targets are ``H`` values to its ``L`` inputs); for the per-window
+    scalers each window's ``loc`` ``(·, 2)`` and ``inv`` (``windows.window_rows``), None
+    otherwise. Every window is the one :class:`TrainData` would hold, bit for bit: the
+    targets are stored, not computed in the program, where XLA would fuse a scaled
+    target's product into the loss's subtraction (one rounding fewer)."""
+
+    seq: Any
+    offsets: Any
+    fit_first: Any
+    val_first: Any
+    y_fit: Any
+    y_val: Any
+    fit_loc: Any = None
+    fit_inv: Any = None
+    val_loc: Any = None
+    val_inv: Any = None
+
+    def inputs(self, first: jax.Array, loc: Any, inv: Any) -> jax.Array:
+        """The inputs ``(k, L)`` of the windows starting at ``first``."""
+        from relulab.scaled_rows import window_rows
+
+        return window_rows(self.seq, first, self.offsets.shape[0], loc, inv)
+
+
 class TrainOutput(NamedTuple):
     """What training returns; from :func:`train_many` every field has a leading seed axis.
 
@@ -449,15 +482,20 @@ def _batching(spec: TrainSpec, n: int, n_real: jax.Array | None) -> _Batching:
 
 class _Fit(NamedTuple):
     """What every epoch of one fit reads: the model, how to unflatten its weights, the
-    data (float32; ``X_all`` its fit then validation windows), the series' own fit and
-    validation row counts (``n_val_rows``, padded: which validation rows are its own) and
-    the batching."""
+    windows (``fit_rows(idx)``: fit windows ``idx``'s inputs and targets; ``all_rows(idx)``:
+    the inputs of rows ``idx`` of the fit then validation windows; ``y_val`` the
+    validation targets), the fit and validation row counts ``n``, ``n_val``, the series'
+    own (``n_val_rows``, padded: which validation rows are its own) and the batching."""
 
     spec: TrainSpec
     model: models.Model
     unravel: Callable[[jax.Array], Any]
-    data: TrainData
-    X_all: jax.Array
+    fit_rows: Callable[[jax.Array], tuple[jax.Array, jax.Array]]
+    all_rows: Callable[[jax.Array], jax.Array]
+    y_val: jax.Array
+    n: int
+    n_val: int
+    streamed: bool
     padded: bool
     n_own: jax.Array | int
     n_val_own: jax.Array | int
@@ -465,14 +503,47 @@ class _Fit(NamedTuple):
     batching: _Batching
 
 
-def _setup(spec: TrainSpec, act: models.ActivationLike, data: TrainData,
+def _readers(spec: TrainSpec, data: TrainData | StreamedData) -> tuple[Any, Any, jax.Array]:
+    """``fit_rows``, ``all_rows`` and ``y_val`` of :class:`_Fit` over ``data``: indexing
+    the stored windows, or reading them from the series (:class:`StreamedData`)."""
+    if isinstance(data, StreamedData):
+        first = jnp.concatenate([data.fit_first, data.val_first])
+        loc = None if data.fit_loc is None else jnp.concatenate([data.fit_loc, data.val_loc])
+        inv = None if data.fit_inv is None else jnp.concatenate([data.fit_inv, data.val_inv])
+
+        def pick(a: Any, idx: jax.Array) -> Any:
+            return None if a is None else a[idx]
+
+        def fit_rows(idx: jax.Array) -> tuple[jax.Array, jax.Array]:
+            return (data.inputs(data.fit_first[idx], pick(data.fit_loc, idx),
+                                pick(data.fit_inv, idx)), data.y_fit[idx])
+
+        def all_rows(idx: jax.Array) -> jax.Array:
+            return data.inputs(first[idx], pick(loc, idx), pick(inv, idx))
+
+        return fit_rows, all_rows, data.y_val
+    data = TrainData(*(jnp.asarray(a, jnp.float32) for a in data))
+    X_all = jnp.concatenate([data.X_fit, data.X_val])
+    return (lambda idx: (data.X_fit[idx], data.y_fit[idx]), lambda idx: X_all[idx],
+            data.y_val)
+
+
+def _row_counts(data: TrainData | StreamedData) -> tuple[int, int]:
+    """How many fit and validation windows ``data`` holds (from shapes)."""
+    if isinstance(data, StreamedData):
+        return data.fit_first.shape[0], data.val_first.shape[0]
+    return data.X_fit.shape[0], data.X_val.shape[0]
+
+
+def _setup(spec: TrainSpec, act: models.ActivationLike, data: TrainData | StreamedData,
            unravel: Callable[[jax.Array], Any], n_real: jax.Array | None,
            n_val_real: jax.Array | None) -> _Fit:
-    data = TrainData(*(jnp.asarray(a, jnp.float32) for a in data))
-    n, n_val = data.X_fit.shape[0], data.X_val.shape[0]
+    n, n_val = _row_counts(data)
     padded = n_real is not None
-    return _Fit(spec=spec, model=models.get(spec.model, act), unravel=unravel, data=data,
-                X_all=jnp.concatenate([data.X_fit, data.X_val]), padded=padded,
+    fit_rows, all_rows, y_val = _readers(spec, data)
+    return _Fit(spec=spec, model=models.get(spec.model, act), unravel=unravel,
+                fit_rows=fit_rows, all_rows=all_rows, y_val=y_val, n=n, n_val=n_val,
+                streamed=isinstance(data, StreamedData), padded=padded,
                 n_own=n_real if padded else n, n_val_own=n_val_real if padded else n_val,
                 val_rows=(jnp.arange(n_val) < n_val_real) if padded else None,
                 batching=_batching(spec, n, n_real))
@@ -495,14 +566,18 @@ def _train_epoch(fit: _Fit, opt: optax.GradientTransformation, params: jax.Array
                  opt_state: optax.OptState, order: jax.Array
                  ) -> tuple[tuple[jax.Array, optax.OptState], jax.Array]:
     """One epoch's optimiser steps over the fit samples in ``order``: the weights and
-    Adam's state after them, and each step's summed squared error."""
-    b, X_fit, y_fit = fit.batching, fit.data.X_fit, fit.data.y_fit
+    Adam's state after them, and each step's summed squared error.
+
+    Stored windows are gathered in the epoch's order up front (about 10% faster on a
+    batch-1 local LSTM than one gather a step); streamed ones are read a batch at a time,
+    so an epoch holds its order, not a shuffled copy of its windows for every model."""
+    b = fit.batching
     if fit.padded:
         idx = order[b.source].reshape(b.steps, b.size)
-        batches = (X_fit[idx], y_fit[idx], b.mask, b.step_on)
     else:
         idx = jnp.concatenate([order, order[:b.pad]]).reshape(b.steps, b.size)
-        batches = (X_fit[idx], y_fit[idx], b.mask)
+    rows = idx if fit.streamed else fit.fit_rows(idx)
+    batches = (rows, b.mask, b.step_on) if fit.padded else (rows, b.mask)
 
     def batch_loss(p, x, y, m):
         err = fit.model.apply(fit.unravel(p), x) - y
@@ -514,13 +589,13 @@ def _train_epoch(fit: _Fit, opt: optax.GradientTransformation, params: jax.Array
 
     def step(carry, batch):
         p, s = carry
-        x, y, m = batch[:3]
+        (x, y), m = fit.fit_rows(batch[0]) if fit.streamed else batch[0], batch[1]
         loss, grads = grad_fn(p, x, y, m)
         updates, s_new = opt.update(grads, s, p)
         p_new = optax.apply_updates(p, updates)
         if not fit.padded:
             return (p_new, s_new), loss * jnp.sum(m)
-        on = batch[3]  # a padding-only step: no update, no loss
+        on = batch[2]  # a padding-only step: no update, no loss
         return ((_where(on, p_new, p), _where(on, s_new, s)),
                 jnp.where(on, loss * jnp.sum(m), 0.0))
 
@@ -535,16 +610,17 @@ def _evaluate(fit: _Fit, q: Any) -> tuple[jax.Array, jax.Array, dict[str, jax.Ar
     It runs in chunks of a fixed number of rows, each chunk reduced on its own and the
     chunks summed first to last: the shapes XLA compiles do not depend on the series'
     length, nor the sums on its padding, so every number is the unpadded run's, bit for bit.
+    Each chunk reads its own rows (the last chunk's surplus repeats the last row, kept out
+    of every statistic and dropped from the forecasts).
     """
-    X_all = fit.X_all
-    rows_all = X_all.shape[0]
+    rows_all = fit.n + fit.n_val
     chunks = -(-rows_all // _EVAL_ROWS)
-    X = jnp.concatenate([X_all, jnp.zeros((chunks * _EVAL_ROWS - rows_all,
-                                           *X_all.shape[1:]), X_all.dtype)])
+    at = jnp.minimum(jnp.arange(chunks * _EVAL_ROWS), rows_all - 1)
     own = jnp.arange(chunks * _EVAL_ROWS) < fit.n_own
 
     def chunk(args: tuple[jax.Array, jax.Array]) -> Any:
-        x, fit_row = args
+        idx, fit_row = args
+        x = fit.all_rows(idx)
         if fit.spec.track_units:
             pred, hiddens, sites = fit.model.sites(q, x)
         else:
@@ -557,8 +633,7 @@ def _evaluate(fit: _Fit, q: Any) -> tuple[jax.Array, jax.Array, dict[str, jax.Ar
         return pred, alive, activity
 
     pred, alive, activity = jax.lax.map(
-        chunk, (X.reshape(chunks, _EVAL_ROWS, *X_all.shape[1:]),
-                own.reshape(chunks, _EVAL_ROWS)))
+        chunk, (at.reshape(chunks, _EVAL_ROWS), own.reshape(chunks, _EVAL_ROWS)))
     return (pred.reshape(-1, *pred.shape[2:])[:rows_all], ~jnp.any(alive, axis=0),
             {k: _total(v) for k, v in activity.items()})
 
@@ -567,7 +642,7 @@ def _epoch_end(fit: _Fit, epoch: jax.Array, ran: jax.Array, params: jax.Array,
                losses: jax.Array) -> EpochEnd:
     """What the weights ``params`` at the end of ``epoch`` show, its steps' ``losses``
     summed into the epoch's loss."""
-    n, y_val = fit.data.X_fit.shape[0], fit.data.y_val
+    n, y_val = fit.n, fit.y_val
     loss = _total(losses) / fit.n_own
     pred, dead, activity = _evaluate(fit, fit.unravel(params))
     if not y_val.shape[0]:
@@ -647,13 +722,14 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
     opt = keras_adam(lr, spec.beta1, spec.beta2, spec.eps)
     # The sites' unit counts, from shapes alone (no computation is traced here).
     site_units = ({k: v.shape[-1] for k, v in jax.eval_shape(
-        lambda q: fit.model.sites(unravel(q), fit.data.X_fit)[2], params).items()}
+        lambda q: fit.model.sites(unravel(q), fit.fit_rows(jnp.arange(fit.n))[0])[2],
+        params).items()}
         if spec.track_units else {})
     stopper, diverging, units = early_stopping(spec.patience), divergence(), unit_health(site_units)
 
     epochs = jnp.arange(spec.epochs, dtype=jnp.int32)
     if spec.shuffle == "streamed":  # ``orders`` is the key each epoch's order comes from
-        key, n = jax.random.wrap_key_data(orders), data[0].shape[0]
+        key, n = jax.random.wrap_key_data(orders), fit.n
         draw = lambda e: epoch_order(key, e, n, n_real)  # noqa: E731
         scanned: Any = epochs
     else:
@@ -721,27 +797,67 @@ class Batch(NamedTuple):
     leading series axis, fit and validation rows zero-padded to shared counts, and ``n``,
     ``n_val`` (int32, per series) count each series' own rows."""
 
-    data: TrainData
+    data: TrainData | StreamedData
     n: np.ndarray
     n_val: np.ndarray
 
     @property
     def padded(self) -> bool:
         """Whether any series has padding rows (then the masked program runs)."""
+        if isinstance(self.data, StreamedData):
+            return False
         return bool(np.any(self.n < self.data.X_fit.shape[1])
                     or np.any(self.n_val < self.data.X_val.shape[1]))
 
     @property
-    def shapes(self) -> tuple[tuple[int, ...], ...]:
-        """One series' field shapes (without the series axis)."""
+    def shapes(self) -> tuple:
+        """One series' field shapes (without the series axis): what a compiled program is
+        specialised on; a :class:`StreamedData` batch's, tagged, with dtypes (None for an
+        absent field)."""
+        if isinstance(self.data, StreamedData):
+            return streamed_layout(*(None if a is None else np.asarray(a)[0]
+                                     for a in self.data))
         return tuple(tuple(np.shape(a)[1:]) for a in self.data)
+
+
+def streamed_layout(*fields: Any) -> tuple:
+    """The program shapes of one series' :class:`StreamedData` ``fields`` (arrays or
+    ``ShapeDtypeStruct``-likes): ``("streamed", (shape, dtype) or None, ...)``."""
+    return ("streamed", *(None if a is None else (tuple(a.shape), str(np.dtype(a.dtype)))
+                          for a in StreamedData(*fields)))
+
+
+def _rows_features(shapes: tuple) -> tuple[int, int]:
+    """Fit rows and features (the lookback) of a program's one-series ``shapes``."""
+    if shapes[0] == "streamed":
+        layout = StreamedData(*shapes[1:])
+        return layout.fit_first[0][0], layout.offsets[0][0]
+    return shapes[0][0], shapes[0][1]
+
+
+def _data_struct(shapes: tuple, n_series: int) -> TrainData | StreamedData:
+    """Abstract data of ``n_series`` series shaped as ``shapes``, to compile against."""
+    if shapes[0] == "streamed":
+        return StreamedData(*(None if f is None else
+                              jax.ShapeDtypeStruct((n_series, *f[0]), jnp.dtype(f[1]))
+                              for f in shapes[1:]))
+    return TrainData(*(jax.ShapeDtypeStruct((n_series, *s), jnp.float32) for s in shapes))
 
 
 def make_batch(datas: Iterable[TrainData], rows: int | None = None,
                val_rows: int | None = None) -> Batch:
     """Stack ``datas`` (one :class:`TrainData` per series, same lookback) into a
     :class:`Batch`, padding fit rows to ``rows`` and validation rows to ``val_rows``
-    (default: the largest)."""
+    (default: the largest). :class:`StreamedData` comes one series (a pooled panel) at a
+    time, never padded."""
+    datas = list(datas)
+    if datas and isinstance(datas[0], StreamedData):
+        if len(datas) != 1:
+            raise ValueError("streamed windows come one pooled series to a batch")
+        (d,) = datas
+        return Batch(StreamedData(*(None if a is None else np.asarray(a)[None] for a in d)),
+                     np.array([d.fit_first.shape[0]], np.int32),
+                     np.array([d.val_first.shape[0]], np.int32))
     datas = [TrainData(*(np.asarray(a, np.float32) for a in d)) for d in datas]
     n = np.array([d.X_fit.shape[0] for d in datas], np.int32)
     n_val = np.array([d.X_val.shape[0] for d in datas], np.int32)
@@ -797,9 +913,10 @@ def _start_program(spec: TrainSpec, n_features: int, rows: int, n_series: int, n
 @functools.lru_cache(maxsize=128)
 def _fit_program(spec: TrainSpec, group: tuple[str, ...], shapes: tuple, n_series: int,
                  n_seeds: int, padded: bool):
-    start = _start_program(spec, shapes[0][1], shapes[0][0], n_series, n_seeds, padded)
+    rows, n_features = _rows_features(shapes)
+    start = _start_program(spec, n_features, rows, n_series, n_seeds, padded)
     params, orders = start.out_info
-    data = TrainData(*(jax.ShapeDtypeStruct((n_series, *s), jnp.float32) for s in shapes))
+    data = _data_struct(shapes, n_series)
     n = jax.ShapeDtypeStruct((n_series,), jnp.int32)
     fn = jax.jit(functools.partial(_fit_batch, spec, group, padded))
     return fn.lower(jax.ShapeDtypeStruct((), jnp.int32), data, n, n, params, orders).compile()
@@ -825,8 +942,9 @@ class Program:
         return self
 
     def start(self, batch: Batch, seeds: Any) -> tuple[Any, jax.Array]:
-        fn = _start_program(self.spec, self.shapes[0][1], self.shapes[0][0], self.n_series,
-                            self.n_seeds, self.padded)
+        rows, n_features = _rows_features(self.shapes)
+        fn = _start_program(self.spec, n_features, rows, self.n_series, self.n_seeds,
+                            self.padded)
         return fn(np.asarray(batch.n, np.int32), seed_keys(seeds))
 
     def fit(self, activation: str, batch: Batch, params: Any, orders: jax.Array
@@ -839,7 +957,9 @@ class Program:
                           self.padded)
         # NumPy arrays go to the executable as they are: jnp.asarray would compile a
         # staging program for every new shape (about 10 ms each) inside the training time.
-        data = TrainData(*(np.asarray(a, np.float32) for a in batch.data))
+        data = batch.data
+        if not isinstance(data, StreamedData):
+            data = TrainData(*(np.asarray(a, np.float32) for a in data))
         return fn(np.int32(self.group.index(activation)), data,
                   np.asarray(batch.n, np.int32), np.asarray(batch.n_val, np.int32), params,
                   orders)
@@ -875,7 +995,7 @@ def record_fields(model: ModelSpec) -> int:
 
 
 def call_memory(spec: TrainSpec, rows: int, n_features: int, n_series: int,
-                n_seeds: int) -> CallMemory:
+                n_seeds: int, streamed: int | None = None) -> CallMemory:
     """What one call of the program for ``n_series`` series of ``rows`` fit rows (padded)
     of ``n_features`` features and ``n_seeds`` seeds needs, from the shapes alone: nothing
     is traced or compiled.
@@ -887,7 +1007,8 @@ def call_memory(spec: TrainSpec, rows: int, n_features: int, n_series: int,
     values) are the whole call's orders plus up to three series' worth beside its output,
     the orders; the fit reads the orders and needs two series' worth of temporaries (the
     series follow one another), plus its outputs. ``tests/test_memory.py`` holds the
-    estimate to XLA's figures.
+    estimate to XLA's figures. ``streamed``: the bytes of a :class:`StreamedData` call's
+    data (a global model's); None for stored windows (:class:`TrainData`).
     """
     n_models = n_series * n_seeds
     # A model's weights (float32; its biases and unit states are fewer than its kernels'
@@ -897,12 +1018,18 @@ def call_memory(spec: TrainSpec, rows: int, n_features: int, n_series: int,
     beside = 4 * n_models * weights  # every model's weights, Adam's moments, best weights
     if spec.shuffle == "streamed":
         # A key a model in place of the orders. Each epoch (one series at a time) holds
-        # its orders' words and the sort's buffers and the shuffled windows, about
-        # n_features + 12 words a row and seed by XLA's accounting (LSTM and MLP, 16 to
-        # 20,000 rows); beside them the call's windows (validation rows up to a quarter).
+        # its orders' words and the sort's buffers, and stored windows gathered in its
+        # order: about n_features + 12 words a row and seed by XLA's accounting (LSTM and
+        # MLP, 16 to 20,000 rows). Streamed windows are read a batch at a time: 9 to 9.5
+        # words (6,000 to 100,000 rows). Beside them the call's windows: stored, validation
+        # rows up to a quarter; streamed, their arrays and the evaluation's joined copy of
+        # the windows' starts and statistics.
         keys = 8 * n_models
-        epoch = 4 * rows * n_seeds * (n_features + 12)
-        data = 4 * n_series * rows * (n_features + spec.model.outputs) * 5 // 4
+        if streamed is None:
+            epoch = 4 * rows * n_seeds * (n_features + 12)
+            data = 4 * n_series * rows * (n_features + spec.model.outputs) * 5 // 4
+        else:
+            epoch, data = 4 * rows * n_seeds * 10, 2 * streamed
         return CallMemory(keys, keys + data + epoch + output + beside, output)
     one = 4 * spec.epochs * rows * n_seeds  # one series' orders
     orders = n_series * one

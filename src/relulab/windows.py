@@ -24,7 +24,9 @@ All indices are 0-based; ``n`` is the series length, ``L`` the lookback.
     scale the range, the standard deviation (population) or the median absolute
     deviation (0.6745 times the standard deviation where the MAD is 0), 1 where it is 0,
     plus ``1e-6``. The target is scaled with its window's statistics, and the forecast
-    ``z * scale + loc`` returns to the series' units per window (in float64).
+    ``z * scale + loc`` returns to the series' units per window (in float64). The
+    statistics are float64; a window's float32 values are within two roundings of
+    ``(y - loc) / scale`` (:func:`window_rows`).
   - ``diff``: the model sees first differences ``y[t] - y[t-1]``, min-max scaled on the
     train region's differences; the forecast is ``y[t-1]`` plus the forecast difference.
     A window then reaches one point further back (``lookback + 1`` points).
@@ -43,7 +45,10 @@ All indices are 0-based; ``n`` is the series length, ``L`` the lookback.
   ``fit(..., validation_split=v)`` trains on the first ``floor(m * (1 - v))`` and reports its
   validation loss on the rest, split before any shuffling.
 
-Pure NumPy; the models read ``X`` as one timestep with ``L`` features.
+A window's values are not stored: :class:`Windows` reads them from its series' model
+inputs when asked, and a global model's program reads them the same way
+(:func:`window_rows`). Pure NumPy; the models read ``X`` as one timestep with ``L``
+features.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ import numpy as np
 
 from relulab.config import SCALERS
 from relulab.errors import RelulabError
+from relulab.scaled_rows import float32_pairs, window_rows
 from relulab.specs import head_width
 
 if TYPE_CHECKING:
@@ -307,21 +313,35 @@ class MinMaxScaler:
 
 @dataclass(frozen=True, eq=False)
 class Windows:
-    """A set of one-step-ahead windows.
+    """A set of windows: window ``i`` forecasts from target ``t = target_index[i]``.
 
-    ``X[i] = scaled(y[t-L .. t-1])`` and ``y[i] = scaled(y[t])`` with ``t = target_index[i]``
-    (both float32, what the models consume); ``y_prev[i] = y[t-1]`` in original units (float64),
-    the naive forecast and the anchor of the naive-anchored MDA.
+    ``X[i] = scaled(y[t-L .. t-1])`` and ``y[i] = scaled(y[t])`` (or the ``ahead`` values
+    from ``t``; NaN past the series' end, where a path is cut), both float32, what the
+    models consume; ``y_prev[i] = y[t-1]`` in original units (float64), the naive forecast
+    and the anchor of the naive-anchored MDA.
+
+    ``X`` and ``y`` are not stored: each is read from ``seq`` when asked
+    (:func:`window_rows`), so a panel's windows take the room of its series, not
+    ``lookback`` times it. ``seq`` is the series' model inputs (float32, indexed as the
+    series): its scaled values (``global``), its scaled differences (``diff``), or its
+    values less the series' anchor (the per-window scalers, whose float32 statistics
+    ``x_loc``, ``x_inv`` scale each window).
     """
 
-    X: np.ndarray
-    y: np.ndarray
+    seq: np.ndarray
+    width: int
+    ahead: int
     target_index: np.ndarray
     y_prev: np.ndarray
     # Per-window scalers (every scaler but ``global``): a forecast ``z`` of window i is
     # ``z * scale[i] + loc[i]`` in the series' units (float64); None for the global one.
     loc: np.ndarray | None = None
     scale: np.ndarray | None = None
+    # The per-window scalers' statistics as the inputs are scaled: ``loc[i]`` less the
+    # series' anchor (a float32 pair) and ``1 / scale[i]`` (float32); None for the global
+    # and diff scalers.
+    x_loc: np.ndarray | None = None
+    x_inv: np.ndarray | None = None
     # Forecast paths (a region's evaluation windows): each window's target_index is a
     # path's origin, its path ``horizon`` steps long, the region ending at ``end``.
     horizon: int = 1
@@ -329,6 +349,27 @@ class Windows:
 
     def __len__(self) -> int:
         return int(self.target_index.shape[0])
+
+    @property
+    def first(self) -> np.ndarray:
+        """Each window's first input's place in ``seq``."""
+        return self.target_index - self.width
+
+    @property
+    def X(self) -> np.ndarray:
+        """The windows' inputs ``(n, L)`` (float32)."""
+        return window_rows(self.seq, self.first, self.width, self.x_loc, self.x_inv)
+
+    @property
+    def y(self) -> np.ndarray:
+        """The windows' targets (float32): ``(n,)``, or ``(n, ahead)`` with NaN past the
+        series' end."""
+        seq = self.seq
+        if self.ahead > 1:  # a path cut at the series' end reads NaN past it
+            seq = np.concatenate([seq, np.full((self.ahead - 1, *seq.shape[1:]), np.nan,
+                                               seq.dtype)])
+        y = window_rows(seq, self.target_index, self.ahead, self.x_loc, self.x_inv)
+        return y[:, 0] if self.ahead == 1 else y
 
     @property
     def points(self) -> int:
@@ -345,9 +386,13 @@ class Windows:
 
     def take(self, start: int | None = None, stop: int | None = None) -> Windows:
         s = slice(start, stop)
-        return Windows(self.X[s], self.y[s], self.target_index[s], self.y_prev[s],
-                       None if self.loc is None else self.loc[s],
-                       None if self.scale is None else self.scale[s])
+
+        def cut(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[s]
+
+        return Windows(self.seq, self.width, self.ahead, self.target_index[s],
+                       self.y_prev[s], cut(self.loc), cut(self.scale), cut(self.x_loc),
+                       cut(self.x_inv))
 
 
 @dataclass(frozen=True, eq=False)
@@ -423,9 +468,13 @@ class Prepared:
             return (d.transform(np.diff(raw, axis=-1)).astype(np.float32),
                     lambda z: np.asarray(z, np.float64) * scale + loc)
         flat = raw.reshape(-1, raw.shape[-1])
-        loc, scale = (a.reshape(raw.shape[:-1]) for a in window_statistics(flat, self.kind))
-        X = ((raw - loc[..., None]) / scale[..., None]).astype(np.float32)
-        return X, lambda z: np.asarray(z, np.float64) * scale + loc
+        loc, scale = window_statistics(flat, self.kind)
+        anchor = self.scaler.lo  # as _scaled_windows reads a training window
+        X = window_rows(float32_pairs(flat.ravel() - anchor),
+                        np.arange(0, flat.size, flat.shape[1]), flat.shape[1],
+                        float32_pairs(loc - anchor), (1.0 / scale).astype(np.float32))
+        loc, scale = loc.reshape(raw.shape[:-1]), scale.reshape(raw.shape[:-1])
+        return X.reshape(raw.shape), lambda z: np.asarray(z, np.float64) * scale + loc
 
 
 def _as_values(values: Any) -> np.ndarray:
@@ -463,27 +512,13 @@ class _Targets(NamedTuple):
         return {"horizon": self.ahead, "end": self.hi} if self.paths else {}
 
 
-def _ahead(seq: np.ndarray, targets: np.ndarray, ahead: int) -> np.ndarray:
-    """``seq[t]`` of each target ``t``, or ``seq[t .. t + ahead - 1]`` as rows (NaN past
-    the end of ``seq``, where a path is cut)."""
-    if ahead == 1:
-        return seq[targets]
-    padded = np.concatenate([seq, np.full(ahead - 1, np.nan)])
-    return padded[targets[:, None] + np.arange(ahead)]
-
-
-def _windows(values: np.ndarray, scaled: np.ndarray, lookback: int, at: _Targets) -> Windows:
-    """Windows whose targets are ``t`` in ``[max(lo, lookback), hi)``."""
-    targets = at.index(lookback)
-    # Row i of the view is scaled[i : i + lookback], the input of target i + lookback.
-    view = np.lib.stride_tricks.sliding_window_view(scaled, lookback)
-    return Windows(
-        X=view[targets - lookback].astype(np.float32),
-        y=_ahead(scaled, targets, at.ahead).astype(np.float32),
-        target_index=targets,
-        y_prev=values[targets - 1].copy(),
-        **at.fields(),
-    )
+def _windows(values: np.ndarray, seq: np.ndarray, lookback: int, at: _Targets,
+             first: int | None = None, **stats: Any) -> Windows:
+    """Windows whose targets are ``t`` in ``[max(lo, first), hi)`` (``first`` the lookback
+    by default), read from ``seq`` (float32)."""
+    targets = at.index(lookback if first is None else first)
+    return Windows(seq=seq, width=lookback, ahead=at.ahead, target_index=targets,
+                   y_prev=values[targets - 1].copy(), **stats, **at.fields())
 
 
 def window_statistics(inputs: np.ndarray, scaler: str) -> tuple[np.ndarray, np.ndarray]:
@@ -505,22 +540,17 @@ def window_statistics(inputs: np.ndarray, scaler: str) -> tuple[np.ndarray, np.n
     return loc, np.where(scale == 0, 1.0, scale) + WINDOW_EPS
 
 
-def _scaled_windows(values: np.ndarray, lookback: int, at: _Targets, scaler: str) -> Windows:
+def _scaled_windows(values: np.ndarray, anchor: float, lookback: int, at: _Targets,
+                    scaler: str) -> Windows:
     """Windows whose targets are ``t`` in ``[max(lo, lookback), hi)``, each scaled by the
-    statistics of its own inputs."""
+    statistics of its own inputs (float64), its float32 values read from the series less
+    ``anchor`` (:func:`window_rows`)."""
     targets = at.index(lookback)
     raw = np.lib.stride_tricks.sliding_window_view(values, lookback)[targets - lookback]
     loc, scale = window_statistics(raw, scaler)
-    ahead = _ahead(values, targets, at.ahead)
-    y = ((ahead - loc) / scale if at.ahead == 1
-         else (ahead - loc[:, None]) / scale[:, None])
-    return Windows(
-        X=((raw - loc[:, None]) / scale[:, None]).astype(np.float32),
-        y=y.astype(np.float32),
-        target_index=targets,
-        y_prev=values[targets - 1].copy(),
-        loc=loc, scale=scale, **at.fields(),
-    )
+    return _windows(values, float32_pairs(values - anchor), lookback, at, loc=loc,
+                    scale=scale, x_loc=float32_pairs(loc - anchor),
+                    x_inv=(1.0 / scale).astype(np.float32))
 
 
 def _diff_windows(values: np.ndarray, dscaler: MinMaxScaler, lookback: int,
@@ -529,19 +559,11 @@ def _diff_windows(values: np.ndarray, dscaler: MinMaxScaler, lookback: int,
     hi)``: inputs ``d[t-L .. t-1]`` and target ``d[t]``, ``d[t] = y[t] - y[t-1]`` min-max
     scaled by ``dscaler``; the forecast of ``y[t]`` is ``y[t-1]`` plus the difference's."""
     d = np.concatenate([[np.nan], np.diff(values)])
-    scaled = dscaler.transform(d)
+    seq = dscaler.transform(d).astype(np.float32)
     targets = at.index(lookback + 1)
-    view = np.lib.stride_tricks.sliding_window_view(scaled, lookback)
-    prev = values[targets - 1].copy()
-    return Windows(
-        X=view[targets - lookback].astype(np.float32),
-        y=_ahead(scaled, targets, at.ahead).astype(np.float32),
-        target_index=targets,
-        y_prev=prev,
-        loc=prev + dscaler.lo,
-        scale=np.full(targets.shape, dscaler.hi - dscaler.lo),
-        **at.fields(),
-    )
+    prev = values[targets - 1]
+    return _windows(values, seq, lookback, at, first=lookback + 1, loc=prev + dscaler.lo,
+                    scale=np.full(targets.shape, dscaler.hi - dscaler.lo))
 
 
 def reach(config: StudyConfig) -> int:
@@ -587,10 +609,10 @@ def _prepared(v: np.ndarray, s: Split, scaler: MinMaxScaler, config: StudyConfig
     L, kind = config.lookback, _scaler(config)
     dscaler = None
     if kind == "global":
-        scaled = scaler.transform(v)
+        seq = scaler.transform(v).astype(np.float32)
 
         def windows(at: _Targets) -> Windows:
-            return _windows(v, scaled, L, at)
+            return _windows(v, seq, L, at)
     elif kind == "diff":
         dscaler = _diff_scaler(v, s.train_end)
 
@@ -598,7 +620,7 @@ def _prepared(v: np.ndarray, s: Split, scaler: MinMaxScaler, config: StudyConfig
             return _diff_windows(v, dscaler, L, at)
     else:
         def windows(at: _Targets) -> Windows:
-            return _scaled_windows(v, L, at, kind)
+            return _scaled_windows(v, scaler.lo, L, at, kind)
 
     horizon = int(getattr(config, "horizon", 1))
     train_targets = windows(_Targets(0, s.train_end, head_width(config)))

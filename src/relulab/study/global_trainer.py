@@ -20,11 +20,15 @@ it stored. One program per fold shape is compiled, whatever the number of series
 Memory: a local model draws every epoch's shuffle order at its start (epochs x windows
 int32 a model, Keras' semantics as relulab pins them); over a pooled panel that would be
 the largest term by far (an estimated 883 MB for the 148 employment series at 10 seeds
-and 100 epochs; 31 MB streamed, benchmarks/global_memory.py). A global model of more than
-one series draws each epoch's order inside the loop instead (``TrainSpec.shuffle =
-"streamed"``), so it holds one epoch's order a model, and its memory is the pooled windows
-(4 bytes a value of a window) plus a per-epoch buffer, whatever the number of epochs:
-checked before anything compiles. A panel of one series keeps the drawn orders, so it
+and 100 epochs; benchmarks/global_memory.py). A global model of more than one series draws
+each epoch's order inside the loop instead (``TrainSpec.shuffle = "streamed"``), so it
+holds one epoch's order a model, whatever the number of epochs. Its windows are not
+materialised: the program reads each batch's windows from the pooled series
+(``training.StreamedData``, :func:`pooled_data`), so the panel takes 4 bytes a point of
+its series and a few words a window (where it starts, its targets, a per-window scaler's
+statistics), not ``lookback`` words a window; each step reads its own batch, so an epoch
+holds no shuffled copy of the windows either. Checked before anything compiles
+(:meth:`GlobalTrainer.memory`). A panel of one series keeps the drawn orders, so it
 trains its local model bit for bit.
 """
 
@@ -64,14 +68,53 @@ def panel_key(plan_series: dict[str, Any]) -> str:
 
 def pooled_data(plan: Plan, fold: int) -> Any:
     """Fold ``fold``'s training windows of every series of ``plan``, pooled in the plan's
-    order (``training.TrainData``): fit windows, then Keras' validation tails."""
-    from relulab.training import TrainData
+    order (``training.StreamedData``): every series' model inputs end to end, and where
+    each fit window, then each of Keras' validation windows, starts in them. The program
+    reads each batch's windows from the series, so the panel takes the room of its series,
+    not ``lookback`` times it."""
+    from relulab.training import StreamedData
 
     preps = [sp.prepared[fold] for sp in plan.series.values()]
-    return TrainData.from_arrays(np.concatenate([p.fit.X for p in preps]),
-                                 np.concatenate([p.fit.y for p in preps]),
-                                 np.concatenate([p.val_loss.X for p in preps]),
-                                 np.concatenate([p.val_loss.y for p in preps]))
+    at = np.cumsum([0] + [p.fit.seq.shape[0] for p in preps])[:-1]
+
+    def joined(part: str, field: str) -> np.ndarray | None:
+        arrays = [getattr(getattr(p, part), field) for p in preps]
+        return None if arrays[0] is None else np.concatenate(arrays)
+
+    def firsts(part: str) -> np.ndarray:
+        return np.concatenate([getattr(p, part).first + a
+                               for p, a in zip(preps, at, strict=True)]).astype(np.int32)
+
+    return StreamedData(np.concatenate([p.fit.seq for p in preps]),
+                        np.arange(preps[0].fit.width, dtype=np.int32), firsts("fit"),
+                        firsts("val_loss"), joined("fit", "y"), joined("val_loss", "y"),
+                        joined("fit", "x_loc"), joined("fit", "x_inv"),
+                        joined("val_loss", "x_loc"), joined("val_loss", "x_inv"))
+
+
+def pooled_layout(plan: Plan, fold: PooledFold) -> tuple:
+    """The program shapes of :func:`pooled_data` for ``fold``, from shapes alone."""
+    import jax
+
+    from relulab.training import streamed_layout
+
+    preps = [sp.prepared[fold.fold] for sp in plan.series.values()]
+    w = preps[0].fit
+    points = sum(p.fit.seq.shape[0] for p in preps)
+    ahead = (w.ahead,) if w.ahead > 1 else ()  # a direct H-step head's targets
+    f32, i32 = np.float32, np.int32
+
+    def shaped(shape: tuple[int, ...], dtype: Any, present: bool = True) -> Any:
+        return jax.ShapeDtypeStruct(shape, dtype) if present else None
+
+    stats = w.x_loc is not None
+    return streamed_layout(shaped((points, *w.seq.shape[1:]), f32),
+                           shaped((w.width,), i32), shaped((fold.rows,), i32),
+                           shaped((fold.val_rows,), i32), shaped((fold.rows, *ahead), f32),
+                           shaped((fold.val_rows, *ahead), f32),
+                           shaped((fold.rows, 2), f32, stats), shaped((fold.rows,), f32, stats),
+                           shaped((fold.val_rows, 2), f32, stats),
+                           shaped((fold.val_rows,), f32, stats))
 
 
 def global_spec(plan: Plan) -> Any:
@@ -84,10 +127,14 @@ def global_spec(plan: Plan) -> Any:
 def pooled_folds(plan: Plan) -> list[PooledFold]:
     """Each fold's pooled row counts (shapes only)."""
     first = next(iter(plan.series.values()))
-    return [PooledFold(k, sum(sp.prepared[k].fit.X.shape[0] for sp in plan.series.values()),
-                       sum(sp.prepared[k].val_loss.X.shape[0]
-                           for sp in plan.series.values()))
+    return [PooledFold(k, sum(len(sp.prepared[k].fit) for sp in plan.series.values()),
+                       sum(len(sp.prepared[k].val_loss) for sp in plan.series.values()))
             for k in range(len(first.prepared))]
+
+
+def layout_bytes(layout: tuple) -> int:
+    """The bytes of the data a program's ``layout`` (``training.streamed_layout``) holds."""
+    return sum(int(np.prod(f[0])) * np.dtype(f[1]).itemsize for f in layout[1:] if f)
 
 
 class GlobalTrainer(JaxTrainer):
@@ -121,10 +168,11 @@ class GlobalTrainer(JaxTrainer):
         from relulab.training import call_memory
 
         spec = global_spec(plan)
-        n_features = next(iter(plan.series.values())).prepared[0].fit.X.shape[1]
+        n_features = next(iter(plan.series.values())).prepared[0].fit.width
         acts = len(plan.config.activations)
         return max((min(max(1, workers), acts) * m.peak + acts * m.output for m in
-                    (call_memory(spec, f.rows, n_features, 1, plan.config.seeds)
+                    (call_memory(spec, f.rows, n_features, 1, plan.config.seeds,
+                                 streamed=layout_bytes(pooled_layout(plan, f)))
                      for f in pooled_folds(plan))), default=0)
 
     def programs(self, plan: Plan, pieces: list[Piece]) -> list[Any]:
@@ -169,10 +217,6 @@ def _programs(plan: Plan, fold: PooledFold, activations: list[str]) -> dict[str,
     from relulab.training import Program
 
     config = plan.config
-    first = next(iter(plan.series.values())).prepared[fold.fold]
-    window = tuple(first.fit.X.shape[1:])
-    ahead = tuple(first.fit.y.shape[1:])
-    shapes = ((fold.rows, *window), (fold.rows, *ahead), (fold.val_rows, *window),
-              (fold.val_rows, *ahead))
+    shapes = pooled_layout(plan, fold)
     return {a: Program(global_spec(plan), program_group(config, a), shapes, 1,
                        config.seeds, False) for a in activations}

@@ -171,7 +171,7 @@ def calls(plan: Plan, per_call: int = 1) -> list[list[Call]]:
     exact: dict[str, tuple[tuple[int, int], ...]] = {}
     for sid, sp in plan.series.items():
         if sid in need:
-            exact[sid] = tuple((p.fit.X.shape[0], p.val_loss.X.shape[0]) for p in sp.prepared)
+            exact[sid] = tuple((len(p.fit), len(p.val_loss)) for p in sp.prepared)
     classes: dict[tuple, list[str]] = {}
     for sid, counts in exact.items():
         key = tuple((padded_rows(n, bs), padded_rows(m, bs) if m else 0) for n, m in counts)
@@ -255,7 +255,7 @@ def memory_needed(plan: Plan, per_call: int = 1, held_series: int = 1, workers: 
     seeds, epochs, acts = config.seeds, config.epochs, len(config.activations)
     training = 0
     for piece in calls(plan, per_call):
-        n_features = plan.series[piece[0].series[0]].prepared[0].fit.X.shape[1]
+        n_features = plan.series[piece[0].series[0]].prepared[0].fit.width
         need = [call_memory(spec, c.rows, n_features, len(c.series), seeds) for c in piece]
         training = max(training, max(m.peak for m in need)
                        + acts * sum(m.output for m in need))
@@ -348,11 +348,11 @@ def call_programs(plan: Plan, call: Call, activations: list[str]) -> dict[str, A
     config = plan.config
     spec = train_spec(config)
     preps = [plan.series[s].prepared[call.fold] for s in call.series]
-    window = tuple(preps[0].fit.X.shape[1:])
-    ahead = tuple(preps[0].fit.y.shape[1:])  # (H,) for a direct multi-step head
+    window = (preps[0].fit.width,)
+    ahead = (preps[0].fit.ahead,) if preps[0].fit.ahead > 1 else ()  # a direct H-step head
     shapes = ((call.rows, *window), (call.rows, *ahead), (call.val_rows, *window),
               (call.val_rows, *ahead))
-    padded = any(p.fit.X.shape[0] != call.rows or p.val_loss.X.shape[0] != call.val_rows
+    padded = any(len(p.fit) != call.rows or len(p.val_loss) != call.val_rows
                  for p in preps)
     return {a: Program(spec, program_group(config, a), shapes, len(call.series),
                        config.seeds, padded) for a in activations}
@@ -370,7 +370,7 @@ def model_steps(config: StudyConfig, prepared: Any) -> int:
     """Optimiser updates of one fold's models over every seed (padding steps not counted)."""
     from relulab.training import steps_per_epoch
 
-    n = int(prepared.fit.X.shape[0])
+    n = len(prepared.fit)
     return config.seeds * config.epochs * steps_per_epoch(train_spec(config), n)
 
 
