@@ -185,10 +185,38 @@ def test_compare_pools_local_and_global_models_as_arms(tmp_path, capsys):
     assert code == 2 and "--compare takes local,global" in capsys.readouterr().err
 
 
-def test_a_streamed_shuffle_is_the_drawn_training_with_each_epochs_order_drawn_by_hand():
+def _feistel_by_hand(round_keys: np.ndarray, n: int) -> np.ndarray:
+    """The streamed shuffle's permutation of ``[0, n)`` written out with Python integers:
+    a balanced Feistel network over ``4 ** k >= n`` values, walked into ``[0, n)``."""
+    def mix(x: int) -> int:
+        x ^= x >> 16
+        x = (x * 0x7FEB352D) & 0xFFFFFFFF
+        x ^= x >> 15
+        x = (x * 0x846CA68B) & 0xFFFFFFFF
+        return x ^ (x >> 16)
+
+    half = (max(2, (n - 1).bit_length()) + 1) // 2
+    mask = (1 << half) - 1
+
+    def network(x: int) -> int:
+        left, right = x >> half, x & mask
+        for k in round_keys:
+            left, right = right, left ^ (mix(right ^ int(k)) & mask)
+        return (left << half) | right
+
+    out = []
+    for i in range(n):
+        y = network(i)
+        while y >= n:
+            y = network(y)
+        out.append(y)
+    return np.array(out)
+
+
+def test_a_streamed_shuffle_is_the_drawn_training_with_each_epochs_order_by_hand():
     """The streamed shuffle changes only where each epoch's order comes from: the same
-    initial weights, and training equal to the drawn program fed the orders
-    ``argsort(bits(fold_in(key, epoch)))`` drawn here, padded or not."""
+    initial weights, and training equal to the drawn program fed the orders of the
+    Feistel permutation written out by hand here from each epoch's round keys."""
     import jax
     import jax.numpy as jnp
 
@@ -204,21 +232,48 @@ def test_a_streamed_shuffle_is_the_drawn_training_with_each_epochs_order_drawn_b
     params, k = training._start(streamed, 5, 37, key)
     for a, b in zip(jax.tree.leaves(p_drawn), jax.tree.leaves(params), strict=True):
         np.testing.assert_array_equal(a, b)
-    words = [np.asarray(jax.random.bits(jax.random.fold_in(jax.random.wrap_key_data(k), e),
-                                        (37,), jnp.uint32)) for e in range(6)]
-    orders = jnp.asarray(np.stack([np.argsort(w, kind="stable") for w in words]), jnp.int32)
+    epoch_keys = [jax.random.fold_in(jax.random.wrap_key_data(k), e) for e in range(6)]
+    orders = np.stack([_feistel_by_hand(np.asarray(jax.random.bits(
+        ek, (training.FEISTEL_ROUNDS,), jnp.uint32)), 37) for ek in epoch_keys])
+    for ek, order in zip(epoch_keys, orders, strict=True):
+        got = training.epoch_permutation(ek, jnp.arange(37), 37)
+        np.testing.assert_array_equal(np.asarray(got), order)
     act = resolve("relu")
     got = jax.jit(lambda: training._fit(streamed, act, data, params, k))()
-    want = jax.jit(lambda: training._fit(drawn, act, data, params, orders))()
+    want = jax.jit(lambda: training._fit(drawn, act, data, params,
+                                         jnp.asarray(orders, jnp.int32)))()
     np.testing.assert_array_equal(np.asarray(got.loss), np.asarray(want.loss))
     np.testing.assert_array_equal(np.asarray(got.val_loss), np.asarray(want.val_loss))
-    # A uniform shuffle: every epoch a permutation, and the epochs' orders differ.
-    assert all(sorted(o) == list(range(37)) for o in np.asarray(orders))
-    assert len({tuple(o) for o in np.asarray(orders)}) == 6
-    # Padded to 48 rows, the 37 real ones keep their order and the padding follows.
-    padded = training.epoch_order(jax.random.wrap_key_data(k), 2, 48, jnp.int32(37))
-    np.testing.assert_array_equal(np.asarray(padded)[:37], np.asarray(orders)[2])
-    np.testing.assert_array_equal(np.asarray(padded)[37:], np.arange(37, 48))
+    # Every epoch a permutation, and the epochs' orders differ.
+    assert all(sorted(o) == list(range(37)) for o in orders)
+    assert len({tuple(o) for o in orders}) == 6
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 64, 1000, 4097])
+def test_a_streamed_shuffle_is_a_uniform_permutation(n):
+    """Every epoch's order is a permutation of the n samples; over 400 epochs where each
+    sample lands is uniform (chi-square over positions and samples, tiny n aside), and
+    neighbouring samples are not kept together."""
+    import jax
+    import jax.numpy as jnp
+    from scipy import stats
+
+    key = jax.random.key(7)
+    epochs = 400
+    orders = np.asarray(jax.jit(jax.vmap(
+        lambda e: training.epoch_permutation(jax.random.fold_in(key, e), jnp.arange(n), n)))(
+        jnp.arange(epochs)))
+    assert all(np.array_equal(np.sort(o), np.arange(n)) for o in orders)
+    if n < 5:
+        return
+    cells = min(n, 8)  # positions and samples in 8 bands each: 64 cells
+    band = np.minimum(np.arange(n) * cells // n, cells - 1)
+    table = np.zeros((cells, cells))
+    np.add.at(table, (np.broadcast_to(band, orders.shape), band[orders]), 1)
+    assert stats.chi2_contingency(table)[1] > 1e-3
+    # Consecutive samples end up next to each other about as often as chance says.
+    pairs = np.mean(np.abs(np.diff(orders, axis=1)) == 1)
+    assert pairs < 5 * 2 / n + 0.01
 
 
 def test_a_global_models_memory_does_not_grow_with_its_epochs():

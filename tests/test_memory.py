@@ -64,9 +64,9 @@ def test_the_estimate_of_a_call_covers_what_xla_allocates(family, counts, seeds,
 
 @pytest.mark.parametrize(("family", "rows", "seeds", "epochs"), [
     ("lstm", 6000, 8, 200), ("lstm", 60, 8, 200), ("mlp", 20000, 10, 100), ("lstm", 16, 4, 50)])
-def test_a_streamed_shuffle_holds_one_epochs_order_as_xla_accounts_it(family, rows, seeds,
-                                                                      epochs) -> None:
-    """A global model's program (each epoch's order drawn inside the loop): XLA's peak is
+def test_a_streamed_shuffle_holds_no_order_as_xla_accounts_it(family, rows, seeds,
+                                                              epochs) -> None:
+    """A global model's program (each step's samples computed in the loop): XLA's peak is
     within the estimate, the estimate does not grow with the epochs beyond the per-epoch
     records, and the drawn program's orders are the bulk of what it saves."""
     import dataclasses

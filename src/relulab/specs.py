@@ -106,7 +106,8 @@ class TrainSpec:
     dormant_threshold: float = DORMANT_THRESHOLD  # ReDo's tau
     # "drawn": every epoch's shuffle order drawn at the start (epochs x samples int32 a
     # model, the local models'); "streamed": each epoch's drawn inside the loop from the
-    # model's key folded with the epoch, so only one epoch's order is held (a global model
+    # model's key folded with the epoch, each step computing its own batch's samples
+    # (training.epoch_permutation), so no order is held (a global model
     # over a panel, whose pooled windows would make the drawn orders large).
     shuffle: str = "drawn"
 

@@ -409,7 +409,8 @@ def _start(spec: TrainSpec, n_features: int, n: int, key: jax.Array,
     n_init = models.weight_bits(spec.model, n_features)
     if spec.shuffle == "streamed":
         # The same initial weights (Threefry's first words do not depend on how many are
-        # drawn); in place of the orders, the key each epoch's order is drawn from.
+        # drawn); in place of the orders, the key each epoch's key is folded from
+        # (epoch_permutation).
         params = models.weights_from_bits(jax.random.bits(key, (n_init,), jnp.uint32),
                                           spec.model, n_features)
         return params, jax.random.key_data(jax.random.fold_in(key, 1))
@@ -433,16 +434,48 @@ def _start(spec: TrainSpec, n_features: int, n: int, key: jax.Array,
     return params, orders.astype(jnp.int32)
 
 
-def epoch_order(key: jax.Array, epoch: jax.Array, n: int,
-                n_real: jax.Array | None = None) -> jax.Array:
-    """A ``"streamed"`` shuffle's order of ``n`` samples in ``epoch``: the stable argsort of
-    one Threefry word per sample from ``fold_in(key, epoch)``, a uniform shuffle; with
-    ``n_real``, the padding rows after the real ones, whose order is the unpadded one's
-    (Threefry's words do not depend on how many are drawn)."""
-    words = jax.random.bits(jax.random.fold_in(key, epoch), (n,), jnp.uint32)
-    if n_real is not None:
-        words = jnp.where(jnp.arange(n) < n_real, words, jnp.uint32(0xFFFFFFFF))
-    return jnp.argsort(words, stable=True).astype(jnp.int32)
+# A streamed shuffle's rounds (a balanced Feistel network; Luby and Rackoff's bound asks
+# for 4 with a random round function, more make up for a cheap hash).
+FEISTEL_ROUNDS = 6
+
+
+def _mix32(x: jax.Array) -> jax.Array:
+    """A 32-bit integer hash with low bias (Wellons' "lowbias32"): exact uint32
+    arithmetic, the same bits on every machine."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = x * jnp.uint32(0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def epoch_permutation(key: jax.Array, positions: jax.Array, n: int) -> jax.Array:
+    """A ``"streamed"`` shuffle: which of ``n`` samples sits at each of ``positions`` of the
+    epoch whose key is ``key`` (``fold_in(model key, epoch)``), computed position by
+    position, so no epoch's order is ever held.
+
+    A pseudo-random permutation of ``[0, n)``: a balanced Feistel network of
+    :data:`FEISTEL_ROUNDS` rounds over the smallest domain of ``4 ** k >= n`` values (each
+    round ``left, right = right, left ^ (mix32(right ^ round_key) & mask)``, the round keys
+    Threefry words of ``key``), walked until it lands inside ``[0, n)`` (cycle walking;
+    at most 4 values of the domain per sample, so under 4 walks on average), a bijection
+    of ``[0, n)`` for every key."""
+    bits = max(2, int(n - 1).bit_length())
+    half = (bits + 1) // 2
+    mask = jnp.uint32((1 << half) - 1)
+    round_keys = jax.random.bits(key, (FEISTEL_ROUNDS,), jnp.uint32)
+
+    def network(x: jax.Array) -> jax.Array:
+        left, right = x >> half, x & mask
+        for r in range(FEISTEL_ROUNDS):
+            left, right = right, left ^ (_mix32(right ^ round_keys[r]) & mask)
+        return (left << half) | right
+
+    def walk(y: jax.Array) -> jax.Array:
+        return jnp.where(y >= n, network(y), y)
+
+    y = network(positions.astype(jnp.uint32))
+    return jax.lax.while_loop(lambda y: jnp.any(y >= n), walk, y).astype(jnp.int32)
 
 
 # --- the epoch loop ----------------------------------------------------------------------
@@ -568,16 +601,32 @@ def _train_epoch(fit: _Fit, opt: optax.GradientTransformation, params: jax.Array
     """One epoch's optimiser steps over the fit samples in ``order``: the weights and
     Adam's state after them, and each step's summed squared error.
 
-    Stored windows are gathered in the epoch's order up front (about 10% faster on a
-    batch-1 local LSTM than one gather a step); streamed ones are read a batch at a time,
-    so an epoch holds its order, not a shuffled copy of its windows for every model."""
+    A drawn shuffle's ``order`` is the epoch's; stored windows are then gathered in it up
+    front (about 10% faster on a batch-1 local LSTM than one gather a step). A streamed
+    shuffle's ``order`` is the epoch's key: each step computes its own batch's samples
+    (:func:`epoch_permutation`) and reads their windows, so an epoch holds neither an
+    order nor a shuffled copy of its windows, whatever its number of samples."""
     b = fit.batching
-    if fit.padded:
-        idx = order[b.source].reshape(b.steps, b.size)
+    if fit.spec.shuffle == "streamed":
+        if fit.padded:
+            raise ValueError("a streamed shuffle trains unpadded data (one pooled series)")
+
+        def rows_of(step: jax.Array) -> tuple[jax.Array, jax.Array]:
+            # The last batch is topped up from the epoch's start, as a drawn order is.
+            at = step * b.size + jnp.arange(b.size)
+            return fit.fit_rows(epoch_permutation(order, jnp.where(at < fit.n, at, at - fit.n),
+                                                  fit.n))
+
+        batches: tuple = (jnp.arange(b.steps), b.mask)
     else:
-        idx = jnp.concatenate([order, order[:b.pad]]).reshape(b.steps, b.size)
-    rows = idx if fit.streamed else fit.fit_rows(idx)
-    batches = (rows, b.mask, b.step_on) if fit.padded else (rows, b.mask)
+        if fit.padded:
+            idx = order[b.source].reshape(b.steps, b.size)
+        else:
+            idx = jnp.concatenate([order, order[:b.pad]]).reshape(b.steps, b.size)
+        rows_of = fit.fit_rows
+        rows = idx if fit.streamed else fit.fit_rows(idx)
+        batches = (rows, b.mask, b.step_on) if fit.padded else (rows, b.mask)
+    per_step = fit.spec.shuffle == "streamed" or fit.streamed
 
     def batch_loss(p, x, y, m):
         err = fit.model.apply(fit.unravel(p), x) - y
@@ -589,7 +638,7 @@ def _train_epoch(fit: _Fit, opt: optax.GradientTransformation, params: jax.Array
 
     def step(carry, batch):
         p, s = carry
-        (x, y), m = fit.fit_rows(batch[0]) if fit.streamed else batch[0], batch[1]
+        (x, y), m = rows_of(batch[0]) if per_step else batch[0], batch[1]
         loss, grads = grad_fn(p, x, y, m)
         updates, s_new = opt.update(grads, s, p)
         p_new = optax.apply_updates(p, updates)
@@ -728,9 +777,9 @@ def _fit(spec: TrainSpec, act: models.ActivationLike, data: TrainData, params: A
     stopper, diverging, units = early_stopping(spec.patience), divergence(), unit_health(site_units)
 
     epochs = jnp.arange(spec.epochs, dtype=jnp.int32)
-    if spec.shuffle == "streamed":  # ``orders`` is the key each epoch's order comes from
-        key, n = jax.random.wrap_key_data(orders), fit.n
-        draw = lambda e: epoch_order(key, e, n, n_real)  # noqa: E731
+    if spec.shuffle == "streamed":  # ``orders`` is the key each epoch's key comes from
+        key = jax.random.wrap_key_data(orders)
+        draw = lambda e: jax.random.fold_in(key, e)  # noqa: E731
         scanned: Any = epochs
     else:
         draw, scanned = None, (orders, epochs)
@@ -1017,19 +1066,19 @@ def call_memory(spec: TrainSpec, rows: int, n_features: int, n_series: int,
     output = n_models * (4 * spec.epochs * record_fields(spec.model) + weights)
     beside = 4 * n_models * weights  # every model's weights, Adam's moments, best weights
     if spec.shuffle == "streamed":
-        # A key a model in place of the orders. Each epoch (one series at a time) holds
-        # its orders' words and the sort's buffers, and stored windows gathered in its
-        # order: about n_features + 12 words a row and seed by XLA's accounting (LSTM and
-        # MLP, 16 to 20,000 rows). Streamed windows are read a batch at a time: 9 to 9.5
-        # words (6,000 to 100,000 rows). Beside them the call's windows: stored, validation
-        # rows up to a quarter; streamed, their arrays and the evaluation's joined copy of
-        # the windows' starts and statistics.
+        # A key a model in place of the orders; each step computes its own batch's samples
+        # and reads their windows, so no order and no shuffled copy of the windows is
+        # held. What is left a row and seed is the evaluation's at each epoch's end (the
+        # forecasts of every window), 3.1 to 4.3 words by XLA's accounting (LSTM and MLP,
+        # 6,000 to 100,000 rows, stored or streamed windows). Beside it the call's
+        # windows: stored, validation rows up to a quarter; streamed, their arrays and the
+        # evaluation's joined copy of the windows' starts and statistics.
         keys = 8 * n_models
+        epoch = 4 * rows * n_seeds * 5
         if streamed is None:
-            epoch = 4 * rows * n_seeds * (n_features + 12)
             data = 4 * n_series * rows * (n_features + spec.model.outputs) * 5 // 4
         else:
-            epoch, data = 4 * rows * n_seeds * 10, 2 * streamed
+            data = 2 * streamed
         return CallMemory(keys, keys + data + epoch + output + beside, output)
     one = 4 * spec.epochs * rows * n_seeds  # one series' orders
     orders = n_series * one

@@ -21,8 +21,10 @@ Memory: a local model draws every epoch's shuffle order at its start (epochs x w
 int32 a model, Keras' semantics as relulab pins them); over a pooled panel that would be
 the largest term by far (an estimated 883 MB for the 148 employment series at 10 seeds
 and 100 epochs; benchmarks/global_memory.py). A global model of more than one series draws
-each epoch's order inside the loop instead (``TrainSpec.shuffle = "streamed"``), so it
-holds one epoch's order a model, whatever the number of epochs. Its windows are not
+its shuffle inside the loop instead (``TrainSpec.shuffle = "streamed"``): each step
+computes its own batch's samples, a pseudo-random permutation of the pooled windows
+drawn from the model's key and the epoch (``training.epoch_permutation``), so no order
+is held, whatever the number of epochs and windows. Its windows are not
 materialised: the program reads each batch's windows from the pooled series
 (``training.StreamedData``, :func:`pooled_data`), so the panel takes 4 bytes a point of
 its series and a few words a window (where it starts, its targets, a per-window scaler's
