@@ -87,7 +87,7 @@ class StreamedData(NamedTuple):
     ``val_first`` ``(m,)`` (int32): each fit and validation window's first input's place
     in ``seq``; ``y_fit``, ``y_val`` their targets, as :class:`TrainData` holds them (a
     window's ``H`` targets are ``H`` values to its ``L`` inputs); for the per-window
-    scalers each window's ``loc`` ``(·, 2)`` and ``inv`` (``windows.window_rows``), None
+    scalers each window's ``loc`` ``(·, 2)`` and ``inv`` (``scaled_rows.window_rows``), None
     otherwise. Every window is the one :class:`TrainData` would hold, bit for bit: the
     targets are stored, not computed in the program, where XLA would fuse a scaled
     target's product into the loss's subtraction (one rounding fewer)."""
@@ -536,7 +536,7 @@ class _Fit(NamedTuple):
     batching: _Batching
 
 
-def _readers(spec: TrainSpec, data: TrainData | StreamedData) -> tuple[Any, Any, jax.Array]:
+def _readers(data: TrainData | StreamedData) -> tuple[Any, Any, jax.Array]:
     """``fit_rows``, ``all_rows`` and ``y_val`` of :class:`_Fit` over ``data``: indexing
     the stored windows, or reading them from the series (:class:`StreamedData`)."""
     if isinstance(data, StreamedData):
@@ -573,7 +573,7 @@ def _setup(spec: TrainSpec, act: models.ActivationLike, data: TrainData | Stream
            n_val_real: jax.Array | None) -> _Fit:
     n, n_val = _row_counts(data)
     padded = n_real is not None
-    fit_rows, all_rows, y_val = _readers(spec, data)
+    fit_rows, all_rows, y_val = _readers(data)
     return _Fit(spec=spec, model=models.get(spec.model, act), unravel=unravel,
                 fit_rows=fit_rows, all_rows=all_rows, y_val=y_val, n=n, n_val=n_val,
                 streamed=isinstance(data, StreamedData), padded=padded,
