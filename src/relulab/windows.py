@@ -540,26 +540,29 @@ def window_statistics(inputs: np.ndarray, scaler: str) -> tuple[np.ndarray, np.n
     return loc, np.where(scale == 0, 1.0, scale) + WINDOW_EPS
 
 
-def _scaled_windows(values: np.ndarray, anchor: float, lookback: int, at: _Targets,
-                    scaler: str) -> Windows:
+def _scaled_windows(values: np.ndarray, pairs: np.ndarray, anchor: float, lookback: int,
+                    at: _Targets, scaler: str) -> Windows:
     """Windows whose targets are ``t`` in ``[max(lo, lookback), hi)``, each scaled by the
-    statistics of its own inputs (float64), its float32 values read from the series less
-    ``anchor`` (:func:`window_rows`)."""
+    statistics of its own inputs (float64), its float32 values read from ``pairs``, the
+    series less ``anchor`` as float32 pairs (:func:`window_rows`)."""
     targets = at.index(lookback)
     raw = np.lib.stride_tricks.sliding_window_view(values, lookback)[targets - lookback]
     loc, scale = window_statistics(raw, scaler)
-    return _windows(values, float32_pairs(values - anchor), lookback, at, loc=loc,
-                    scale=scale, x_loc=float32_pairs(loc - anchor),
-                    x_inv=(1.0 / scale).astype(np.float32))
+    return _windows(values, pairs, lookback, at, loc=loc, scale=scale,
+                    x_loc=float32_pairs(loc - anchor), x_inv=(1.0 / scale).astype(np.float32))
 
 
-def _diff_windows(values: np.ndarray, dscaler: MinMaxScaler, lookback: int,
+def _diff_seq(values: np.ndarray, dscaler: MinMaxScaler) -> np.ndarray:
+    """The scaled first differences ``d[t] = y[t] - y[t-1]`` (float32; NaN at 0)."""
+    return dscaler.transform(np.concatenate([[np.nan], np.diff(values)])).astype(np.float32)
+
+
+def _diff_windows(values: np.ndarray, seq: np.ndarray, dscaler: MinMaxScaler, lookback: int,
                   at: _Targets) -> Windows:
     """Windows of first differences whose targets are ``t`` in ``[max(lo, lookback + 1),
-    hi)``: inputs ``d[t-L .. t-1]`` and target ``d[t]``, ``d[t] = y[t] - y[t-1]`` min-max
-    scaled by ``dscaler``; the forecast of ``y[t]`` is ``y[t-1]`` plus the difference's."""
-    d = np.concatenate([[np.nan], np.diff(values)])
-    seq = dscaler.transform(d).astype(np.float32)
+    hi)``: inputs ``d[t-L .. t-1]`` and target ``d[t]`` of ``seq`` (:func:`_diff_seq`,
+    min-max scaled by ``dscaler``); the forecast of ``y[t]`` is ``y[t-1]`` plus the
+    difference's."""
     targets = at.index(lookback + 1)
     prev = values[targets - 1]
     return _windows(values, seq, lookback, at, first=lookback + 1, loc=prev + dscaler.lo,
@@ -615,12 +618,15 @@ def _prepared(v: np.ndarray, s: Split, scaler: MinMaxScaler, config: StudyConfig
             return _windows(v, seq, L, at)
     elif kind == "diff":
         dscaler = _diff_scaler(v, s.train_end)
+        seq = _diff_seq(v, dscaler)
 
         def windows(at: _Targets) -> Windows:
-            return _diff_windows(v, dscaler, L, at)
+            return _diff_windows(v, seq, dscaler, L, at)
     else:
+        seq = float32_pairs(v - scaler.lo)  # centred on the anchor, the train region's min
+
         def windows(at: _Targets) -> Windows:
-            return _scaled_windows(v, scaler.lo, L, at, kind)
+            return _scaled_windows(v, seq, scaler.lo, L, at, kind)
 
     horizon = int(getattr(config, "horizon", 1))
     train_targets = windows(_Targets(0, s.train_end, head_width(config)))
