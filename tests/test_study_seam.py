@@ -313,6 +313,39 @@ def test_steps_on_several_threads_train_the_same_numbers_and_say_each_step_once(
     assert all(b.index == a.index + a.units for a, b in itertools.pairwise(done))
 
 
+def test_training_time_is_the_time_steps_run_not_the_waits_between_them(monkeypatch):
+    """With steps side by side, the study's training time is the time covered by its
+    steps, not what the calling thread waits for between starting them (the baselines,
+    when training runs ahead of them): a pause before each step but the first is left
+    out."""
+    import time
+
+    from relulab.study.executor import covered
+
+    assert covered([]) == 0.0
+    assert covered([(0.0, 10.0), (2.0, 5.0)]) == 10.0  # one inside the other
+    assert covered([(1.0, 3.0), (0.0, 2.0)]) == 3.0  # overlapping, in any order
+    assert covered([(0.0, 1.0), (2.0, 3.0)]) == 2.0  # a gap between them
+    series = {f"s{k}": Series(_values(90, seed=k), f"s{k}") for k in range(2)}
+    plan = make_plan(_config(activations=("tanh", "relu", "elu")), series)
+    steps = plan.trainer.steps
+
+    def paused(plan, piece):
+        for k, step in enumerate(steps(plan, piece)):
+            if k:
+                time.sleep(0.5)
+            yield step
+
+    monkeypatch.setattr(plan.trainer, "steps", paused)
+    said: list = []
+    stats = InProcessExecutor(baseline_processes=0, threads=2).run(
+        plan, lambda key, runs: None, lambda sid, b: None, said.append)
+    ran = sum(e.seconds for e in said if isinstance(e, ev.GroupDone))
+    assert max(e.seconds for e in said if isinstance(e, ev.GroupDone)) <= stats.train_s
+    assert stats.train_s <= ran + 1e-9
+    assert stats.train_s < ran + 0.5  # the pauses (1 s in all) are not training
+
+
 def test_a_plan_with_fewer_steps_than_threads_is_cut_finer() -> None:
     """Four series of one activation on two threads: two calls of two series, so both
     threads train; with three activations each series already has steps enough."""

@@ -337,7 +337,7 @@ class _Run:
         flights = (flight for piece in pieces for flight in self._steps(piece))
         running: dict[Future[Any], tuple[_Flight, Any, tuple[Any, ...]]] = {}
         pool = _training_threads(workers)
-        busy_since = 0.0
+        spans: list[tuple[float, float]] = []
         try:
             while True:
                 while len(running) < workers:
@@ -348,8 +348,6 @@ class _Run:
                     info = (step.activation, step.fold, self.index, len(self.plan.units),
                             len(step.groups), tuple(k.series_id for k in step.groups))
                     progress(events.GroupStarted(*info))
-                    if not running:
-                        busy_since = time.perf_counter()
                     running[pool.submit(_timed, step.run)] = (flight, step, info)
                 if not running:
                     break
@@ -357,7 +355,9 @@ class _Run:
                 # In the order they were started, for a display that reads them in turn.
                 for fut in [f for f in running if f in done]:
                     flight, step, info = running.pop(fut)
-                    out, seconds = fut.result()
+                    out, span = fut.result()
+                    spans.append(span)
+                    seconds = span[1] - span[0]
                     for key, value in out.items():
                         flight.outputs.setdefault(key, {})[step.fold] = value
                     flight.running -= 1
@@ -367,11 +367,11 @@ class _Run:
                     self.index += len(step.groups)
                     if flight.finished:
                         self._score(flight)
-                if not running:
-                    stats.train_s += time.perf_counter() - busy_since
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+        finally:
+            stats.train_s += covered(spans)
         pool.shutdown(wait=True)
 
     def _steps(self, piece: Piece) -> Iterator[tuple[_Flight, Any]]:
@@ -434,10 +434,23 @@ class _Flight:
         return self.queued and not self.running
 
 
-def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+def _timed(fn: Callable[[], Any]) -> tuple[Any, tuple[float, float]]:
     t0 = time.perf_counter()
     out = fn()
-    return out, time.perf_counter() - t0
+    return out, (t0, time.perf_counter())
+
+
+def covered(spans: list[tuple[float, float]]) -> float:
+    """The time at least one of ``spans`` (start, end) covers: training's time with steps
+    side by side, not the calling thread's waits between them (for the baselines, when
+    training runs ``lead`` series ahead of them), which a clock started at the first step
+    and stopped at the last would count."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(spans):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
 
 
 class _Here:
