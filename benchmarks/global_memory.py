@@ -43,7 +43,6 @@ path, n, epochs, seeds, shuffle, windows, lookback = sys.argv[1], int(sys.argv[2
     int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6], int(sys.argv[7])
 if shuffle == "drawn":  # every epoch's order drawn at the start, as a local model's
     global_trainer.global_spec = lambda plan: train_spec(plan.config)
-streamed_bytes = global_trainer.layout_bytes
 if windows == "stored":  # the pooled windows materialised, the program indexing them
     def stored(plan, fold):
         preps = [sp.prepared[fold] for sp in plan.series.values()]
@@ -53,7 +52,7 @@ if windows == "stored":  # the pooled windows materialised, the program indexing
     global_trainer.pooled_data = stored
     global_trainer.pooled_layout = \
         lambda plan, fold: training.make_batch([stored(plan, fold.fold)]).shapes
-    global_trainer.layout_bytes = lambda layout: None  # the stored windows' estimate
+    training.layout_bytes = lambda layout: None  # call_memory's stored-windows estimate
 config = preset("seed", activations=("tanh", "relu"), seeds=seeds, epochs=epochs,
                 batch_size=16, scaler="window-standard", pooling="global",
                 **({"lookback": lookback} if lookback else {}))

@@ -340,11 +340,11 @@ def test_streamed_windows_take_the_room_of_the_series_not_of_the_lookback():
     from relulab.study.global_trainer import (
         GlobalTrainer,
         global_spec,
-        layout_bytes,
         pooled_data,
         pooled_folds,
         pooled_layout,
     )
+    from relulab.training import layout_bytes
 
     panel = {k: _series(k, 400, i) for i, k in enumerate("abc")}
     size = {}

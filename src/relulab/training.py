@@ -864,16 +864,21 @@ class Batch(NamedTuple):
         specialised on; a :class:`StreamedData` batch's, tagged, with dtypes (None for an
         absent field)."""
         if isinstance(self.data, StreamedData):
-            return streamed_layout(*(None if a is None else np.asarray(a)[0]
-                                     for a in self.data))
+            return streamed_layout(StreamedData(*(None if a is None else np.asarray(a)[0]
+                                                  for a in self.data)))
         return tuple(tuple(np.shape(a)[1:]) for a in self.data)
 
 
-def streamed_layout(*fields: Any) -> tuple:
-    """The program shapes of one series' :class:`StreamedData` ``fields`` (arrays or
-    ``ShapeDtypeStruct``-likes): ``("streamed", (shape, dtype) or None, ...)``."""
+def streamed_layout(data: StreamedData) -> tuple:
+    """The program shapes of one series' :class:`StreamedData` ``data`` (its fields arrays
+    or ``ShapeDtypeStruct``-likes): ``("streamed", (shape, dtype) or None, ...)``."""
     return ("streamed", *(None if a is None else (tuple(a.shape), str(np.dtype(a.dtype)))
-                          for a in StreamedData(*fields)))
+                          for a in data))
+
+
+def layout_bytes(layout: tuple) -> int:
+    """The bytes of the data a :func:`streamed_layout` describes."""
+    return sum(int(np.prod(f[0])) * np.dtype(f[1]).itemsize for f in layout[1:] if f)
 
 
 def _rows_features(shapes: tuple) -> tuple[int, int]:

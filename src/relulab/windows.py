@@ -356,6 +356,11 @@ class Windows:
         return self.target_index - self.width
 
     @property
+    def target_shape(self) -> tuple[int, ...]:
+        """A window's targets' shape: ``()``, or ``(ahead,)`` for several."""
+        return (self.ahead,) if self.ahead > 1 else ()
+
+    @property
     def X(self) -> np.ndarray:
         """The windows' inputs ``(n, L)`` (float32)."""
         return window_rows(self.seq, self.first, self.width, self.x_loc, self.x_inv)
@@ -513,10 +518,10 @@ class _Targets(NamedTuple):
 
 
 def _windows(values: np.ndarray, seq: np.ndarray, lookback: int, at: _Targets,
-             first: int | None = None, **stats: Any) -> Windows:
-    """Windows whose targets are ``t`` in ``[max(lo, first), hi)`` (``first`` the lookback
-    by default), read from ``seq`` (float32)."""
-    targets = at.index(lookback if first is None else first)
+             earliest: int | None = None, **stats: Any) -> Windows:
+    """Windows whose targets are ``t`` in ``[max(lo, earliest), hi)`` (``earliest`` the
+    lookback by default), read from ``seq`` (float32)."""
+    targets = at.index(lookback if earliest is None else earliest)
     return Windows(seq=seq, width=lookback, ahead=at.ahead, target_index=targets,
                    y_prev=values[targets - 1].copy(), **stats, **at.fields())
 
@@ -565,7 +570,7 @@ def _diff_windows(values: np.ndarray, seq: np.ndarray, dscaler: MinMaxScaler, lo
     difference's."""
     targets = at.index(lookback + 1)
     prev = values[targets - 1]
-    return _windows(values, seq, lookback, at, first=lookback + 1, loc=prev + dscaler.lo,
+    return _windows(values, seq, lookback, at, earliest=lookback + 1, loc=prev + dscaler.lo,
                     scale=np.full(targets.shape, dscaler.hi - dscaler.lo))
 
 

@@ -98,25 +98,25 @@ def pooled_layout(plan: Plan, fold: PooledFold) -> tuple:
     """The program shapes of :func:`pooled_data` for ``fold``, from shapes alone."""
     import jax
 
-    from relulab.training import streamed_layout
+    from relulab.training import StreamedData, streamed_layout
 
     preps = [sp.prepared[fold.fold] for sp in plan.series.values()]
     w = preps[0].fit
     points = sum(p.fit.seq.shape[0] for p in preps)
-    ahead = (w.ahead,) if w.ahead > 1 else ()  # a direct H-step head's targets
     f32, i32 = np.float32, np.int32
 
     def shaped(shape: tuple[int, ...], dtype: Any, present: bool = True) -> Any:
         return jax.ShapeDtypeStruct(shape, dtype) if present else None
 
-    stats = w.x_loc is not None
-    return streamed_layout(shaped((points, *w.seq.shape[1:]), f32),
-                           shaped((w.width,), i32), shaped((fold.rows,), i32),
-                           shaped((fold.val_rows,), i32), shaped((fold.rows, *ahead), f32),
-                           shaped((fold.val_rows, *ahead), f32),
-                           shaped((fold.rows, 2), f32, stats), shaped((fold.rows,), f32, stats),
-                           shaped((fold.val_rows, 2), f32, stats),
-                           shaped((fold.val_rows,), f32, stats))
+    stats = w.x_loc is not None  # a per-window scaler's
+    return streamed_layout(StreamedData(
+        seq=shaped((points, *w.seq.shape[1:]), f32), offsets=shaped((w.width,), i32),
+        fit_first=shaped((fold.rows,), i32), val_first=shaped((fold.val_rows,), i32),
+        y_fit=shaped((fold.rows, *w.target_shape), f32),
+        y_val=shaped((fold.val_rows, *w.target_shape), f32),
+        fit_loc=shaped((fold.rows, 2), f32, stats), fit_inv=shaped((fold.rows,), f32, stats),
+        val_loc=shaped((fold.val_rows, 2), f32, stats),
+        val_inv=shaped((fold.val_rows,), f32, stats)))
 
 
 def global_spec(plan: Plan) -> Any:
@@ -132,11 +132,6 @@ def pooled_folds(plan: Plan) -> list[PooledFold]:
     return [PooledFold(k, sum(len(sp.prepared[k].fit) for sp in plan.series.values()),
                        sum(len(sp.prepared[k].val_loss) for sp in plan.series.values()))
             for k in range(len(first.prepared))]
-
-
-def layout_bytes(layout: tuple) -> int:
-    """The bytes of the data a program's ``layout`` (``training.streamed_layout``) holds."""
-    return sum(int(np.prod(f[0])) * np.dtype(f[1]).itemsize for f in layout[1:] if f)
 
 
 class GlobalTrainer(JaxTrainer):
@@ -167,7 +162,7 @@ class GlobalTrainer(JaxTrainer):
     def memory(self, plan: Plan, workers: int = 1) -> int:
         """Bytes the largest fold's training needs at once (``training.call_memory``),
         with ``workers`` of its activations training side by side."""
-        from relulab.training import call_memory
+        from relulab.training import call_memory, layout_bytes
 
         spec = global_spec(plan)
         n_features = next(iter(plan.series.values())).prepared[0].fit.width

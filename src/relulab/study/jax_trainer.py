@@ -349,7 +349,7 @@ def call_programs(plan: Plan, call: Call, activations: list[str]) -> dict[str, A
     spec = train_spec(config)
     preps = [plan.series[s].prepared[call.fold] for s in call.series]
     window = (preps[0].fit.width,)
-    ahead = (preps[0].fit.ahead,) if preps[0].fit.ahead > 1 else ()  # a direct H-step head
+    ahead = preps[0].fit.target_shape  # (H,) for a direct multi-step head
     shapes = ((call.rows, *window), (call.rows, *ahead), (call.val_rows, *window),
               (call.val_rows, *ahead))
     padded = any(len(p.fit) != call.rows or len(p.val_loss) != call.val_rows
