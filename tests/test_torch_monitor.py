@@ -410,3 +410,27 @@ def test_swap_rejects_unknown_names_and_parameters_before_touching_the_model():
     with pytest.raises(RelulabError, match="LeakyReLU"):
         rt.swap_activations(net, "leaky_relu", slope=0.1)
     assert isinstance(net[1], nn.ReLU)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_unit_sums_against_float64_and_the_smallest_nonzero(dtype):
+    """A feature map's per-unit sums of |a|: float32 partial sums over each sample's
+    positions, then float64, agree with an all-float64 sum to float32 rounding (float64
+    outputs exactly); a unit whose only non-zero is the smallest subnormal is not dead."""
+    from relulab.torch.monitor import unit_sums
+
+    gen = torch.Generator().manual_seed(3)
+    a = torch.relu(torch.randn(40, 5, 9, 7, generator=gen)).to(dtype)
+    a[:, 1] = 0.0
+    a[:, 2] = 0.0
+    tiny = torch.finfo(dtype).smallest_normal if dtype == torch.bfloat16 else 5e-324 \
+        if dtype == torch.float64 else 1e-45
+    a[7, 2, 3, 4] = tiny
+    for layout in (a, a.contiguous(memory_format=torch.channels_last)):
+        sums = unit_sums(layout)
+        want = layout.double().abs().sum(dim=(0, 2, 3))
+        assert sums.abs_sum.dtype == torch.float64
+        rtol = 0 if dtype == torch.float64 else 1e-5
+        np.testing.assert_allclose(sums.abs_sum.numpy(), want.numpy(), rtol=rtol, atol=0)
+        assert sums.nonzero.tolist() == [True, False, True, True, True]
+        assert (sums.per_unit, sums.samples) == (40 * 9 * 7, 40)

@@ -92,12 +92,15 @@ def unit_sums(output: Tensor, unit_axis: int | None = None, *,
               stacked: bool = False) -> UnitSums:
     """Per-unit increments of the running sums for one activation output (no gradient).
 
-    ``|a|`` in float64 (exact), summed over every axis but the units': first the axes after
-    the units' (contiguous, a fast reduction), then those before (no copy that moves the
-    units first). A unit is non-zero exactly when that sum is: ``|a|`` of a non-zero float
-    is positive and a float64 sum of non-negative numbers, one of them positive, cannot
-    round to 0 (float64 reaches far below any smaller float's smallest number), while a NaN
-    or inf element keeps the sum non-zero as ``a != 0`` would.
+    ``|a|`` summed over every axis but the units': first the axes after the units' (a
+    sample's positions in a feature map: contiguous, a fast reduction), in float32 (float64
+    for float64 outputs), then in float64 over those before (no copy that moves the units
+    first). The float32 partial sums cost a relative error of order 1e-7 a position (3e-9
+    measured on the digits CNN's feature maps) where converting every element to float64
+    first tripled the time. A unit is non-zero exactly when its sum is: ``|a|`` of a
+    non-zero number is positive, and a sum of non-negative numbers, one of them positive,
+    is at least that one (it cannot round to 0), while a NaN or inf element keeps the sum
+    non-zero as ``a != 0`` would.
 
     ``stacked``: the output carries a leading axis of seeds, ``(seeds, ...)``, kept apart:
     ``unit_axis`` counts from after it, and ``nonzero``/``abs_sum`` are ``(seeds, units)``.
@@ -113,9 +116,11 @@ def unit_sums(output: Tensor, unit_axis: int | None = None, *,
         units = y.shape[axis]
         per_unit = y[0].numel() // units if stacked and units else (
             y.numel() // units if units else 0)
-        abs_sum = y.abs().to(torch.float64)
-        if axis + 1 < y.ndim:
-            abs_sum = abs_sum.sum(dim=tuple(range(axis + 1, y.ndim)))
+        abs_sum = y.abs()
+        if axis + 1 < y.ndim:  # a sample's positions: in float32 (float64 stays float64)
+            wide = torch.float64 if abs_sum.dtype == torch.float64 else torch.float32
+            abs_sum = abs_sum.sum(dim=tuple(range(axis + 1, y.ndim)), dtype=wide)
+        abs_sum = abs_sum.to(torch.float64)
         if axis > lead:
             abs_sum = abs_sum.sum(dim=tuple(range(lead, axis)))
         batched = y.ndim - lead >= 2 and axis != lead
