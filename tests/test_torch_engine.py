@@ -466,3 +466,40 @@ class _Residual(nn.Module):
 
     def forward(self, x):
         return self.out(x + self.act(self.inp(x)))
+
+
+_POOL_CASES = {
+    "2d": nn.MaxPool2d(2), "2d-overlapping-padded": nn.MaxPool2d(3, stride=1, padding=1),
+    "2d-ceil": nn.MaxPool2d(2, ceil_mode=True), "2d-dilated": nn.MaxPool2d(2, dilation=2),
+    "1d": nn.MaxPool1d(2), "1d-overlapping": nn.MaxPool1d(3, stride=2, padding=1,
+                                                          ceil_mode=True)}
+
+
+@pytest.mark.parametrize(("pool", "channels_last"), [
+    (pool, last) for name, pool in _POOL_CASES.items()
+    for last in ((False, True) if name.startswith("2d") else (False,))],
+    ids=[f"{name}-{layout}" for name in _POOL_CASES
+         for layout in (("nchw", "channels-last") if name.startswith("2d") else ("ncl",))])
+def test_stacked_max_pool_gradient_is_torchs_bit_for_bit(pool, channels_last):
+    """The stacked layers' max-pooling backward (an add at each output's index) gives
+    PyTorch's own gradient exactly: ties (a flat region, where the first index wins),
+    overlapping windows (added in the same order), padding, ceil mode and dilation."""
+    from relulab.torch.stacked import _call
+
+    two_d = isinstance(pool, nn.MaxPool2d)
+    gen = torch.Generator().manual_seed(0)
+    shape = (5, 6, 7, 9) if two_d else (5, 6, 11)
+    x = torch.randn(*shape, generator=gen)
+    x[:, :, :3] = 0.5  # ties
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    grad = torch.randn(pool(x).shape, generator=gen)
+    ours, theirs = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    out = _call(pool, ours)
+    assert torch.equal(out, pool(theirs))
+    (g_ours,) = torch.autograd.grad(out, ours, grad)
+    (g_theirs,) = torch.autograd.grad(pool(theirs), theirs, grad)
+    assert torch.equal(g_ours, g_theirs)
+    assert g_ours.stride() == x.stride()  # the input's layout, no conversion
+    with torch.no_grad():  # evaluation: the module itself
+        assert torch.equal(_call(pool, ours), pool(x))
