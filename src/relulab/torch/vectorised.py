@@ -69,6 +69,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
@@ -339,7 +340,10 @@ class _Loss:
     def _default(self, output: Tensor, target: Tensor) -> Tensor:
         if self.task == "classification":
             logp = torch.log_softmax(output, dim=-1)
-            return -logp.gather(-1, target.unsqueeze(-1)).squeeze(-1).mean(dim=-1)
+            # -logp at each target (nll_loss: one operation, forward and backward)
+            picked = F.nll_loss(logp.reshape(-1, logp.shape[-1]), target.reshape(-1),
+                                reduction="none")
+            return picked.view(target.shape).mean(dim=-1)
         error = output.reshape(target.shape) - target
         return (error * error).mean(dim=-1)
 
@@ -1029,7 +1033,8 @@ def _train_vectorised(models: list[nn.Module], work: _Work, how: str) -> list[Fi
             losses = work.loss.stacked(output, _take(y_train, index))
             (grad,) = torch.autograd.grad(losses.sum(), params.flat)
             optimizer.step([grad])
-            total += losses.detach().double() * (batch.stop - batch.start)
+            # total + size * loss in float64 (one operation; the product is exact)
+            total.add_(losses.detach(), alpha=batch.stop - batch.start)
         with torch.no_grad():
             current = params.named(params.flat.detach())
         val_loss = (mean_loss(current, buffers, data.x_val, data.y_val)
