@@ -2,9 +2,13 @@
 
 A) the way a user writes it: a Python loop over activations and seeds, each model trained
    by the standard loop (``torch.optim.Adam``, ``zero_grad``/``backward``/``step``), the
-   same seeds and the same batch orders as relulab's; no unit tracking;
+   same seeds and the same batch orders as relulab's; once without dead units (A0) and
+   once with them as relulab reports them (A1: at every epoch's end, in evaluation mode,
+   a pass over the first 2048 training inputs watched by
+   :class:`relulab.torch.DeadUnitMonitor`, the study's default definition);
 B) :class:`relulab.torch.vectorised.TorchEngine`, the seeds of an activation trained as one
-   vmapped program, with its per-epoch dead/dormant unit tracking (and once without it).
+   vmapped program, with its per-epoch dead/dormant unit tracking (B1, what
+   ``relulab.torch.study`` does by default) and without it (B0).
 
 Data: scikit-learn's bundled digits (1797 images of 8×8 pixels, 10 classes), split 80/20
 by a seeded permutation and standardised with the training split's mean and standard
@@ -12,15 +16,17 @@ deviation. Models: an MLP (64 → 64 → act → 64 → act → 10) and a small 
 16 3×3 pad 1 → act → conv 32 3×3 → act → max-pool 2 → flatten → linear 10). Training: 20
 epochs, batch 64, Adam at 1e-3 (betas 0.9, 0.999, eps 1e-7, the StudyConfig defaults).
 
-Prints each way's wall time, the speed-up A/B, and the largest per-seed difference of the
-test accuracy and log loss between A and B (float32 rounding, not a different training).
-Both run with the same ``torch.set_num_threads`` (``--threads``, default 2, the CI
-machine's cores).
+Each repeat runs the four arms in turn (A0, A1, B1, B0), so that each ratio compares arms
+measured minutes apart on a machine whose speed drifts; the table shows each arm's median
+wall time and each ratio's median over the repeats, with its range. The like-for-like
+ratios are A1/B1 (both give the dead units) and A0/B0 (neither does); A0/B1 sets the loop
+that does less against the study's default. Also printed: the largest per-seed difference
+of the test accuracy and log loss between A and B, and of the last epoch's dead fraction
+between A1 and B1 (float32 rounding, not a different training). All arms run with the
+same ``torch.set_num_threads`` (``--threads``, default 2, the CI machine's cores).
 
     python benchmarks/torch_study.py [--seeds 10] [--epochs 20] [--threads 2]
-        [--models mlp,cnn] [--repeats 1]
-
-Each figure is the best of ``--repeats`` runs (the machine may be shared).
+        [--models mlp,cnn] [--repeats 3] [--native]
 
 Goals (2-core CI machine): B ≥ 5× faster than A for the MLP, ≥ 2× for the CNN.
 """
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import os
 import sys
 import time
@@ -94,16 +101,23 @@ def scores(y: np.ndarray, prob: np.ndarray) -> tuple[float, float]:
     return accuracy, log_loss
 
 
-def by_hand(build, data, seeds: list[int], config, native: bool = False
-            ) -> dict[tuple[str, int], np.ndarray]:
-    """A): one model at a time, the standard PyTorch loop; test class probabilities."""
+TRACKED = 2048  # training inputs the dead units are measured on (TorchEngine's max_track)
+
+
+def by_hand(build, data, seeds: list[int], config, native: bool = False,
+            track_units: bool = False) -> tuple[dict[tuple[str, int], np.ndarray], dict]:
+    """A): one model at a time, the standard PyTorch loop; test class probabilities and,
+    with ``track_units``, the last epoch's share of dead units, each epoch's end measured
+    by :class:`relulab.torch.DeadUnitMonitor` on the first ``TRACKED`` training inputs."""
     import torch
     import torch.nn.functional as F
 
+    from relulab.torch import DeadUnitMonitor
+
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
-    x_test = torch.from_numpy(data.x_test)
+    x_test, tracked = torch.from_numpy(data.x_test), x[:TRACKED]
     n, size = len(y), config.batch_size
-    out = {}
+    out, dead = {}, {}
     for name, factory in factories(native).items():
         for seed in seeds:
             act = factory()
@@ -120,33 +134,49 @@ def by_hand(build, data, seeds: list[int], config, native: bool = False
                     loss = F.cross_entropy(model(x[index]), y[index])
                     loss.backward()
                     opt.step()
+                if track_units:
+                    model.eval()
+                    with DeadUnitMonitor(model, functional=False) as monitor, torch.no_grad():
+                        for rows in tracked.split(1024):
+                            model(rows)
+                    frame = monitor.to_frame()
+                    dead[name, seed] = frame["dead"].sum() / frame["units"].sum()
+                    model.train()
             model.eval()
             with torch.no_grad():
                 out[name, seed] = torch.softmax(model(x_test).double(), dim=1).numpy()
-    return out
+    return out, dead
 
 
 def engine(build, data, seeds: list[int], config, track_units: bool = True,
-           native: bool = False) -> tuple[dict[tuple[str, int], np.ndarray], dict]:
-    """B): TorchEngine, every seed of an activation at once."""
+           native: bool = False) -> tuple[dict[tuple[str, int], np.ndarray], dict, dict]:
+    """B): TorchEngine, every seed of an activation at once; test class probabilities,
+    the last epoch's share of dead units (tracked) and the engine's description."""
     from relulab.torch.vectorised import TorchEngine
 
-    eng = TorchEngine(build, factories(native), track_units=track_units)
-    out = {}
+    eng = TorchEngine(build, factories(native), track_units=track_units, max_track=TRACKED)
+    out, dead = {}, {}
     for name in ACTIVATIONS:
         for fitted in eng.fit(name, seeds, data, config):
             out[name, fitted.seed] = fitted.test_pred
-    return out, eng.describe()
+            if track_units:
+                dead[name, fitted.seed] = fitted.epoch_stats["dead_fraction"][-1]
+    return out, dead, eng.describe()
 
 
-def timed(repeats: int, fn, *args, **kwargs):
-    """The best wall time of ``repeats`` calls, and the last call's result."""
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn(*args, **kwargs)
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+def timed(fn, *args, **kwargs):
+    """Wall time of one call, and its result."""
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - t0, out
+
+
+def spread(values: list[float], digits: int = 1) -> str:
+    """The median of ``values``, and their range when there are several."""
+    mid = f"{np.median(values):.{digits}f}"
+    if len(values) < 2:
+        return mid
+    return f"{mid} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--models", default="mlp,cnn")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--native", action="store_true",
                         help="torch.nn's activation modules instead of relulab's")
     args = parser.parse_args(argv)
@@ -172,31 +202,58 @@ def main(argv: list[str] | None = None) -> int:
     print(f"digits: {len(data.y_train)} train / {len(data.y_test)} test; "
           f"{len(ACTIVATIONS)} activations × {args.seeds} seeds, {args.epochs} epochs, batch "
           f"64, Adam 1e-3; {'torch.nn' if args.native else 'relulab'}'s activation modules; "
-          f"torch.set_num_threads({args.threads}) for both; "
-          f"{os.cpu_count()} CPU cores; torch {torch.__version__}")
+          f"torch.set_num_threads({args.threads}) for all; "
+          f"{os.cpu_count()} CPU cores; torch {torch.__version__}; {args.repeats} repeats")
     for kind in args.models.split(","):
         build = builders()[kind]
-        r = args.repeats
-        t_a, a = timed(r, by_hand, build, data, seeds, config, native=args.native)
-        t_b, (b, described) = timed(r, engine, build, data, seeds, config, native=args.native)
-        t_c, _ = timed(r, engine, build, data, seeds, config, track_units=False,
-                       native=args.native)
+        times: dict[str, list[float]] = {"A0": [], "A1": [], "B1": [], "B0": []}
+        # Untimed: one epoch of one seed of each arm, so that no arm pays the process's
+        # first calls (torch's kernels, the monitor's imports).
+        warm = dataclasses.replace(config, epochs=1)
+        by_hand(build, data, seeds[:1], warm, native=args.native, track_units=True)
+        engine(build, data, seeds[:1], warm, native=args.native)
+        for _ in range(args.repeats):
+            t, (a, _) = timed(by_hand, build, data, seeds, config, native=args.native)
+            times["A0"].append(t)
+            t, (_, dead_a) = timed(by_hand, build, data, seeds, config, native=args.native,
+                                   track_units=True)
+            times["A1"].append(t)
+            t, (b, dead_b, described) = timed(engine, build, data, seeds, config,
+                                              native=args.native)
+            times["B1"].append(t)
+            t, _ = timed(engine, build, data, seeds, config, track_units=False,
+                         native=args.native)
+            times["B0"].append(t)
+        ratio = {pair: [times[pair[:2]][i] / times[pair[3:]][i] for i in range(args.repeats)]
+                 for pair in ("A1/B1", "A0/B0", "A0/B1")}
         acc = max(abs(scores(data.y_test, a[k])[0] - scores(data.y_test, b[k])[0]) for k in a)
         ll = max(abs(scores(data.y_test, a[k])[1] - scores(data.y_test, b[k])[1]) for k in a)
+        dead = max(abs(dead_a[k] - dead_b[k]) for k in dead_a)
         mean_acc = np.mean([scores(data.y_test, b[k])[0] for k in b])
+        mean_dead = np.mean(list(dead_b.values()))
         models = len(ACTIVATIONS) * args.seeds
         steps = models * args.epochs * -(-len(data.y_train) // config.batch_size)
+        goal = GOALS.get(kind, 1)
+
+        def line(label: str, arm: str, times=times, steps=steps) -> str:
+            t = float(np.median(times[arm]))
+            return f"  {label:<46}: {t:8.2f} s   {t / steps * 1e6:6.0f} µs/model-step"
+
         print(f"\n{kind.upper()} ({described['parameters']:,} parameters; vectorised: "
               f"{described['vectorised']}{'; ' + described['why'] if described['why'] else ''})")
-        print(f"  A) a loop over {models} models, torch.optim.Adam : {t_a:8.2f} s   "
-              f"{t_a / steps * 1e6:6.0f} µs/model-step")
-        print(f"  B) TorchEngine, units tracked         : {t_b:8.2f} s   "
-              f"{t_b / steps * 1e6:6.0f} µs/model-step   speed-up {t_a / t_b:5.1f}×   "
-              f"(goal ≥ {GOALS.get(kind, 1):g}×)")
-        print(f"     TorchEngine, units not tracked     : {t_c:8.2f} s   "
-              f"{t_c / steps * 1e6:6.0f} µs/model-step   speed-up {t_a / t_c:5.1f}×")
-        print(f"  test accuracy (mean over models)      : {mean_acc:8.4f}")
-        print(f"  max per-seed |A - B|: accuracy {acc:.2g}, log loss {ll:.2g}")
+        print(line(f"A0) a loop over {models} models, torch.optim.Adam", "A0"))
+        print(line("A1) the same loop + DeadUnitMonitor each epoch", "A1"))
+        print(line("B1) TorchEngine, units tracked (the default)", "B1"))
+        print(line("B0) TorchEngine, units not tracked", "B0"))
+        print(f"  speed-up, dead units in both   A1/B1 : {spread(ratio['A1/B1'])}×   "
+              f"(goal ≥ {goal:g}×)")
+        print(f"  speed-up, dead units in neither A0/B0: {spread(ratio['A0/B0'])}×   "
+              f"(goal ≥ {goal:g}×)")
+        print(f"  speed-up, dead units in B only  A0/B1: {spread(ratio['A0/B1'])}×")
+        print(f"  test accuracy (mean over models)      : {mean_acc:8.4f}; last epoch's dead "
+              f"share {mean_dead:.4f}")
+        print(f"  max per-seed |A - B|: accuracy {acc:.2g}, log loss {ll:.2g}, "
+              f"dead share {dead:.2g}")
     return 0
 
 
