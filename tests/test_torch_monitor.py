@@ -423,12 +423,15 @@ def test_unit_sums_against_float64_and_the_smallest_nonzero(dtype):
     a = torch.relu(torch.randn(40, 5, 9, 7, generator=gen)).to(dtype)
     a[:, 1] = 0.0
     a[:, 2] = 0.0
-    tiny = torch.finfo(dtype).smallest_normal if dtype == torch.bfloat16 else 5e-324 \
-        if dtype == torch.float64 else 1e-45
+    # the smallest positive number (bfloat16: its smallest normal, subnormals aside)
+    tiny = {torch.float32: 1e-45, torch.float64: 5e-324,
+            torch.bfloat16: torch.finfo(torch.bfloat16).smallest_normal}[dtype]
     a[7, 2, 3, 4] = tiny
     for layout in (a, a.contiguous(memory_format=torch.channels_last)):
         sums = unit_sums(layout)
-        want = layout.double().abs().sum(dim=(0, 2, 3))
+        # float64 throughout, in unit_sums' order (positions, then samples): float64
+        # outputs must match it bit for bit on any CPU
+        want = layout.double().abs().sum(dim=(2, 3)).sum(dim=0)
         assert sums.abs_sum.dtype == torch.float64
         rtol = 0 if dtype == torch.float64 else 1e-5
         np.testing.assert_allclose(sums.abs_sum.numpy(), want.numpy(), rtol=rtol, atol=0)

@@ -59,7 +59,8 @@ _ROWS: tuple[type[nn.Module], ...] = tuple(
         "AdaptiveMaxPool3d Softmax LogSoftmax"
     ).split() if hasattr(nn, name))
 _CONVS = {nn.Conv1d: F.conv1d, nn.Conv2d: F.conv2d}
-_POOLS = {nn.MaxPool1d: 3, nn.MaxPool2d: 4}  # with the batch axis
+# A max-pooling's function and its input's dimensions with the batch axis (_MaxPool).
+_POOLS = {nn.MaxPool1d: (F.max_pool1d, 3), nn.MaxPool2d: (F.max_pool2d, 4)}
 # Parameterless layers that act on each channel of each input apart (elementwise, or
 # within one channel's positions): a grouped convolution's output goes through them as it
 # is, the seeds' channels side by side.
@@ -209,7 +210,7 @@ def run(layers: list[Layer], params: Mapping[str, Tensor], x: Tensor, seeds: int
 def _call(module: nn.Module, x: Tensor) -> Tensor:
     """``module(x)``; a max-pooling whose gradient is wanted through :class:`_MaxPool`."""
     if (type(module) in _POOLS and not module.return_indices and x.requires_grad
-            and torch.is_grad_enabled() and x.ndim == _POOLS[type(module)]):
+            and torch.is_grad_enabled() and x.ndim == _POOLS[type(module)][1]):
         return _MaxPool.apply(x, module)
     return module(x)
 
@@ -225,7 +226,7 @@ class _MaxPool(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, module: nn.Module) -> Tensor:
-        pool = F.max_pool2d if type(module) is nn.MaxPool2d else F.max_pool1d
+        pool, _ = _POOLS[type(module)]
         out, indices = pool(x, module.kernel_size, module.stride, module.padding,
                             module.dilation, module.ceil_mode, return_indices=True)
         ctx.save_for_backward(indices)
