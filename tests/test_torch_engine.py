@@ -173,6 +173,44 @@ def test_stacked_optimizer_is_torchs_per_seed():
                                            atol=1e-7)
 
 
+def test_flat_parameters_take_the_gradient_in_place_and_see_each_update():
+    """The engine's flat parameters: the backward pass adds each parameter's gradient
+    into views of one flat gradient (zeroed every step, so a second step does not add to
+    the first), a frozen parameter stays out of it, and an update of the flat tensor is
+    what the next forward pass uses."""
+    from torch.func import stack_module_state
+
+    from relulab.torch import stacked
+    from relulab.torch.vectorised import _Flat
+
+    models = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        models.append(nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)))
+        models[-1][2].bias.requires_grad_(False)
+    layers = stacked.layers_of(models[0])
+    params = _Flat(stack_module_state(models)[0])
+    assert params.names == ["0.weight", "0.bias", "2.weight"]
+    x = torch.randn(3, 5, 3, generator=torch.Generator().manual_seed(1))
+
+    def loss(p):
+        return stacked.run(layers, p, x, 3).square().sum()
+
+    def reference():
+        plain = {k: v.detach().clone().requires_grad_(v.requires_grad)
+                 for k, v in params.named().items()}
+        grads = torch.autograd.grad(loss(plain), [plain[k] for k in params.names])
+        return torch.cat([g.reshape(-1) for g in grads])
+
+    for _ in range(2):
+        expected = reference()
+        assert torch.equal(params.backward(loss(params.named())), expected)
+        with torch.no_grad():
+            params.flat.sub_(0.1 * params.grad)
+        assert torch.equal(params.named()["0.weight"], params.flat[:36].view(3, 4, 3))
+    assert params.named()["2.bias"].requires_grad is False
+
+
 def test_pairing_same_initial_weights_and_batch_orders():
     starts: list[tuple[str, dict]] = []
     seen: list[torch.Tensor] = []
