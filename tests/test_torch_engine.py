@@ -176,8 +176,8 @@ def test_stacked_optimizer_is_torchs_per_seed():
 def test_flat_parameters_take_the_gradient_in_place_and_see_each_update():
     """The engine's flat parameters: the backward pass adds each parameter's gradient
     into views of one flat gradient (zeroed every step, so a second step does not add to
-    the first), a frozen parameter stays out of it, and an update of the flat tensor is
-    what the next forward pass uses."""
+    the first), a frozen parameter and any other tensor stay out of it, and an update of
+    the flat tensor is what the next forward pass uses."""
     from torch.func import stack_module_state
 
     from relulab.torch import stacked
@@ -192,9 +192,10 @@ def test_flat_parameters_take_the_gradient_in_place_and_see_each_update():
     params = _Flat(stack_module_state(models)[0])
     assert params.names == ["0.weight", "0.bias", "2.weight"]
     x = torch.randn(3, 5, 3, generator=torch.Generator().manual_seed(1))
+    scale = torch.ones((), requires_grad=True)  # a tensor of the loss's own, not a parameter
 
     def loss(p):
-        return stacked.run(layers, p, x, 3).square().sum()
+        return stacked.run(layers, p, x, 3).square().sum() * scale
 
     def reference():
         plain = {k: v.detach().clone().requires_grad_(v.requires_grad)
@@ -209,6 +210,7 @@ def test_flat_parameters_take_the_gradient_in_place_and_see_each_update():
             params.flat.sub_(0.1 * params.grad)
         assert torch.equal(params.named()["0.weight"], params.flat[:36].view(3, 4, 3))
     assert params.named()["2.bias"].requires_grad is False
+    assert scale.grad is None
 
 
 def test_pairing_same_initial_weights_and_batch_orders():

@@ -1001,11 +1001,12 @@ class _Flat:
         return {**self.frozen, **(self.leaves if flat is None else self._views(flat))}
 
     def backward(self, loss: Tensor) -> Tensor:
-        """The gradient of ``loss`` with respect to ``flat``, in ``grad``."""
+        """The gradient of ``loss`` with respect to ``flat``, in ``grad``; no other tensor
+        gets a gradient (a user's loss module with parameters of its own, say)."""
         if not self.names:
             raise RuntimeError("the model has no trainable parameters")
         self.grad.zero_()
-        loss.backward()
+        loss.backward(inputs=list(self.leaves.values()))
         return self.grad
 
 
